@@ -1,0 +1,191 @@
+package spec
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Value is one effective scalar or replace-all field with its provenance.
+type Value[T any] struct {
+	Value  T      `json:"value"`
+	Source Source `json:"source"`
+}
+
+// Effective is an instance's merged spec: what apply hands to compose. Every
+// field says where it comes from. Keyed collections (env, labels, config
+// files) carry a source per entry. Collections are always in canonical order.
+type Effective struct {
+	Image       Value[string]       `json:"image"`
+	Command     Value[[]string]     `json:"command"`
+	Entrypoint  Value[[]string]     `json:"entrypoint"`
+	WorkingDir  Value[string]       `json:"working_dir"`
+	User        Value[string]       `json:"user"`
+	Privileged  Value[bool]         `json:"privileged"`
+	CapAdd      Value[[]string]     `json:"cap_add"`
+	Env         []EnvVar            `json:"env"`
+	Ports       Value[[]Port]       `json:"ports"`
+	Volumes     Value[[]Volume]     `json:"volumes"`
+	Labels      []Label             `json:"labels"`
+	Healthcheck Value[*Healthcheck] `json:"healthcheck"`
+	Restart     Value[string]       `json:"restart"`
+	DependsOn   Value[[]Dependency] `json:"depends_on"`
+	ConfigFiles []ConfigFile        `json:"config_files"`
+}
+
+// Merge computes the effective spec of an instance from its template (nil
+// when the instance carries a full spec) and its overrides, following
+// devarch's rules:
+//   - scalars (image, working dir, user, restart) and the command,
+//     entrypoint and capability lists: the override wins when set;
+//   - ports, volumes and dependencies: replace-all when the override sets any;
+//   - env, labels and config files: merged by key, the override winning;
+//   - healthcheck: replaced whole.
+//
+// The inputs are not modified.
+func Merge(tmpl *ServiceSpec, o Overrides) Effective {
+	var t ServiceSpec
+	if tmpl != nil {
+		t = *tmpl
+	}
+	u := o.ServiceSpec
+	e := Effective{
+		Image:       pickScalar(t.Image, u.Image),
+		Command:     pickList(t.Command, u.Command),
+		Entrypoint:  pickList(t.Entrypoint, u.Entrypoint),
+		WorkingDir:  pickScalar(t.WorkingDir, u.WorkingDir),
+		User:        pickScalar(t.User, u.User),
+		CapAdd:      pickList(t.CapAdd, u.CapAdd),
+		Ports:       pickList(t.Ports, u.Ports),
+		Volumes:     pickList(t.Volumes, u.Volumes),
+		DependsOn:   pickList(t.DependsOn, u.DependsOn),
+		Restart:     pickScalar(t.Restart, u.Restart),
+		Privileged:  Value[bool]{Value: t.Privileged, Source: SourceTemplate},
+		Healthcheck: Value[*Healthcheck]{Value: cloneHealthcheck(t.Healthcheck), Source: SourceTemplate},
+	}
+	if u.Privileged {
+		e.Privileged = Value[bool]{Value: true, Source: SourceUser}
+	}
+	if u.Healthcheck != nil {
+		e.Healthcheck = Value[*Healthcheck]{Value: cloneHealthcheck(u.Healthcheck), Source: SourceUser}
+	}
+	e.Env = mergeKeyed(t.Env, u.Env, func(v EnvVar) string { return v.Key }, func(v *EnvVar, s Source) { v.Source = s })
+	e.Labels = mergeKeyed(t.Labels, u.Labels, func(v Label) string { return v.Key }, func(v *Label, s Source) { v.Source = s })
+	e.ConfigFiles = mergeKeyed(t.ConfigFiles, u.ConfigFiles, func(v ConfigFile) string { return v.Path }, func(v *ConfigFile, s Source) { v.Source = s })
+	e.normalize()
+	return e
+}
+
+func pickScalar[T comparable](tmpl, user T) Value[T] {
+	var zero T
+	if user != zero {
+		return Value[T]{Value: user, Source: SourceUser}
+	}
+	return Value[T]{Value: tmpl, Source: SourceTemplate}
+}
+
+func pickList[T any](tmpl, user []T) Value[[]T] {
+	if len(user) > 0 {
+		return Value[[]T]{Value: slices.Clone(user), Source: SourceUser}
+	}
+	return Value[[]T]{Value: slices.Clone(tmpl), Source: SourceTemplate}
+}
+
+func mergeKeyed[T any](tmpl, user []T, key func(T) string, setSource func(*T, Source)) []T {
+	byKey := make(map[string]T, len(tmpl)+len(user))
+	for _, v := range tmpl {
+		setSource(&v, SourceTemplate)
+		byKey[key(v)] = v
+	}
+	for _, v := range user {
+		setSource(&v, SourceUser)
+		byKey[key(v)] = v
+	}
+	out := make([]T, 0, len(byKey))
+	for _, v := range byKey {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+	return out
+}
+
+func cloneHealthcheck(h *Healthcheck) *Healthcheck {
+	if h == nil {
+		return nil
+	}
+	c := *h
+	c.Test = slices.Clone(h.Test)
+	return &c
+}
+
+// normalize puts every collection in canonical order and replaces nil
+// slices by empty ones, so equal specs serialise identically.
+func (e *Effective) normalize() {
+	e.Command.Value = nonNil(e.Command.Value)
+	e.Entrypoint.Value = nonNil(e.Entrypoint.Value)
+	e.CapAdd.Value = nonNil(e.CapAdd.Value)
+	e.Ports.Value = nonNil(e.Ports.Value)
+	slices.SortStableFunc(e.Ports.Value, ComparePorts)
+	e.Volumes.Value = nonNil(e.Volumes.Value)
+	slices.SortStableFunc(e.Volumes.Value, func(a, b Volume) int { return cmp.Compare(a.Target, b.Target) })
+	e.DependsOn.Value = nonNil(e.DependsOn.Value)
+	slices.SortStableFunc(e.DependsOn.Value, func(a, b Dependency) int { return cmp.Compare(a.Name, b.Name) })
+	for i := range e.DependsOn.Value {
+		if e.DependsOn.Value[i].Condition == "" {
+			e.DependsOn.Value[i].Condition = ConditionStarted
+		}
+	}
+	for i := range e.Ports.Value {
+		if e.Ports.Value[i].Protocol == "" {
+			e.Ports.Value[i].Protocol = "tcp"
+		}
+	}
+	for i := range e.ConfigFiles {
+		e.ConfigFiles[i].Mode = e.ConfigFiles[i].FileMode()
+	}
+	e.Env = nonNil(e.Env)
+	e.Labels = nonNil(e.Labels)
+	e.ConfigFiles = nonNil(e.ConfigFiles)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// ComparePorts orders ports by container port, protocol, host IP, host port.
+func ComparePorts(a, b Port) int {
+	return cmp.Or(
+		cmp.Compare(a.ContainerPort, b.ContainerPort),
+		cmp.Compare(a.Protocol, b.Protocol),
+		cmp.Compare(a.HostIP, b.HostIP),
+		cmp.Compare(a.HostPort, b.HostPort),
+	)
+}
+
+// EnvMap returns the effective environment as a map of real values. It is
+// for apply only: never log or render it.
+func (e Effective) EnvMap() map[string]string {
+	m := make(map[string]string, len(e.Env))
+	for _, v := range e.Env {
+		m[v.Key] = v.Value
+	}
+	return m
+}
+
+// Redacted returns a copy whose secret env values are replaced by
+// RedactedValue. Use it for everything that leaves the process: API
+// responses, CLI output, logs, approval rows.
+func (e Effective) Redacted() Effective {
+	c := e
+	c.Env = make([]EnvVar, len(e.Env))
+	for i, v := range e.Env {
+		if v.IsSecret() {
+			v.Value = RedactedValue
+			v.Secret = true
+		}
+		c.Env[i] = v
+	}
+	return c
+}

@@ -1,0 +1,30 @@
+package spec
+
+import "strings"
+
+// RedactedValue replaces a secret wherever a value would be shown.
+const RedactedValue = "(sensitive)"
+
+// secretWords are the name parts that make an env var secret by name. A
+// name is split on '_', '-' and '.', so KEYCLOAK_ADMIN is not secret but
+// API_KEY and MSSQL_SA_PASSWORD are.
+var secretWords = map[string]bool{
+	"PASSWORD": true, "PASSWD": true, "PASS": true, "PWD": true,
+	"SECRET": true, "SECRETS": true, "TOKEN": true, "KEY": true,
+	"APIKEY": true, "PRIVATE": true, "CREDENTIAL": true,
+	"CREDENTIALS": true, "SALT": true,
+}
+
+// IsSecretName reports whether an environment variable name looks like it
+// holds a credential.
+func IsSecretName(name string) bool {
+	parts := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool {
+		return r == '_' || r == '-' || r == '.'
+	})
+	for _, p := range parts {
+		if secretWords[p] {
+			return true
+		}
+	}
+	return false
+}
