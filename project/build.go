@@ -1,0 +1,242 @@
+package project
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/docker/compose/v5/pkg/compose"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// Options say where host-side files live.
+type Options struct {
+	// StateDir holds materialized config files (see ConfigPath).
+	StateDir string
+	// WorkspaceDir anchors relative bind mount sources (see BindSource).
+	WorkspaceDir string
+}
+
+// Project is a stack's compose project plus what Build noticed on the way.
+type Project struct {
+	*types.Project
+	// Warnings are things Build dropped or adjusted, one sentence each.
+	Warnings []string
+}
+
+// NetworkKey is the compose key of a stack's network in its project.
+const NetworkKey = "default"
+
+// Build returns the compose project of a stack: one service per enabled
+// instance (a disabled stack has none), joined to the stack's external
+// network, with devarch labels. The network must exist before compose up
+// (apply ensures it); config files must be materialized at ConfigPath.
+func Build(s spec.Stack, o Options) (*Project, error) {
+	name := spec.ProjectName(s.Name)
+	p := &Project{Project: &types.Project{
+		Name:       name,
+		WorkingDir: ConfigDir(o.StateDir, s.Name),
+		Services:   types.Services{},
+		Networks: types.Networks{
+			NetworkKey: {Name: s.Network(), External: true},
+		},
+		Volumes: types.Volumes{},
+	}}
+	enabled := enabledInstances(s)
+	for _, inst := range s.Instances {
+		if !enabled[inst.Name] {
+			continue
+		}
+		svc, warnings, err := buildService(s, inst, o, enabled)
+		if err != nil {
+			return nil, fmt.Errorf("build service %q: %w", inst.Name, err)
+		}
+		p.Warnings = append(p.Warnings, warnings...)
+		p.Services[inst.Name] = svc
+		for _, v := range inst.Effective.Volumes.Value {
+			if v.Type == spec.VolumeTypeVolume && v.Source != "" {
+				p.Volumes[v.Source] = types.VolumeConfig{
+					Name: name + "_" + v.Source,
+					Labels: types.Labels{
+						spec.LabelManagedBy: spec.ManagedByValue,
+						spec.LabelStackID:   strconv.FormatInt(s.ID, 10),
+						spec.LabelStack:     s.Name,
+					},
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// Service builds the compose service of one enabled instance of a stack,
+// exactly as Build does.
+func Service(s spec.Stack, inst spec.Instance, o Options) (types.ServiceConfig, []string, error) {
+	return buildService(s, inst, o, enabledInstances(s))
+}
+
+// IgnoredDependency is the warning for a dependency on an instance that is
+// disabled or missing: compose is not told about it.
+func IgnoredDependency(instance, dependency string) string {
+	return fmt.Sprintf("Instance %q depends on %q, which is disabled or missing; the dependency is ignored.", instance, dependency)
+}
+
+func enabledInstances(s spec.Stack) map[string]bool {
+	enabled := map[string]bool{}
+	for _, inst := range s.Instances {
+		if s.Enabled && inst.Enabled {
+			enabled[inst.Name] = true
+		}
+	}
+	return enabled
+}
+
+// buildService builds one instance's compose service.
+func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[string]bool) (types.ServiceConfig, []string, error) {
+	e := inst.Effective
+	if e.Image.Value == "" {
+		return types.ServiceConfig{}, nil, fmt.Errorf("instance %q has no image: its template %q defines none (it may only have a build section, which the controller cannot build); set an image on the instance", inst.Name, inst.TemplateName())
+	}
+	var svc types.ServiceConfig
+	svc.Name = inst.Name
+	svc.ContainerName = spec.ContainerName(s.Name, inst.Name)
+	svc.Image = e.Image.Value
+	svc.WorkingDir = e.WorkingDir.Value
+	svc.User = e.User.Value
+	svc.Privileged = e.Privileged.Value
+	svc.Restart = e.Restart.Value
+	svc.Environment = types.MappingWithEquals{}
+	svc.Networks = map[string]*types.ServiceNetworkConfig{NetworkKey: nil}
+	svc.Labels = types.Labels{}
+	svc.CustomLabels = types.Labels{
+		api.ProjectLabel:     spec.ProjectName(s.Name),
+		api.ServiceLabel:     inst.Name,
+		api.VersionLabel:     api.ComposeVersion,
+		api.WorkingDirLabel:  ConfigDir(o.StateDir, s.Name),
+		api.ConfigFilesLabel: "",
+		api.OneoffLabel:      "False",
+	}
+	if len(e.Command.Value) > 0 {
+		svc.Command = types.ShellCommand(e.Command.Value)
+	}
+	if len(e.Entrypoint.Value) > 0 {
+		svc.Entrypoint = types.ShellCommand(e.Entrypoint.Value)
+	}
+	if len(e.CapAdd.Value) > 0 {
+		svc.CapAdd = append([]string(nil), e.CapAdd.Value...)
+	}
+	for _, v := range e.Env {
+		val := v.Value
+		svc.Environment[v.Key] = &val
+	}
+	for _, p := range e.Ports.Value {
+		port := types.ServicePortConfig{Mode: "ingress", HostIP: p.HostIP, Target: uint32(p.ContainerPort), Protocol: p.Protocol}
+		if p.HostPort != 0 {
+			port.Published = strconv.Itoa(int(p.HostPort))
+		}
+		svc.Ports = append(svc.Ports, port)
+	}
+	svc.Volumes = volumes(s, inst, o)
+	svc.HealthCheck = healthcheck(e.Healthcheck.Value)
+	var warnings []string
+	for _, d := range e.DependsOn.Value {
+		if !enabled[d.Name] {
+			warnings = append(warnings, IgnoredDependency(inst.Name, d.Name))
+			continue
+		}
+		if svc.DependsOn == nil {
+			svc.DependsOn = types.DependsOnConfig{}
+		}
+		svc.DependsOn[d.Name] = types.ServiceDependency{Condition: d.Condition, Required: true}
+	}
+	for _, l := range e.Labels {
+		svc.Labels[l.Key] = l.Value
+	}
+	for k, v := range spec.IdentityLabels(s, inst) {
+		svc.Labels[k] = v
+	}
+	if t := inst.TemplateName(); t != "" {
+		svc.Labels[spec.LabelTemplate] = t
+	}
+	if len(e.ConfigFiles) > 0 {
+		svc.Labels[spec.LabelConfigDigest] = ConfigDigest(e.ConfigFiles)
+	}
+	svc.Labels[spec.LabelSpec] = NewRecord(s, inst, o).Encode()
+	return svc, warnings, nil
+}
+
+func volumes(s spec.Stack, inst spec.Instance, o Options) []types.ServiceVolumeConfig {
+	var out []types.ServiceVolumeConfig
+	var category string
+	if inst.Template != nil {
+		category = inst.Template.Category
+	}
+	for _, v := range inst.Effective.Volumes.Value {
+		vol := types.ServiceVolumeConfig{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
+		switch v.Type {
+		case spec.VolumeTypeBind:
+			vol.Source = BindSource(o.WorkspaceDir, category, inst.TemplateName(), s.Name, inst.Name, v.Source)
+			vol.Bind = &types.ServiceVolumeBind{CreateHostPath: true}
+		case spec.VolumeTypeVolume:
+			vol.Volume = &types.ServiceVolumeVolume{}
+		}
+		out = append(out, vol)
+	}
+	for _, c := range inst.Effective.ConfigFiles {
+		out = append(out, types.ServiceVolumeConfig{
+			Type:     types.VolumeTypeBind,
+			Source:   ConfigPath(o.StateDir, s.Name, inst.Name, c.Path),
+			Target:   c.Target,
+			ReadOnly: true,
+			Bind:     &types.ServiceVolumeBind{CreateHostPath: false},
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Target < out[j].Target })
+	return out
+}
+
+func healthcheck(h *spec.Healthcheck) *types.HealthCheckConfig {
+	if h == nil {
+		return nil
+	}
+	hc := &types.HealthCheckConfig{Test: types.HealthCheckTest(append([]string(nil), h.Test...)), Disable: h.Disable}
+	dur := func(d spec.Duration) *types.Duration {
+		if d == 0 {
+			return nil
+		}
+		v := types.Duration(d)
+		return &v
+	}
+	hc.Interval = dur(h.Interval)
+	hc.Timeout = dur(h.Timeout)
+	hc.StartPeriod = dur(h.StartPeriod)
+	if h.Retries > 0 {
+		r := uint64(h.Retries)
+		hc.Retries = &r
+	}
+	return hc
+}
+
+// ServiceHash is compose's configuration hash of a service, the value
+// compose stores in com.docker.compose.config-hash and compares to decide
+// whether to recreate a container.
+func ServiceHash(svc types.ServiceConfig) (string, error) {
+	return compose.ServiceHash(svc)
+}
+
+// ServiceHashes returns compose's configuration hash of every service of
+// the project, keyed by service (instance) name.
+func (p *Project) ServiceHashes() (map[string]string, error) {
+	out := make(map[string]string, len(p.Services))
+	for name, svc := range p.Services {
+		h, err := ServiceHash(svc)
+		if err != nil {
+			return nil, fmt.Errorf("hash service %q: %w", name, err)
+		}
+		out[name] = h
+	}
+	return out, nil
+}
