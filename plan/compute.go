@@ -1,0 +1,314 @@
+package plan
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/compose/v5/pkg/api"
+
+	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// Desired is the desired side of one stack: its live instances with
+// effective specs, and where apply puts host-side files (part of what
+// compose hashes).
+type Desired struct {
+	Stack spec.Stack
+	Paths project.Options
+}
+
+// Compute returns the plan that converges the observed containers to the
+// desired stack. Containers are matched to instances by their id labels,
+// never by name. It is pure and deterministic for given inputs and now.
+func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
+	s := d.Stack
+	p := &Plan{
+		FormatVersion: FormatVersion,
+		StackID:       s.ID,
+		Stack:         s.Name,
+		Token:         Token(s),
+		GeneratedAt:   now.UTC(),
+		Changes:       []Change{},
+		Warnings:      []string{},
+	}
+	byInstance := map[int64][]spec.Container{}
+	for _, c := range o.Containers {
+		if c.StackID != s.ID {
+			continue
+		}
+		byInstance[c.InstanceID] = append(byInstance[c.InstanceID], c)
+	}
+	known := map[int64]bool{}
+	enabled := map[string]bool{}
+	for _, inst := range s.Instances {
+		enabled[inst.Name] = s.Enabled && inst.Enabled
+	}
+	for _, inst := range s.Instances {
+		known[inst.ID] = true
+		containers := newestFirst(byInstance[inst.ID])
+		if !s.Enabled || !inst.Enabled {
+			for _, c := range containers {
+				p.Changes = append(p.Changes, disabledRemoval(s, inst, c))
+			}
+			continue
+		}
+		for _, c := range containersAfterFirst(containers) {
+			p.Changes = append(p.Changes, removal(inst.Name, inst.ID, c, "another container of this instance is kept; the duplicate is removed"))
+		}
+		ch, warnings, err := instanceChange(d, inst, containers, o, enabled)
+		if err != nil {
+			return nil, err
+		}
+		p.Warnings = append(p.Warnings, warnings...)
+		if ch != nil {
+			p.Changes = append(p.Changes, *ch)
+		}
+	}
+	for id, containers := range byInstance {
+		if known[id] {
+			continue
+		}
+		for _, c := range containers {
+			reason := "its instance no longer exists (deleted or never in this stack)"
+			if id == 0 {
+				reason = "it carries this stack's labels but no valid instance id"
+			}
+			p.Changes = append(p.Changes, removal(cmp.Or(c.InstanceName, c.Service, c.Name), id, c, reason))
+		}
+	}
+	p.Warnings = append(p.Warnings, unsupportedWarnings(s)...)
+	finish(p)
+	return p, nil
+}
+
+func newestFirst(cs []spec.Container) []spec.Container {
+	cs = slices.Clone(cs)
+	slices.SortStableFunc(cs, func(a, b spec.Container) int {
+		return cmp.Or(b.Created.Compare(a.Created), cmp.Compare(a.ID, b.ID))
+	})
+	return cs
+}
+
+func containersAfterFirst(cs []spec.Container) []spec.Container {
+	if len(cs) <= 1 {
+		return nil
+	}
+	return cs[1:]
+}
+
+// instanceChange compares an enabled instance with its container (the
+// newest one, if any) and returns nil when they are converged.
+func instanceChange(d Desired, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool) (*Change, []string, error) {
+	s := d.Stack
+	var warnings []string
+	for _, dep := range inst.Effective.DependsOn.Value {
+		if !enabled[dep.Name] {
+			warnings = append(warnings, project.IgnoredDependency(inst.Name, dep.Name))
+		}
+	}
+	name := spec.ContainerName(s.Name, inst.Name)
+	want := project.NewRecord(s, inst, d.Paths)
+	hash, err := serviceHash(s, inst, d.Paths, want.Encode())
+	if err != nil {
+		var ve *cannotApplyError
+		if !errors.As(err, &ve) {
+			return nil, nil, err
+		}
+		ch := &Change{Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
+			Container: name, Reason: "cannot be applied: " + ve.Error(), Fields: []FieldChange{}}
+		if len(containers) > 0 {
+			ch.Action, ch.ContainerID = ActionModify, shortID(containers[0].ID)
+		}
+		return ch, append(warnings, fmt.Sprintf("Instance %q cannot be applied: %v.", inst.Name, ve)), nil
+	}
+	if len(containers) == 0 {
+		return &Change{
+			Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
+			Container: name, Reason: "no container exists; apply creates it",
+			Fields: diffRecords(project.Record{}, want, inst),
+		}, warnings, nil
+	}
+	c := containers[0]
+	ch := &Change{Action: ActionModify, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
+		Container: strings.TrimPrefix(c.Name, "/"), ContainerID: shortID(c.ID), Fields: []FieldChange{}}
+	var reasons []string
+	if c.ConfigHash != hash {
+		ch.Recreate = true
+		var fields []FieldChange
+		if had, ok := project.DecodeRecord(c.Labels[spec.LabelSpec]); ok {
+			fields = diffRecords(had, want, inst)
+		} else {
+			fields = append(fields, runtimeField("config", "the container was not created by this controller from a recorded spec"))
+		}
+		if len(fields) == 0 {
+			fields = append(fields, runtimeField("config", "the container's configuration was changed outside the controller"))
+		}
+		ch.Fields = append(ch.Fields, fields...)
+		reasons = append(reasons, "configuration changed")
+	}
+	if f, ok := imageDrift(c, inst.Effective.Image.Value, o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
+		ch.Recreate = true
+		ch.Fields = append(ch.Fields, f)
+		reasons = append(reasons, "image updated")
+	}
+	if f, ok := networkDrift(c, s.Network(), o.NetworkID); ok && !hasPath(ch.Fields, "networks") {
+		ch.Recreate = true
+		ch.Fields = append(ch.Fields, f)
+		reasons = append(reasons, "left its network")
+	}
+	if f, ok := stateDrift(c); ok {
+		ch.Fields = append(ch.Fields, f)
+		reasons = append(reasons, f.Reason)
+	}
+	if len(ch.Fields) == 0 {
+		return nil, warnings, nil
+	}
+	verb := "start"
+	if ch.Recreate {
+		verb = "recreate"
+	} else if c.State == spec.StateRunning {
+		verb = "restart"
+	}
+	ch.Reason = verb + ": " + strings.Join(reasons, ", ")
+	return ch, warnings, nil
+}
+
+func hasPath(fs []FieldChange, path string) bool {
+	return slices.ContainsFunc(fs, func(f FieldChange) bool { return f.Path == path })
+}
+
+func runtimeField(path, reason string) FieldChange {
+	return FieldChange{Path: path, Source: spec.SourceRuntime, Reason: reason}
+}
+
+// imageDrift reports a container whose image tag now names another image:
+// compose recreates it (its com.docker.compose.image label no longer
+// matches).
+func imageDrift(c spec.Container, image string, ids map[string]string) (FieldChange, bool) {
+	if ids == nil {
+		return FieldChange{}, false
+	}
+	now, ok := ids[image]
+	had := c.Labels[api.ImageDigestLabel]
+	if !ok || had == "" || now == had {
+		return FieldChange{}, false
+	}
+	return FieldChange{
+		Path: "image", Old: str(image + "@" + shortDigest(had)), New: str(image + "@" + shortDigest(now)),
+		Source: spec.SourceRuntime, Reason: "the tag now names a different image",
+	}, true
+}
+
+// networkDrift reports a running container that is not attached to the
+// stack's network: compose recreates it.
+func networkDrift(c spec.Container, network, networkID string) (FieldChange, bool) {
+	if !c.Running() {
+		return FieldChange{}, false
+	}
+	for name, id := range c.Networks {
+		if (networkID != "" && id == networkID) || (networkID == "" && name == network) {
+			return FieldChange{}, false
+		}
+	}
+	names := make([]string, 0, len(c.Networks))
+	for name := range c.Networks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return FieldChange{
+		Path: "networks", Old: str(strings.Join(names, ", ")), New: str(network),
+		Source: spec.SourceRuntime, Reason: "the container is not attached to the stack's network",
+	}, true
+}
+
+// stateDrift reports a container that is not running, or unhealthy.
+func stateDrift(c spec.Container) (FieldChange, bool) {
+	switch {
+	case c.State == spec.StateRunning && c.Health == spec.HealthUnhealthy:
+		return FieldChange{Path: "state", Old: str("running (unhealthy)"), New: str("running (healthy)"),
+			Source: spec.SourceRuntime, Reason: "container is unhealthy"}, true
+	case c.State == spec.StateRunning || c.State == spec.StateRestarting:
+		return FieldChange{}, false
+	}
+	old := c.State
+	if c.State == spec.StateExited {
+		old = fmt.Sprintf("exited (%d)", c.ExitCode)
+	}
+	return FieldChange{Path: "state", Old: str(old), New: str(spec.StateRunning),
+		Source: spec.SourceRuntime, Reason: "container is " + c.State}, true
+}
+
+func disabledRemoval(s spec.Stack, inst spec.Instance, c spec.Container) Change {
+	ch := removal(inst.Name, inst.ID, c, "the instance is disabled")
+	path := "enabled"
+	if !s.Enabled {
+		path, ch.Reason = "stack.enabled", "the stack is disabled"
+	}
+	ch.Template = inst.TemplateName()
+	ch.Fields = []FieldChange{{Path: path, Old: str("true"), New: str("false"), Source: spec.SourceUser}}
+	return ch
+}
+
+func removal(name string, id int64, c spec.Container, reason string) Change {
+	return Change{Action: ActionRemove, Instance: strings.TrimPrefix(name, "/"), InstanceID: id, Container: strings.TrimPrefix(c.Name, "/"),
+		ContainerID: shortID(c.ID), Reason: reason, Fields: []FieldChange{}}
+}
+
+func unsupportedWarnings(s spec.Stack) []string {
+	var ws []string
+	if len(s.Wires) > 0 {
+		ws = append(ws, fmt.Sprintf("Stack %q has %d wire(s); wires are stored but not applied yet.", s.Name, len(s.Wires)))
+	}
+	for _, inst := range s.Instances {
+		o := inst.Overrides
+		if len(o.Domains) > 0 {
+			ws = append(ws, fmt.Sprintf("Instance %q has %d domain(s); domains are stored but not applied yet.", inst.Name, len(o.Domains)))
+		}
+		if len(o.EnvFiles) > 0 {
+			ws = append(ws, fmt.Sprintf("Instance %q names env files %s; env files are stored but not applied yet.", inst.Name, strings.Join(o.EnvFiles, ", ")))
+		}
+		if len(o.Networks) > 0 {
+			ws = append(ws, fmt.Sprintf("Instance %q asks for networks %s; instances join only their stack's network for now.", inst.Name, strings.Join(o.Networks, ", ")))
+		}
+	}
+	return ws
+}
+
+var actionOrder = map[Action]int{ActionAdd: 0, ActionModify: 1, ActionRemove: 2}
+
+// finish sorts changes (by instance, then action, then container) and
+// counts them.
+func finish(p *Plan) {
+	slices.SortStableFunc(p.Changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(a.Instance, b.Instance), cmp.Compare(actionOrder[a.Action], actionOrder[b.Action]), cmp.Compare(a.ContainerID, b.ContainerID))
+	})
+	p.Summary = Summary{}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionAdd:
+			p.Summary.Add++
+		case ActionModify:
+			p.Summary.Modify++
+		case ActionRemove:
+			p.Summary.Remove++
+		}
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func shortDigest(d string) string {
+	return shortID(strings.TrimPrefix(d, "sha256:"))
+}
+
+func str(s string) *string { return &s }

@@ -1,0 +1,253 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// differ accumulates field changes between the record a container was
+// created from (old) and the record of the desired spec (new). The zero
+// Record as old describes an instance that has no container yet.
+type differ struct {
+	inst   spec.Instance
+	fields []FieldChange
+}
+
+func diffRecords(had, want project.Record, inst spec.Instance) []FieldChange {
+	d := &differ{inst: inst, fields: []FieldChange{}}
+	e := inst.Effective
+	adding := had.Version == 0
+	if !adding {
+		d.scalar("stack", had.Stack, want.Stack, spec.SourceUser, "the stack was renamed; the container is replaced")
+		d.scalar("name", had.Instance, want.Instance, spec.SourceUser, "the instance was renamed; the container is replaced")
+		d.scalar("networks", had.Network, want.Network, spec.SourceUser, "")
+		d.scalar("host_paths", had.StateDir+" "+had.Workspace, want.StateDir+" "+want.Workspace, spec.SourceUser,
+			"the controller's state or workspace directory changed; config files and bind mounts move")
+	}
+	d.scalar("image", had.Image, want.Image, e.Image.Source, "")
+	d.scalar("command", words(had.Command), words(want.Command), e.Command.Source, "")
+	d.scalar("entrypoint", words(had.Entrypoint), words(want.Entrypoint), e.Entrypoint.Source, "")
+	d.scalar("working_dir", had.WorkingDir, want.WorkingDir, e.WorkingDir.Source, "")
+	d.scalar("user", had.User, want.User, e.User.Source, "")
+	d.scalar("privileged", boolStr(had.Privileged), boolStr(want.Privileged), e.Privileged.Source, "")
+	d.scalar("cap_add", strings.Join(had.CapAdd, ", "), strings.Join(want.CapAdd, ", "), e.CapAdd.Source, "")
+	d.env(had.Env, want.Env)
+	d.scalar("ports", join(had.Ports), join(want.Ports), e.Ports.Source, "")
+	d.scalar("volumes", join(had.Volumes), join(want.Volumes), e.Volumes.Source, "")
+	d.labels(had.Labels, want.Labels)
+	d.scalar("healthcheck", healthText(had.Healthcheck), healthText(want.Healthcheck), e.Healthcheck.Source, "")
+	d.scalar("restart", had.Restart, want.Restart, e.Restart.Source, "")
+	d.scalar("depends_on", depsText(had.DependsOn), depsText(want.DependsOn), e.DependsOn.Source, "")
+	d.configFiles(had.ConfigFiles, want.ConfigFiles)
+	return d.fields
+}
+
+// scalar records a change of a single-valued field. Empty means unset.
+func (d *differ) scalar(path, had, want string, source spec.Source, reason string) {
+	if had == want {
+		return
+	}
+	d.fields = append(d.fields, FieldChange{Path: path, Old: optional(had), New: optional(want), Source: source, Reason: reason})
+}
+
+func (d *differ) env(had, want map[string]string) {
+	secret := map[string]bool{}
+	source := map[string]spec.Source{}
+	for _, v := range d.inst.Effective.Env {
+		secret[v.Key] = v.IsSecret()
+		source[v.Key] = v.Source
+	}
+	for _, k := range unionKeys(had, want) {
+		o, hadOK := had[k]
+		n, wantOK := want[k]
+		if hadOK == wantOK && o == n {
+			continue
+		}
+		f := FieldChange{Path: "env." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Env) > 0)}
+		sensitive := secret[k] || spec.IsSecretName(k) || isSecretDigest(o)
+		if hadOK {
+			f.Old = str(o)
+		}
+		if wantOK {
+			f.New = str(n)
+		}
+		if sensitive {
+			f.Sensitive = true
+			f.Old, f.New = redact(f.Old), redact(f.New)
+			f.Reason = "secret value changed"
+			if !hadOK {
+				f.Reason = "secret value set"
+			}
+		}
+		d.fields = append(d.fields, f)
+	}
+}
+
+func (d *differ) labels(had, want map[string]string) {
+	source := map[string]spec.Source{}
+	for _, l := range d.inst.Effective.Labels {
+		source[l.Key] = l.Source
+	}
+	for _, k := range unionKeys(had, want) {
+		o, hadOK := had[k]
+		n, wantOK := want[k]
+		if hadOK == wantOK && o == n {
+			continue
+		}
+		f := FieldChange{Path: "labels." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Labels) > 0)}
+		if hadOK {
+			f.Old = str(o)
+		}
+		if wantOK {
+			f.New = str(n)
+		}
+		d.fields = append(d.fields, f)
+	}
+}
+
+func (d *differ) configFiles(had, want map[string]project.ConfigFile) {
+	source := map[string]spec.Source{}
+	for _, c := range d.inst.Effective.ConfigFiles {
+		source[c.Path] = c.Source
+	}
+	for _, k := range unionKeys(had, want) {
+		o, hadOK := had[k]
+		n, wantOK := want[k]
+		if hadOK == wantOK && o == n {
+			continue
+		}
+		f := FieldChange{Path: "config_files." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.ConfigFiles) > 0)}
+		if hadOK {
+			f.Old = str(configText(o))
+		}
+		if wantOK {
+			f.New = str(configText(n))
+		}
+		switch {
+		case hadOK && wantOK && o.Digest != n.Digest:
+			f.Reason = "content changed"
+		case hadOK && wantOK:
+			f.Reason = "target or mode changed"
+		}
+		d.fields = append(d.fields, f)
+	}
+}
+
+// removedSource is the provenance of a keyed entry. An entry that is gone
+// from the desired spec has none: it is attributed to the user when the
+// instance overrides that collection, else to the template.
+func (d *differ) removedSource(sources map[string]spec.Source, key string, userTouches bool) spec.Source {
+	if s, ok := sources[key]; ok {
+		return s
+	}
+	if userTouches || d.inst.Template == nil {
+		return spec.SourceUser
+	}
+	return spec.SourceTemplate
+}
+
+func isSecretDigest(v string) bool {
+	return strings.HasPrefix(v, "sha256:") && len(v) == len("sha256:")+64
+}
+
+func redact(v *string) *string {
+	if v == nil {
+		return nil
+	}
+	return str(spec.RedactedValue)
+}
+
+func optional(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return str(v)
+}
+
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func join[T fmt.Stringer](xs []T) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = x.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// words renders an argument list the way a shell would read it back.
+func words(args []string) string {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]#~") {
+			a = strconv.Quote(a)
+		}
+		parts[i] = a
+	}
+	return strings.Join(parts, " ")
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "true"
+	}
+	return ""
+}
+
+func healthText(h *spec.Healthcheck) string {
+	if h == nil {
+		return ""
+	}
+	if h.Disable {
+		return "disabled"
+	}
+	s := words(h.Test)
+	var opts []string
+	if h.Interval != 0 {
+		opts = append(opts, "every "+h.Interval.String())
+	}
+	if h.Timeout != 0 {
+		opts = append(opts, "timeout "+h.Timeout.String())
+	}
+	if h.StartPeriod != 0 {
+		opts = append(opts, "start period "+h.StartPeriod.String())
+	}
+	if h.Retries != 0 {
+		opts = append(opts, strconv.Itoa(h.Retries)+" retries")
+	}
+	if len(opts) > 0 {
+		s += " (" + strings.Join(opts, ", ") + ")"
+	}
+	return s
+}
+
+func depsText(ds []spec.Dependency) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = d.Name
+		if d.Condition != "" && d.Condition != spec.ConditionStarted {
+			parts[i] += " (" + strings.TrimPrefix(d.Condition, "service_") + ")"
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func configText(c project.ConfigFile) string {
+	return fmt.Sprintf("%s mode %04o content %s", c.Target, c.Mode, shortDigest(c.Digest))
+}

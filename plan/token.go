@@ -1,0 +1,120 @@
+package plan
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// tokenVersion changes whenever the token document changes shape, so
+// tokens from older controllers never match by accident.
+const tokenVersion = 1
+
+// tokenDoc is what the staleness token hashes: the stack's whole desired
+// state. Timestamps are deliberately absent (a token depends on content,
+// not on when or where it was computed); ids are present, so deleting and
+// recreating an instance under the same name changes the token.
+type tokenDoc struct {
+	Version   int             `json:"v"`
+	ID        int64           `json:"id"`
+	Name      string          `json:"name"`
+	Network   string          `json:"network"`
+	Enabled   bool            `json:"enabled"`
+	Wires     []spec.Wire     `json:"wires"`
+	Instances []tokenInstance `json:"instances"`
+}
+
+type tokenInstance struct {
+	ID         int64             `json:"id"`
+	Name       string            `json:"name"`
+	Enabled    bool              `json:"enabled"`
+	TemplateID int64             `json:"template_id"`
+	Template   string            `json:"template"`
+	Category   string            `json:"category"`
+	Base       *spec.ServiceSpec `json:"base"`
+	Overrides  spec.Overrides    `json:"overrides"`
+}
+
+// Token is the staleness token of a stack: a SHA-256 over its complete
+// effective desired state (stack row, every instance's id, enabled flag,
+// template content and overrides, including config file contents and
+// secret values). Same state, same token, in any process and
+// time zone, whatever the order of maps and lists; any edit that could
+// change what apply does changes it. Secret values enter only the hash,
+// which is one-way, and never leave the process otherwise.
+func Token(s spec.Stack) string {
+	doc := tokenDoc{
+		Version: tokenVersion, ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled,
+		Wires: slices.Clone(s.Wires), Instances: make([]tokenInstance, 0, len(s.Instances)),
+	}
+	slices.SortFunc(doc.Wires, func(a, b spec.Wire) int {
+		return cmp.Or(cmp.Compare(a.ConsumerInstance, b.ConsumerInstance), cmp.Compare(a.ProviderInstance, b.ProviderInstance),
+			cmp.Compare(a.ImportContract, b.ImportContract), cmp.Compare(a.ExportContract, b.ExportContract), cmp.Compare(a.Source, b.Source))
+	})
+	for _, inst := range s.Instances {
+		ti := tokenInstance{ID: inst.ID, Name: inst.Name, Enabled: inst.Enabled, Overrides: inst.Overrides}
+		ti.Overrides.ServiceSpec = canonical(inst.Overrides.ServiceSpec)
+		ti.Overrides.Domains = slices.Clone(inst.Overrides.Domains)
+		slices.SortFunc(ti.Overrides.Domains, func(a, b spec.Domain) int {
+			return cmp.Or(cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.ProxyPort, b.ProxyPort))
+		})
+		ti.Overrides.EnvFiles = sortedCopy(inst.Overrides.EnvFiles)
+		ti.Overrides.Networks = sortedCopy(inst.Overrides.Networks)
+		if t := inst.Template; t != nil {
+			base := canonical(t.Spec)
+			ti.TemplateID, ti.Template, ti.Category, ti.Base = t.ID, t.Name, t.Category, &base
+		}
+		doc.Instances = append(doc.Instances, ti)
+	}
+	slices.SortFunc(doc.Instances, func(a, b tokenInstance) int {
+		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Name, b.Name))
+	})
+	b, err := json.Marshal(doc)
+	if err != nil {
+		// The document holds only strings, numbers, bools and slices.
+		panic("plan: encode token document: " + err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// canonical returns a copy of a service spec with its sets (env, labels,
+// ports, volumes, dependencies, config files) in a fixed order and
+// provenance cleared, so that reordering them does not change the token.
+// The effective spec is not hashed: it is derived from the template and the
+// overrides by spec.Merge.
+func canonical(in spec.ServiceSpec) spec.ServiceSpec {
+	out := in
+	out.Env = slices.Clone(in.Env)
+	for i := range out.Env {
+		out.Env[i].Source = ""
+	}
+	slices.SortStableFunc(out.Env, func(a, b spec.EnvVar) int { return cmp.Compare(a.Key, b.Key) })
+	out.Labels = slices.Clone(in.Labels)
+	for i := range out.Labels {
+		out.Labels[i].Source = ""
+	}
+	slices.SortStableFunc(out.Labels, func(a, b spec.Label) int { return cmp.Compare(a.Key, b.Key) })
+	out.Ports = slices.Clone(in.Ports)
+	slices.SortStableFunc(out.Ports, spec.ComparePorts)
+	out.Volumes = slices.Clone(in.Volumes)
+	slices.SortStableFunc(out.Volumes, func(a, b spec.Volume) int { return cmp.Compare(a.Target, b.Target) })
+	out.DependsOn = slices.Clone(in.DependsOn)
+	slices.SortStableFunc(out.DependsOn, func(a, b spec.Dependency) int { return cmp.Compare(a.Name, b.Name) })
+	out.ConfigFiles = slices.Clone(in.ConfigFiles)
+	for i := range out.ConfigFiles {
+		out.ConfigFiles[i].Source = ""
+	}
+	slices.SortStableFunc(out.ConfigFiles, func(a, b spec.ConfigFile) int { return cmp.Compare(a.Path, b.Path) })
+	return out
+}
+
+func sortedCopy(xs []string) []string {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return out
+}
