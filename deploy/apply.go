@@ -1,0 +1,256 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/moby/moby/client"
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// Apply phases, in order. They name the duration metrics and the phase of
+// an ApplyError.
+const (
+	PhaseBuild   = "build"
+	PhaseNetwork = "network"
+	PhaseConfigs = "configs"
+	PhaseCompose = "compose"
+	PhaseTotal   = "total"
+)
+
+// ApplyOptions configure an apply.
+type ApplyOptions struct {
+	// Paths say where config files are materialized and where relative
+	// bind mounts resolve (the same values the plan was computed with).
+	Paths project.Options
+	// PullPolicy is compose's pull policy for every service: "missing"
+	// (default: pull only absent images), "never" (fail on a missing
+	// image without contacting a registry), "always".
+	PullPolicy string
+	// StopTimeout bounds how long a container may take to stop before it
+	// is killed (default: compose's 10 s).
+	StopTimeout time.Duration
+}
+
+// Result says what an apply did. It holds no secret.
+type Result struct {
+	NetworkCreated bool                     `json:"network_created"`
+	ConfigFiles    int                      `json:"config_files"`
+	Created        []string                 `json:"created"`
+	Recreated      []string                 `json:"recreated"`
+	Started        []string                 `json:"started"`
+	Restarted      []string                 `json:"restarted"`
+	Removed        []string                 `json:"removed"`
+	Durations      map[string]time.Duration `json:"durations"`
+	// ComposeOutput is compose's error output when the compose phase
+	// failed, kept for the approval row and the dashboard.
+	ComposeOutput string `json:"compose_output,omitempty"`
+}
+
+// ApplyError says which phase of an apply failed. Nothing after that phase
+// ran; see Apply for what each failure leaves behind.
+type ApplyError struct {
+	Phase string
+	Err   error
+}
+
+func (e *ApplyError) Error() string { return e.Phase + ": " + e.Err.Error() }
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// Apply converges a stack's containers to its desired state: ensure the
+// stack's network, materialize its config files, then compose up in
+// process with orphan removal (removed and disabled instances go away).
+// The caller holds the stack's advisory lock.
+//
+// Failures follow devarch's error model and return an *ApplyError:
+//   - build or network: nothing was touched;
+//   - configs: partial files were removed, the previous files are intact;
+//   - compose: config files are kept for debugging, Result.ComposeOutput
+//     holds the engine's error text; containers already changed stay as
+//     they are (no rollback).
+//
+// Secrets reach the containers but never the logs, the progress events or
+// the result.
+func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progress ProgressFunc) (Result, error) {
+	start := time.Now()
+	res := Result{Durations: map[string]time.Duration{}, Created: []string{}, Recreated: []string{}, Started: []string{}, Restarted: []string{}, Removed: []string{}}
+	defer func() { res.Durations[PhaseTotal] = time.Since(start) }()
+	log := r.log.With(zap.String("stack", s.Name))
+	emit := func(container, action, status, msg string) {
+		if progress != nil {
+			progress(Progress{Time: time.Now(), Container: container, Action: action, Status: status, Message: msg})
+		}
+	}
+
+	p, err := project.Build(s, o.Paths)
+	if err != nil {
+		return res, &ApplyError{Phase: PhaseBuild, Err: err}
+	}
+	for name, svc := range p.Services {
+		svc.PullPolicy = o.PullPolicy
+		p.Services[name] = svc
+	}
+
+	t := time.Now()
+	emit("network "+s.Network(), "ensure", ProgressWorking, "")
+	created, err := r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	res.Durations[PhaseNetwork] = time.Since(t)
+	if err != nil {
+		emit("network "+s.Network(), "ensure", ProgressError, err.Error())
+		return res, &ApplyError{Phase: PhaseNetwork, Err: err}
+	}
+	res.NetworkCreated = created
+	emit("network "+s.Network(), map[bool]string{true: "created", false: "exists"}[created], ProgressDone, "")
+
+	t = time.Now()
+	mat, err := MaterializeConfigs(o.Paths.StateDir, s)
+	res.Durations[PhaseConfigs] = time.Since(t)
+	if err != nil {
+		emit("config files", "write", ProgressError, err.Error())
+		return res, &ApplyError{Phase: PhaseConfigs, Err: err}
+	}
+	res.ConfigFiles = len(mat.Files)
+	emit("config files", "write", ProgressDone, fmt.Sprintf("%d file(s)", len(mat.Files)))
+
+	t = time.Now()
+	err = r.composeUp(ctx, s, p, o, progress, &res)
+	res.Durations[PhaseCompose] = time.Since(t)
+	if err != nil {
+		log.Warn("compose up failed", zap.Error(err))
+		return res, &ApplyError{Phase: PhaseCompose, Err: err}
+	}
+	log.Info("stack applied",
+		zap.Int("created", len(res.Created)), zap.Int("recreated", len(res.Recreated)),
+		zap.Int("started", len(res.Started)), zap.Int("removed", len(res.Removed)))
+	return res, nil
+}
+
+// composeUp runs compose up for the project, removes containers of the
+// stack that belong to another compose project (left behind by a stack
+// rename) and restarts unhealthy containers.
+func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc, res *Result) error {
+	bus := newEventBus(progress, time.Now)
+	var out bytes.Buffer
+	svc, err := newCompose(r.cli.DaemonHost(), bus, &out)
+	if err != nil {
+		return err
+	}
+	create := api.CreateOptions{RemoveOrphans: true, Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged}
+	if o.StopTimeout > 0 {
+		create.Timeout = &o.StopTimeout
+	}
+	if err := r.removeStrays(ctx, s, p.Name, bus); err != nil {
+		return err
+	}
+	if len(p.Services) == 0 {
+		err = svc.Down(ctx, p.Name, api.DownOptions{RemoveOrphans: true, Project: p.Project, Timeout: create.Timeout})
+	} else {
+		err = svc.Up(ctx, p.Project, api.UpOptions{Create: create, Start: api.StartOptions{Project: p.Project}})
+	}
+	bus.summarize(res)
+	if err != nil {
+		res.ComposeOutput = composeOutput(err, bus, &out)
+		return errors.New(res.ComposeOutput)
+	}
+	return r.restartUnhealthy(ctx, s, bus, res)
+}
+
+// composeOutput is the error text kept for the user: compose's error, the
+// per-container errors it reported, and what it printed.
+func composeOutput(err error, bus *eventBus, out *bytes.Buffer) string {
+	parts := []string{err.Error()}
+	for _, e := range bus.errorTexts() {
+		if !strings.Contains(parts[0], e) {
+			parts = append(parts, e)
+		}
+	}
+	if text := strings.TrimSpace(out.String()); text != "" {
+		parts = append(parts, text)
+	}
+	return strings.Join(parts, "\n")
+}
+
+// removeStrays removes containers labeled with the stack's id that belong
+// to another compose project: compose's orphan removal only sees its own
+// project, and a renamed stack has a new project name.
+func (r *Runtime) removeStrays(ctx context.Context, s spec.Stack, projectName string, bus *eventBus) error {
+	f := make(client.Filters).Add("label", spec.LabelStackID+"="+fmt.Sprint(s.ID))
+	list, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return fmt.Errorf("list containers of stack %q: %w", s.Name, err)
+	}
+	for _, c := range list.Items {
+		if c.Labels[api.ProjectLabel] == projectName {
+			continue
+		}
+		name := "Container " + strings.TrimPrefix(firstName(c.Names), "/")
+		bus.On(api.Resource{ID: name, Status: api.Working, Text: api.StatusRemoving})
+		if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil {
+			return fmt.Errorf("remove container %s of stack %q left by a rename: %w", name, s.Name, err)
+		}
+		bus.On(api.Resource{ID: name, Status: api.Done, Text: api.StatusRemoved})
+	}
+	return nil
+}
+
+// restartUnhealthy restarts the stack's running containers that report
+// unhealthy: compose up leaves them alone, the plan promises a restart.
+func (r *Runtime) restartUnhealthy(ctx context.Context, s spec.Stack, bus *eventBus, res *Result) error {
+	f := make(client.Filters).Add("label", spec.LabelStackID+"="+fmt.Sprint(s.ID)).Add("health", "unhealthy")
+	list, err := r.cli.ContainerList(ctx, client.ContainerListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("list unhealthy containers of stack %q: %w", s.Name, err)
+	}
+	for _, c := range list.Items {
+		name := strings.TrimPrefix(firstName(c.Names), "/")
+		bus.On(api.Resource{ID: "Container " + name, Status: api.Working, Text: api.StatusRestarting})
+		if _, err := r.cli.ContainerRestart(ctx, c.ID, client.ContainerRestartOptions{}); err != nil {
+			return fmt.Errorf("restart unhealthy container %s: %w", name, err)
+		}
+		bus.On(api.Resource{ID: "Container " + name, Status: api.Done, Text: api.StatusRestarted})
+		res.Restarted = append(res.Restarted, name)
+	}
+	return nil
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}
+
+// summarize fills the result's created/recreated/started/removed lists
+// from the containers' status history.
+func (b *eventBus) summarize(res *Result) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for id, statuses := range b.byContainer {
+		name, ok := strings.CutPrefix(id, "Container ")
+		if !ok {
+			continue
+		}
+		switch {
+		case slices.Contains(statuses, "Recreated"):
+			res.Recreated = append(res.Recreated, name)
+		case slices.Contains(statuses, api.StatusCreated):
+			res.Created = append(res.Created, name)
+		case slices.Contains(statuses, api.StatusRemoved):
+			res.Removed = append(res.Removed, name)
+		case slices.Contains(statuses, api.StatusStarted):
+			res.Started = append(res.Started, name)
+		}
+	}
+	for _, l := range [][]string{res.Created, res.Recreated, res.Started, res.Removed} {
+		slices.Sort(l)
+	}
+}

@@ -1,0 +1,82 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/distribution/reference"
+	"github.com/moby/moby/client"
+
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// Snapshot is the runtime state the planner needs for every stack, taken
+// with a constant number of engine calls: one container list (plus
+// inspects of new or changed containers, through the Observer), one
+// network list and one image list.
+type Snapshot struct {
+	// Containers are all labeled containers, grouped by stack id.
+	Containers map[int64][]spec.Container
+	// Networks maps devarch-managed network names to their ids.
+	Networks map[string]string
+	// Images maps normalized image references ("postgres:18.2",
+	// "ghcr.io/org/app:1") to local image ids.
+	Images map[string]string
+}
+
+// Snapshot observes the runtime once. The observer keeps container
+// inspects between calls; pass a fresh one to force full inspection.
+func (r *Runtime) Snapshot(ctx context.Context, o *Observer) (Snapshot, error) {
+	containers, err := o.Observe(ctx)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap := Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, Images: map[string]string{}}
+	for _, c := range containers {
+		snap.Containers[c.StackID] = append(snap.Containers[c.StackID], c)
+	}
+	r.calls.lists.Add(1)
+	nets, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", spec.LabelManagedBy+"="+spec.ManagedByValue)})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range nets.Items {
+		snap.Networks[n.Name] = n.ID
+	}
+	r.calls.lists.Add(1)
+	imgs, err := r.cli.ImageList(ctx, client.ImageListOptions{})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("list images: %w", err)
+	}
+	for _, img := range imgs.Items {
+		for _, tag := range img.RepoTags {
+			snap.Images[NormalizeImageRef(tag)] = img.ID
+		}
+	}
+	return snap, nil
+}
+
+// For returns the observed side of one stack's plan.
+func (s Snapshot) For(st spec.Stack) plan.Observed {
+	o := plan.Observed{Containers: s.Containers[st.ID], ImageIDs: map[string]string{}, NetworkID: s.Networks[st.Network()]}
+	for _, inst := range st.Instances {
+		ref := inst.Effective.Image.Value
+		if id, ok := s.Images[NormalizeImageRef(ref)]; ok {
+			o.ImageIDs[ref] = id
+		}
+	}
+	return o
+}
+
+// NormalizeImageRef returns the familiar form of an image reference with
+// its default tag ("postgres" → "postgres:latest",
+// "docker.io/library/redis:7" → "redis:7"). Invalid references are
+// returned unchanged.
+func NormalizeImageRef(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.FamiliarString(reference.TagNameOnly(named))
+}
