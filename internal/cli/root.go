@@ -69,7 +69,8 @@ func newRootCommand(app *App) *cobra.Command {
 	root.SetErr(app.errOut)
 	config.RegisterFlags(root.PersistentFlags(), config.Defaults(app.lookupEnv))
 
-	root.AddCommand(newVersionCommand(app), newConfigCommand(app))
+	root.AddCommand(newVersionCommand(app), newConfigCommand(app), newMigrateCommand(app),
+		newCatalogCommand(app), newStackCommand(app), newPlanCommand(app))
 	for _, build := range app.commands {
 		root.AddCommand(build(app))
 	}

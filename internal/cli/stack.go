@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devarch/devarch-controller/config"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/stackfile"
+)
+
+func newStackCommand(app *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "stack", Short: "Import, list and show stacks"}
+	cmd.AddCommand(newStackImportCommand(app), newStackListCommand(app), newStackShowCommand(app))
+	return cmd
+}
+
+// secretLookup resolves ${SECRET:NAME}: the secrets file first (when
+// configured), then the environment variable NAME.
+func secretLookup(app *App, cfg config.Config) (stackfile.SecretLookup, error) {
+	env := stackfile.EnvSecrets(app.lookupEnv)
+	if cfg.SecretsFile == "" {
+		return env, nil
+	}
+	file, err := stackfile.FileSecrets(cfg.SecretsFile)
+	if err != nil {
+		return nil, err
+	}
+	return stackfile.Chain(file, env), nil
+}
+
+func newStackImportCommand(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE",
+		Short: "Create or update a stack from a devarch export file (devarch.yml version 1)",
+		Long: "Import a stack from devarch's export format. The import is all-or-nothing: any problem\n" +
+			"(a missing template or secret, an invalid value) writes nothing. Re-importing the same file\n" +
+			"changes nothing. ${SECRET:NAME} values come from the secrets file (--secrets-file) first,\n" +
+			"then from the environment variable NAME.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			secrets, err := secretLookup(app, cfg)
+			if err != nil {
+				return err
+			}
+			file, err := stackfile.ParseFile(args[0], secrets)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := openStore(ctx, cfg, "devarch-controller stack import")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			res, err := st.ImportStack(ctx, file.Stack)
+			if err != nil {
+				return fmt.Errorf("import stack %q from %s: nothing was written:\n%w", file.Stack.Name, args[0], err)
+			}
+			out := cmd.OutOrStdout()
+			for _, w := range file.Warnings {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+			}
+			fmt.Fprintf(out, "Stack %s (id %d): %s\n", file.Stack.Name, res.StackID, res.StackAction)
+			for _, o := range res.Instances {
+				fmt.Fprintf(out, "  instance %s (id %d): %s\n", o.Name, o.ID, o.Action)
+			}
+			if !res.Changed() {
+				fmt.Fprintln(out, "No changes: the stack already matches the file.")
+			}
+			return nil
+		},
+	}
+}
+
+func newStackListCommand(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List live stacks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg, "devarch-controller stack list")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			stacks, err := st.Stacks(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tID\tENABLED\tINSTANCES\tNETWORK")
+			for _, s := range stacks {
+				enabled := 0
+				for _, i := range s.Instances {
+					if i.Enabled {
+						enabled++
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%t\t%d/%d enabled\t%s\n", s.Name, s.ID, s.Enabled, enabled, len(s.Instances), s.Network())
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newStackShowCommand(app *App) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a stack and each instance's effective spec with provenance (secrets redacted)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("output format %q is not supported; use text or json", output)}
+			}
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			st, err := openStore(cmd.Context(), cfg, "devarch-controller stack show")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			s, err := st.Stack(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			view := RedactedStack(s)
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(view)
+			}
+			return writeStackText(cmd.OutOrStdout(), view)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+// StackView is a stack as shown to users: effective specs with provenance,
+// secrets redacted, overrides omitted (they may hold secrets).
+type StackView struct {
+	ID          int64          `json:"id"`
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Network     string         `json:"network"`
+	Enabled     bool           `json:"enabled"`
+	Wires       []spec.Wire    `json:"wires"`
+	Instances   []InstanceView `json:"instances"`
+}
+
+// InstanceView is one instance as shown to users.
+type InstanceView struct {
+	ID        int64          `json:"id"`
+	Name      string         `json:"name"`
+	Enabled   bool           `json:"enabled"`
+	Template  string         `json:"template,omitempty"`
+	Container string         `json:"container"`
+	Effective spec.Effective `json:"effective"`
+	Domains   []spec.Domain  `json:"domains"`
+}
+
+// RedactedStack returns the user-facing view of a stack.
+func RedactedStack(s spec.Stack) StackView {
+	v := StackView{ID: s.ID, Name: s.Name, Description: s.Description, Network: s.Network(), Enabled: s.Enabled,
+		Wires: append([]spec.Wire{}, s.Wires...), Instances: []InstanceView{}}
+	for _, inst := range s.Instances {
+		v.Instances = append(v.Instances, InstanceView{
+			ID: inst.ID, Name: inst.Name, Enabled: inst.Enabled, Template: inst.TemplateName(),
+			Container: spec.ContainerName(s.Name, inst.Name), Effective: inst.Effective.Redacted(),
+			Domains: append([]spec.Domain{}, inst.Overrides.Domains...),
+		})
+	}
+	return v
+}
+
+func writeStackText(w io.Writer, s StackView) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Stack %s (id %d), network %s, enabled %t\n", s.Name, s.ID, s.Network, s.Enabled)
+	for _, inst := range s.Instances {
+		e := inst.Effective
+		fmt.Fprintf(tw, "\nInstance %s (id %d, template %s, enabled %t, container %s)\n", inst.Name, inst.ID, orDash(inst.Template), inst.Enabled, inst.Container)
+		row := func(field, value string, src spec.Source) {
+			if value != "" {
+				fmt.Fprintf(tw, "  %s\t%s\t(%s)\n", field, value, src)
+			}
+		}
+		row("image", e.Image.Value, e.Image.Source)
+		row("command", strings.Join(e.Command.Value, " "), e.Command.Source)
+		row("entrypoint", strings.Join(e.Entrypoint.Value, " "), e.Entrypoint.Source)
+		row("working_dir", e.WorkingDir.Value, e.WorkingDir.Source)
+		row("user", e.User.Value, e.User.Source)
+		for _, v := range e.Env {
+			row("env."+v.Key, v.Value, v.Source)
+		}
+		row("ports", joinStrings(e.Ports.Value), e.Ports.Source)
+		row("volumes", joinStrings(e.Volumes.Value), e.Volumes.Source)
+		for _, l := range e.Labels {
+			row("labels."+l.Key, l.Value, l.Source)
+		}
+		if h := e.Healthcheck.Value; h != nil {
+			row("healthcheck", strings.Join(h.Test, " "), e.Healthcheck.Source)
+		}
+		row("restart", e.Restart.Value, e.Restart.Source)
+		var deps []string
+		for _, d := range e.DependsOn.Value {
+			deps = append(deps, d.Name)
+		}
+		row("depends_on", strings.Join(deps, ", "), e.DependsOn.Source)
+		for _, c := range e.ConfigFiles {
+			row("config_files."+c.Path, fmt.Sprintf("%s (mode %04o, %d bytes)", c.Target, c.FileMode(), len(c.Content)), c.Source)
+		}
+	}
+	return tw.Flush()
+}
+
+func joinStrings[T fmt.Stringer](xs []T) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = x.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
