@@ -73,4 +73,3 @@ func newPlanCommand(app *App) *cobra.Command {
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when up to date, 2 when there are changes, 1 on error")
 	return cmd
 }
-
