@@ -1,0 +1,432 @@
+package deploy
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// inspectParallelism bounds concurrent container inspects in one pass.
+const inspectParallelism = 8
+
+// managedFilter selects the containers, networks and events that carry
+// devarch.managed_by=devarch.
+func managedFilter() client.Filters {
+	return make(client.Filters).Add("label", spec.LabelManagedBy+"="+spec.ManagedByValue)
+}
+
+// Observe lists every container (running or not) labeled
+// devarch.managed_by=devarch, inspects each one and returns them ordered by
+// stack id, instance id and name. Containers whose stack id label is
+// missing or malformed are skipped (logged at debug level). It is a full
+// pass: one list plus one inspect per container; the reconcile loop should
+// use an Observer instead.
+func (r *Runtime) Observe(ctx context.Context) ([]spec.Container, error) {
+	return r.NewObserver().Observe(ctx)
+}
+
+// Observer observes incrementally: it remembers the last inspect of every
+// container and, on each pass, lists once and inspects only the containers
+// that are new or whose list entry changed (state, status annotations such
+// as health or exit code, creation time, image, names, networks). It is safe
+// for concurrent use; passes are serialized.
+type Observer struct {
+	rt     *Runtime
+	filter client.Filters
+
+	mu   sync.Mutex
+	seen map[string]observed // container ID → last observation
+}
+
+type observed struct {
+	fingerprint string
+	container   spec.Container
+}
+
+// NewObserver returns an Observer with an empty cache: its first pass
+// inspects every container. selectors are extra "key=value" label filters,
+// all of which a container must match besides devarch.managed_by=devarch;
+// for example spec.LabelStackID+"=7" observes one stack only.
+func (r *Runtime) NewObserver(selectors ...string) *Observer {
+	f := managedFilter()
+	for _, s := range selectors {
+		f.Add("label", s)
+	}
+	return &Observer{rt: r, filter: f, seen: map[string]observed{}}
+}
+
+// Observe returns the current labeled containers, like Runtime.Observe, at
+// the cost of one list plus one inspect per new or changed container. The
+// returned containers are copies: callers may modify them. On error the
+// cache is left as it was.
+func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+
+	items, err := o.rt.listContainers(ctx, o.filter)
+	if err != nil {
+		return nil, err
+	}
+	next := make(map[string]observed, len(items))
+	var changed []container.Summary
+	for _, it := range items {
+		if _, _, ok := spec.IdentityFromLabels(it.Labels); !ok {
+			o.rt.log.Debug("skip container with malformed devarch labels",
+				zap.String("container_id", it.ID), zap.Strings("names", it.Names))
+			continue
+		}
+		fp := fingerprint(it)
+		if prev, ok := o.seen[it.ID]; ok && prev.fingerprint == fp {
+			next[it.ID] = prev
+			continue
+		}
+		changed = append(changed, it)
+	}
+	fresh, err := o.rt.inspectAll(ctx, changed)
+	if err != nil {
+		return nil, err
+	}
+	for id, c := range fresh {
+		next[id] = c
+	}
+	o.seen = next
+
+	out := make([]spec.Container, 0, len(next))
+	for _, c := range next {
+		out = append(out, cloneContainer(c.container))
+	}
+	slices.SortFunc(out, func(a, b spec.Container) int {
+		return cmp.Or(cmp.Compare(a.StackID, b.StackID), cmp.Compare(a.InstanceID, b.InstanceID),
+			cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (r *Runtime) listContainers(ctx context.Context, f client.Filters) ([]container.Summary, error) {
+	r.calls.lists.Add(1)
+	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	return res.Items, nil
+}
+
+// inspectAll inspects the given containers in parallel, then resolves the
+// default env of their images (one image inspect per image not yet cached)
+// and converts them. Containers removed since the list are left out.
+func (r *Runtime) inspectAll(ctx context.Context, items []container.Summary) (map[string]observed, error) {
+	inspected := make([]*container.InspectResponse, len(items))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(inspectParallelism)
+	for i, it := range items {
+		g.Go(func() error {
+			r.calls.inspects.Add(1)
+			res, err := r.cli.ContainerInspect(gctx, it.ID, client.ContainerInspectOptions{})
+			if cerrdefs.IsNotFound(err) {
+				r.log.Debug("container vanished before inspect", zap.String("container_id", it.ID))
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("inspect container %s: %w", shortID(it.ID), err)
+			}
+			inspected[i] = &res.Container
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]observed, len(items))
+	for i, in := range inspected {
+		if in == nil {
+			continue
+		}
+		defaults, err := r.imageDefaults(ctx, in.Image)
+		if err != nil {
+			return nil, err
+		}
+		out[in.ID] = observed{fingerprint: fingerprint(items[i]), container: toContainer(in, defaults)}
+	}
+	return out, nil
+}
+
+// statusNotes matches the parenthesised parts of a list entry's status, such
+// as "(healthy)" or "(137)": they change when health or exit code change,
+// while the rest ("Up 5 minutes") changes every second and is ignored.
+var statusNotes = regexp.MustCompile(`\([^)]*\)`)
+
+// fingerprint summarises what of a list entry can change without the
+// container being recreated (which would give it a new ID).
+func fingerprint(s container.Summary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s|%d|%s|%s|", s.State, s.Created, s.ImageID, strings.Join(s.Names, ","))
+	b.WriteString(strings.Join(statusNotes.FindAllString(s.Status, -1), ""))
+	if s.Health != nil {
+		fmt.Fprintf(&b, "|health=%s", s.Health.Status)
+	}
+	if s.NetworkSettings != nil {
+		for _, name := range slices.Sorted(maps.Keys(s.NetworkSettings.Networks)) {
+			id := ""
+			if ep := s.NetworkSettings.Networks[name]; ep != nil {
+				id = ep.NetworkID
+			}
+			fmt.Fprintf(&b, "|net=%s:%s", name, id)
+		}
+	}
+	return b.String()
+}
+
+// anonymousVolume matches the generated name of an anonymous volume.
+var anonymousVolume = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// toContainer converts an inspect result. Env entries and labels equal to
+// one of the image's defaults are dropped.
+func toContainer(in *container.InspectResponse, image imageDefaults) spec.Container {
+	c := spec.Container{
+		ID:         in.ID,
+		Name:       strings.TrimPrefix(in.Name, "/"),
+		ImageID:    in.Image,
+		Command:    []string{},
+		Entrypoint: []string{},
+		Env:        map[string]string{},
+		Ports:      []spec.Port{},
+		Mounts:     []spec.Volume{},
+		Labels:     map[string]string{},
+		Networks:   map[string]string{},
+	}
+	if t, err := time.Parse(time.RFC3339Nano, in.Created); err == nil {
+		c.Created = t.UTC()
+	}
+	if cfg := in.Config; cfg != nil {
+		c.Image = cfg.Image
+		c.Command = append(c.Command, cfg.Cmd...)
+		c.Entrypoint = append(c.Entrypoint, cfg.Entrypoint...)
+		c.WorkingDir = cfg.WorkingDir
+		c.Env = envWithoutDefaults(cfg.Env, image.env)
+		for k, v := range cfg.Labels {
+			if iv, ok := image.labels[k]; !ok || iv != v {
+				c.Labels[k] = v
+			}
+		}
+	}
+	c.StackID, c.InstanceID, _ = spec.IdentityFromLabels(c.Labels)
+	c.StackName = c.Labels[spec.LabelStack]
+	c.InstanceName = c.Labels[spec.LabelInstance]
+	c.Project = c.Labels[composeProjectLabel]
+	c.Service = c.Labels[composeServiceLabel]
+	c.ConfigHash = c.Labels[composeConfigHashLabel]
+	if st := in.State; st != nil {
+		c.State = string(st.Status)
+		c.ExitCode = st.ExitCode
+		if st.Health != nil && st.Health.Status != container.NoHealthcheck {
+			c.Health = string(st.Health.Status)
+		}
+	}
+	if hc := in.HostConfig; hc != nil {
+		c.Ports = portBindings(hc.PortBindings)
+		c.Restart = restartPolicy(hc.RestartPolicy)
+	}
+	c.Mounts = mounts(in.Mounts, in.HostConfig)
+	if ns := in.NetworkSettings; ns != nil {
+		for name, ep := range ns.Networks {
+			if ep != nil {
+				c.Networks[name] = ep.NetworkID
+			} else {
+				c.Networks[name] = ""
+			}
+		}
+	}
+	return c
+}
+
+// Compose's labels on the containers it creates.
+const (
+	composeProjectLabel    = "com.docker.compose.project"
+	composeServiceLabel    = "com.docker.compose.service"
+	composeConfigHashLabel = "com.docker.compose.config-hash"
+)
+
+// envWithoutDefaults parses "K=V" entries, dropping those equal to an entry
+// of the image's defaults. An entry that overrides a default with another
+// value is kept.
+func envWithoutDefaults(env, imageEnv []string) map[string]string {
+	defaults := make(map[string]bool, len(imageEnv))
+	for _, e := range imageEnv {
+		defaults[e] = true
+	}
+	out := make(map[string]string, len(env))
+	for _, e := range env {
+		if defaults[e] {
+			continue
+		}
+		k, v, _ := strings.Cut(e, "=")
+		out[k] = v
+	}
+	return out
+}
+
+// portBindings lists the desired host bindings (HostConfig, not the live
+// NetworkSettings), in spec.ComparePorts order.
+func portBindings(pm network.PortMap) []spec.Port {
+	out := []spec.Port{}
+	for p, bindings := range pm {
+		for _, b := range bindings {
+			sp := spec.Port{ContainerPort: p.Num(), Protocol: string(p.Proto())}
+			if b.HostIP.IsValid() {
+				sp.HostIP = b.HostIP.String()
+			}
+			if n, err := strconv.ParseUint(b.HostPort, 10, 16); err == nil {
+				sp.HostPort = uint16(n)
+			}
+			out = append(out, sp)
+		}
+	}
+	slices.SortFunc(out, spec.ComparePorts)
+	return out
+}
+
+func restartPolicy(p container.RestartPolicy) string {
+	switch {
+	case p.Name == "":
+		return string(container.RestartPolicyDisabled)
+	case p.Name == container.RestartPolicyOnFailure && p.MaximumRetryCount > 0:
+		return fmt.Sprintf("%s:%d", p.Name, p.MaximumRetryCount)
+	default:
+		return string(p.Name)
+	}
+}
+
+// mounts lists volume, bind and tmpfs mounts ordered by target. An
+// anonymous volume (generated 64-hex name) gets an empty Source, as in
+// spec.Volume. Tmpfs mounts set through HostConfig.Tmpfs are included.
+func mounts(mps []container.MountPoint, hc *container.HostConfig) []spec.Volume {
+	out := []spec.Volume{}
+	targets := map[string]bool{}
+	for _, m := range mps {
+		v := spec.Volume{Target: m.Destination, ReadOnly: !m.RW}
+		switch m.Type {
+		case mount.TypeVolume:
+			v.Type = spec.VolumeTypeVolume
+			if !anonymousVolume.MatchString(m.Name) {
+				v.Source = m.Name
+			}
+		case mount.TypeBind:
+			v.Type, v.Source = spec.VolumeTypeBind, m.Source
+		case mount.TypeTmpfs:
+			v.Type = spec.VolumeTypeTmpfs
+		default:
+			continue
+		}
+		targets[v.Target] = true
+		out = append(out, v)
+	}
+	if hc != nil {
+		for target, opts := range hc.Tmpfs {
+			if targets[target] {
+				continue
+			}
+			ro := slices.Contains(strings.Split(opts, ","), "ro")
+			out = append(out, spec.Volume{Type: spec.VolumeTypeTmpfs, Target: target, ReadOnly: ro})
+		}
+	}
+	slices.SortFunc(out, func(a, b spec.Volume) int {
+		return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Source, b.Source))
+	})
+	return out
+}
+
+func cloneContainer(c spec.Container) spec.Container {
+	c.Command = slices.Clone(c.Command)
+	c.Entrypoint = slices.Clone(c.Entrypoint)
+	c.Env = maps.Clone(c.Env)
+	c.Ports = slices.Clone(c.Ports)
+	c.Mounts = slices.Clone(c.Mounts)
+	c.Labels = maps.Clone(c.Labels)
+	c.Networks = maps.Clone(c.Networks)
+	return c
+}
+
+// Event is one engine event about a labeled container.
+type Event struct {
+	StackID     int64     `json:"stack_id"`
+	InstanceID  int64     `json:"instance_id"`
+	ContainerID string    `json:"container_id"`
+	Action      string    `json:"action"`
+	Time        time.Time `json:"time"`
+}
+
+// Events streams events of containers labeled devarch.managed_by=devarch
+// (exec_* events, which healthchecks cause every interval, are dropped).
+// Both channels end when the stream does: the error channel then yields
+// exactly one error (ctx.Err() after cancellation) and is closed, and the
+// event channel is closed. Events that happen while no stream is open are
+// lost: reconnecting, and doing a full observe after reconnecting, is the
+// caller's job.
+func (r *Runtime) Events(ctx context.Context) (<-chan Event, <-chan error) {
+	f := managedFilter().Add("type", string(events.ContainerEventType))
+	res := r.cli.Events(ctx, client.EventsListOptions{Filters: f})
+	out := make(chan Event)
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		defer close(out)
+		for {
+			select {
+			case m := <-res.Messages:
+				ev, ok := toEvent(m)
+				if !ok {
+					continue
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					errs <- ctx.Err()
+					return
+				}
+			case err := <-res.Err:
+				if err == nil {
+					err = ctx.Err()
+				}
+				if ctx.Err() == nil {
+					err = fmt.Errorf("stream docker events: %w", err)
+				}
+				errs <- err
+				return
+			}
+		}
+	}()
+	return out, errs
+}
+
+func toEvent(m events.Message) (Event, bool) {
+	if m.Type != events.ContainerEventType || strings.HasPrefix(string(m.Action), "exec_") {
+		return Event{}, false
+	}
+	stackID, instanceID, ok := spec.IdentityFromLabels(m.Actor.Attributes)
+	if !ok {
+		return Event{}, false
+	}
+	t := time.Unix(m.Time, 0)
+	if m.TimeNano != 0 {
+		t = time.Unix(0, m.TimeNano)
+	}
+	return Event{StackID: stackID, InstanceID: instanceID, ContainerID: m.Actor.ID, Action: string(m.Action), Time: t.UTC()}, true
+}

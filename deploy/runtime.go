@@ -1,0 +1,183 @@
+// Package deploy is the Docker side of the controller. It owns everything
+// that touches the container engine or the state directory: observing the
+// containers that carry devarch labels (list, inspect, events, image default
+// env), ensuring a stack's network, materializing config files atomically,
+// and running compose up/down.
+//
+// It must not read or write PostgreSQL, decide what should change (that is
+// package plan, which is pure), or take locks: callers hold the per-stack
+// advisory lock around anything that mutates a stack. It never pulls images
+// and never talks to container addresses.
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"go.uber.org/zap"
+)
+
+// Runtime is a connection to one container engine. It is safe for
+// concurrent use. Create it with NewRuntime and Close it when done.
+type Runtime struct {
+	cli   *client.Client
+	log   *zap.Logger
+	calls callCounter
+
+	imagesMu sync.Mutex
+	images   map[string]imageDefaults // by image ID
+}
+
+// NewRuntime connects to the engine at host, for example
+// "unix:///var/run/docker.sock"; an empty host uses DOCKER_HOST and the
+// other DOCKER_* variables, or the default socket. The API version is
+// negotiated with the engine on the first request (Ping forces it), unless
+// DOCKER_API_VERSION pins one. NewRuntime does no I/O. A nil log discards
+// log output.
+func NewRuntime(host string, log *zap.Logger) (*Runtime, error) {
+	opts := []client.Opt{client.FromEnv}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	cli, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create docker client: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Runtime{
+		cli:    cli,
+		log:    log.With(zap.String("component", "deploy")),
+		images: map[string]imageDefaults{},
+	}, nil
+}
+
+// Client returns the underlying engine client, for compose and tests. Calls
+// made through it are not counted by Calls.
+func (r *Runtime) Client() *client.Client { return r.cli }
+
+// Ping checks that the engine answers and negotiates the API version.
+func (r *Runtime) Ping(ctx context.Context) error {
+	if _, err := r.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return fmt.Errorf("ping docker engine: %w", err)
+	}
+	return nil
+}
+
+// Close releases the client's idle connections.
+func (r *Runtime) Close() error {
+	if err := r.cli.Close(); err != nil {
+		return fmt.Errorf("close docker client: %w", err)
+	}
+	return nil
+}
+
+// Calls counts the engine API calls made by Observe, Observer.Observe and
+// ImageIDs since the Runtime was created. Subtract two snapshots to count the
+// calls of one pass.
+type Calls struct {
+	ContainerLists    int64 `json:"container_lists"`
+	ContainerInspects int64 `json:"container_inspects"`
+	ImageInspects     int64 `json:"image_inspects"`
+}
+
+// Total is the number of calls of every kind.
+func (c Calls) Total() int64 { return c.ContainerLists + c.ContainerInspects + c.ImageInspects }
+
+// Sub returns the calls made between prev and c.
+func (c Calls) Sub(prev Calls) Calls {
+	return Calls{
+		ContainerLists:    c.ContainerLists - prev.ContainerLists,
+		ContainerInspects: c.ContainerInspects - prev.ContainerInspects,
+		ImageInspects:     c.ImageInspects - prev.ImageInspects,
+	}
+}
+
+// Calls returns a snapshot of the observe call counters.
+func (r *Runtime) Calls() Calls {
+	return Calls{
+		ContainerLists:    r.calls.lists.Load(),
+		ContainerInspects: r.calls.inspects.Load(),
+		ImageInspects:     r.calls.images.Load(),
+	}
+}
+
+type callCounter struct {
+	lists, inspects, images atomic.Int64
+}
+
+// imageDefaults is what a container inherits from its image without asking.
+type imageDefaults struct {
+	env    []string // "K=V"
+	labels map[string]string
+}
+
+// imageDefaults returns the default env and labels of an image, cached by
+// image ID (an ID names immutable content, so entries never go stale). A
+// missing image yields no defaults and is not cached.
+func (r *Runtime) imageDefaults(ctx context.Context, imageID string) (imageDefaults, error) {
+	if imageID == "" {
+		return imageDefaults{}, nil
+	}
+	r.imagesMu.Lock()
+	d, ok := r.images[imageID]
+	r.imagesMu.Unlock()
+	if ok {
+		return d, nil
+	}
+	r.calls.images.Add(1)
+	res, err := r.cli.ImageInspect(ctx, imageID)
+	if cerrdefs.IsNotFound(err) {
+		r.log.Debug("image of container not found; keeping its whole env and labels", zap.String("image_id", imageID))
+		return imageDefaults{}, nil
+	}
+	if err != nil {
+		return imageDefaults{}, fmt.Errorf("inspect image %s: %w", shortID(imageID), err)
+	}
+	if res.Config != nil {
+		d = imageDefaults{env: slices.Clone(res.Config.Env), labels: maps.Clone(res.Config.Labels)}
+	}
+	r.imagesMu.Lock()
+	r.images[imageID] = d
+	r.imagesMu.Unlock()
+	return d, nil
+}
+
+// ImageIDs returns the local image ID of each image reference. References
+// with no local image are absent from the map; that is not an error.
+func (r *Runtime) ImageIDs(ctx context.Context, refs []string) (map[string]string, error) {
+	ids := make(map[string]string, len(refs))
+	seen := make(map[string]bool, len(refs))
+	for _, ref := range refs {
+		if seen[ref] || ref == "" {
+			continue
+		}
+		seen[ref] = true
+		r.calls.images.Add(1)
+		res, err := r.cli.ImageInspect(ctx, ref)
+		if cerrdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inspect image %q: %w", ref, err)
+		}
+		ids[ref] = res.ID
+	}
+	return ids, nil
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
