@@ -1,0 +1,16 @@
+// Package state owns the controller's desired state in PostgreSQL: the
+// embedded schema migrations, the template catalog, stacks and their
+// instances (with soft delete), the effective spec of every instance
+// computed with spec.Merge, and LISTEN/NOTIFY on the channels the schema's
+// triggers feed. The approvals, approval_events and stack_status tables are
+// created here for the reconcile loop; docs/schema.md describes every table,
+// trigger and payload.
+//
+// Every write validates with spec before it touches a row, runs in one
+// transaction, and issues no UPDATE for a row whose content would not
+// change, so updated_at and NOTIFY mean "something really changed".
+//
+// This package must not talk to Docker, compute plans, hold apply locks
+// (package lock does), or log or return secret values: errors name stacks,
+// instances and templates, never env values.
+package state

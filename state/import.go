@@ -1,0 +1,285 @@
+package state
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// ImportResult says what ImportStack did to the stack and each instance.
+type ImportResult struct {
+	StackID     int64             `json:"stack_id"`
+	StackAction string            `json:"stack_action"` // ActionCreated, ActionUpdated or ActionUnchanged
+	Instances   []InstanceOutcome `json:"instances"`    // sorted by name
+}
+
+// InstanceOutcome is what an import did to one instance.
+type InstanceOutcome struct {
+	Name   string `json:"name"`
+	ID     int64  `json:"id"`
+	Action string `json:"action"` // ActionCreated, ActionUpdated, ActionUnchanged or ActionDeleted
+}
+
+// Changed reports whether the import wrote anything.
+func (r ImportResult) Changed() bool {
+	if r.StackAction != ActionUnchanged {
+		return true
+	}
+	return slices.ContainsFunc(r.Instances, func(o InstanceOutcome) bool { return o.Action != ActionUnchanged })
+}
+
+// ImportStack makes the live stack named s.Name match s, in one transaction
+// that writes everything or nothing:
+//
+//   - each instance's Template is nil (the instance carries a full spec in
+//     its overrides) or names a catalog template (&spec.Template{Name: ...});
+//     templates missing from the catalog fail the import with a
+//     *MissingTemplatesError listing all of them;
+//   - the effective specs are merged and the stack validated with
+//     spec.Stack.Validate before any write; problems come back as the
+//     *spec.ValidationError;
+//   - the stack is created, or its description, network, enabled flag and
+//     wires are replaced; instances are matched by name, created or
+//     replaced (template, overrides, enabled); live instances of the stack
+//     that s does not list are soft-deleted.
+//
+// A row whose content would not change is not written, so re-importing the
+// same definition reports every action as ActionUnchanged and moves no
+// updated_at. Ids in s are ignored: names identify stacks and instances.
+func (s *Store) ImportStack(ctx context.Context, st spec.Stack) (ImportResult, error) {
+	return s.importStack(ctx, st, false)
+}
+
+// CreateStack is ImportStack for a stack that must not exist yet: when a
+// live stack has the name, the error wraps ErrExists and nothing is written.
+func (s *Store) CreateStack(ctx context.Context, st spec.Stack) (ImportResult, error) {
+	return s.importStack(ctx, st, true)
+}
+
+func (s *Store) importStack(ctx context.Context, st spec.Stack, createOnly bool) (ImportResult, error) {
+	var res ImportResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := prepareImport(ctx, tx, st)
+		if err != nil {
+			return err
+		}
+		wires, err := encodeWires(st.Wires)
+		if err != nil {
+			return err
+		}
+		res.StackID, res.StackAction, err = upsertStackRow(ctx, tx, st, wires, createOnly)
+		if err != nil {
+			return err
+		}
+		res.Instances, err = syncInstances(ctx, tx, res.StackID, rows)
+		return err
+	})
+	var (
+		missing *MissingTemplatesError
+		invalid *spec.ValidationError
+	)
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &missing), errors.As(err, &invalid):
+		return ImportResult{}, err
+	default:
+		return ImportResult{}, fmt.Errorf("import stack %q: %w", st.Name, err)
+	}
+}
+
+// instanceInput is one instance of an import, ready to write.
+type instanceInput struct {
+	name       string
+	templateID *int64
+	overrides  []byte
+	enabled    bool
+}
+
+// prepareImport resolves the templates the instances name, validates the
+// merged stack and encodes each instance's row.
+func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInput, error) {
+	templates, problems, err := resolveTemplates(ctx, tx, st)
+	if err != nil {
+		return nil, err
+	}
+	merged := st
+	merged.Instances = make([]spec.Instance, len(st.Instances))
+	out := make([]instanceInput, len(st.Instances))
+	for i, inst := range st.Instances {
+		in := instanceInput{name: inst.Name, enabled: inst.Enabled}
+		name := inst.TemplateName()
+		inst.Template = nil
+		if t := templates[name]; name != "" && t != nil {
+			inst.Template = t
+			in.templateID = &t.ID
+		}
+		inst.Effective = effective(inst)
+		merged.Instances[i] = inst
+		if in.overrides, err = encodeOverrides(inst.Overrides); err != nil {
+			return nil, fmt.Errorf("instance %q: %w", inst.Name, err)
+		}
+		out[i] = in
+	}
+	if err := merged.Validate(); err != nil {
+		var ve *spec.ValidationError
+		if !errors.As(err, &ve) {
+			return nil, err
+		}
+		problems = append(problems, ve.Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, &spec.ValidationError{Problems: problems}
+	}
+	return out, nil
+}
+
+// resolveTemplates loads the catalog templates the instances name. Every
+// missing template fails with one *MissingTemplatesError; a template
+// reference without a name is returned as a problem.
+func resolveTemplates(ctx context.Context, tx pgx.Tx, st spec.Stack) (map[string]*spec.Template, []spec.Problem, error) {
+	var (
+		problems []spec.Problem
+		names    []string
+	)
+	for _, inst := range st.Instances {
+		switch {
+		case inst.Template == nil:
+		case inst.Template.Name == "":
+			problems = append(problems, spec.Problem{
+				Field:   "instances." + inst.Name + ".template",
+				Message: "the template reference has no name; name a catalog template, or leave the template out and give the instance a full spec",
+			})
+		default:
+			names = append(names, inst.Template.Name)
+		}
+	}
+	templates, err := templatesByName(ctx, tx, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	missing := &MissingTemplatesError{Stack: st.Name}
+	for _, inst := range st.Instances {
+		if name := inst.TemplateName(); name != "" && templates[name] == nil {
+			missing.Missing = append(missing.Missing, MissingTemplate{Instance: inst.Name, Template: name})
+		}
+	}
+	if len(missing.Missing) > 0 {
+		return nil, nil, missing
+	}
+	return templates, problems, nil
+}
+
+// upsertStackRow creates the live stack named st.Name or updates it when
+// its content differs, and locks the row for the rest of the transaction.
+func upsertStackRow(ctx context.Context, tx pgx.Tx, st spec.Stack, wires []byte, createOnly bool) (int64, string, error) {
+	// Two rounds at most: when a concurrent import creates the same name,
+	// our insert waits for it, does nothing, and the second round finds it.
+	for range 2 {
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT id FROM stacks WHERE name = $1 AND deleted_at IS NULL FOR UPDATE`, st.Name).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = tx.QueryRow(ctx, `
+				INSERT INTO stacks (name, description, network_name, enabled, wires)
+				VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (name) WHERE deleted_at IS NULL DO NOTHING
+				RETURNING id`,
+				st.Name, st.Description, st.NetworkName, st.Enabled, wires).Scan(&id)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return 0, "", fmt.Errorf("insert stack: %w", err)
+			}
+			return id, ActionCreated, nil
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("read stack: %w", err)
+		}
+		if createOnly {
+			return 0, "", fmt.Errorf("stack %q %w; import it to replace its definition, or choose another name", st.Name, ErrExists)
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE stacks SET description = $2, network_name = $3, enabled = $4, wires = $5
+			WHERE id = $1
+			  AND (description, network_name, enabled, wires) IS DISTINCT FROM ($2::text, $3::text, $4::boolean, $5::jsonb)`,
+			id, st.Description, st.NetworkName, st.Enabled, wires)
+		if err != nil {
+			return 0, "", fmt.Errorf("update stack: %w", err)
+		}
+		return id, changedAction(tag), nil
+	}
+	return 0, "", errors.New("write stack: the name was taken and released concurrently; try again")
+}
+
+// syncInstances makes the stack's live instances match in: matched by
+// name, created, updated when different, and soft-deleted when absent. All
+// writes go to the server in one batch.
+func syncInstances(ctx context.Context, tx pgx.Tx, stackID int64, in []instanceInput) ([]InstanceOutcome, error) {
+	rows, err := tx.Query(ctx, `SELECT name, id FROM instances WHERE stack_id = $1 AND deleted_at IS NULL FOR UPDATE`, stackID)
+	if err != nil {
+		return nil, fmt.Errorf("read instances: %w", err)
+	}
+	existing := map[string]int64{}
+	var (
+		name string
+		id   int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&name, &id}, func() error { existing[name] = id; return nil }); err != nil {
+		return nil, fmt.Errorf("read instances: %w", err)
+	}
+
+	out := make([]InstanceOutcome, 0, len(in)+len(existing))
+	batch := &pgx.Batch{}
+	for _, inst := range in {
+		i := len(out)
+		id, ok := existing[inst.name]
+		out = append(out, InstanceOutcome{Name: inst.name, ID: id})
+		if !ok {
+			batch.Queue(`
+				INSERT INTO instances (stack_id, name, template_id, overrides, enabled)
+				VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+				stackID, inst.name, inst.templateID, inst.overrides, inst.enabled,
+			).QueryRow(func(row pgx.Row) error {
+				out[i].Action = ActionCreated
+				return row.Scan(&out[i].ID)
+			})
+			continue
+		}
+		delete(existing, inst.name)
+		batch.Queue(`
+			UPDATE instances SET template_id = $2, overrides = $3, enabled = $4
+			WHERE id = $1
+			  AND (template_id, overrides, enabled) IS DISTINCT FROM ($2::bigint, $3::jsonb, $4::boolean)`,
+			id, inst.templateID, inst.overrides, inst.enabled,
+		).Exec(func(tag pgconn.CommandTag) error {
+			out[i].Action = changedAction(tag)
+			return nil
+		})
+	}
+	for name, id := range existing {
+		out = append(out, InstanceOutcome{Name: name, ID: id, Action: ActionDeleted})
+		batch.Queue(`UPDATE instances SET deleted_at = now() WHERE id = $1`, id)
+	}
+	if batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return nil, fmt.Errorf("write instances: %w", err)
+		}
+	}
+	slices.SortFunc(out, func(a, b InstanceOutcome) int { return cmp.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func changedAction(tag pgconn.CommandTag) string {
+	if tag.RowsAffected() == 0 {
+		return ActionUnchanged
+	}
+	return ActionUpdated
+}

@@ -1,0 +1,200 @@
+package state
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// Stacks returns every live stack with its live instances (enabled or
+// not), each instance with its template and effective spec (spec.Merge).
+// Stacks are sorted by name, instances by name (byte order).
+//
+// It reads in one repeatable-read snapshot with a fixed number of queries
+// (stacks, their instances, the templates those use), whatever the number
+// of stacks. Templates are shared between the instances that use them:
+// treat the result as read-only, or copy before changing it.
+func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
+	var out []spec.Stack
+	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		out, err = loadStacks(ctx, tx, stackFilter{})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list stacks: %w", err)
+	}
+	return out, nil
+}
+
+// Stack returns one live stack by name; the error wraps ErrNotFound when
+// there is none.
+func (s *Store) Stack(ctx context.Context, name string) (spec.Stack, error) {
+	return s.oneStack(ctx, stackFilter{where: "name = $1", args: []any{name}}, func() error { return stackNotFound(name) })
+}
+
+// StackByID returns one live stack by id; the error wraps ErrNotFound when
+// the id is unknown or the stack was deleted.
+func (s *Store) StackByID(ctx context.Context, id int64) (spec.Stack, error) {
+	return s.oneStack(ctx, stackFilter{where: "id = $1", args: []any{id}}, func() error {
+		return fmt.Errorf("stack with id %d %w", id, ErrNotFound)
+	})
+}
+
+func (s *Store) oneStack(ctx context.Context, f stackFilter, notFound func() error) (spec.Stack, error) {
+	var list []spec.Stack
+	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
+		var err error
+		list, err = loadStacks(ctx, tx, f)
+		return err
+	})
+	if err != nil {
+		return spec.Stack{}, fmt.Errorf("get stack: %w", err)
+	}
+	if len(list) == 0 {
+		return spec.Stack{}, notFound()
+	}
+	return list[0], nil
+}
+
+// readSnapshot runs fn in a read-only repeatable-read transaction, so that
+// the several queries of a read see one consistent state.
+func (s *Store) readSnapshot(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// stackFilter narrows loadStacks: where is a condition on the stacks table
+// using args as $1...; forUpdate locks the selected rows.
+type stackFilter struct {
+	where     string
+	args      []any
+	forUpdate bool
+}
+
+// loadStacks reads live stacks matching f with their live instances, the
+// templates they use, and their effective specs, in three queries.
+func loadStacks(ctx context.Context, q querier, f stackFilter) ([]spec.Stack, error) {
+	sql := `SELECT id, name, description, network_name, enabled, wires FROM stacks WHERE deleted_at IS NULL`
+	if f.where != "" {
+		sql += ` AND ` + f.where
+	}
+	sql += ` ORDER BY name COLLATE "C"`
+	if f.forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	rows, err := q.Query(ctx, sql, f.args...)
+	if err != nil {
+		return nil, fmt.Errorf("read stacks: %w", err)
+	}
+	stacks, err := pgx.CollectRows(rows, scanStack)
+	if err != nil {
+		return nil, fmt.Errorf("read stacks: %w", err)
+	}
+	if len(stacks) == 0 {
+		return stacks, nil
+	}
+	index := make(map[int64]int, len(stacks))
+	ids := make([]int64, len(stacks))
+	for i, st := range stacks {
+		index[st.ID] = i
+		ids[i] = st.ID
+	}
+	insts, err := loadInstances(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	tmplIDs := make([]int64, 0, len(insts))
+	seen := map[int64]bool{}
+	for _, r := range insts {
+		if r.templateID != nil && !seen[*r.templateID] {
+			seen[*r.templateID] = true
+			tmplIDs = append(tmplIDs, *r.templateID)
+		}
+	}
+	templates, err := templatesByID(ctx, q, tmplIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range insts {
+		inst := r.inst
+		if r.templateID != nil {
+			t, ok := templates[*r.templateID]
+			if !ok {
+				return nil, fmt.Errorf("read instance %q: template %d is missing", inst.Name, *r.templateID)
+			}
+			c := *t
+			inst.Template = &c
+		}
+		inst.Effective = effective(inst)
+		st := &stacks[index[r.stackID]]
+		st.Instances = append(st.Instances, inst)
+	}
+	return stacks, nil
+}
+
+// effective merges an instance's template (if any) and overrides.
+func effective(inst spec.Instance) spec.Effective {
+	if inst.Template == nil {
+		return spec.Merge(nil, inst.Overrides)
+	}
+	return spec.Merge(&inst.Template.Spec, inst.Overrides)
+}
+
+func scanStack(row pgx.CollectableRow) (spec.Stack, error) {
+	var (
+		st    spec.Stack
+		wires []byte
+	)
+	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires); err != nil {
+		return st, err
+	}
+	w, err := decodeWires(wires)
+	if err != nil {
+		return st, fmt.Errorf("stack %q: %w", st.Name, err)
+	}
+	st.Wires = w
+	st.Instances = []spec.Instance{}
+	return st, nil
+}
+
+// instanceRow is an instance as stored, before its template is joined.
+type instanceRow struct {
+	stackID    int64
+	templateID *int64
+	inst       spec.Instance
+}
+
+// loadInstances reads the live instances of the given stacks, ordered by
+// stack and name.
+func loadInstances(ctx context.Context, q querier, stackIDs []int64) ([]instanceRow, error) {
+	rows, err := q.Query(ctx, `
+		SELECT stack_id, id, name, template_id, overrides, enabled
+		FROM instances
+		WHERE deleted_at IS NULL AND stack_id = ANY($1)
+		ORDER BY stack_id, name COLLATE "C"`, stackIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read instances: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (instanceRow, error) {
+		var (
+			r    instanceRow
+			body []byte
+		)
+		if err := row.Scan(&r.stackID, &r.inst.ID, &r.inst.Name, &r.templateID, &body, &r.inst.Enabled); err != nil {
+			return r, err
+		}
+		o, err := decodeOverrides(body)
+		if err != nil {
+			return r, fmt.Errorf("instance %q: %w", r.inst.Name, err)
+		}
+		r.inst.Overrides = o
+		return r, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read instances: %w", err)
+	}
+	return out, nil
+}
