@@ -1,0 +1,90 @@
+package catalog
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"maps"
+	"slices"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// handledKeys are the service keys (JSON names of types.ServiceConfig) that
+// the mapper reads or deliberately supersedes. Any other key that is set
+// produces an "unsupported" warning, so a field added to compose later is
+// caught without a code change.
+var handledKeys = map[string]bool{
+	// mapped to spec.ServiceSpec
+	"image": true, "command": true, "entrypoint": true, "working_dir": true,
+	"user": true, "privileged": true, "cap_add": true, "environment": true,
+	"ports": true, "volumes": true, "labels": true, "healthcheck": true,
+	"restart": true, "depends_on": true,
+	// superseded: the controller names containers devarch-<stack>-<instance>
+	// and attaches them to the stack's network
+	"container_name": true, "networks": true,
+	// warned about by mapper.build
+	"build": true,
+}
+
+// unsupportedHints gives a better next step than "ignored" for keys users
+// commonly reach for.
+var unsupportedHints = map[string]string{
+	"env_file":          "put the variables under environment instead",
+	"tmpfs":             "use a volume of type tmpfs instead",
+	"network_mode":      "the container joins its stack's network",
+	"links":             "instances of a stack reach each other by instance name",
+	"external_links":    "instances of a stack reach each other by instance name",
+	"label_file":        "put the labels under labels instead",
+	"expose":            "instances of a stack reach every port of each other anyway",
+	"stop_grace_period": "make PID 1 handle SIGTERM, or use init",
+}
+
+// unsupported warns about every service key that is set but neither mapped
+// nor superseded.
+func (m *mapper) unsupported(svc types.ServiceConfig) {
+	for _, k := range setKeys(svc) {
+		if handledKeys[k] {
+			continue
+		}
+		msg := "is not supported by the controller yet and is ignored"
+		if hint, ok := unsupportedHints[k]; ok {
+			msg += "; " + hint
+		}
+		m.warn(k, "%s", msg)
+	}
+}
+
+// setKeys returns, sorted, the JSON keys of v whose values are not empty.
+// It relies on compose-go's JSON encoding, where unset fields are omitted or
+// null.
+func setKeys(v any) []string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return []string{"(unreadable: " + err.Error() + ")"}
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil
+	}
+	var keys []string
+	for k, raw := range fields {
+		if !emptyJSON(raw) {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func emptyJSON(raw json.RawMessage) bool {
+	switch string(bytes.TrimSpace(raw)) {
+	case "null", "false", "0", `""`, "[]", "{}":
+		return true
+	}
+	return false
+}
+
+func sortedKeys[M ~map[K]V, K cmp.Ordered, V any](m M) []K {
+	return slices.Sorted(maps.Keys(m))
+}

@@ -1,0 +1,110 @@
+package stackfile
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+var (
+	// networkName follows Docker's rule for network names.
+	networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	// templateName follows compose's rule for service names, which catalog
+	// template names are.
+	templateName = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+)
+
+// builder turns a decoded document into a spec.Stack, collecting every
+// problem and warning on the way.
+type builder struct {
+	secrets  SecretLookup
+	problems []spec.Problem
+	warnings []string
+}
+
+func (b *builder) fail(field, format string, args ...any) {
+	b.problems = append(b.problems, spec.Problem{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (b *builder) warn(field, format string, args ...any) {
+	b.warnings = append(b.warnings, field+": "+fmt.Sprintf(format, args...))
+}
+
+func (b *builder) stack(doc *document) spec.Stack {
+	s := spec.Stack{
+		Name:        doc.Stack.Name,
+		Description: doc.Stack.Description,
+		NetworkName: doc.Stack.NetworkName,
+		Enabled:     true,
+	}
+	if s.Name == "" {
+		b.fail("stack.name", "the stack has no name; set stack.name to a DNS-safe name such as \"shop\"")
+	} else if err := spec.ValidateName(s.Name); err != nil {
+		b.fail("stack.name", "%v", err)
+	}
+	if s.NetworkName != "" && (!networkName.MatchString(s.NetworkName) || len(s.NetworkName) > 255) {
+		b.fail("stack.network_name", "network name %q is invalid; use letters, digits, '_', '.' and '-', starting with a letter or digit", s.NetworkName)
+	}
+	names := slices.Sorted(maps.Keys(doc.Instances))
+	known := make(map[string]bool, len(names))
+	for _, n := range names {
+		known[n] = true
+	}
+	s.Instances = make([]spec.Instance, 0, len(names))
+	for _, n := range names {
+		s.Instances = append(s.Instances, b.instance(n, doc.Instances[n], known, s.Network()))
+	}
+	s.Wires = nilIfEmpty(b.wires(doc.Wires, known))
+	return s
+}
+
+func (b *builder) wires(in []wireDoc, known map[string]bool) []spec.Wire {
+	out := make([]spec.Wire, 0, len(in))
+	for i, w := range in {
+		field := fmt.Sprintf("wires[%d]", i)
+		ok := true
+		for _, end := range []struct{ role, name string }{{"consumer_instance", w.ConsumerInstance}, {"provider_instance", w.ProviderInstance}} {
+			switch {
+			case end.name == "":
+				b.fail(field, "%s is missing; name an instance of this stack", end.role)
+				ok = false
+			case !known[end.name]:
+				b.fail(field, "%s %q is not an instance of this stack", end.role, end.name)
+				ok = false
+			}
+		}
+		if ok && w.ConsumerInstance == w.ProviderInstance {
+			b.fail(field, "instance %q is wired to itself; a wire connects two instances", w.ConsumerInstance)
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		out = append(out, spec.Wire(w))
+		contract := cmpOr(w.ImportContract, w.ExportContract, "unnamed")
+		b.warn(field, "wire %s -> %s (contract %s) is stored but not applied yet: the controller does not inject wire settings, so set the provider's address in the consumer's environment",
+			w.ConsumerInstance, w.ProviderInstance, contract)
+	}
+	return out
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// literalSecretRef warns when a ${SECRET:...} reference sits where it is not
+// resolved: only environment values are.
+func (b *builder) literalSecretRef(field, s string) {
+	if strings.Contains(s, "${SECRET:") {
+		b.warn(field, "${SECRET:...} references are resolved in environment values only; this one is kept literally")
+	}
+}

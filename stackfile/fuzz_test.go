@@ -1,0 +1,99 @@
+package stackfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// FuzzParse: parsing never panics, and a stack that parses has valid names
+// everywhere, a template for every instance, valid config file paths and
+// ports, and never an unresolved secret reference marked secret.
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"shop-export.yaml", "rejected-missing-template.yaml"} {
+		if data, err := os.ReadFile(filepath.Join(stacksDir, name)); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(stackWithApp("command: sh -c 'x'\nenvironment: {A: ${SECRET:PW}}\nports: [{container_port: 80}]")))
+	f.Add([]byte(stackWithApp("config_files: {a.conf: {content: x}}\nconfig_mounts: [{target_path: /a, config_file_path: a.conf}]")))
+	f.Add([]byte(stackWithApp("healthcheck: {test: CMD true, interval: 1s}\ndependencies: [db]\nvolumes: [{source: ./x, target: /x}]")))
+	f.Add([]byte("version: 1\nstack: {name: s}\nwires: [{consumer_instance: a, provider_instance: b}]"))
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Parse(data, testSecrets)
+		if err != nil {
+			return
+		}
+		if err := spec.ValidateName(file.Stack.Name); err != nil {
+			t.Fatalf("accepted stack name: %v", err)
+		}
+		for _, inst := range file.Stack.Instances {
+			if err := spec.ValidateName(inst.Name); err != nil {
+				t.Fatalf("accepted instance name: %v", err)
+			}
+			if inst.TemplateName() == "" {
+				t.Fatalf("instance %q has no template", inst.Name)
+			}
+			for _, c := range inst.Overrides.ConfigFiles {
+				if err := spec.ValidateConfigPath(c.Path); err != nil || !strings.HasPrefix(c.Target, "/") {
+					t.Fatalf("accepted config file %q -> %q: %v", c.Path, c.Target, err)
+				}
+			}
+			for _, p := range inst.Overrides.Ports {
+				if err := spec.ValidatePort(p); err != nil {
+					t.Fatalf("accepted port %v: %v", p, err)
+				}
+			}
+			for _, e := range inst.Overrides.Env {
+				if err := spec.ValidateEnvKey(e.Key); err != nil {
+					t.Fatalf("accepted env key: %v", err)
+				}
+			}
+		}
+	})
+}
+
+// FuzzValidateConfigPath checks spec.ValidateConfigPath as the parser uses
+// it: any accepted path, joined under a base directory and cleaned, stays
+// strictly inside that directory.
+func FuzzValidateConfigPath(f *testing.F) {
+	for _, s := range []string{"app.env", "nested/dir/file.conf", "../x", "a/../../x", "/etc/passwd", "./a", "a//b", "a\\b", "..", ".", "", "a/..", "..a", "a..", "...", "a/.../b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if spec.ValidateConfigPath(p) != nil {
+			return
+		}
+		base := filepath.Join(string(filepath.Separator), "state", "stack", "instance")
+		joined := filepath.Clean(filepath.Join(base, filepath.FromSlash(p)))
+		rel, err := filepath.Rel(base, joined)
+		if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			t.Fatalf("accepted path %q escapes %s: %s", p, base, joined)
+		}
+		if !strings.HasPrefix(joined, base+string(filepath.Separator)) {
+			t.Fatalf("accepted path %q lands outside %s: %s", p, base, joined)
+		}
+	})
+}
+
+// FuzzParseSecrets: the secrets file parser never panics and only returns
+// valid names.
+func FuzzParseSecrets(f *testing.F) {
+	f.Add([]byte("A=1\nexport B=\"x\\n\"\n# c\nC='y' # z\n"))
+	f.Add([]byte("X=\"unterminated"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		values, err := ParseSecrets(data)
+		if err != nil {
+			return
+		}
+		for name := range values {
+			if !secretName.MatchString(name) {
+				t.Fatalf("accepted secret name %q", name)
+			}
+		}
+	})
+}

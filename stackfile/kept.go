@@ -1,0 +1,63 @@
+package stackfile
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// The fields in this file are kept in spec.Overrides but not applied yet;
+// each entry produces a warning saying so.
+
+var domainName = regexp.MustCompile(`^(\*\.)?([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+
+func (b *builder) domains(prefix string, in []domainDoc) []spec.Domain {
+	var out []spec.Domain
+	for i, d := range in {
+		field := fmt.Sprintf("%s.domains[%d]", prefix, i)
+		if d.Domain == "" || len(d.Domain) > 253 || !domainName.MatchString(d.Domain) {
+			b.fail(field, "domain %q is not a host name such as api.example.local", d.Domain)
+			continue
+		}
+		if d.ProxyPort < 0 || d.ProxyPort > 65535 {
+			b.fail(field, "proxy_port %d is not between 1 and 65535", d.ProxyPort)
+			continue
+		}
+		out = append(out, spec.Domain{Domain: d.Domain, ProxyPort: d.ProxyPort})
+		b.warn(field, "domain %s (proxy port %d) is stored but not applied yet: the controller does not route domains, so reach the instance through its published ports", d.Domain, d.ProxyPort)
+	}
+	return out
+}
+
+func (b *builder) envFiles(prefix string, in []string) []string {
+	var out []string
+	for i, f := range in {
+		field := fmt.Sprintf("%s.env_files[%d]", prefix, i)
+		if strings.TrimSpace(f) == "" || strings.ContainsRune(f, 0) {
+			b.fail(field, "env file path %q is empty or invalid", f)
+			continue
+		}
+		out = append(out, f)
+		b.warn(field, "env file %s is stored but not read yet: put its variables under environment to apply them", f)
+	}
+	return out
+}
+
+func (b *builder) networks(prefix string, in []string, stackNetwork string) []string {
+	var out []string
+	for i, n := range in {
+		field := fmt.Sprintf("%s.networks[%d]", prefix, i)
+		if !networkName.MatchString(n) || len(n) > 255 {
+			b.fail(field, "network name %q is invalid; use letters, digits, '_', '.' and '-', starting with a letter or digit", n)
+			continue
+		}
+		out = append(out, n)
+		if n == stackNetwork {
+			continue // the instance joins it anyway
+		}
+		b.warn(field, "network %s is stored but not joined yet: the instance joins only the stack's network %s", n, stackNetwork)
+	}
+	return out
+}
