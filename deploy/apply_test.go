@@ -70,7 +70,7 @@ func (f *applyFixture) plan() *plan.Plan {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	snap, err := f.rt.Snapshot(ctx, f.obs)
+	snap, err := f.obs.Snapshot(ctx)
 	if err != nil {
 		f.t.Fatal(err)
 	}

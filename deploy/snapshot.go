@@ -26,8 +26,10 @@ type Snapshot struct {
 }
 
 // Snapshot observes the runtime once. The observer keeps container
-// inspects between calls; pass a fresh one to force full inspection.
-func (r *Runtime) Snapshot(ctx context.Context, o *Observer) (Snapshot, error) {
+// inspects between calls, so a steady-state snapshot costs one container
+// list, one network list and one image list.
+func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
+	r := o.rt
 	containers, err := o.Observe(ctx)
 	if err != nil {
 		return Snapshot{}, err

@@ -118,14 +118,14 @@ func Backoff(n int) time.Duration {
 }
 
 // Get blocks until a key is ready and returns it; ok is false once the
-// queue is shut down and drained of ready keys.
+// queue is shut down (keys still waiting are dropped).
 func (q *queue) Get() (key int64, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.order) == 0 && !q.shutdown {
 		q.cond.Wait()
 	}
-	if len(q.order) == 0 {
+	if q.shutdown {
 		return 0, false
 	}
 	key, q.order = q.order[0], q.order[1:]

@@ -46,7 +46,7 @@ func newPlanCommand(app *App) *cobra.Command {
 				return err
 			}
 			defer rt.Close()
-			snap, err := rt.Snapshot(ctx, rt.NewObserver())
+			snap, err := rt.NewObserver().Snapshot(ctx)
 			if err != nil {
 				return fmt.Errorf("observe containers: %w", err)
 			}

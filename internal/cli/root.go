@@ -70,7 +70,8 @@ func newRootCommand(app *App) *cobra.Command {
 	config.RegisterFlags(root.PersistentFlags(), config.Defaults(app.lookupEnv))
 
 	root.AddCommand(newVersionCommand(app), newConfigCommand(app), newMigrateCommand(app),
-		newCatalogCommand(app), newStackCommand(app), newPlanCommand(app))
+		newCatalogCommand(app), newStackCommand(app), newPlanCommand(app), newApplyCommand(app),
+		newApprovalsCommand(app), newServeCommand(app))
 	for _, build := range app.commands {
 		root.AddCommand(build(app))
 	}

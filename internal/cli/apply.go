@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/state"
+)
+
+func newApplyCommand(app *App) *cobra.Command {
+	var autoApprove bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "apply STACK",
+		Short: "Show a stack's plan, ask for confirmation, and have the controller apply it",
+		Long: "Compute the stack's plan and show it; after confirmation (or --auto-approve) file an approval\n" +
+			"carrying the plan's staleness token, then follow the running controller (devarch-controller\n" +
+			"serve) as it applies it, printing per-container progress. The exit code is 0 only when the\n" +
+			"approval succeeded.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := openStore(ctx, cfg, "devarch-controller apply")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rt, err := openRuntime(ctx, app, cfg)
+			if err != nil {
+				return err
+			}
+			defer rt.Close()
+			stack, err := st.Stack(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			snap, err := rt.NewObserver().Snapshot(ctx)
+			if err != nil {
+				return fmt.Errorf("observe containers: %w", err)
+			}
+			p, err := plan.Compute(plan.Desired{Stack: stack, Paths: paths(cfg)}, snap.For(stack), time.Now())
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if err := p.WriteText(out, plan.TextOptions{Color: isTerminal(out)}); err != nil {
+				return err
+			}
+			if p.Empty() {
+				return nil
+			}
+			if !autoApprove {
+				if err := confirm(app.in, out); err != nil {
+					return err
+				}
+			}
+			body, err := json.Marshal(p)
+			if err != nil {
+				return err
+			}
+			a, err := st.CreateApproval(ctx, stack.ID, p.Token, body, requester(), cfg.ApprovalTTL)
+			if err != nil {
+				return fmt.Errorf("file approval: %w", err)
+			}
+			fmt.Fprintf(out, "\nApproval %d filed; waiting for the controller to apply it.\n", a.ID)
+			if timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, timeout)
+				defer cancel()
+			}
+			final, err := follow(ctx, st, a.ID, out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nApproval %d %s: %s\n", final.ID, final.Status, final.Message)
+			if final.Status != state.ApprovalSucceeded {
+				if out := composeOutput(final); out != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "\n%s\n", out)
+				}
+				return &ExitError{Code: ExitFailure}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "give up following the apply after this long (0 = never)")
+	return cmd
+}
+
+// confirm asks for "yes" like terraform apply.
+func confirm(in io.Reader, out io.Writer) error {
+	fmt.Fprint(out, "\nDo you want to apply this plan? Only 'yes' will be accepted: ")
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read confirmation: %w", err)
+	}
+	if strings.TrimSpace(line) != "yes" {
+		return &ExitError{Code: ExitFailure, Err: errors.New("apply cancelled: the answer was not 'yes'; nothing was changed (use --auto-approve to skip the question)")}
+	}
+	return nil
+}
+
+// requester names who filed an approval from the CLI: user@host.
+func requester() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return name + "@" + host + " (cli)"
+}
+
+// follow prints an approval's progress events until it reaches a final
+// status and returns it. It listens for NOTIFY and also polls every
+// second, so a missed notification only delays output.
+func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (state.Approval, error) {
+	notes, err := st.Listen(ctx, state.ChannelApprovalEvents, state.ChannelApprovals)
+	if err != nil {
+		return state.Approval{}, err
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	started, hinted := time.Now(), false
+	seq := 0
+	for {
+		events, err := st.ApprovalEvents(ctx, id, seq)
+		if err != nil {
+			return state.Approval{}, err
+		}
+		for _, e := range events {
+			seq = e.Seq
+			fmt.Fprintf(out, "  %-40s %-12s %s\n", e.Container, e.Action, e.Message)
+		}
+		a, err := st.Approval(ctx, id)
+		if err != nil {
+			return state.Approval{}, err
+		}
+		if state.ApprovalFinal(a.Status) {
+			return a, nil
+		}
+		if a.Status == state.ApprovalPending && !hinted && time.Since(started) > 10*time.Second {
+			hinted = true
+			fmt.Fprintln(out, "  still pending: is a controller (devarch-controller serve) running against this database?")
+		}
+		select {
+		case <-ctx.Done():
+			return state.Approval{}, fmt.Errorf("stopped following approval %d (it is %s and continues without this command): %w", id, a.Status, ctx.Err())
+		case <-notes:
+		case <-tick.C:
+		}
+	}
+}
+
+// composeOutput extracts compose's error text from a failed approval.
+func composeOutput(a state.Approval) string {
+	var r struct {
+		ComposeOutput string `json:"compose_output"`
+	}
+	if len(a.Result) > 0 && json.Unmarshal(a.Result, &r) == nil {
+		return r.ComposeOutput
+	}
+	return ""
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/config"
+	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/reconcile"
+	"github.com/devarch/devarch-controller/state"
+)
+
+func newServeCommand(app *App) *cobra.Command {
+	var pullPolicy string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the controller: reconcile every stack, apply approved plans, serve the API and dashboard",
+		Long: "Run the reconcile loop and the HTTP server (API, dashboard, /metrics). Several replicas may run\n" +
+			"against one database. SIGTERM stops taking approvals, lets an in-flight apply finish within\n" +
+			"shutdown_timeout, releases its locks and exits 0.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), app, cfg, pullPolicy)
+		},
+	}
+	cmd.Flags().StringVar(&pullPolicy, "pull-policy", "missing", "compose pull policy for applies: missing, never or always")
+	return cmd
+}
+
+// replicaID names this process in approval rows: host, pid and a random
+// suffix.
+func replicaID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) error {
+	log := app.Logger()
+	replica := replicaID()
+	if err := state.Migrate(ctx, cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	store, err := state.Open(ctx, cfg.DatabaseURL, "devarch-controller "+replica, state.WithLogger(log),
+		state.WithPoolConfig(func(pc *pgxpool.Config) { pc.MaxConns = int32(2*cfg.Workers + 6) }))
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer store.Close()
+	rt, err := deploy.NewRuntime(cfg.DockerHost, log)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	locker := lock.New(store.Pool(), log)
+	wiring, err := newServeWiring(app, cfg, store, rt, locker, log)
+	if err != nil {
+		return err
+	}
+	ctrl := reconcile.New(reconcile.Deps{
+		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
+		Notifier: store, Observer: rt.NewObserver(), Applier: rt, Runtime: rt, Locker: locker, Metrics: wiring.metrics,
+	}, reconcile.Options{
+		ReplicaID: replica, Workers: cfg.Workers, Resync: cfg.ResyncInterval, ShutdownTimeout: cfg.ShutdownTimeout,
+		Paths: paths(cfg), PullPolicy: pullPolicy, Logger: log,
+	})
+	wiring.queueDepth(ctrl.QueueDepth)
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := wiring.server(ctrl)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("serving", zap.String("addr", "http://"+ln.Addr().String()), zap.String("replica", replica),
+		zap.String("state_dir", cfg.StateDir))
+
+	ctrlDone := make(chan error, 1)
+	runCtx, stopCtrl := context.WithCancel(ctx)
+	defer stopCtrl()
+	go func() { ctrlDone <- ctrl.Run(runCtx) }()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		log.Error("http server stopped", zap.Error(err))
+	}
+	stopCtrl()
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout+5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http shutdown", zap.Error(err))
+	}
+	if err := <-ctrlDone; err != nil {
+		return err
+	}
+	log.Info("stopped cleanly")
+	return nil
+}

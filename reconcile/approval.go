@@ -1,0 +1,157 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// User-facing messages of approval outcomes.
+const (
+	MessageConflict = "Stack is being applied by another session."
+	MessageStale    = "Plan is stale: the stack changed since the plan was generated. Generate a new plan."
+)
+
+// processApprovals claims and applies the stack's pending approvals one
+// at a time, until none is left or the controller drains.
+func (c *Controller) processApprovals(ctx context.Context, stackID int64) error {
+	for !c.isDraining() {
+		a, err := c.d.Approvals.ClaimApproval(ctx, stackID, c.o.ReplicaID)
+		if err != nil {
+			return err
+		}
+		if a == nil {
+			return nil
+		}
+		if err := c.handleApproval(*a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handleApproval applies one claimed approval: lock → recompute token →
+// apply → finish. It runs on applyCtx, which outlives a shutdown request
+// by ShutdownTimeout. The lock is always released before it returns.
+func (c *Controller) handleApproval(a state.Approval) error {
+	ctx := c.applyCtx
+	log := c.log.With(zap.String("stack", a.Stack), zap.Int64("approval_id", a.ID))
+	lease, err := c.d.Locker.TryLock(ctx, a.StackID)
+	if errors.Is(err, lock.ErrHeld) {
+		c.d.Metrics.IncLockConflicts()
+		log.Info("approval conflicts with another session holding the stack's lock")
+		return c.finish(ctx, a, state.ApprovalConflict, MessageConflict, nil, nil)
+	}
+	if err != nil {
+		// The approval stays applying without a lock; the sweep marks it
+		// interrupted after the grace period if this keeps failing.
+		return fmt.Errorf("lock stack %q: %w", a.Stack, err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := lease.Unlock(uctx); err != nil {
+			log.Warn("unlock stack", zap.Error(err))
+		}
+	}()
+	if err := c.d.Approvals.MarkApprovalLocked(ctx, a.ID, lease.BackendPID()); err != nil {
+		return err
+	}
+	s, err := c.d.Desired.StackByID(ctx, a.StackID)
+	if errors.Is(err, state.ErrNotFound) {
+		return c.finish(ctx, a, state.ApprovalStale, "The stack was deleted after the plan was generated; nothing was applied.", nil, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("read stack %q: %w", a.Stack, err)
+	}
+	if plan.Token(s) != a.Token {
+		log.Info("approval is stale: the stack changed since its plan")
+		return c.finish(ctx, a, state.ApprovalStale, MessageStale, nil, nil)
+	}
+	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
+	log.Info("applying approved plan")
+	secrets := s.SecretValues()
+	res, applyErr := c.d.Applier.Apply(ctx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
+	defer c.queue.Add(a.StackID) // plan again: InSync, or what is left
+	if applyErr != nil {
+		res.ComposeOutput = spec.Scrub(res.ComposeOutput, secrets)
+		msg := failureMessage(applyErr, secrets)
+		log.Warn("apply failed", zap.String("message", msg))
+		return c.finish(ctx, a, state.ApprovalFailed, msg, &res, res.Durations)
+	}
+	return c.finish(ctx, a, state.ApprovalSucceeded, successMessage(res), &res, res.Durations)
+}
+
+// applyingStatus is the status shown while a stack is applied.
+func (c *Controller) applyingStatus(s spec.Stack) state.StackStatus {
+	c.mu.Lock()
+	prev, ok := c.statuses[s.ID]
+	c.mu.Unlock()
+	st := state.StackStatus{StackID: s.ID, Stack: s.Name, Condition: Applying, Token: plan.Token(s), Message: "Applying an approved plan.",
+		LastReconcile: c.o.Now(), Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}}
+	if ok {
+		st.Counts = prev.Counts
+	}
+	return st
+}
+
+// finish records an approval's outcome and its metrics.
+func (c *Controller) finish(ctx context.Context, a state.Approval, status, message string, res *deploy.Result, durations map[string]time.Duration) error {
+	var result any
+	if res != nil {
+		result = res
+	}
+	c.d.Metrics.ObserveApply(status, durations)
+	if err := c.d.Approvals.FinishApproval(ctx, a.ID, status, message, result); err != nil {
+		return fmt.Errorf("finish approval %d as %s: %w", a.ID, status, err)
+	}
+	return nil
+}
+
+// progressRecorder stores each progress event with the approval (which
+// announces it for live streaming), scrubbed of secrets.
+func (c *Controller) progressRecorder(ctx context.Context, approvalID int64, secrets []string, log *zap.Logger) deploy.ProgressFunc {
+	return func(p deploy.Progress) {
+		ev := state.ApprovalEvent{At: p.Time, Container: spec.Scrub(p.Container, secrets), Action: spec.Scrub(p.Action, secrets),
+			Status: p.Status, Message: spec.Scrub(p.Message, secrets)}
+		if err := c.d.Events.AppendApprovalEvents(ctx, approvalID, []state.ApprovalEvent{ev}); err != nil {
+			log.Warn("store progress event", zap.Error(err))
+		}
+	}
+}
+
+func failureMessage(err error, secrets []string) string {
+	phase := "apply"
+	var ae *deploy.ApplyError
+	if errors.As(err, &ae) {
+		phase = ae.Phase
+	}
+	hint := map[string]string{
+		deploy.PhaseBuild:   "Nothing was changed. Fix the stack's definition and generate a new plan.",
+		deploy.PhaseNetwork: "Nothing was changed. Fix the network problem and apply again.",
+		deploy.PhaseConfigs: "Nothing was changed and no partial config files were left. Fix the problem and apply again.",
+		deploy.PhaseCompose: "Containers already changed stay as they are; config files are kept for debugging. Fix the problem and apply again.",
+	}[phase]
+	text := strings.TrimSpace(spec.Scrub(err.Error(), secrets))
+	return fmt.Sprintf("Apply failed in the %s phase: %s. %s", phase, firstLine(text), hint)
+}
+
+func successMessage(r deploy.Result) string {
+	return fmt.Sprintf("Applied: %d created, %d recreated, %d started, %d restarted, %d removed.",
+		len(r.Created), len(r.Recreated), len(r.Started), len(r.Restarted), len(r.Removed))
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSuffix(line, ".")
+}

@@ -1,0 +1,188 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// Options configure the controller.
+type Options struct {
+	// ReplicaID identifies this process in approval rows (claimed_by).
+	ReplicaID string
+	// Workers is how many stacks are reconciled at once (default 2).
+	Workers int
+	// Resync is the period of full passes over every stack (default 30 s,
+	// jittered by ±10 %).
+	Resync time.Duration
+	// ShutdownTimeout bounds how long an in-flight apply may continue
+	// after Run's context is cancelled (default 30 s).
+	ShutdownTimeout time.Duration
+	// InterruptGrace is how long a claimed approval may go without
+	// recording its lock before the sweep calls it interrupted (default 1 min).
+	InterruptGrace time.Duration
+	// Paths are where apply materializes config files.
+	Paths project.Options
+	// PullPolicy is passed to compose ("missing" by default).
+	PullPolicy string
+	Logger     *zap.Logger
+	// Now is the clock (time.Now by default).
+	Now func() time.Time
+}
+
+// Controller is the reconcile loop. Create it with New and start it with
+// Run; the read methods are safe to call while it runs.
+type Controller struct {
+	d     Deps
+	o     Options
+	log   *zap.Logger
+	queue *queue
+
+	mu       sync.Mutex
+	statuses map[int64]state.StackStatus // last status computed, by stack id
+	names    map[int64]string            // stack id → name, for metric cleanup
+
+	applyCtx context.Context // outlives Run's ctx by ShutdownTimeout
+	draining chan struct{}   // closed when Run's ctx ends: take no approvals
+	resync   chan struct{}   // full-pass requests, coalesced
+}
+
+// New returns a controller over its collaborators.
+func New(d Deps, o Options) *Controller {
+	if o.Workers <= 0 {
+		o.Workers = 2
+	}
+	if o.Resync <= 0 {
+		o.Resync = 30 * time.Second
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.InterruptGrace <= 0 {
+		o.InterruptGrace = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if d.Metrics == nil {
+		d.Metrics = nopMetrics{}
+	}
+	return &Controller{
+		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: newQueue(),
+		statuses: map[int64]state.StackStatus{}, names: map[int64]string{}, draining: make(chan struct{}),
+		resync: make(chan struct{}, 1),
+	}
+}
+
+// QueueDepth is the number of stacks waiting for a worker.
+func (c *Controller) QueueDepth() int { return c.queue.Len() }
+
+// Statuses returns the latest status of every stack this controller has
+// reconciled.
+func (c *Controller) Statuses() map[int64]state.StackStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[int64]state.StackStatus, len(c.statuses))
+	for k, v := range c.statuses {
+		out[k] = v
+	}
+	return out
+}
+
+// Enqueue asks for a reconcile of one stack.
+func (c *Controller) Enqueue(stackID int64) { c.queue.Add(stackID) }
+
+// Run reconciles until ctx ends. It sweeps interrupted and expired
+// approvals, runs a full pass, then serves triggers (runtime events,
+// NOTIFY, the resync timer) with Options.Workers workers. When ctx ends
+// it stops taking approvals, lets an in-flight apply finish within
+// ShutdownTimeout (its lock is released as it returns) and returns nil.
+func (c *Controller) Run(ctx context.Context) error {
+	applyCtx, cancelApply := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelApply()
+	c.applyCtx = applyCtx
+	c.log.Info("controller starting", zap.String("replica", c.o.ReplicaID), zap.Int("workers", c.o.Workers), zap.Duration("resync", c.o.Resync))
+
+	triggers, stopTriggers := context.WithCancel(ctx)
+	defer stopTriggers()
+	var wg sync.WaitGroup
+	for i := 0; i < c.o.Workers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.worker(ctx) }()
+	}
+	for _, f := range []func(context.Context){c.watchRuntime, c.watchDatabase, c.resyncLoop} {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(triggers) }()
+	}
+
+	<-ctx.Done()
+	close(c.draining)
+	c.log.Info("controller stopping: no new approvals; waiting for in-flight work", zap.Duration("shutdown_timeout", c.o.ShutdownTimeout))
+	timer := time.AfterFunc(c.o.ShutdownTimeout, cancelApply)
+	defer timer.Stop()
+	c.queue.ShutDown()
+	wg.Wait()
+	c.log.Info("controller stopped")
+	return nil
+}
+
+func (c *Controller) isDraining() bool {
+	select {
+	case <-c.draining:
+		return true
+	default:
+		return false
+	}
+}
+
+// worker reconciles stacks from the queue until it shuts down.
+func (c *Controller) worker(ctx context.Context) {
+	for {
+		id, ok := c.queue.Get()
+		if !ok {
+			return
+		}
+		start := c.o.Now()
+		err := c.reconcileStack(ctx, id)
+		result := "success"
+		switch {
+		case err == nil:
+			c.queue.Forget(id)
+		case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+			result = "error"
+		default:
+			result = "error"
+			delay := c.queue.Retry(id)
+			c.log.Warn("reconcile failed; retrying", zap.Int64("stack_id", id), zap.Duration("retry_in", delay), zap.Error(err))
+		}
+		c.d.Metrics.ObserveReconcile(result, c.o.Now().Sub(start))
+		c.queue.Done(id)
+	}
+}
+
+// applyOptions are the options of every apply.
+func (c *Controller) applyOptions() deploy.ApplyOptions {
+	return deploy.ApplyOptions{Paths: c.o.Paths, PullPolicy: c.o.PullPolicy}
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) ObserveReconcile(string, time.Duration)        {}
+func (nopMetrics) SetStackStatus(state.StackStatus)              {}
+func (nopMetrics) DeleteStackStatus(string)                      {}
+func (nopMetrics) RetainStacks([]string)                         {}
+func (nopMetrics) ObserveApply(string, map[string]time.Duration) {}
+func (nopMetrics) SetApprovals(map[string]int)                   {}
+func (nopMetrics) IncLockConflicts()                             {}
+func (nopMetrics) SetRuntimeUp(bool)                             {}
+func (nopMetrics) SetDatabaseUp(bool)                            {}

@@ -1,0 +1,103 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+
+	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// DesiredState reads stacks from the database.
+type DesiredState interface {
+	// Stacks returns every live stack in a bounded number of queries.
+	Stacks(ctx context.Context) ([]spec.Stack, error)
+	// StackByID returns one live stack (state.ErrNotFound when gone).
+	StackByID(ctx context.Context, id int64) (spec.Stack, error)
+}
+
+// StatusStore persists stack statuses.
+type StatusStore interface {
+	WriteStackStatuses(ctx context.Context, statuses []state.StackStatus) error
+}
+
+// ApprovalStore is the approvals lifecycle seen from the loop.
+type ApprovalStore interface {
+	ClaimApproval(ctx context.Context, stackID int64, replica string) (*state.Approval, error)
+	MarkApprovalLocked(ctx context.Context, id int64, pid int32) error
+	FinishApproval(ctx context.Context, id int64, status, message string, result any) error
+}
+
+// ApprovalEvents stores an apply's progress.
+type ApprovalEvents interface {
+	AppendApprovalEvents(ctx context.Context, id int64, events []state.ApprovalEvent) error
+}
+
+// ApprovalSweeper finds approvals that need attention without a trigger.
+type ApprovalSweeper interface {
+	ExpireApprovals(ctx context.Context) (int64, error)
+	InterruptOrphanedApprovals(ctx context.Context, namespace int32, grace time.Duration) (int64, error)
+	ActiveApprovalStacks(ctx context.Context) (pending, applying []int64, err error)
+}
+
+// ApprovalCounter counts approvals per status, for metrics.
+type ApprovalCounter interface {
+	ApprovalCounts(ctx context.Context) (map[string]int, error)
+}
+
+// Notifier delivers PostgreSQL NOTIFY messages.
+type Notifier interface {
+	Listen(ctx context.Context, channels ...string) (<-chan state.Notification, error)
+}
+
+// Observer snapshots the runtime.
+type Observer interface {
+	Snapshot(ctx context.Context) (deploy.Snapshot, error)
+}
+
+// Applier applies a stack.
+type Applier interface {
+	Apply(ctx context.Context, s spec.Stack, o deploy.ApplyOptions, progress deploy.ProgressFunc) (deploy.Result, error)
+}
+
+// RuntimeEvents streams container events.
+type RuntimeEvents interface {
+	Events(ctx context.Context) (<-chan deploy.Event, <-chan error)
+}
+
+// Locker takes per-stack advisory locks.
+type Locker interface {
+	TryLock(ctx context.Context, stackID int64) (*lock.Lease, error)
+}
+
+// Metrics receives what the loop observes. A nil Metrics in Deps records
+// nothing.
+type Metrics interface {
+	ObserveReconcile(result string, d time.Duration)
+	SetStackStatus(st state.StackStatus)
+	DeleteStackStatus(stack string)
+	RetainStacks(names []string)
+	ObserveApply(result string, durations map[string]time.Duration)
+	SetApprovals(counts map[string]int)
+	IncLockConflicts()
+	SetRuntimeUp(up bool)
+	SetDatabaseUp(up bool)
+}
+
+// Deps are the controller's collaborators.
+type Deps struct {
+	Desired   DesiredState
+	Statuses  StatusStore
+	Approvals ApprovalStore
+	Events    ApprovalEvents
+	Sweeper   ApprovalSweeper
+	Counter   ApprovalCounter
+	Notifier  Notifier
+	Observer  Observer
+	Applier   Applier
+	Runtime   RuntimeEvents
+	Locker    Locker
+	Metrics   Metrics
+}

@@ -1,0 +1,185 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// reconcileStack is one worker pass over one stack: read it afresh,
+// observe the runtime, plan, record the status, then handle the stack's
+// pending approvals (unless the controller is draining).
+func (c *Controller) reconcileStack(ctx context.Context, id int64) error {
+	s, err := c.d.Desired.StackByID(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		c.forget(id)
+		return nil
+	}
+	if err != nil {
+		c.d.Metrics.SetDatabaseUp(false)
+		return fmt.Errorf("read stack %d: %w", id, err)
+	}
+	c.d.Metrics.SetDatabaseUp(true)
+	snap, err := c.d.Observer.Snapshot(ctx)
+	if err != nil {
+		c.d.Metrics.SetRuntimeUp(false)
+		err = fmt.Errorf("observe containers: %w", err)
+		c.recordStatuses(ctx, []state.StackStatus{statusFromError(s.ID, s.Name, err, c.o.Now())})
+		return err
+	}
+	c.d.Metrics.SetRuntimeUp(true)
+	p, err := plan.Compute(plan.Desired{Stack: s, Paths: c.o.Paths}, snap.For(s), c.o.Now())
+	if err != nil {
+		c.recordStatuses(ctx, []state.StackStatus{statusFromError(s.ID, s.Name, err, c.o.Now())})
+		return fmt.Errorf("plan stack %q: %w", s.Name, err)
+	}
+	c.recordStatuses(ctx, []state.StackStatus{statusFromPlan(p, false, c.o.Now())})
+	return c.processApprovals(ctx, s.ID)
+}
+
+// fullPass plans every stack with a bounded number of queries and engine
+// calls (independent of the number of stacks), records what changed,
+// sweeps approvals and enqueues stacks that have pending approvals.
+func (c *Controller) fullPass(ctx context.Context) {
+	start := c.o.Now()
+	stacks, err := c.d.Desired.Stacks(ctx)
+	if err != nil {
+		c.d.Metrics.SetDatabaseUp(false)
+		c.d.Metrics.ObserveReconcile("error", c.o.Now().Sub(start))
+		c.log.Warn("full pass: cannot read desired state; retrying at the next resync", zap.Error(err))
+		return
+	}
+	c.d.Metrics.SetDatabaseUp(true)
+	c.sweepApprovals(ctx)
+	pending, applying, err := c.d.Sweeper.ActiveApprovalStacks(ctx)
+	if err != nil {
+		c.log.Warn("full pass: cannot list active approvals", zap.Error(err))
+	}
+	isApplying := map[int64]bool{}
+	for _, id := range applying {
+		isApplying[id] = true
+	}
+	now := c.o.Now()
+	statuses := make([]state.StackStatus, 0, len(stacks))
+	snap, snapErr := c.d.Observer.Snapshot(ctx)
+	c.d.Metrics.SetRuntimeUp(snapErr == nil)
+	for _, s := range stacks {
+		if snapErr != nil {
+			statuses = append(statuses, statusFromError(s.ID, s.Name, fmt.Errorf("observe containers: %w", snapErr), now))
+			continue
+		}
+		p, err := plan.Compute(plan.Desired{Stack: s, Paths: c.o.Paths}, snap.For(s), now)
+		if err != nil {
+			statuses = append(statuses, statusFromError(s.ID, s.Name, err, now))
+			continue
+		}
+		statuses = append(statuses, statusFromPlan(p, isApplying[s.ID], now))
+	}
+	c.recordStatuses(ctx, statuses)
+	c.retain(stacks)
+	for _, id := range pending {
+		c.queue.Add(id)
+	}
+	result := "success"
+	if snapErr != nil {
+		result = "error"
+		c.log.Warn("full pass: cannot observe containers; stacks marked Error", zap.Error(snapErr))
+	}
+	c.d.Metrics.ObserveReconcile(result, c.o.Now().Sub(start))
+}
+
+// sweepApprovals expires stale pending approvals, marks approvals of dead
+// controllers interrupted and refreshes the approval metrics.
+func (c *Controller) sweepApprovals(ctx context.Context) {
+	if n, err := c.d.Sweeper.ExpireApprovals(ctx); err != nil {
+		c.log.Warn("expire approvals", zap.Error(err))
+	} else if n > 0 {
+		c.log.Info("approvals expired", zap.Int64("count", n))
+		for i := int64(0); i < n; i++ {
+			c.d.Metrics.ObserveApply(state.ApprovalExpired, nil)
+		}
+	}
+	if n, err := c.d.Sweeper.InterruptOrphanedApprovals(ctx, lock.Namespace, c.o.InterruptGrace); err != nil {
+		c.log.Warn("sweep interrupted approvals", zap.Error(err))
+	} else if n > 0 {
+		c.log.Warn("approvals interrupted: the controller applying them stopped", zap.Int64("count", n))
+		for i := int64(0); i < n; i++ {
+			c.d.Metrics.ObserveApply(state.ApprovalInterrupted, nil)
+		}
+	}
+	if c.d.Counter != nil {
+		if counts, err := c.d.Counter.ApprovalCounts(ctx); err == nil {
+			c.d.Metrics.SetApprovals(counts)
+		}
+	}
+}
+
+// recordStatuses keeps the latest statuses in memory and in metrics, and
+// writes those that changed (beyond their reconcile time) to the database.
+func (c *Controller) recordStatuses(ctx context.Context, statuses []state.StackStatus) {
+	var changed []state.StackStatus
+	c.mu.Lock()
+	for _, st := range statuses {
+		if prev, ok := c.statuses[st.StackID]; !ok || !sameStatus(prev, st) {
+			changed = append(changed, st)
+		}
+		if old, ok := c.names[st.StackID]; ok && old != st.Stack {
+			c.d.Metrics.DeleteStackStatus(old)
+		}
+		c.statuses[st.StackID] = st
+		c.names[st.StackID] = st.Stack
+	}
+	c.mu.Unlock()
+	for _, st := range statuses {
+		c.d.Metrics.SetStackStatus(st)
+	}
+	if len(changed) == 0 {
+		return
+	}
+	if err := c.d.Statuses.WriteStackStatuses(ctx, changed); err != nil {
+		c.log.Warn("write stack statuses", zap.Int("count", len(changed)), zap.Error(err))
+		c.mu.Lock()
+		for _, st := range changed {
+			delete(c.statuses, st.StackID) // write again next time
+		}
+		c.mu.Unlock()
+	}
+}
+
+// forget drops a stack that no longer exists.
+func (c *Controller) forget(id int64) {
+	c.mu.Lock()
+	name, ok := c.names[id]
+	delete(c.statuses, id)
+	delete(c.names, id)
+	c.mu.Unlock()
+	if ok {
+		c.d.Metrics.DeleteStackStatus(name)
+	}
+}
+
+// retain drops every stack not among the live ones.
+func (c *Controller) retain(live []spec.Stack) {
+	keep := make(map[int64]bool, len(live))
+	names := make([]string, 0, len(live))
+	for _, s := range live {
+		keep[s.ID] = true
+		names = append(names, s.Name)
+	}
+	c.mu.Lock()
+	for id := range c.statuses {
+		if !keep[id] {
+			delete(c.statuses, id)
+			delete(c.names, id)
+		}
+	}
+	c.mu.Unlock()
+	c.d.Metrics.RetainStacks(names)
+}

@@ -1,0 +1,139 @@
+package reconcile
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/state"
+)
+
+// Reconnect backoff of the trigger watchers.
+const (
+	watchMinBackoff = time.Second
+	watchMaxBackoff = 30 * time.Second
+)
+
+// resyncLoop runs a full pass at start, every jittered Resync period, and
+// whenever a watcher asks for one after it lost events.
+func (c *Controller) resyncLoop(ctx context.Context) {
+	c.fullPass(ctx)
+	for {
+		timer := time.NewTimer(c.queue.Jittered(c.o.Resync))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-c.resyncRequests():
+			timer.Stop()
+		}
+		c.fullPass(ctx)
+	}
+}
+
+// requestResync asks for a full pass soon (requests coalesce).
+func (c *Controller) requestResync() {
+	select {
+	case c.resync <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) resyncRequests() <-chan struct{} { return c.resync }
+
+// watchRuntime enqueues the stack of every labeled container event. When
+// the event stream breaks (engine down) it reconnects with backoff and
+// asks for a full pass, since events were missed.
+func (c *Controller) watchRuntime(ctx context.Context) {
+	backoff := watchMinBackoff
+	for ctx.Err() == nil {
+		events, errs := c.d.Runtime.Events(ctx)
+		connected := time.Now()
+		for ev := range events {
+			backoff = watchMinBackoff
+			if ev.StackID > 0 {
+				c.queue.Add(ev.StackID)
+			}
+		}
+		err := <-errs
+		if ctx.Err() != nil {
+			return
+		}
+		c.d.Metrics.SetRuntimeUp(false)
+		if time.Since(connected) > watchMaxBackoff {
+			backoff = watchMinBackoff
+		}
+		c.log.Warn("container event stream lost; reconnecting", zap.Duration("retry_in", backoff), zap.Error(err))
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, watchMaxBackoff)
+		c.requestResync()
+	}
+}
+
+// watchDatabase enqueues stacks named by NOTIFY on desired-state and
+// approval changes. A template change, or a reconnect after lost
+// notifications, asks for a full pass.
+func (c *Controller) watchDatabase(ctx context.Context) {
+	backoff := watchMinBackoff
+	for ctx.Err() == nil {
+		ch, err := c.d.Notifier.Listen(ctx, state.ChannelDesired, state.ChannelApprovals)
+		if err != nil {
+			c.d.Metrics.SetDatabaseUp(false)
+			c.log.Warn("cannot listen for database notifications; retrying", zap.Duration("retry_in", backoff), zap.Error(err))
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, watchMaxBackoff)
+			continue
+		}
+		backoff = watchMinBackoff
+		for n := range ch {
+			c.onNotification(n)
+		}
+	}
+}
+
+func (c *Controller) onNotification(n state.Notification) {
+	if n.Resync {
+		c.requestResync()
+		return
+	}
+	switch n.Channel {
+	case state.ChannelDesired:
+		ch, err := state.ParseDesiredChange(n.Payload)
+		if err != nil {
+			c.log.Warn("ignore malformed notification", zap.String("channel", n.Channel), zap.Error(err))
+			return
+		}
+		if ch.StackID == nil {
+			c.requestResync() // a template: every stack using it may change
+			return
+		}
+		c.queue.Add(*ch.StackID)
+	case state.ChannelApprovals:
+		ch, err := state.ParseApprovalChange(n.Payload)
+		if err != nil {
+			c.log.Warn("ignore malformed notification", zap.String("channel", n.Channel), zap.Error(err))
+			return
+		}
+		if ch.Status == state.ApprovalPending || state.ApprovalFinal(ch.Status) {
+			c.queue.Add(ch.StackID)
+		}
+	}
+}
+
+// sleep waits d or until ctx ends; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
