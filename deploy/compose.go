@@ -91,7 +91,11 @@ func (b *eventBus) On(events ...api.Resource) {
 			status = ProgressError
 			b.errors = append(b.errors, e.ID+": "+cmp.Or(e.Details, e.Text))
 		}
-		b.byContainer[e.ID] = append(b.byContainer[e.ID], e.Text)
+		history := b.byContainer[e.ID]
+		if n := len(history); n > 0 && history[n-1] == e.Text && e.Status != api.Error {
+			continue // compose repeats some events (a volume shared by services); report each step once
+		}
+		b.byContainer[e.ID] = append(history, e.Text)
 		if b.progress != nil {
 			b.progress(Progress{Time: b.now(), Container: e.ID, Action: e.Text, Status: status, Message: e.Details})
 		}
