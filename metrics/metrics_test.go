@@ -1,0 +1,248 @@
+package metrics
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// newTest returns Metrics on a fresh registry.
+func newTest(t *testing.T) (*Metrics, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	return New(reg, "v1.2.3"), reg
+}
+
+// compare checks the named families of reg against expected exposition text.
+func compare(t *testing.T, reg *prometheus.Registry, expected string, names ...string) {
+	t.Helper()
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(expected), names...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewCreatesKnownSeriesAtZero(t *testing.T) {
+	_, reg := newTest(t)
+	compare(t, reg, `
+# HELP devarch_reconcile_total Stack reconciliations (plan computed and status written), by result: success or error.
+# TYPE devarch_reconcile_total counter
+devarch_reconcile_total{result="error"} 0
+devarch_reconcile_total{result="success"} 0
+# HELP devarch_apply_total Approved plans that finished applying, by result (the approval's final status).
+# TYPE devarch_apply_total counter
+devarch_apply_total{result="cancelled"} 0
+devarch_apply_total{result="conflict"} 0
+devarch_apply_total{result="expired"} 0
+devarch_apply_total{result="failed"} 0
+devarch_apply_total{result="interrupted"} 0
+devarch_apply_total{result="stale"} 0
+devarch_apply_total{result="succeeded"} 0
+# HELP devarch_approvals Approvals currently stored, by status.
+# TYPE devarch_approvals gauge
+devarch_approvals{status="applying"} 0
+devarch_approvals{status="cancelled"} 0
+devarch_approvals{status="conflict"} 0
+devarch_approvals{status="expired"} 0
+devarch_approvals{status="failed"} 0
+devarch_approvals{status="interrupted"} 0
+devarch_approvals{status="pending"} 0
+devarch_approvals{status="stale"} 0
+devarch_approvals{status="succeeded"} 0
+# HELP devarch_lock_conflicts_total Attempts to take a stack's advisory lock that found it held by another session.
+# TYPE devarch_lock_conflicts_total counter
+devarch_lock_conflicts_total 0
+# HELP devarch_workqueue_depth Stacks waiting in the reconcile work queue.
+# TYPE devarch_workqueue_depth gauge
+devarch_workqueue_depth 0
+# HELP devarch_runtime_up 1 when the container runtime (Docker or Podman API) answered the last request, else 0.
+# TYPE devarch_runtime_up gauge
+devarch_runtime_up 0
+# HELP devarch_database_up 1 when PostgreSQL answered the last request, else 0.
+# TYPE devarch_database_up gauge
+devarch_database_up 0
+# HELP devarch_metrics_invalid_label_values_total Metric updates rejected because a label value was outside its fixed set (a caller bug), by label name.
+# TYPE devarch_metrics_invalid_label_values_total counter
+devarch_metrics_invalid_label_values_total{label="condition"} 0
+devarch_metrics_invalid_label_values_total{label="phase"} 0
+devarch_metrics_invalid_label_values_total{label="result"} 0
+devarch_metrics_invalid_label_values_total{label="stack"} 0
+devarch_metrics_invalid_label_values_total{label="status"} 0
+`, "devarch_reconcile_total", "devarch_apply_total", "devarch_approvals", "devarch_lock_conflicts_total",
+		"devarch_workqueue_depth", "devarch_runtime_up", "devarch_database_up", "devarch_metrics_invalid_label_values_total")
+
+	// Histograms exist per phase with no observations; per-stack families
+	// have no series until a stack is set.
+	for _, tc := range []struct {
+		name string
+		want int
+	}{
+		{"devarch_apply_duration_seconds", len(applyPhases)},
+		{"devarch_reconcile_duration_seconds", 1},
+		{"devarch_stack_drifted", 0},
+		{"devarch_stack_changes", 0},
+		{"devarch_stack_condition", 0},
+		{"devarch_stack_last_reconcile_timestamp_seconds", 0},
+	} {
+		if got, err := testutil.GatherAndCount(reg, tc.name); err != nil || got != tc.want {
+			t.Errorf("%s: %d series (err %v), want %d", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	_, reg := newTest(t)
+	compare(t, reg, `
+# HELP devarch_build_info Always 1; labels carry the controller's version and the Go version it was built with.
+# TYPE devarch_build_info gauge
+devarch_build_info{go_version="`+runtime.Version()+`",version="v1.2.3"} 1
+`, "devarch_build_info")
+}
+
+func TestNewPanicsOnSecondRegistration(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	New(reg, "a")
+	defer func() {
+		if recover() == nil {
+			t.Fatal("second New on the same registry did not panic")
+		}
+	}()
+	New(reg, "b")
+}
+
+func TestNilRegistryAndNilMetrics(t *testing.T) {
+	m := New(nil, "dev")
+	m.ReconcileFinished(nil, time.Millisecond)
+	if got := testutil.ToFloat64(m.reconcileTotal.WithLabelValues(reconcileSuccess)); got != 1 {
+		t.Errorf("unregistered metrics: reconcile success = %v, want 1", got)
+	}
+
+	var nilM *Metrics // every method must be a no-op, not a panic
+	nilM.ReconcileFinished(errors.New("x"), time.Second)
+	nilM.SetStack("s", StackState{Condition: "InSync"})
+	nilM.DeleteStack("s")
+	nilM.RetainStacks(nil)
+	nilM.ApplyFinished("succeeded")
+	nilM.ObserveApplyPhase(PhaseTotal, time.Second)
+	nilM.SetApprovals(map[string]int{"pending": 1})
+	nilM.LockConflict()
+	nilM.SetQueueDepthFunc(func() int { return 1 })
+	nilM.SetRuntimeUp(true)
+	nilM.SetDatabaseUp(true)
+}
+
+func TestReconcileFinished(t *testing.T) {
+	tests := []struct {
+		name             string
+		errs             []error
+		took             time.Duration
+		success, failure float64
+		sum              float64
+	}{
+		{"one success", []error{nil}, 20 * time.Millisecond, 1, 0, 0.02},
+		{"one error", []error{errors.New("ping docker: refused")}, 2 * time.Second, 0, 1, 2},
+		{"mixed", []error{nil, errors.New("x"), nil}, 500 * time.Millisecond, 2, 1, 1.5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, reg := newTest(t)
+			for _, err := range tc.errs {
+				m.ReconcileFinished(err, tc.took)
+			}
+			if got := testutil.ToFloat64(m.reconcileTotal.WithLabelValues("success")); got != tc.success {
+				t.Errorf("success = %v, want %v", got, tc.success)
+			}
+			if got := testutil.ToFloat64(m.reconcileTotal.WithLabelValues("error")); got != tc.failure {
+				t.Errorf("error = %v, want %v", got, tc.failure)
+			}
+			h := histogram(t, reg, "devarch_reconcile_duration_seconds", nil)
+			if h.GetSampleCount() != uint64(len(tc.errs)) || !near(h.GetSampleSum(), tc.sum) {
+				t.Errorf("duration count %d sum %v, want %d and %v", h.GetSampleCount(), h.GetSampleSum(), len(tc.errs), tc.sum)
+			}
+		})
+	}
+}
+
+func TestReconcileBuckets(t *testing.T) {
+	if reconcileBuckets[0] != 0.001 || reconcileBuckets[len(reconcileBuckets)-1] != 30 {
+		t.Errorf("reconcile buckets span %v..%v, want 0.001..30", reconcileBuckets[0], reconcileBuckets[len(reconcileBuckets)-1])
+	}
+	if applyBuckets[0] != 0.01 || applyBuckets[len(applyBuckets)-1] != 600 {
+		t.Errorf("apply buckets span %v..%v, want 0.01..600", applyBuckets[0], applyBuckets[len(applyBuckets)-1])
+	}
+}
+
+func TestQueueDepthFunc(t *testing.T) {
+	m, reg := newTest(t)
+	depth := 0
+	read := func() float64 {
+		t.Helper()
+		mf := family(t, reg, "devarch_workqueue_depth")
+		return mf.GetMetric()[0].GetGauge().GetValue()
+	}
+	if got := read(); got != 0 {
+		t.Fatalf("depth without func = %v, want 0", got)
+	}
+	m.SetQueueDepthFunc(func() int { return depth })
+	depth = 7
+	if got := read(); got != 7 {
+		t.Errorf("depth = %v, want 7 (read at scrape time)", got)
+	}
+	depth = 3
+	if got := read(); got != 3 {
+		t.Errorf("depth = %v, want 3", got)
+	}
+	m.SetQueueDepthFunc(nil)
+	if got := read(); got != 0 {
+		t.Errorf("depth after reset = %v, want 0", got)
+	}
+}
+
+func TestHealthGauges(t *testing.T) {
+	tests := []struct {
+		name              string
+		runtime, database []bool
+		wantRT, wantDB    float64
+	}{
+		{"both up", []bool{true}, []bool{true}, 1, 1},
+		{"runtime down", []bool{true, false}, []bool{true}, 0, 1},
+		{"database recovers", []bool{true}, []bool{false, true}, 1, 1},
+		{"database down", nil, []bool{false}, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newTest(t)
+			for _, up := range tc.runtime {
+				m.SetRuntimeUp(up)
+			}
+			for _, up := range tc.database {
+				m.SetDatabaseUp(up)
+			}
+			if got := testutil.ToFloat64(m.runtimeUp); got != tc.wantRT {
+				t.Errorf("runtime_up = %v, want %v", got, tc.wantRT)
+			}
+			if got := testutil.ToFloat64(m.databaseUp); got != tc.wantDB {
+				t.Errorf("database_up = %v, want %v", got, tc.wantDB)
+			}
+		})
+	}
+}
+
+func TestLockConflict(t *testing.T) {
+	m, _ := newTest(t)
+	for range 3 {
+		m.LockConflict()
+	}
+	if got := testutil.ToFloat64(m.lockConflicts); got != 3 {
+		t.Errorf("lock conflicts = %v, want 3", got)
+	}
+}
+
+func near(a, b float64) bool {
+	d := a - b
+	return d < 1e-9 && d > -1e-9
+}

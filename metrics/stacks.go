@@ -1,0 +1,132 @@
+package metrics
+
+import (
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	// planActions are the action label of devarch_stack_changes.
+	planActions = []string{"add", "modify", "remove"}
+	// stackConditions are the condition label of devarch_stack_condition,
+	// the same words as reconcile's conditions.
+	stackConditions = []string{"InSync", "Drifted", "Applying", "Error"}
+)
+
+// StackState is what the metrics show about one stack after a
+// reconciliation.
+type StackState struct {
+	// Drifted is true when the stack's plan is not empty.
+	Drifted bool
+	// Add, Modify and Remove count the plan's entries by action.
+	Add, Modify, Remove int
+	// Condition is one of InSync, Drifted, Applying, Error.
+	Condition string
+	// LastReconcile is when the stack was last reconciled; the zero time
+	// means never and is exported as 0.
+	LastReconcile time.Time
+}
+
+func newStackCollectors(f promauto.Factory) stackCollectors {
+	return stackCollectors{
+		drifted: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "devarch_stack_drifted",
+			Help: "1 when the stack's plan has changes (desired and actual state differ), else 0.",
+		}, []string{labelStack}),
+		changes: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "devarch_stack_changes",
+			Help: "Entries in the stack's current plan, by action: add, modify or remove.",
+		}, []string{labelStack, labelAction}),
+		lastReconcile: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "devarch_stack_last_reconcile_timestamp_seconds",
+			Help: "Unix time of the stack's last reconciliation; 0 if it was never reconciled.",
+		}, []string{labelStack}),
+		condition: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "devarch_stack_condition",
+			Help: "1 for the stack's current condition (InSync, Drifted, Applying or Error), 0 for the others.",
+		}, []string{labelStack, labelCondition}),
+	}
+}
+
+// SetStack sets every per-stack series of stack name from st. An empty
+// name or one that is not valid UTF-8 (Prometheus cannot carry it) is
+// rejected and records nothing. A condition outside InSync,
+// Drifted, Applying, Error is rejected: every condition series of the stack
+// is set to 0 and the other series are still set.
+func (m *Metrics) SetStack(name string, st StackState) {
+	if m == nil {
+		return
+	}
+	if name == "" || !utf8.ValidString(name) {
+		m.reject(labelStack)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.known[name] = struct{}{}
+
+	s := m.stacks
+	s.drifted.WithLabelValues(name).Set(boolValue(st.Drifted))
+	for i, n := range []int{st.Add, st.Modify, st.Remove} {
+		s.changes.WithLabelValues(name, planActions[i]).Set(float64(n))
+	}
+	s.lastReconcile.WithLabelValues(name).Set(unixSeconds(st.LastReconcile))
+	if !slices.Contains(stackConditions, st.Condition) {
+		m.reject(labelCondition)
+	}
+	for _, c := range stackConditions {
+		s.condition.WithLabelValues(name, c).Set(boolValue(c == st.Condition))
+	}
+}
+
+// DeleteStack removes every series of stack name, for a stack that was
+// deleted. Deleting an unknown stack does nothing.
+func (m *Metrics) DeleteStack(name string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.deleteStackLocked(name)
+}
+
+// RetainStacks removes every series of the stacks not in names. The loop
+// calls it after a full pass with the stacks that exist, so series of
+// stacks deleted while the controller was not watching disappear too. A
+// stack created after names was listed loses its series until its next
+// SetStack, which the loop does when it reconciles the new stack.
+func (m *Metrics) RetainStacks(names []string) {
+	if m == nil {
+		return
+	}
+	keep := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		keep[n] = struct{}{}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name := range m.known {
+		if _, ok := keep[name]; !ok {
+			m.deleteStackLocked(name)
+		}
+	}
+}
+
+func (m *Metrics) deleteStackLocked(name string) {
+	for _, v := range m.stacks.all() {
+		v.DeletePartialMatch(prometheus.Labels{labelStack: name})
+	}
+	delete(m.known, name)
+}
+
+// unixSeconds is t as fractional Unix seconds, 0 for the zero time.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
