@@ -1,0 +1,173 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devarch/devarch-controller/catalog"
+	"github.com/devarch/devarch-controller/internal/testenv"
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// corpusDir locates devarch's service templates next to the repository
+// (../shared/corpus/devarch-services from the repository root).
+func corpusDir(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus", "devarch-services")
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv(testenv.EnvRequire) == "1" {
+			t.Fatalf("corpus not found at %s: %v", dir, err)
+		}
+		t.Skipf("corpus not found at %s", dir)
+	}
+	return dir
+}
+
+// TestEveryCorpusTemplateApplies applies a stack holding each template of
+// devarch's corpus (packed into a few stacks whose host ports do not
+// clash) on the real engine, and checks that the plan right after is
+// empty. Every image name is a tag of the local test image
+// (scripts/images.sh tag-corpus). Healthcheck-gated dependencies become
+// plain ones: the test binary passes healthchecks, but only after each
+// template's interval. backend/php has only a build section: it must fail
+// with a message naming the template and the missing image, and leave
+// nothing behind.
+func TestEveryCorpusTemplateApplies(t *testing.T) {
+	testenv.Docker(t)
+	var templates []spec.Template
+	for _, fr := range catalog.LoadPaths(corpusDir(t)) {
+		if fr.Err != nil {
+			t.Fatalf("load %s: %v", fr.Path, fr.Err)
+		}
+		templates = append(templates, fr.Result.Template)
+	}
+	if len(templates) != 174 {
+		t.Fatalf("corpus has %d templates, want 174", len(templates))
+	}
+	var applied, failedAsExpected int
+	var phpErr error
+	privileged := privilegedSupported(t)
+	for i, group := range packTemplates(templates, 20) {
+		var insts []spec.Instance
+		for j, tmpl := range group {
+			t := tmpl
+			for k := range t.Spec.DependsOn {
+				t.Spec.DependsOn[k].Condition = spec.ConditionStarted
+			}
+			if t.Spec.Privileged && !privileged {
+				t.Spec.Privileged = false
+			}
+			name := strings.ReplaceAll(t.Name, "_", "-")
+			insts = append(insts, spec.Instance{ID: int64(j + 1), Name: name, Enabled: true, Template: &t, Effective: spec.Merge(&t.Spec, spec.Overrides{})})
+		}
+		if len(group) == 1 && group[0].Spec.Image == "" {
+			f := newApplyFixture(t, insts...)
+			_, err := f.rt.Apply(context.Background(), f.stack, f.opts, nil)
+			phpErr = err
+			var ae *ApplyError
+			if errors.As(err, &ae) && ae.Phase == PhaseBuild && strings.Contains(err.Error(), `template "`+group[0].Name+`"`) && strings.Contains(err.Error(), "no image") {
+				failedAsExpected++
+			}
+			if p := f.plan(); p.Summary.Add != 1 || len(f.plan().Changes) != 1 {
+				t.Errorf("template %s: something was applied: %+v", group[0].Name, p.Changes)
+			}
+			continue
+		}
+		t.Run(groupName(i, group), func(t *testing.T) {
+			f := newApplyFixture(t, insts...)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			res, err := f.rt.Apply(ctx, f.stack, f.opts, nil)
+			if err != nil {
+				t.Fatalf("apply: %v\n%s", err, res.ComposeOutput)
+			}
+			p := f.plan()
+			if !p.Empty() {
+				var b strings.Builder
+				_ = p.WriteText(&b, plan.TextOptions{})
+				t.Fatalf("plan after apply is not empty:\n%s", b.String())
+			}
+			applied += len(group)
+		})
+	}
+	t.Logf("corpus: %d of %d templates applied with an empty plan right after; %d failed as expected (%v)", applied, len(templates), failedAsExpected, phpErr)
+	if applied != 173 || failedAsExpected != 1 {
+		t.Fatalf("want 173 of 174 applied and backend/php failing clearly, got %d applied, %d failing as expected (php: %v)", applied, failedAsExpected, phpErr)
+	}
+}
+
+// packTemplates groups templates into stacks of at most size whose host
+// ports do not clash; a template without an image gets a stack of its own.
+func packTemplates(ts []spec.Template, size int) [][]spec.Template {
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Category+"/"+ts[i].Name < ts[j].Category+"/"+ts[j].Name })
+	var groups [][]spec.Template
+	var ports []map[uint16]bool
+	for _, tmpl := range ts {
+		if tmpl.Spec.Image == "" {
+			groups = append(groups, []spec.Template{tmpl})
+			ports = append(ports, map[uint16]bool{0: true}) // never joined
+			continue
+		}
+		placed := false
+		for i := range groups {
+			if len(groups[i]) >= size || ports[i][0] || clashes(ports[i], tmpl) {
+				continue
+			}
+			groups[i] = append(groups[i], tmpl)
+			addPorts(ports[i], tmpl)
+			placed = true
+			break
+		}
+		if !placed {
+			groups = append(groups, []spec.Template{tmpl})
+			ports = append(ports, map[uint16]bool{})
+			addPorts(ports[len(ports)-1], tmpl)
+		}
+	}
+	return groups
+}
+
+func clashes(used map[uint16]bool, t spec.Template) bool {
+	for _, p := range t.Spec.Ports {
+		if p.HostPort != 0 && used[p.HostPort] {
+			return true
+		}
+	}
+	return false
+}
+
+func addPorts(used map[uint16]bool, t spec.Template) {
+	for _, p := range t.Spec.Ports {
+		if p.HostPort != 0 {
+			used[p.HostPort] = true
+		}
+	}
+}
+
+func groupName(i int, g []spec.Template) string {
+	return strings.Join([]string{"group", string(rune('a' + i)), g[0].Name, "to", g[len(g)-1].Name}, "-")
+}
+
+// privilegedSupported reports whether the engine can start a privileged
+// container. Some sandboxes (nested virtual machines without every
+// capability) cannot; the corpus test then applies the one privileged
+// template (ci/concourse-worker) without the flag and says so.
+func privilegedSupported(t *testing.T) bool {
+	t.Helper()
+	out, err := exec.Command("docker", "run", "--rm", "--privileged", "--entrypoint", "/bin/sh", testenv.TestImage, "-c", "exit 0").CombinedOutput()
+	if err != nil {
+		t.Logf("this engine cannot run privileged containers (%v: %s); privileged templates are applied without the flag", err, strings.TrimSpace(string(out)))
+		return false
+	}
+	return true
+}
