@@ -23,7 +23,7 @@ import (
 // applyFixture is a stack on the real engine with its own state dir, torn
 // down at the end of the test.
 type applyFixture struct {
-	t     *testing.T
+	t     testing.TB
 	rt    *Runtime
 	stack spec.Stack
 	opts  ApplyOptions
@@ -33,6 +33,11 @@ type applyFixture struct {
 var nextStackID = time.Now().UnixNano() % 1_000_000_000
 
 func newApplyFixture(t *testing.T, instances ...spec.Instance) *applyFixture {
+	return newBenchFixture(t, instances...)
+}
+
+// newBenchFixture is newApplyFixture for tests and benchmarks.
+func newBenchFixture(t testing.TB, instances ...spec.Instance) *applyFixture {
 	t.Helper()
 	testenv.Docker(t)
 	rt, err := NewRuntime("", nil)
