@@ -28,7 +28,7 @@ setup() {
 	for name in web api cache; do
 		"$DOCKER" tag devarch-test/sleeper:latest "devarch-demo/$name:1"
 	done
-	make --no-print-directory build >/dev/null
+	go build -trimpath -o bin/devarch-controller ./cmd/controller
 	local admin
 	admin=$(scripts/postgres.sh url)
 	if ! scripts/postgres.sh psql -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
