@@ -87,10 +87,14 @@ type Calls struct {
 	ContainerLists    int64 `json:"container_lists"`
 	ContainerInspects int64 `json:"container_inspects"`
 	ImageInspects     int64 `json:"image_inspects"`
+	// OtherLists counts the network and image lists of Observer.Snapshot.
+	OtherLists int64 `json:"other_lists"`
 }
 
 // Total is the number of calls of every kind.
-func (c Calls) Total() int64 { return c.ContainerLists + c.ContainerInspects + c.ImageInspects }
+func (c Calls) Total() int64 {
+	return c.ContainerLists + c.ContainerInspects + c.ImageInspects + c.OtherLists
+}
 
 // Sub returns the calls made between prev and c.
 func (c Calls) Sub(prev Calls) Calls {
@@ -98,6 +102,7 @@ func (c Calls) Sub(prev Calls) Calls {
 		ContainerLists:    c.ContainerLists - prev.ContainerLists,
 		ContainerInspects: c.ContainerInspects - prev.ContainerInspects,
 		ImageInspects:     c.ImageInspects - prev.ImageInspects,
+		OtherLists:        c.OtherLists - prev.OtherLists,
 	}
 }
 
@@ -107,11 +112,12 @@ func (r *Runtime) Calls() Calls {
 		ContainerLists:    r.calls.lists.Load(),
 		ContainerInspects: r.calls.inspects.Load(),
 		ImageInspects:     r.calls.images.Load(),
+		OtherLists:        r.calls.otherLists.Load(),
 	}
 }
 
 type callCounter struct {
-	lists, inspects, images atomic.Int64
+	lists, inspects, images, otherLists atomic.Int64
 }
 
 // imageDefaults is what a container inherits from its image without asking.

@@ -38,7 +38,7 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	for _, c := range containers {
 		snap.Containers[c.StackID] = append(snap.Containers[c.StackID], c)
 	}
-	r.calls.lists.Add(1)
+	r.calls.otherLists.Add(1)
 	nets, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", spec.LabelManagedBy+"="+spec.ManagedByValue)})
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("list networks: %w", err)
@@ -46,7 +46,7 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	for _, n := range nets.Items {
 		snap.Networks[n.Name] = n.ID
 	}
-	r.calls.lists.Add(1)
+	r.calls.otherLists.Add(1)
 	imgs, err := r.cli.ImageList(ctx, client.ImageListOptions{})
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("list images: %w", err)
