@@ -47,7 +47,10 @@ type Controller struct {
 
 	mu       sync.Mutex
 	statuses map[int64]state.StackStatus // last status computed, by stack id
+	written  map[int64]state.StackStatus // last status written to the database, by stack id
 	names    map[int64]string            // stack id → name, for metric cleanup
+
+	lockRetry []time.Duration // waits before retrying a held stack lock
 
 	applyCtx context.Context // outlives Run's ctx by ShutdownTimeout
 	draining chan struct{}   // closed when Run's ctx ends: take no approvals
@@ -79,8 +82,8 @@ func New(d Deps, o Options) *Controller {
 	}
 	return &Controller{
 		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: newQueue(),
-		statuses: map[int64]state.StackStatus{}, names: map[int64]string{}, draining: make(chan struct{}),
-		resync: make(chan struct{}, 1),
+		statuses: map[int64]state.StackStatus{}, written: map[int64]state.StackStatus{}, names: map[int64]string{},
+		draining: make(chan struct{}), resync: make(chan struct{}, 1), lockRetry: lockRetryDelays,
 	}
 }
 
@@ -98,6 +101,11 @@ func (c *Controller) Statuses() map[int64]state.StackStatus {
 	}
 	return out
 }
+
+// Resync runs one full pass now, synchronously: every stack planned with a
+// bounded number of queries and engine calls, statuses recorded,
+// approvals swept. Run does this on its resync timer.
+func (c *Controller) Resync(ctx context.Context) { c.fullPass(ctx) }
 
 // Enqueue asks for a reconcile of one stack.
 func (c *Controller) Enqueue(stackID int64) { c.queue.Add(stackID) }

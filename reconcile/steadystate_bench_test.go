@@ -1,0 +1,209 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/docker/compose/v5/pkg/api"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/internal/testenv"
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/reconcile"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+type queryCount struct{ n atomic.Int64 }
+
+func (q *queryCount) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	q.n.Add(1)
+	return ctx
+}
+func (q *queryCount) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// BenchmarkSteadyStatePass measures one full pass of the loop over
+// DEVARCH_BENCH_STACKS stacks (default 200) of 5 instances each, whose
+// containers exist (created, not started) on the real engine: wall time,
+// SQL queries and Docker API calls per pass, and the process's resident
+// memory afterwards.
+func BenchmarkSteadyStatePass(b *testing.B) {
+	n := 200
+	if v, err := strconv.Atoi(os.Getenv("DEVARCH_BENCH_STACKS")); err == nil && v > 0 {
+		n = v
+	}
+	ctx := context.Background()
+	url := testenv.DatabaseURL(b)
+	cli := testenv.Docker(b)
+	if err := state.Migrate(ctx, url); err != nil {
+		b.Fatal(err)
+	}
+	var queries queryCount
+	store, err := state.Open(ctx, url, "bench", state.WithPoolConfig(func(c *pgxpool.Config) { c.ConnConfig.Tracer = &queries }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	tmpl := spec.Template{Name: "bench-sleeper", Category: "bench", Spec: spec.ServiceSpec{
+		Image: testenv.TestImage, Env: []spec.EnvVar{{Key: "MODE", Value: "bench"}}, Restart: "unless-stopped",
+	}}
+	if _, err := store.UpsertTemplate(ctx, tmpl, "bench-digest"); err != nil {
+		b.Fatal(err)
+	}
+	prefix := testenv.UniqueName("b")
+	for i := 0; i < n; i++ {
+		s := spec.Stack{Name: fmt.Sprintf("%s-%d", prefix, i), Enabled: true}
+		for j := 0; j < 5; j++ {
+			s.Instances = append(s.Instances, spec.Instance{Name: fmt.Sprintf("svc-%d", j), Enabled: true,
+				Template: &spec.Template{Name: tmpl.Name}, Overrides: spec.Overrides{ServiceSpec: spec.ServiceSpec{
+					Env: []spec.EnvVar{{Key: "INDEX", Value: strconv.Itoa(j)}}}}})
+		}
+		if _, err := store.ImportStack(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stacks, err := store.Stacks(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths := project.Options{StateDir: b.TempDir(), WorkspaceDir: b.TempDir()}
+	ids := createContainers(b, cli, stacks, paths)
+	b.Cleanup(func() { removeContainers(cli, ids) })
+
+	rt, err := deploy.NewRuntime("", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	ctrl := reconcile.New(reconcile.Deps{
+		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
+		Notifier: store, Observer: rt.NewObserver(), Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), nil),
+	}, reconcile.Options{ReplicaID: "bench", Paths: paths})
+	ctrl.Resync(ctx) // the first pass inspects every container and writes every status
+	if got := len(ctrl.Statuses()); got != n {
+		b.Fatalf("first pass planned %d stacks, want %d", got, n)
+	}
+	q0, c0 := queries.n.Load(), rt.Calls()
+	b.ResetTimer()
+	passes := 0
+	for b.Loop() {
+		ctrl.Resync(ctx)
+		passes++
+	}
+	b.StopTimer()
+	calls := rt.Calls().Sub(c0)
+	b.ReportMetric(float64(queries.n.Load()-q0)/float64(passes), "queries/pass")
+	b.ReportMetric(float64(calls.ContainerLists)/float64(passes), "container-lists/pass")
+	b.ReportMetric(float64(calls.ContainerInspects)/float64(passes), "inspects/pass")
+	b.ReportMetric(float64(calls.Total())/float64(passes), "docker-calls/pass")
+	b.ReportMetric(float64(n), "stacks")
+	runtime.GC()
+	b.ReportMetric(rssMB(), "rss-MB")
+}
+
+// createContainers creates (without starting) every instance's container
+// with the labels compose would give it.
+func createContainers(b *testing.B, cli *client.Client, stacks []spec.Stack, paths project.Options) []string {
+	type job struct {
+		name   string
+		labels map[string]string
+		env    []string
+	}
+	var jobs []job
+	for _, s := range stacks {
+		p, err := project.Build(s, paths)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, svc := range p.Services {
+			hash, _ := project.ServiceHash(svc)
+			labels := map[string]string{api.ConfigHashLabel: hash}
+			for k, v := range svc.Labels {
+				labels[k] = v
+			}
+			for k, v := range svc.CustomLabels {
+				labels[k] = v
+			}
+			var env []string
+			for k, v := range svc.Environment {
+				env = append(env, k+"="+*v)
+			}
+			jobs = append(jobs, job{svc.ContainerName, labels, env})
+		}
+	}
+	ids := make([]string, len(jobs))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 8)
+	for i, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := cli.ContainerCreate(context.Background(), client.ContainerCreateOptions{
+				Name: j.name, Config: &container.Config{Image: testenv.TestImage, Labels: j.labels, Env: j.env}})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			ids[i] = res.ID
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		removeContainers(cli, ids)
+		b.Fatalf("create containers: %v", firstErr)
+	}
+	return ids
+}
+
+func removeContainers(cli *client.Client, ids []string) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, id := range ids {
+		if id == "" {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, _ = cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+		}()
+	}
+	wg.Wait()
+}
+
+// rssMB is the process's resident set size in MiB (Linux).
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
