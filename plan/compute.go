@@ -82,8 +82,34 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		}
 	}
 	p.Warnings = append(p.Warnings, unsupportedWarnings(s)...)
+	scrub(p, s.SecretValues())
 	finish(p)
 	return p, nil
+}
+
+// scrub removes secret values that appear inside non-secret text (a DSN
+// in an ordinary env var, a password in a command line) from every value,
+// reason and warning of the plan.
+func scrub(p *Plan, secrets []string) {
+	if len(secrets) == 0 {
+		return
+	}
+	for i := range p.Changes {
+		c := &p.Changes[i]
+		c.Reason = spec.Scrub(c.Reason, secrets)
+		for j := range c.Fields {
+			f := &c.Fields[j]
+			f.Reason = spec.Scrub(f.Reason, secrets)
+			for _, v := range []*string{f.Old, f.New} {
+				if v != nil {
+					*v = spec.Scrub(*v, secrets)
+				}
+			}
+		}
+	}
+	for i, w := range p.Warnings {
+		p.Warnings[i] = spec.Scrub(w, secrets)
+	}
 }
 
 func newestFirst(cs []spec.Container) []spec.Container {

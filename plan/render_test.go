@@ -139,3 +139,24 @@ func TestJSONShape(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretsInsideOtherFieldsAreScrubbed(t *testing.T) {
+	s := shopStack()
+	obs := observedFor(s)
+	s.Instances[0].Overrides.Env = append(s.Instances[0].Overrides.Env,
+		spec.EnvVar{Key: "REPLICATION_DSN", Value: "postgres://rep:devarch-dsn-secret@db/app"},
+		spec.EnvVar{Key: "DB_PASSWORD", Value: "devarch-dsn-secret"})
+	s.Instances[0].Overrides.Command = []string{"postgres", "--password=devarch-dsn-secret"}
+	p := mustCompute(remerge(s), obs)
+	var js, text bytes.Buffer
+	_ = p.WriteJSON(&js)
+	_ = p.WriteText(&text, TextOptions{})
+	for _, out := range []string{js.String(), text.String()} {
+		if strings.Contains(out, "devarch-dsn-secret") {
+			t.Fatalf("a secret inside a non-secret field leaked:\n%s", out)
+		}
+	}
+	if !strings.Contains(js.String(), "postgres://rep:(sensitive)@db/app") {
+		t.Errorf("the DSN should still show with its secret replaced:\n%s", js.String())
+	}
+}

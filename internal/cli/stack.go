@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/devarch/devarch-controller/api/view"
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/stackfile"
@@ -140,57 +141,20 @@ func newStackShowCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			view := RedactedStack(s)
+			v := view.Redact(s)
 			if output == "json" {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
-				return enc.Encode(view)
+				return enc.Encode(v)
 			}
-			return writeStackText(cmd.OutOrStdout(), view)
+			return writeStackText(cmd.OutOrStdout(), v)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
 }
 
-// StackView is a stack as shown to users: effective specs with provenance,
-// secrets redacted, overrides omitted (they may hold secrets).
-type StackView struct {
-	ID          int64          `json:"id"`
-	Name        string         `json:"name"`
-	Description string         `json:"description,omitempty"`
-	Network     string         `json:"network"`
-	Enabled     bool           `json:"enabled"`
-	Wires       []spec.Wire    `json:"wires"`
-	Instances   []InstanceView `json:"instances"`
-}
-
-// InstanceView is one instance as shown to users.
-type InstanceView struct {
-	ID        int64          `json:"id"`
-	Name      string         `json:"name"`
-	Enabled   bool           `json:"enabled"`
-	Template  string         `json:"template,omitempty"`
-	Container string         `json:"container"`
-	Effective spec.Effective `json:"effective"`
-	Domains   []spec.Domain  `json:"domains"`
-}
-
-// RedactedStack returns the user-facing view of a stack.
-func RedactedStack(s spec.Stack) StackView {
-	v := StackView{ID: s.ID, Name: s.Name, Description: s.Description, Network: s.Network(), Enabled: s.Enabled,
-		Wires: append([]spec.Wire{}, s.Wires...), Instances: []InstanceView{}}
-	for _, inst := range s.Instances {
-		v.Instances = append(v.Instances, InstanceView{
-			ID: inst.ID, Name: inst.Name, Enabled: inst.Enabled, Template: inst.TemplateName(),
-			Container: spec.ContainerName(s.Name, inst.Name), Effective: inst.Effective.Redacted(),
-			Domains: append([]spec.Domain{}, inst.Overrides.Domains...),
-		})
-	}
-	return v
-}
-
-func writeStackText(w io.Writer, s StackView) error {
+func writeStackText(w io.Writer, s view.Stack) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Stack %s (id %d), network %s, enabled %t\n", s.Name, s.ID, s.Network, s.Enabled)
 	for _, inst := range s.Instances {

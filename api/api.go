@@ -1,0 +1,230 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// StackReader reads the desired state (implemented by *state.Store).
+type StackReader interface {
+	// Stacks returns every live stack.
+	Stacks(ctx context.Context) ([]spec.Stack, error)
+	// Stack returns one live stack; the error wraps state.ErrNotFound
+	// when there is none.
+	Stack(ctx context.Context, name string) (spec.Stack, error)
+}
+
+// StatusReader reads the reconcile loop's stack statuses (implemented by
+// *state.Store).
+type StatusReader interface {
+	StackStatuses(ctx context.Context) (map[int64]state.StackStatus, error)
+}
+
+// ApprovalReader reads approvals and their progress events (implemented by
+// *state.Store). Errors wrap state.ErrNotFound for an unknown approval.
+type ApprovalReader interface {
+	Approval(ctx context.Context, id int64) (state.Approval, error)
+	Approvals(ctx context.Context, stackID int64, limit int) ([]state.Approval, error)
+	ApprovalEvents(ctx context.Context, id int64, after int) ([]state.ApprovalEvent, error)
+}
+
+// ApprovalWriter files and cancels approvals (implemented by *state.Store).
+// CancelApproval's error wraps state.ErrNotPending when the approval is
+// past pending.
+type ApprovalWriter interface {
+	CreateApproval(ctx context.Context, stackID int64, token string, plan []byte, requestedBy string, ttl time.Duration) (state.Approval, error)
+	CancelApproval(ctx context.Context, id int64, message string) (state.Approval, error)
+}
+
+// ApplyingLister tells which stacks have an approval applying (implemented
+// by *state.Store).
+type ApplyingLister interface {
+	ActiveApprovalStacks(ctx context.Context) (pending, applying []int64, err error)
+}
+
+// ApprovalStore is everything the API does with approvals.
+type ApprovalStore interface {
+	ApprovalReader
+	ApprovalWriter
+	ApplyingLister
+}
+
+// LockLister lists the sessions holding stack locks (implemented by
+// *lock.Locker).
+type LockLister interface {
+	Holders(ctx context.Context) ([]lock.Holder, error)
+}
+
+// Listener subscribes to NOTIFY channels (implemented by *state.Store).
+type Listener interface {
+	Listen(ctx context.Context, channels ...string) (<-chan state.Notification, error)
+}
+
+// Planner computes a fresh plan of a stack against what runs now. Errors
+// are shown to the user (with the stack's secret values scrubbed).
+type Planner func(ctx context.Context, s spec.Stack) (*plan.Plan, error)
+
+// Check is one readiness check (GET /readyz): Fn returns nil when the
+// dependency Name (for example "database" or "docker") is usable.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Deps are what the API reads and writes through. Stacks, Statuses,
+// Approvals, Planner, Locks and Notifications are required; Ready may be
+// empty, Metrics nil (GET /metrics then answers 404) and Logger nil (no
+// logging).
+type Deps struct {
+	Stacks        StackReader
+	Statuses      StatusReader
+	Approvals     ApprovalStore
+	Planner       Planner
+	Locks         LockLister
+	Notifications Listener
+	Ready         []Check
+	Metrics       http.Handler
+	Logger        *zap.Logger
+}
+
+// Defaults of Options.
+const (
+	DefaultMaxBodyBytes      = 1 << 20
+	DefaultHeartbeatInterval = 15 * time.Second
+	DefaultPollInterval      = 2 * time.Second
+)
+
+// Options tune the API. The zero value serves without authentication.
+type Options struct {
+	// APIToken, when set, is the bearer token every /api/v1 request must
+	// carry (except GET /api/v1/openapi.yaml). Empty disables auth.
+	APIToken string
+	// ApprovalTTL is how long a filed approval waits for a controller to
+	// claim it before it expires; 0 means it never expires.
+	ApprovalTTL time.Duration
+	// MaxBodyBytes caps request bodies (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// RequestedBy names who asks for an apply or a cancel (stored in the
+	// approval). Default: the X-Devarch-User header when it holds a short
+	// printable name, else "api".
+	RequestedBy func(r *http.Request) string
+	// HeartbeatInterval is how often an event stream sends a comment to
+	// keep proxies from closing it (default DefaultHeartbeatInterval).
+	HeartbeatInterval time.Duration
+	// PollInterval is how often an event stream re-reads its approval in
+	// case a notification was missed (default DefaultPollInterval).
+	PollInterval time.Duration
+}
+
+// String hides the API token.
+func (o Options) String() string {
+	auth := "off"
+	if o.APIToken != "" {
+		auth = "bearer token (<secret>)"
+	}
+	return "api.Options{auth: " + auth + ", approval_ttl: " + o.ApprovalTTL.String() + "}"
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.RequestedBy == nil {
+		o.RequestedBy = headerUser
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	return o
+}
+
+// UserHeader names the caller in the default Options.RequestedBy.
+const UserHeader = "X-Devarch-User"
+
+const maxUserLen = 128
+
+// headerUser returns the X-Devarch-User header when it is a short,
+// printable name, else "api".
+func headerUser(r *http.Request) string {
+	u := strings.TrimSpace(r.Header.Get(UserHeader))
+	if u == "" || len(u) > maxUserLen || !utf8.ValidString(u) {
+		return "api"
+	}
+	for _, c := range u {
+		if !unicode.IsPrint(c) {
+			return "api"
+		}
+	}
+	return u
+}
+
+// server is the API's state: dependencies, options and the shared
+// notification hub.
+type server struct {
+	deps      Deps
+	opts      Options
+	log       *zap.Logger
+	tokenHash *[sha256.Size]byte
+	csrf      *http.CrossOriginProtection
+	hub       *hub
+	mux       *http.ServeMux
+}
+
+// New returns the API's handler. It panics when a required dependency is
+// missing, as that is a wiring mistake.
+func New(deps Deps, opts Options) http.Handler {
+	requireDeps(deps)
+	log := deps.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.With(zap.String("component", "api"))
+	s := &server{deps: deps, opts: opts.withDefaults(), log: log, csrf: http.NewCrossOriginProtection(), mux: http.NewServeMux()}
+	if opts.APIToken != "" {
+		h := sha256.Sum256([]byte(opts.APIToken))
+		s.tokenHash = &h
+	}
+	s.hub = newHub(deps.Notifications, log)
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
+	}
+	return s.logRequests(s.recoverPanics(http.HandlerFunc(s.dispatch)))
+}
+
+func requireDeps(d Deps) {
+	missing := func(name string) { panic("api.New: Deps." + name + " is nil") }
+	switch {
+	case d.Stacks == nil:
+		missing("Stacks")
+	case d.Statuses == nil:
+		missing("Statuses")
+	case d.Approvals == nil:
+		missing("Approvals")
+	case d.Planner == nil:
+		missing("Planner")
+	case d.Locks == nil:
+		missing("Locks")
+	case d.Notifications == nil:
+		missing("Notifications")
+	}
+	for _, c := range d.Ready {
+		if c.Name == "" || c.Fn == nil {
+			panic("api.New: every readiness check needs a name and a function")
+		}
+	}
+}

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/devarch/devarch-controller/api/view"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// stackList is the body of GET /api/v1/stacks.
+type stackList struct {
+	Stacks []stackSummary `json:"stacks"`
+}
+
+// stackSummary is one stack of the list.
+type stackSummary struct {
+	ID        int64       `json:"id"`
+	Name      string      `json:"name"`
+	Network   string      `json:"network"`
+	Enabled   bool        `json:"enabled"`
+	Instances int         `json:"instances"`
+	Status    *statusView `json:"status"`
+}
+
+// statusView is the reconcile loop's last word on a stack; null until the
+// loop has planned it once.
+type statusView struct {
+	Condition     string         `json:"condition"`
+	Counts        map[string]int `json:"counts"`
+	Token         string         `json:"token"`
+	Message       string         `json:"message"`
+	LastReconcile time.Time      `json:"last_reconcile"`
+}
+
+// stackDetail is the body of GET /api/v1/stacks/{name}: the redacted view
+// plus the status.
+type stackDetail struct {
+	view.Stack
+	Status *statusView `json:"status"`
+}
+
+func newStatusView(st state.StackStatus, ok bool) *statusView {
+	if !ok {
+		return nil
+	}
+	counts := map[string]int{"add": 0, "modify": 0, "remove": 0}
+	for k, v := range st.Counts {
+		counts[k] = v
+	}
+	return &statusView{Condition: st.Condition, Counts: counts, Token: st.Token, Message: st.Message, LastReconcile: st.LastReconcile.UTC()}
+}
+
+func (s *server) listStacks(w http.ResponseWriter, r *http.Request) {
+	stacks, err := s.deps.Stacks.Stacks(r.Context())
+	if err != nil {
+		s.internalError(w, r, "list stacks", err)
+		return
+	}
+	statuses, err := s.deps.Statuses.StackStatuses(r.Context())
+	if err != nil {
+		s.internalError(w, r, "read stack statuses", err)
+		return
+	}
+	out := stackList{Stacks: make([]stackSummary, 0, len(stacks))}
+	for _, st := range stacks {
+		status, ok := statuses[st.ID]
+		out.Stacks = append(out.Stacks, stackSummary{ID: st.ID, Name: st.Name, Network: st.Network(), Enabled: st.Enabled,
+			Instances: len(st.Instances), Status: newStatusView(status, ok)})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// loadStack reads the stack named in the path, answering 404 or 500 itself
+// when it cannot.
+func (s *server) loadStack(w http.ResponseWriter, r *http.Request) (spec.Stack, bool) {
+	name := r.PathValue("name")
+	st, err := s.deps.Stacks.Stack(r.Context(), name)
+	if errors.Is(err, state.ErrNotFound) {
+		writeError(w, http.StatusNotFound, codeStackNotFound,
+			fmt.Sprintf("Stack %q does not exist. List the stacks with GET /api/v1/stacks.", name))
+		return st, false
+	}
+	if err != nil {
+		s.internalError(w, r, "read the stack", err)
+		return st, false
+	}
+	return st, true
+}
+
+func (s *server) getStack(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.loadStack(w, r)
+	if !ok {
+		return
+	}
+	statuses, err := s.deps.Statuses.StackStatuses(r.Context())
+	if err != nil {
+		s.internalError(w, r, "read stack statuses", err)
+		return
+	}
+	status, found := statuses[st.ID]
+	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found)})
+}
+
+func (s *server) getPlan(w http.ResponseWriter, r *http.Request) {
+	st, ok := s.loadStack(w, r)
+	if !ok {
+		return
+	}
+	p, ok := s.plan(w, r, st)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = p.WriteJSON(w)
+}
