@@ -137,13 +137,17 @@ func TestLoadPathsCorpusIsDeterministic(t *testing.T) {
 func TestLoadPathsExamples(t *testing.T) {
 	requireCorpus(t)
 	results := LoadPaths(corpusDir, examplesDir)
-	if len(results) != 176 {
-		t.Fatalf("loaded %d files, want 176", len(results))
+	// 174 corpus templates, node-api and vite-web (for the shop export)
+	// and the three demo templates.
+	if len(results) != 179 {
+		t.Fatalf("loaded %d files, want 179", len(results))
 	}
 	templates := byName(t, results)
 	for name, want := range map[string]struct{ category, image string }{
 		"node-api": {"backend", "node:20-alpine"},
 		"vite-web": {"frontend", "node:22-alpine"},
+		"demo-web": {"demo", "devarch-demo/web:1"},
+		"demo-api": {"demo", "devarch-demo/api:1"},
 	} {
 		r, ok := templates[name]
 		if !ok {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -9,11 +11,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/api"
+	"github.com/devarch/devarch-controller/api/dashboard"
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/metrics"
+	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
+	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -39,15 +45,34 @@ func newServeWiring(app *App, cfg config.Config, store *state.Store, rt *deploy.
 
 func (w *serveWiring) queueDepth(f func() int) { w.metrics.m.SetQueueDepthFunc(f) }
 
-// server returns the HTTP server: API, dashboard, health and metrics.
+// server returns the HTTP server: the JSON API under /api/v1, health
+// and metrics endpoints, and the dashboard at /.
 func (w *serveWiring) server(_ *reconcile.Controller) *http.Server {
+	observer := w.rt.NewObserver()
+	paths := paths(w.cfg)
+	planner := func(ctx context.Context, s spec.Stack) (*plan.Plan, error) {
+		snap, err := observer.Snapshot(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("observe containers: %w", err)
+		}
+		return plan.Compute(plan.Desired{Stack: s, Paths: paths}, snap.For(s), time.Now())
+	}
+	h := api.New(api.Deps{
+		Stacks: w.store, Statuses: w.store, Approvals: w.store, Locks: w.locker, Notifications: w.store,
+		Planner: planner,
+		Ready: []api.Check{
+			{Name: "database", Fn: w.store.Ping},
+			{Name: "docker", Fn: w.rt.Ping},
+		},
+		Metrics: promhttp.HandlerFor(w.reg, promhttp.HandlerOpts{}),
+		Logger:  w.log,
+	}, api.Options{APIToken: w.cfg.APIToken, ApprovalTTL: w.cfg.ApprovalTTL})
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
-		rw.Header().Set("Content-Type", "application/json")
-		_, _ = rw.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(w.reg, promhttp.HandlerOpts{}))
-	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	for _, p := range []string{api.Base + "/", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, h)
+	}
+	mux.Handle("/", dashboard.Handler())
+	return api.Server(w.cfg.HTTPAddr, mux)
 }
 
 // metricsAdapter maps the loop's observations onto package metrics.
@@ -69,7 +94,7 @@ func (a metricsAdapter) SetStackStatus(st state.StackStatus) {
 }
 
 func (a metricsAdapter) DeleteStackStatus(stack string) { a.m.DeleteStack(stack) }
-func (a metricsAdapter) RetainStacks(names []string)   { a.m.RetainStacks(names) }
+func (a metricsAdapter) RetainStacks(names []string)    { a.m.RetainStacks(names) }
 func (a metricsAdapter) ObserveApply(result string, durations map[string]time.Duration) {
 	a.m.ApplyFinished(result)
 	for phase, d := range durations {

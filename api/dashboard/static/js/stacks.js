@@ -1,0 +1,112 @@
+// The stacks page: every stack with its condition, change counts and last
+// reconcile time, kept current by the stacks poller. Rows are updated in
+// place (keyed by stack id) so focus and scroll survive every poll.
+import { h, replace } from './dom.js';
+import { conditionBadge, countsView, plural, timeAgo } from './format.js';
+
+export function stackHref(name, tab) {
+  return `#/stacks/${encodeURIComponent(name)}${tab ? `/${tab}` : ''}`;
+}
+
+export class StacksView {
+  constructor(poller) {
+    this.rows = new Map(); // stack id → {tr, cells, keys}
+    this.heading = h('h1', { tabindex: '-1', text: 'Stacks' });
+    this.summary = h('p', { class: 'page-summary muted', 'aria-live': 'polite' });
+    this.error = h('p', { class: 'notice notice-error', role: 'alert', hidden: true });
+    this.empty = h('div', { class: 'empty', hidden: true },
+      h('p', { text: 'No stacks yet.' }),
+      h('p', { class: 'muted' }, 'Import one with ', h('code', { text: 'devarch-controller stack import FILE' }), '.'));
+    this.tbody = h('tbody');
+    this.table = h('table', { class: 'stacks', hidden: true },
+      h('caption', { class: 'sr-only', text: 'Stacks, their status and pending changes' }),
+      h('thead', {}, h('tr', {}, ['Stack', 'Status', 'Changes', 'Instances', 'Last reconcile']
+        .map((t) => h('th', { scope: 'col', text: t })))),
+      this.tbody);
+    this.el = h('section', { class: 'page page-stacks', 'aria-labelledby': 'stacks-title' },
+      h('div', { class: 'page-head' }, this.heading, this.summary), this.error, this.empty, this.table);
+    this.heading.id = 'stacks-title';
+    this.unsubscribe = poller.subscribe((s) => this.render(s));
+    document.title = 'Stacks · devarch-controller';
+  }
+
+  focusTarget() { return this.heading; }
+
+  dispose() { this.unsubscribe(); }
+
+  render({ stacks, error }) {
+    this.error.hidden = !error;
+    if (error) this.error.textContent = error.message;
+    if (!stacks) return;
+    this.empty.hidden = stacks.length > 0;
+    this.table.hidden = stacks.length === 0;
+    const seen = new Set();
+    stacks.forEach((s, i) => {
+      seen.add(s.id);
+      let row = this.rows.get(s.id);
+      if (!row) {
+        row = newRow();
+        this.rows.set(s.id, row);
+      }
+      updateRow(row, s);
+      if (this.tbody.children[i] !== row.tr) this.tbody.insertBefore(row.tr, this.tbody.children[i] || null);
+    });
+    for (const [id, row] of this.rows) {
+      if (!seen.has(id)) {
+        row.tr.remove();
+        this.rows.delete(id);
+      }
+    }
+    this.summary.textContent = summarize(stacks);
+  }
+}
+
+function summarize(stacks) {
+  const by = (c) => stacks.filter((s) => s.status?.condition === c).length;
+  const parts = [plural(stacks.length, 'stack')];
+  if (by('Drifted')) parts.push(`${by('Drifted')} drifted`);
+  if (by('Applying')) parts.push(`${by('Applying')} applying`);
+  if (by('Error')) parts.push(`${by('Error')} with errors`);
+  return parts.join(' · ');
+}
+
+function newRow() {
+  const link = h('a', { class: 'stack-link' });
+  const cells = {
+    name: h('th', { scope: 'row', 'data-label': 'Stack' }, link),
+    status: h('td', { class: 'cell-status', 'data-label': 'Status' }),
+    changes: h('td', { class: 'cell-changes', 'data-label': 'Changes' }),
+    instances: h('td', { class: 'cell-instances', 'data-label': 'Instances' }),
+    reconciled: h('td', { class: 'cell-reconciled', 'data-label': 'Last reconcile' }),
+  };
+  const tr = h('tr', { class: 'stack-row' }, Object.values(cells));
+  return { tr, link, cells, keys: {} };
+}
+
+// set replaces a cell's content only when its key changed.
+function set(row, name, key, build) {
+  if (row.keys[name] === key) return;
+  row.keys[name] = key;
+  replace(row.cells[name], build());
+}
+
+function updateRow(row, s) {
+  const st = s.status;
+  row.tr.dataset.stack = s.name;
+  row.tr.dataset.condition = st?.condition || 'none';
+  if (row.link.textContent !== s.name) row.link.textContent = s.name;
+  row.link.href = stackHref(s.name);
+  set(row, 'status', JSON.stringify([st?.condition, st?.message, s.enabled]), () => [
+    conditionBadge(st),
+    s.enabled ? null : h('span', { class: 'tag', text: 'disabled' }),
+    st?.condition === 'Error' && st.message ? h('span', { class: 'status-message', text: st.message }) : null,
+  ]);
+  const counts = st?.counts || {};
+  set(row, 'changes', JSON.stringify([counts, s.name]), () => {
+    const view = countsView(counts);
+    const total = (counts.add || 0) + (counts.modify || 0) + (counts.remove || 0);
+    return total ? h('a', { href: stackHref(s.name, 'deploy'), class: 'counts-link', title: 'Review the plan' }, view) : view;
+  });
+  set(row, 'instances', String(s.instances), () => String(s.instances ?? 0));
+  set(row, 'reconciled', st?.last_reconcile || '', () => timeAgo(st?.last_reconcile));
+}
