@@ -20,7 +20,27 @@ import (
 const (
 	MessageConflict = "Stack is being applied by another session."
 	MessageStale    = "Plan is stale: the stack changed since the plan was generated. Generate a new plan."
+	// MessageShutdown is the outcome of an apply cut off because the
+	// controller's shutdown timeout ran out.
+	MessageShutdown = "The controller stopped before the apply finished (its shutdown timeout ran out); the stack may be partly applied. Generate a new plan and apply it again."
 )
+
+// lockRetryDelays are the waits before retrying a stack lock found held,
+// before the approval is called a conflict (1.6 s in all). A replica that
+// finished an approval records the outcome before it unlocks (so that the
+// sweep never takes a finished apply for an interrupted one); a replica
+// that claims the stack's next approval in that window of one round trip
+// finds the lock still held, and must not report a conflict for it. This
+// is the one place the loop waits for a lock, bounded, and only after the
+// claim made the approval its own.
+var lockRetryDelays = []time.Duration{
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
+}
+
+// finishTimeout bounds recording an approval's outcome, which runs even
+// when the apply was cut off by the shutdown timeout.
+const finishTimeout = 10 * time.Second
 
 // processApprovals claims and applies the stack's pending approvals one
 // at a time, until none is left or the controller drains.
@@ -46,7 +66,7 @@ func (c *Controller) processApprovals(ctx context.Context, stackID int64) error 
 func (c *Controller) handleApproval(a state.Approval) error {
 	ctx := c.applyCtx
 	log := c.log.With(zap.String("stack", a.Stack), zap.Int64("approval_id", a.ID))
-	lease, err := c.d.Locker.TryLock(ctx, a.StackID)
+	lease, err := c.tryLock(ctx, a.StackID)
 	if errors.Is(err, lock.ErrHeld) {
 		c.d.Metrics.IncLockConflicts()
 		log.Info("approval conflicts with another session holding the stack's lock")
@@ -82,14 +102,47 @@ func (c *Controller) handleApproval(a state.Approval) error {
 	log.Info("applying approved plan")
 	secrets := s.SecretValues()
 	res, applyErr := c.d.Applier.Apply(ctx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
-	defer c.queue.Add(a.StackID) // plan again: InSync, or what is left
+	defer c.afterApply(a.StackID) // plan again: InSync, or what is left
 	if applyErr != nil {
 		res.ComposeOutput = spec.Scrub(res.ComposeOutput, secrets)
+		if ctx.Err() != nil {
+			log.Warn("apply cut off by the shutdown timeout", zap.Error(applyErr))
+			return c.finish(ctx, a, state.ApprovalInterrupted, MessageShutdown, &res, res.Durations)
+		}
 		msg := failureMessage(applyErr, secrets)
 		log.Warn("apply failed", zap.String("message", msg))
 		return c.finish(ctx, a, state.ApprovalFailed, msg, &res, res.Durations)
 	}
 	return c.finish(ctx, a, state.ApprovalSucceeded, successMessage(res), &res, res.Durations)
+}
+
+// tryLock takes the stack's lock, retrying after lockRetryDelays while
+// another session holds it. It returns the last attempt's outcome.
+func (c *Controller) tryLock(ctx context.Context, stackID int64) (*lock.Lease, error) {
+	lease, err := c.d.Locker.TryLock(ctx, stackID)
+	for _, d := range c.lockRetry {
+		if !errors.Is(err, lock.ErrHeld) || !sleep(ctx, d) {
+			break
+		}
+		lease, err = c.d.Locker.TryLock(ctx, stackID)
+	}
+	return lease, err
+}
+
+// afterApply has the stack planned again once an apply ended, so its
+// status leaves Applying. The work queue does that, except while the
+// controller drains: the queue takes nothing then, so the status is
+// refreshed here, before the stack's lock is released.
+func (c *Controller) afterApply(stackID int64) {
+	if !c.isDraining() {
+		c.queue.Add(stackID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.applyCtx), finishTimeout)
+	defer cancel()
+	if err := c.refreshStatus(ctx, stackID); err != nil {
+		c.log.Warn("refresh status after apply", zap.Int64("stack_id", stackID), zap.Error(err))
+	}
 }
 
 // applyingStatus is the status shown while a stack is applied.
@@ -112,6 +165,9 @@ func (c *Controller) finish(ctx context.Context, a state.Approval, status, messa
 		result = res
 	}
 	c.d.Metrics.ObserveApply(status, durations)
+	// Record the outcome even when the shutdown timeout cancelled ctx.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
 	if err := c.d.Approvals.FinishApproval(ctx, a.ID, status, message, result); err != nil {
 		return fmt.Errorf("finish approval %d as %s: %w", a.ID, status, err)
 	}
@@ -134,7 +190,7 @@ func failureMessage(err error, secrets []string) string {
 	phase := "apply"
 	var ae *deploy.ApplyError
 	if errors.As(err, &ae) {
-		phase = ae.Phase
+		phase, err = ae.Phase, ae.Err // the message names the phase once
 	}
 	hint := map[string]string{
 		deploy.PhaseBuild:   "Nothing was changed. Fix the stack's definition and generate a new plan.",

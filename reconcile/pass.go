@@ -15,8 +15,18 @@ import (
 
 // reconcileStack is one worker pass over one stack: read it afresh,
 // observe the runtime, plan, record the status, then handle the stack's
-// pending approvals (unless the controller is draining).
+// pending approvals (unless the controller is draining). Approvals of a
+// stack deleted after they were filed are handled too: they end stale.
 func (c *Controller) reconcileStack(ctx context.Context, id int64) error {
+	if err := c.refreshStatus(ctx, id); err != nil {
+		return err
+	}
+	return c.processApprovals(ctx, id)
+}
+
+// refreshStatus reads one stack, observes the runtime, plans and records
+// the stack's status; a stack that no longer exists is forgotten.
+func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 	s, err := c.d.Desired.StackByID(ctx, id)
 	if errors.Is(err, state.ErrNotFound) {
 		c.forget(id)
@@ -41,7 +51,7 @@ func (c *Controller) reconcileStack(ctx context.Context, id int64) error {
 		return fmt.Errorf("plan stack %q: %w", s.Name, err)
 	}
 	c.recordStatuses(ctx, []state.StackStatus{statusFromPlan(p, false, c.o.Now())})
-	return c.processApprovals(ctx, s.ID)
+	return nil
 }
 
 // fullPass plans every stack with a bounded number of queries and engine
@@ -113,6 +123,13 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 		for i := int64(0); i < n; i++ {
 			c.d.Metrics.ObserveApply(state.ApprovalInterrupted, nil)
 		}
+		// The dead controller's "Applying" rows are still stored, and the
+		// store dropped this controller's writes for those stacks while
+		// they were applying: write every status again (rows whose content
+		// is unchanged are not touched).
+		c.mu.Lock()
+		clear(c.written)
+		c.mu.Unlock()
 	}
 	if c.d.Counter != nil {
 		if counts, err := c.d.Counter.ApprovalCounts(ctx); err == nil {
@@ -122,12 +139,13 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 }
 
 // recordStatuses keeps the latest statuses in memory and in metrics, and
-// writes those that changed (beyond their reconcile time) to the database.
+// writes those that differ (beyond their reconcile time) from what this
+// controller last wrote to the database.
 func (c *Controller) recordStatuses(ctx context.Context, statuses []state.StackStatus) {
 	var changed []state.StackStatus
 	c.mu.Lock()
 	for _, st := range statuses {
-		if prev, ok := c.statuses[st.StackID]; !ok || !sameStatus(prev, st) {
+		if prev, ok := c.written[st.StackID]; !ok || !sameStatus(prev, st) {
 			changed = append(changed, st)
 		}
 		if old, ok := c.names[st.StackID]; ok && old != st.Stack {
@@ -143,13 +161,18 @@ func (c *Controller) recordStatuses(ctx context.Context, statuses []state.StackS
 	if len(changed) == 0 {
 		return
 	}
-	if err := c.d.Statuses.WriteStackStatuses(ctx, changed); err != nil {
-		c.log.Warn("write stack statuses", zap.Int("count", len(changed)), zap.Error(err))
-		c.mu.Lock()
-		for _, st := range changed {
-			delete(c.statuses, st.StackID) // write again next time
+	err := c.d.Statuses.WriteStackStatuses(ctx, changed)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range changed {
+		if err != nil {
+			delete(c.written, st.StackID) // write again next time
+		} else if _, live := c.names[st.StackID]; live {
+			c.written[st.StackID] = st
 		}
-		c.mu.Unlock()
+	}
+	if err != nil {
+		c.log.Warn("write stack statuses", zap.Int("count", len(changed)), zap.Error(err))
 	}
 }
 
@@ -158,6 +181,7 @@ func (c *Controller) forget(id int64) {
 	c.mu.Lock()
 	name, ok := c.names[id]
 	delete(c.statuses, id)
+	delete(c.written, id)
 	delete(c.names, id)
 	c.mu.Unlock()
 	if ok {
@@ -177,6 +201,7 @@ func (c *Controller) retain(live []spec.Stack) {
 	for id := range c.statuses {
 		if !keep[id] {
 			delete(c.statuses, id)
+			delete(c.written, id)
 			delete(c.names, id)
 		}
 	}

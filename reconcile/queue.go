@@ -66,8 +66,8 @@ func (q *queue) addLocked(key int64) {
 	q.cond.Signal()
 }
 
-// AddAfter adds key after delay (a pending delayed add of the same key is
-// replaced only by an earlier one).
+// AddAfter adds key after delay, replacing a pending delayed add of the
+// same key.
 func (q *queue) AddAfter(key int64, delay time.Duration) {
 	if delay <= 0 {
 		q.Add(key)

@@ -44,13 +44,16 @@ func (c *Controller) requestResync() {
 func (c *Controller) resyncRequests() <-chan struct{} { return c.resync }
 
 // watchRuntime enqueues the stack of every labeled container event. When
-// the event stream breaks (engine down) it reconnects with backoff and
-// asks for a full pass, since events were missed.
+// the event stream breaks (engine down) it reconnects with backoff and,
+// once reconnected, asks for a full pass, since events were missed.
 func (c *Controller) watchRuntime(ctx context.Context) {
 	backoff := watchMinBackoff
-	for ctx.Err() == nil {
+	for reconnect := false; ctx.Err() == nil; reconnect = true {
 		events, errs := c.d.Runtime.Events(ctx)
 		connected := time.Now()
+		if reconnect {
+			c.requestResync()
+		}
 		for ev := range events {
 			backoff = watchMinBackoff
 			if ev.StackID > 0 {
@@ -70,7 +73,6 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 			return
 		}
 		backoff = min(2*backoff, watchMaxBackoff)
-		c.requestResync()
 	}
 }
 
@@ -89,6 +91,9 @@ func (c *Controller) watchDatabase(ctx context.Context) {
 			}
 			backoff = min(2*backoff, watchMaxBackoff)
 			continue
+		}
+		if backoff > watchMinBackoff {
+			c.requestResync() // notifications sent while not listening are lost
 		}
 		backoff = watchMinBackoff
 		for n := range ch {

@@ -101,10 +101,12 @@ func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) 
 	defer stopCtrl()
 	go func() { ctrlDone <- ctrl.Run(runCtx) }()
 
+	var failed error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		log.Error("http server stopped", zap.Error(err))
+		log.Error("http server stopped; stopping the controller", zap.Error(err))
+		failed = fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
 	}
 	stopCtrl()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout+5*time.Second)
@@ -114,6 +116,9 @@ func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) 
 	}
 	if err := <-ctrlDone; err != nil {
 		return err
+	}
+	if failed != nil {
+		return failed
 	}
 	log.Info("stopped cleanly")
 	return nil

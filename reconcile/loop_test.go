@@ -1,0 +1,510 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+const unitSecret = "hunter2-canary-value"
+
+// unitStack is a one-instance stack with a secret env value; with no
+// container observed its plan adds the instance.
+func unitStack(id int64, name string) spec.Stack {
+	o := spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: "devarch-test/sleeper:latest",
+		Env: []spec.EnvVar{{Key: "DB_PASSWORD", Value: unitSecret}}}}
+	return spec.Stack{ID: id, Name: name, Enabled: true, Instances: []spec.Instance{
+		{ID: id*10 + 1, Name: "web", Enabled: true, Overrides: o, Effective: spec.Merge(nil, o)}}}
+}
+
+// newUnitController returns a controller over w that can reconcile without
+// Run (its apply context is the test's).
+func newUnitController(t *testing.T, w *fakeWorld) *Controller {
+	t.Helper()
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Logger: zaptest.NewLogger(t),
+		Paths: project.Options{StateDir: "/var/lib/devarch-unit", WorkspaceDir: "/var/lib/devarch-unit/ws"}})
+	c.applyCtx = t.Context()
+	c.lockRetry = nil // a held lock is a conflict at once
+	return c
+}
+
+func TestApprovalOutcomes(t *testing.T) {
+	s := unitStack(1, "shop")
+	composeErr := func(spec.Stack) (deploy.Result, error) {
+		return deploy.Result{ComposeOutput: "container devarch-shop-web: env DB_PASSWORD=" + unitSecret + " refused"},
+			&deploy.ApplyError{Phase: deploy.PhaseCompose, Err: errors.New("start devarch-shop-web: " + unitSecret + " is invalid\nmore detail")}
+	}
+	networkErr := func(spec.Stack) (deploy.Result, error) {
+		return deploy.Result{}, &deploy.ApplyError{Phase: deploy.PhaseNetwork, Err: errors.New("create network: address pool exhausted")}
+	}
+	tests := []struct {
+		name        string
+		token       string
+		lockErr     error
+		applyFn     func(spec.Stack) (deploy.Result, error)
+		wantStatus  string
+		wantMessage func(t *testing.T, msg string)
+		wantApplied int
+		wantLocked  bool
+	}{
+		{name: "current token applies", token: plan.Token(s), wantStatus: state.ApprovalSucceeded, wantApplied: 1, wantLocked: true,
+			wantMessage: func(t *testing.T, msg string) {
+				if msg != "Applied: 1 created, 0 recreated, 0 started, 0 restarted, 0 removed." {
+					t.Errorf("message = %q", msg)
+				}
+			}},
+		{name: "stale token touches nothing", token: "0000stale", wantStatus: state.ApprovalStale, wantLocked: true,
+			wantMessage: exactly(MessageStale)},
+		{name: "lock held elsewhere is a conflict", token: plan.Token(s), lockErr: &lock.HeldError{StackID: 1, HolderPID: 4242},
+			wantStatus: state.ApprovalConflict, wantMessage: exactly(MessageConflict)},
+		{name: "compose failure names the phase", token: plan.Token(s), applyFn: composeErr, wantStatus: state.ApprovalFailed,
+			wantApplied: 1, wantLocked: true, wantMessage: func(t *testing.T, msg string) {
+				if !strings.HasPrefix(msg, "Apply failed in the compose phase: start devarch-shop-web:") || strings.Contains(msg, "more detail") {
+					t.Errorf("message = %q, want the compose phase and the error's first line", msg)
+				}
+				if !strings.Contains(msg, "config files are kept for debugging") {
+					t.Errorf("message %q does not say what was left behind", msg)
+				}
+			}},
+		{name: "network failure names the phase", token: plan.Token(s), applyFn: networkErr, wantStatus: state.ApprovalFailed,
+			wantApplied: 1, wantLocked: true, wantMessage: func(t *testing.T, msg string) {
+				if !strings.HasPrefix(msg, "Apply failed in the network phase: create network: address pool exhausted.") ||
+					!strings.Contains(msg, "Nothing was changed.") {
+					t.Errorf("message = %q", msg)
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newFakeWorld(s)
+			w.lockErr, w.applyFn = tt.lockErr, tt.applyFn
+			w.file(7, s.ID, tt.token)
+			c := newUnitController(t, w)
+			if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+				t.Fatalf("reconcile: %v", err)
+			}
+			w.snapshotOf(func() {
+				got, ok := w.finished[7]
+				if !ok {
+					t.Fatalf("approval not finished")
+				}
+				if got.status != tt.wantStatus {
+					t.Errorf("status = %q, want %q (message %q)", got.status, tt.wantStatus, got.message)
+				}
+				tt.wantMessage(t, got.message)
+				if strings.Contains(got.message, unitSecret) {
+					t.Errorf("message leaks the secret: %q", got.message)
+				}
+				if len(w.applied) != tt.wantApplied {
+					t.Errorf("Apply called %d times, want %d", len(w.applied), tt.wantApplied)
+				}
+				if _, ok := w.locked[7]; ok != tt.wantLocked {
+					t.Errorf("lock recorded = %v, want %v", ok, tt.wantLocked)
+				}
+				if tt.wantApplied == 0 && got.result != nil {
+					t.Errorf("result stored without an apply: %#v", got.result)
+				}
+			})
+		})
+	}
+}
+
+func exactly(want string) func(*testing.T, string) {
+	return func(t *testing.T, msg string) {
+		t.Helper()
+		if msg != want {
+			t.Errorf("message = %q, want %q", msg, want)
+		}
+	}
+}
+
+func TestFailedApplyStoresScrubbedResult(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.applyFn = func(spec.Stack) (deploy.Result, error) {
+		return deploy.Result{Created: []string{"devarch-shop-web"}, ComposeOutput: "env DB_PASSWORD=" + unitSecret + " refused",
+				Durations: map[string]time.Duration{deploy.PhaseCompose: time.Second}},
+			&deploy.ApplyError{Phase: deploy.PhaseCompose, Err: errors.New("boom")}
+	}
+	w.file(3, s.ID, plan.Token(s))
+	c := newUnitController(t, w)
+	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, ok := w.finished[3].result.(*deploy.Result)
+	if !ok {
+		t.Fatalf("result = %#v, want *deploy.Result", w.finished[3].result)
+	}
+	if res.ComposeOutput != "env DB_PASSWORD=*** refused" && strings.Contains(res.ComposeOutput, unitSecret) {
+		t.Errorf("compose output leaks the secret: %q", res.ComposeOutput)
+	}
+	if !strings.Contains(res.ComposeOutput, "refused") || len(res.Created) != 1 {
+		t.Errorf("result lost what the apply did: %+v", res)
+	}
+	if len(w.progress[3]) == 0 {
+		t.Error("progress events were not stored")
+	}
+}
+
+func TestLockErrorLeavesApprovalForTheSweep(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.lockErr = errors.New("acquire connection: connection refused")
+	w.file(5, s.ID, plan.Token(s))
+	c := newUnitController(t, w)
+	err := c.reconcileStack(t.Context(), s.ID)
+	if err == nil || !strings.Contains(err.Error(), "lock stack") {
+		t.Fatalf("err = %v, want a lock error to retry", err)
+	}
+	if len(w.finished) != 0 || len(w.applied) != 0 {
+		t.Fatalf("finished %v, applied %v: want neither", w.finished, w.applied)
+	}
+}
+
+func TestDrainingControllerClaimsNothing(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.file(1, s.ID, plan.Token(s))
+	c := newUnitController(t, w)
+	close(c.draining)
+	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if w.claims != 0 || len(w.applied) != 0 {
+		t.Fatalf("draining controller claimed %d and applied %d", w.claims, len(w.applied))
+	}
+	if len(w.writes) != 1 || w.writes[0][0].Condition != Drifted {
+		t.Fatalf("status writes = %+v, want the plan's status still recorded", w.writes)
+	}
+}
+
+func TestApprovalOfDeletedStackIsStale(t *testing.T) {
+	w := newFakeWorld() // stack 9 is gone
+	w.file(4, 9, "token-of-a-deleted-stack")
+	c := newUnitController(t, w)
+	if err := c.reconcileStack(t.Context(), 9); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := w.finished[4]
+	if !ok || got.status != state.ApprovalStale || !strings.Contains(got.message, "deleted") {
+		t.Fatalf("finished = %+v (ok %v), want stale saying the stack was deleted", got, ok)
+	}
+	if len(w.applied) != 0 {
+		t.Fatal("applied a deleted stack")
+	}
+}
+
+func TestStatusWrittenOnlyWhenItChanges(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	c := newUnitController(t, w)
+	ctx := t.Context()
+	reconcile := func() {
+		t.Helper()
+		if err := c.reconcileStack(ctx, s.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name       string
+		change     func()
+		wantWrites int
+		wantCond   Condition
+	}{
+		{"first reconcile writes", func() {}, 1, Drifted},
+		{"same plan again writes nothing", func() {}, 1, Drifted},
+		{"a full pass with the same plan writes nothing", func() { c.fullPass(ctx) }, 1, Drifted},
+		{"the stack converging writes", func() { s2 := s; s2.Instances = nil; w.stacks[1] = s2 }, 2, InSync},
+		{"a failed write is retried next time", func() { w.writeErr = errors.New("database down"); w.stacks[1] = s }, 3, Drifted},
+		{"after the failure the same status is written again", func() { w.writeErr = nil }, 4, Drifted},
+		{"and then not again", func() {}, 4, Drifted},
+	}
+	for _, st := range steps {
+		st.change()
+		reconcile()
+		if len(w.writes) != st.wantWrites {
+			t.Fatalf("%s: %d writes, want %d", st.name, len(w.writes), st.wantWrites)
+		}
+		if got := c.Statuses()[1].Condition; got != st.wantCond {
+			t.Fatalf("%s: condition %q, want %q", st.name, got, st.wantCond)
+		}
+	}
+}
+
+func TestSnapshotFailureIsErrorStatus(t *testing.T) {
+	a, b := unitStack(1, "shop"), unitStack(2, "blog")
+	w := newFakeWorld(a, b)
+	w.snapErr = errors.New("Cannot connect to the Docker daemon")
+	c := newUnitController(t, w)
+	err := c.reconcileStack(t.Context(), 1)
+	if err == nil || !strings.Contains(err.Error(), "observe containers") {
+		t.Fatalf("reconcile err = %v, want an observe error (retried with backoff)", err)
+	}
+	if st := c.Statuses()[1]; st.Condition != Error || !strings.Contains(st.Message, "Docker daemon") {
+		t.Fatalf("status = %+v, want Error naming the cause", st)
+	}
+	c.fullPass(t.Context())
+	for id, st := range c.Statuses() {
+		if st.Condition != Error {
+			t.Errorf("stack %d after a full pass: %q, want Error", id, st.Condition)
+		}
+	}
+	if w.claims != 0 {
+		t.Error("approvals were claimed although the runtime could not be observed")
+	}
+	w.snapErr = nil
+	c.fullPass(t.Context())
+	if st := c.Statuses()[1]; st.Condition != Drifted {
+		t.Fatalf("after recovery: %q, want Drifted", st.Condition)
+	}
+}
+
+func TestInterruptSweepRewritesStatuses(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	c := newUnitController(t, w)
+	c.fullPass(t.Context())
+	c.fullPass(t.Context())
+	if len(w.writes) != 1 {
+		t.Fatalf("%d writes, want 1", len(w.writes))
+	}
+	// Another controller died while applying: the store kept its
+	// "Applying" row and dropped this controller's writes meanwhile. Once
+	// the sweep interrupts the approval, every status is written again.
+	c.d.Sweeper = interruptingSweeper{w}
+	c.fullPass(t.Context())
+	if len(w.writes) != 2 || w.writes[1][0].Condition != Drifted {
+		t.Fatalf("writes = %+v, want the status written again after an interrupt", w.writes)
+	}
+}
+
+type interruptingSweeper struct{ *fakeWorld }
+
+func (interruptingSweeper) InterruptOrphanedApprovals(context.Context, int32, time.Duration) (int64, error) {
+	return 1, nil
+}
+
+// runController runs c until the test ends and returns a function that
+// stops it and waits for Run to return.
+func runController(t *testing.T, c *Controller) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var stopped bool
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return 10 s after its context ended")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func waitPass(t *testing.T, w *fakeWorld, why string) {
+	t.Helper()
+	select {
+	case <-w.passDone:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no full pass %s", why)
+	}
+}
+
+func noPass(t *testing.T, w *fakeWorld, why string) {
+	t.Helper()
+	select {
+	case <-w.passDone:
+		t.Fatalf("unexpected full pass %s", why)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func TestTriggers(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.passDone = make(chan struct{}, 8)
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)})
+	runController(t, c)
+	waitPass(t, w, "at start")
+	reads := func() int {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.byIDReads[1]
+	}
+	waitReads := func(want int, why string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for reads() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stack read %d times, want %d", why, reads(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+
+	w.notes <- state.Notification{Channel: state.ChannelDesired, Resync: true}
+	waitPass(t, w, "after a NOTIFY resync (reconnected listener)")
+	w.notes <- state.Notification{Channel: state.ChannelDesired, Payload: `{"kind":"template","id":3,"stack_id":null}`}
+	waitPass(t, w, "after a template change")
+
+	w.notes <- state.Notification{Channel: state.ChannelDesired, Payload: `{"kind":"instance","id":11,"stack_id":1}`}
+	waitReads(1, "instance change")
+	noPass(t, w, "after an instance change")
+	w.notes <- state.Notification{Channel: state.ChannelApprovals, Payload: `{"id":5,"stack_id":1,"status":"pending"}`}
+	waitReads(2, "approval filed")
+	w.events <- deploy.Event{StackID: 1, InstanceID: 11, Action: "die"}
+	waitReads(3, "container event")
+	w.notes <- state.Notification{Channel: state.ChannelApprovals, Payload: `{"id":5,"stack_id":1,"status":"applying"}`}
+	w.notes <- state.Notification{Channel: state.ChannelDesired, Payload: `not json`}
+	noPass(t, w, "after an applying or malformed notification")
+	if got := reads(); got != 3 {
+		t.Fatalf("stack read %d times, want 3 (applying and malformed notifications enqueue nothing)", got)
+	}
+}
+
+func TestFailedReconcileRetriesWithBackoff(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.stacksErr = errors.New("connection refused")
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)})
+	runController(t, c)
+	c.Enqueue(1)
+	var times []time.Time
+	deadline := time.Now().Add(10 * time.Second)
+	for len(times) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stack read at %v, want 3 reads within 10 s", times)
+		}
+		time.Sleep(10 * time.Millisecond)
+		w.snapshotOf(func() { times = append([]time.Time(nil), w.byIDTimes...) })
+	}
+	// Retries wait BaseDelay, then twice that: a loaded machine may be
+	// late, never early.
+	const slack = 1500 * time.Millisecond
+	for i, want := range []time.Duration{BaseDelay, 2 * BaseDelay} {
+		if gap := times[i+1].Sub(times[i]); gap < want || gap > want+slack {
+			t.Errorf("retry %d after %v, want %v", i+1, gap, want)
+		}
+	}
+}
+
+func TestShutdownRecordsStatusOfInFlightApply(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.file(1, s.ID, plan.Token(s))
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)})
+	applying := make(chan struct{})
+	release := make(chan struct{})
+	w.applyFn = func(st spec.Stack) (deploy.Result, error) {
+		close(applying)
+		<-release
+		return deploy.Result{Created: []string{"devarch-shop-web"}}, nil
+	}
+	stop := runController(t, c)
+	c.Enqueue(s.ID)
+	select {
+	case <-applying:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the approval was never applied")
+	}
+	w.file(2, s.ID, plan.Token(s)) // filed after shutdown began: must stay pending
+	done := make(chan struct{})
+	go func() { stop(); close(done) }()
+	for !c.isDraining() {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	<-done
+	if got := w.finished[1].status; got != state.ApprovalSucceeded {
+		t.Fatalf("in-flight approval = %q, want succeeded", got)
+	}
+	if _, ok := w.finished[2]; ok || len(w.pending[1]) != 1 {
+		t.Fatal("an approval was claimed after shutdown began")
+	}
+	last := w.writes[len(w.writes)-1]
+	if last[0].Condition == Applying {
+		t.Fatalf("last status written is %q: the stack stays Applying after the controller stopped", last[0].Condition)
+	}
+}
+
+func TestShutdownTimeoutInterruptsApply(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.file(1, s.ID, plan.Token(s))
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, ShutdownTimeout: 200 * time.Millisecond, Logger: zaptest.NewLogger(t)})
+	blocked := make(chan struct{})
+	c.d.Applier = applierFunc(func(ctx context.Context) (deploy.Result, error) {
+		close(blocked)
+		<-ctx.Done()
+		return deploy.Result{}, &deploy.ApplyError{Phase: deploy.PhaseCompose, Err: fmt.Errorf("compose up: %w", ctx.Err())}
+	})
+	stop := runController(t, c)
+	c.Enqueue(s.ID)
+	select {
+	case <-blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the approval was never applied")
+	}
+	stop()
+	got, ok := w.finished[1]
+	if !ok {
+		t.Fatal("the approval cut off by the shutdown timeout was left applying")
+	}
+	if got.status != state.ApprovalInterrupted || !strings.Contains(got.message, "stopped") {
+		t.Fatalf("finished = %+v, want interrupted saying the controller stopped", got)
+	}
+}
+
+type applierFunc func(ctx context.Context) (deploy.Result, error)
+
+func (f applierFunc) Apply(ctx context.Context, _ spec.Stack, _ deploy.ApplyOptions, _ deploy.ProgressFunc) (deploy.Result, error) {
+	return f(ctx)
+}
+
+func TestReconnectAsksForFullPass(t *testing.T) {
+	tests := []struct {
+		name string
+		cut  func(w *fakeWorld)
+	}{
+		{"database listener was down", func(w *fakeWorld) { w.listenErrs = 1 }},
+		{"engine event stream was down", func(w *fakeWorld) { w.streamErrs = 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newFakeWorld(unitStack(1, "shop"))
+			tt.cut(w)
+			w.passDone = make(chan struct{}, 8)
+			runController(t, New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)}))
+			waitPass(t, w, "at start")
+			// Reconnecting waits watchMinBackoff (1 s), then asks for a pass:
+			// whatever happened meanwhile was missed.
+			select {
+			case <-w.passDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no full pass after reconnecting")
+			}
+		})
+	}
+}
