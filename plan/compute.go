@@ -60,7 +60,7 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		for _, c := range containersAfterFirst(containers) {
 			p.Changes = append(p.Changes, removal(inst.Name, inst.ID, c, "another container of this instance is kept; the duplicate is removed"))
 		}
-		ch, warnings, err := instanceChange(d, inst, containers, o, enabled)
+		ch, warnings, err := instanceChange(d, p.Token, inst, containers, o, enabled)
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +129,7 @@ func containersAfterFirst(cs []spec.Container) []spec.Container {
 
 // instanceChange compares an enabled instance with its container (the
 // newest one, if any) and returns nil when they are converged.
-func instanceChange(d Desired, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool) (*Change, []string, error) {
+func instanceChange(d Desired, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool) (*Change, []string, error) {
 	s := d.Stack
 	var warnings []string
 	for _, dep := range inst.Effective.DependsOn.Value {
@@ -138,8 +138,7 @@ func instanceChange(d Desired, inst spec.Instance, containers []spec.Container, 
 		}
 	}
 	name := spec.ContainerName(s.Name, inst.Name)
-	want := project.NewRecord(s, inst, d.Paths)
-	hash, err := serviceHash(s, inst, d.Paths, want.Encode())
+	hash, err := serviceHash(s, inst, d.Paths, token)
 	if err != nil {
 		var ve *cannotApplyError
 		if !errors.As(err, &ve) {
@@ -156,7 +155,7 @@ func instanceChange(d Desired, inst spec.Instance, containers []spec.Container, 
 		return &Change{
 			Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
 			Container: name, Reason: "no container exists; apply creates it",
-			Fields: diffRecords(project.Record{}, want, inst),
+			Fields: diffRecords(project.Record{}, project.NewRecord(s, inst, d.Paths), inst),
 		}, warnings, nil
 	}
 	c := containers[0]
@@ -167,7 +166,7 @@ func instanceChange(d Desired, inst spec.Instance, containers []spec.Container, 
 		ch.Recreate = true
 		var fields []FieldChange
 		if had, ok := project.DecodeRecord(c.Labels[spec.LabelSpec]); ok {
-			fields = diffRecords(had, want, inst)
+			fields = diffRecords(had, project.NewRecord(s, inst, d.Paths), inst)
 		} else {
 			fields = append(fields, runtimeField("config", "the container was not created by this controller from a recorded spec"))
 		}
