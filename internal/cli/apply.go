@@ -35,28 +35,12 @@ func newApplyCommand(app *App) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			st, err := openStore(ctx, cfg, "devarch-controller apply")
+			sp, err := planStack(ctx, app, cfg, args[0], "devarch-controller apply")
 			if err != nil {
 				return err
 			}
+			st, stack, p := sp.store, sp.stack, sp.plan
 			defer st.Close()
-			rt, err := openRuntime(ctx, app, cfg)
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			stack, err := st.Stack(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			snap, err := rt.NewObserver().Snapshot(ctx)
-			if err != nil {
-				return fmt.Errorf("observe containers: %w", err)
-			}
-			p, err := plan.Compute(plan.Desired{Stack: stack, Paths: paths(cfg)}, snap.For(stack), time.Now())
-			if err != nil {
-				return err
-			}
 			out := cmd.OutOrStdout()
 			if err := p.WriteText(out, plan.TextOptions{Color: isTerminal(out)}); err != nil {
 				return err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,29 +30,12 @@ func newPlanCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, cfg, "devarch-controller plan")
+			sp, err := planStack(cmd.Context(), app, cfg, args[0], "devarch-controller plan")
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			stack, err := st.Stack(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			rt, err := openRuntime(ctx, app, cfg)
-			if err != nil {
-				return err
-			}
-			defer rt.Close()
-			snap, err := rt.NewObserver().Snapshot(ctx)
-			if err != nil {
-				return fmt.Errorf("observe containers: %w", err)
-			}
-			p, err := plan.Compute(plan.Desired{Stack: stack, Paths: paths(cfg)}, snap.For(stack), time.Now())
-			if err != nil {
-				return err
-			}
+			defer sp.store.Close()
+			p := sp.plan
 			out := cmd.OutOrStdout()
 			if output == "json" {
 				err = p.WriteJSON(out)

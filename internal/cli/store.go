@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -50,4 +53,48 @@ func paths(cfg config.Config) project.Options {
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// stackPlan is a stack's fresh plan, with the store it was read from (the
+// caller closes it).
+type stackPlan struct {
+	store *state.Store
+	stack spec.Stack
+	plan  *plan.Plan
+}
+
+// planStack reads a stack from the database, observes the runtime and
+// computes the stack's plan.
+func planStack(ctx context.Context, app *App, cfg config.Config, name, appName string) (*stackPlan, error) {
+	st, err := openStore(ctx, cfg, appName)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := planWith(ctx, app, cfg, st, name)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return sp, nil
+}
+
+func planWith(ctx context.Context, app *App, cfg config.Config, st *state.Store, name string) (*stackPlan, error) {
+	stack, err := st.Stack(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := openRuntime(ctx, app, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	snap, err := rt.NewObserver().Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe containers: %w", err)
+	}
+	p, err := plan.Compute(plan.Desired{Stack: stack, Paths: paths(cfg)}, snap.For(stack), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &stackPlan{store: st, stack: stack, plan: p}, nil
 }
