@@ -8,7 +8,7 @@
 #      ensure), the test image and its corpus tags (scripts/images.sh)
 #   2. exports DEVARCH_TEST_DATABASE_URL, DEVARCH_TEST_DOCKER=1 and
 #      DEVARCH_TEST_REQUIRE=1, so no integration test can skip silently
-#   3. gofmt (lists unformatted files), go vet, go test -race -count=1 -timeout 30m
+#   3. gofmt (lists unformatted files), go vet, go test -race -count=1 -timeout 20m
 #   4. outage tests (TestDisruptive*: they restart PostgreSQL and the dockerd
 #      scripts/docker.sh started) in a serial step of their own, because they
 #      break every test running beside them. They run on a full run (no
@@ -145,7 +145,7 @@ main() {
 	step vet go vet "${PKGS[@]}"
 	# Outage tests never run beside the others, whatever the caller exported.
 	step test env -u DEVARCH_TEST_DISRUPTIVE \
-		go test -race -count=1 -timeout 30m "${FLAGS[@]}" "${PKGS[@]}"
+		go test -race -count=1 -timeout 20m "${FLAGS[@]}" "${PKGS[@]}"
 	if [[ $OUTAGE == 1 ]]; then
 		step outage run_outage_tests
 	fi

@@ -36,7 +36,7 @@ func (e *MissingTemplatesError) Error() string {
 }
 
 func stackNotFound(name string) error {
-	return fmt.Errorf("stack %q %w", name, ErrNotFound)
+	return fmt.Errorf("stack %q %w; list the stacks with \"devarch-controller stack list\"", name, ErrNotFound)
 }
 
 func instanceNotFound(stack, instance string) error {

@@ -51,8 +51,8 @@ func TestInstanceMutationsReportNotFound(t *testing.T) {
 		"SetInstanceOverrides": func(st, in string) error { return s.SetInstanceOverrides(ctx, st, in, spec.Overrides{}) },
 	}
 	targets := []struct{ stack, instance, wantMsg string }{
-		{"nope", "db", `stack "nope" not found`},
-		{"gone", "db", `stack "gone" not found`},
+		{"nope", "db", `stack "nope" not found; list the stacks with "devarch-controller stack list"`},
+		{"gone", "db", `stack "gone" not found; list the stacks with "devarch-controller stack list"`},
 		{"shop", "nope", `instance "nope" of stack "shop" not found`},
 	}
 	for name, mutate := range mutations {
