@@ -114,7 +114,7 @@ func TestDeployPlanApplySucceeds(t *testing.T) {
 	d.waitStackLabel("shop", "In sync", within)
 
 	h := d.history("shop", 1)
-	if h[0].Status != "succeeded" || h[0].Label != "Succeeded" || !strings.Contains(h[0].Who, "dashboard@127.0.0.1") ||
+	if h[0].Status != "succeeded" || h[0].Label != "Succeeded" || h[0].Who != "by dashboard" ||
 		!strings.HasPrefix(h[0].Duration, "took ") || h[0].When == "" {
 		t.Errorf("history entry %+v", h[0])
 	}

@@ -321,13 +321,22 @@ func (f *fakeAPI) apply(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	expires := now.Add(10 * time.Minute)
 	a := &fakeApproval{approval: state.Approval{ID: int64(len(f.approvals) + 1), StackID: s.stack.ID, Stack: s.stack.Name, Token: p.Token,
-		Plan: planJSON, RequestedBy: "dashboard@127.0.0.1", Status: state.ApprovalPending, Result: json.RawMessage("null"),
+		Plan: planJSON, RequestedBy: requestedBy(r), Status: state.ApprovalPending, Result: json.RawMessage("null"),
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: &expires}}
 	f.approvals = append(f.approvals, a)
 	f.notifyLocked()
 	go f.run(s, a, s.gate)
 	s.gate = nil // one apply per gate
 	writeJSON(w, http.StatusAccepted, map[string]any{"approval": a.approval, "url": fmt.Sprintf("/api/v1/approvals/%d", a.approval.ID)})
+}
+
+// requestedBy is who files an approval, as the real API names it: the
+// X-Devarch-User header, else "api".
+func requestedBy(r *http.Request) string {
+	if u := strings.TrimSpace(r.Header.Get("X-Devarch-User")); u != "" {
+		return u
+	}
+	return "api"
 }
 
 func (f *fakeAPI) listApprovals(w http.ResponseWriter, r *http.Request) {

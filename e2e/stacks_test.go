@@ -128,7 +128,8 @@ func TestTokenRequired(t *testing.T) {
 		t.Errorf("event stream requests: %v", streams)
 	}
 	posts := f.requests("POST /api/v1/stacks/{name}/apply")
-	if len(posts) != 1 || !strings.HasPrefix(posts[0].Get("Content-Type"), "application/json") || posts[0].Get("Cookie") != "" {
+	if len(posts) != 1 || !strings.HasPrefix(posts[0].Get("Content-Type"), "application/json") || posts[0].Get("Cookie") != "" ||
+		posts[0].Get("X-Devarch-User") != "dashboard" {
 		t.Errorf("apply requests: %v", posts)
 	}
 

@@ -42,6 +42,9 @@ type dashboardPage struct {
 	t    *testing.T
 	ctx  context.Context
 	base string // "http://127.0.0.1:PORT/" (with the trailing slash)
+	// real says the page shows a real `serve`: its screenshots replace the
+	// fake backend's (see realScreenshots).
+	real bool
 }
 
 // openDashboard opens a new tab at base (the dashboard's URL, ending in /)
@@ -217,7 +220,9 @@ func (d *dashboardPage) focus(sel string) {
 }
 
 // screenshot saves a full-page PNG as docs/screenshots/name when
-// DEVARCH_UPDATE_SCREENSHOTS=1, else in the test's temporary directory.
+// DEVARCH_UPDATE_SCREENSHOTS=1, else in the test's temporary directory. A
+// fake-backend page does not overwrite a screenshot the real-backend suite
+// takes when that suite can run.
 func (d *dashboardPage) screenshot(name string) string {
 	d.t.Helper()
 	// Move the mouse out of the way so no hover style shows.
@@ -231,7 +236,11 @@ func (d *dashboardPage) screenshot(name string) string {
 	}
 	dir := d.t.TempDir()
 	if os.Getenv(envUpdateScreenshots) == "1" {
-		dir = filepath.Join("..", "docs", "screenshots")
+		if d.real || !realScreenshots[name] || !realBackendConfigured() {
+			dir = filepath.Join("..", "docs", "screenshots")
+		} else {
+			d.t.Logf("docs/screenshots/%s is left to the real-backend suite", name)
+		}
 	}
 	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, png, 0o644); err != nil {

@@ -5,6 +5,9 @@
 import { createSSEParser } from './sse.js';
 
 const TOKEN_KEY = 'devarch.token';
+// REQUESTER names the dashboard in the approvals and cancellations it
+// files (the API's X-Devarch-User header; without it they say "api").
+const REQUESTER = 'dashboard';
 
 /** ApiError is an API failure: HTTP status, the API's error code and message. */
 export class ApiError extends Error {
@@ -63,7 +66,8 @@ function waitForToken(message) {
  * request sends one request and returns the Response. A 401 asks for a
  * token (once, shared by concurrent requests) and retries with it. POST
  * bodies are JSON with Content-Type: application/json, which the API
- * requires for state-changing requests.
+ * requires for state-changing requests; POSTs also name the dashboard as
+ * the requester.
  */
 export async function request(path, { method = 'GET', body, signal, accept = 'application/json' } = {}) {
   for (;;) {
@@ -75,6 +79,7 @@ export async function request(path, { method = 'GET', body, signal, accept = 'ap
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
+    if (method !== 'GET') headers['X-Devarch-User'] = REQUESTER;
     const res = await fetchRetrying(path, init, signal);
     if (res.status !== 401 || !askToken) return res;
     await res.body?.cancel();

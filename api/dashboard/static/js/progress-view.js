@@ -1,14 +1,22 @@
 // Live progress of one approval: its status, one row per container with the
 // latest action, and the full event log.
 import { disclosure, h, replace } from './dom.js';
-import { approvalBadge, plural, timeAgo } from './format.js';
+import { approvalBadge, isFinal, plural, timeAgo } from './format.js';
 
 const eventGlyphs = {
   working: { glyph: '↻', cls: 'info spin', label: 'working' },
   done: { glyph: '✓', cls: 'ok', label: 'done' },
   warning: { glyph: '!', cls: 'warn', label: 'warning' },
   error: { glyph: '✕', cls: 'error', label: 'error' },
+  // A row still working when the apply ended (compose stops reporting on
+  // the other containers when one fails): no event will finish it.
+  unfinished: { glyph: '–', cls: 'none', label: 'unfinished' },
 };
+
+function eventBadge(status) {
+  const g = eventGlyphs[status] || { glyph: '·', cls: 'none', label: status || '' };
+  return h('span', { class: `badge badge-event tone-${g.cls}` }, h('span', { class: 'glyph', 'aria-hidden': 'true', text: g.glyph }), g.label);
+}
 
 export class ProgressView {
   constructor(approval) {
@@ -33,6 +41,16 @@ export class ProgressView {
       a.requested_by ? h('span', { class: 'muted', text: `requested by ${a.requested_by}` }) : null,
       h('span', { class: 'muted' }, 'created ', timeAgo(a.created_at)));
     if (a.status !== 'pending') this.waiting.hidden = true;
+    if (isFinal(a.status)) this.settle();
+  }
+
+  /** settle stops the rows still working once the apply has ended. */
+  settle() {
+    for (const row of this.rows.values()) {
+      if (row.dataset.status !== 'working') continue;
+      row.dataset.status = 'unfinished';
+      row.firstChild.replaceWith(eventBadge('unfinished'));
+    }
   }
 
   fallback() {
@@ -45,7 +63,6 @@ export class ProgressView {
     // Events flow only while the apply runs: the stream's status arrives at the end.
     if (this.approval.status === 'pending') this.setStatus({ ...this.approval, status: 'applying' });
     this.count += 1;
-    const g = eventGlyphs[ev.status] || { glyph: '·', cls: 'none', label: ev.status || '' };
     const key = ev.container || '(stack)';
     let row = this.rows.get(key);
     if (!row) {
@@ -55,7 +72,7 @@ export class ProgressView {
     }
     row.dataset.status = ev.status || '';
     replace(row,
-      h('span', { class: `badge badge-event tone-${g.cls}` }, h('span', { class: 'glyph', 'aria-hidden': 'true', text: g.glyph }), g.label),
+      eventBadge(ev.status),
       h('code', { class: 'progress-container', text: key }),
       h('span', { class: 'progress-action', text: ev.action || '' }),
       ev.message ? h('span', { class: 'progress-message muted', text: ev.message }) : null);
