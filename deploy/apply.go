@@ -125,7 +125,9 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	err = r.composeUp(ctx, s, p, o, progress, &res)
 	res.Durations[PhaseCompose] = time.Since(t)
 	if err != nil {
-		log.Warn("compose up failed", zap.Error(err))
+		// compose and engine errors can quote the spec (an entrypoint, a
+		// command): scrub the stack's secrets before logging.
+		log.Warn("compose up failed", zap.NamedError("err", errors.New(spec.Scrub(err.Error(), s.SecretValues()))))
 		return res, &ApplyError{Phase: PhaseCompose, Err: err}
 	}
 	log.Info("stack applied",
@@ -139,6 +141,7 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 // rename) and restarts unhealthy containers.
 func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc, res *Result) error {
 	bus := newEventBus(progress, time.Now)
+	bus.stack = s.Name
 	var out bytes.Buffer
 	svc, err := newCompose(r.cli.DaemonHost(), bus, &out)
 	if err != nil {

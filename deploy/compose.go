@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
+
+	"github.com/devarch/devarch-controller/spec"
 )
 
 // Progress is one step of an apply, for the CLI, the API stream and the
@@ -64,10 +67,32 @@ type eventBus struct {
 	// it went through, in order.
 	byContainer map[string][]string
 	errors      []string
+	// stack names the stack being applied, for displayName.
+	stack string
 }
 
 func newEventBus(progress ProgressFunc, now func() time.Time) *eventBus {
 	return &eventBus{progress: progress, now: now, byContainer: map[string][]string{}}
+}
+
+// displayName turns compose's resource ids into what users see: a
+// container's name ("Container devarch-shop-web" → "devarch-shop-web"), a
+// service's errors under its container's name ("service:web:1" →
+// "devarch-shop-web"), volumes and networks with their kind in lower case.
+func (b *eventBus) displayName(id string) string {
+	if name, ok := strings.CutPrefix(id, "Container "); ok {
+		return name
+	}
+	if rest, ok := strings.CutPrefix(id, "service:"); ok && b.stack != "" {
+		svc, _, _ := strings.Cut(rest, ":")
+		return spec.ContainerName(b.stack, svc)
+	}
+	for _, kind := range []string{"Volume ", "Network "} {
+		if name, ok := strings.CutPrefix(id, kind); ok {
+			return strings.ToLower(strings.TrimSpace(kind)) + " " + name
+		}
+	}
+	return id
 }
 
 func (b *eventBus) Start(context.Context, string) {}
@@ -97,7 +122,7 @@ func (b *eventBus) On(events ...api.Resource) {
 		}
 		b.byContainer[e.ID] = append(history, e.Text)
 		if b.progress != nil {
-			b.progress(Progress{Time: b.now(), Container: e.ID, Action: e.Text, Status: status, Message: e.Details})
+			b.progress(Progress{Time: b.now(), Container: b.displayName(e.ID), Action: e.Text, Status: status, Message: e.Details})
 		}
 	}
 }

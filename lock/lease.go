@@ -108,7 +108,7 @@ func (l *Lease) Unlock(ctx context.Context) error {
 		err = fmt.Errorf("%w: the session no longer held it", ErrLost)
 	}
 	l.log.Warn("unlock stack lock failed; closing its connection, which releases the lock",
-		zap.Int64("stack_id", l.stackID), zap.Int32("pid", l.pid), zap.Error(err))
+		zap.Int64("stack_id", l.stackID), zap.Int32("pid", l.pid), zap.NamedError("err", err))
 	discard(conn, l.log, l.stackID, err)
 	return fmt.Errorf("unlock stack %d: %w", l.stackID, err)
 }

@@ -116,7 +116,7 @@ func (l *Locker) TryLock(ctx context.Context, stackID int64) (*Lease, error) {
 func (l *Locker) holder(ctx context.Context, conn *pgxpool.Conn, stackID int64) int32 {
 	var pid int32
 	if err := conn.QueryRow(ctx, holderSQL, int64(Namespace), stackID).Scan(&pid); err != nil {
-		l.log.Debug("look up stack lock holder", zap.Int64("stack_id", stackID), zap.Error(err))
+		l.log.Debug("look up stack lock holder", zap.Int64("stack_id", stackID), zap.NamedError("err", err))
 		return 0
 	}
 	return pid
@@ -130,7 +130,7 @@ func discard(conn *pgxpool.Conn, log *zap.Logger, stackID int64, cause error) {
 	defer cancel()
 	pid := int32(conn.Conn().PgConn().PID())
 	if err := conn.Conn().Close(ctx); err != nil {
-		log.Debug("close connection", zap.Int64("stack_id", stackID), zap.Error(err))
+		log.Debug("close connection", zap.Int64("stack_id", stackID), zap.NamedError("err", err))
 	}
 	conn.Release()
 	log.Debug("closed connection so its session's locks are released",

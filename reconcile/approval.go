@@ -23,6 +23,10 @@ const (
 	// MessageShutdown is the outcome of an apply cut off because the
 	// controller's shutdown timeout ran out.
 	MessageShutdown = "The controller stopped before the apply finished (its shutdown timeout ran out); the stack may be partly applied. Generate a new plan and apply it again."
+	// MessageLockLost is the outcome of an apply stopped because the
+	// database session holding the stack's lock ended (PostgreSQL
+	// restarted, connection cut) while it ran.
+	MessageLockLost = "The controller lost its database session, and with it the stack's lock, during the apply, so it stopped the apply; the stack may be partly applied. Generate a new plan and apply it again."
 )
 
 // lockRetryDelays are the waits before retrying a stack lock found held,
@@ -81,7 +85,7 @@ func (c *Controller) handleApproval(a state.Approval) error {
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := lease.Unlock(uctx); err != nil {
-			log.Warn("unlock stack", zap.Error(err))
+			log.Warn("unlock stack", zap.NamedError("err", err))
 		}
 	}()
 	if err := c.d.Approvals.MarkApprovalLocked(ctx, a.ID, lease.BackendPID()); err != nil {
@@ -101,12 +105,22 @@ func (c *Controller) handleApproval(a state.Approval) error {
 	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
 	log.Info("applying approved plan")
 	secrets := s.SecretValues()
-	res, applyErr := c.d.Applier.Apply(ctx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
+	actx, stopWatch := watchLease(ctx, lease)
+	res, applyErr := c.d.Applier.Apply(actx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
+	lockLost := stopWatch()
 	defer c.afterApply(a.StackID) // plan again: InSync, or what is left
 	if applyErr != nil {
 		res.ComposeOutput = spec.Scrub(res.ComposeOutput, secrets)
+		if lockLost {
+			log.Warn("stack lock lost during the apply (database session ended); apply stopped", zap.NamedError("err", applyErr))
+			err := c.finish(ctx, a, state.ApprovalInterrupted, MessageLockLost, &res, res.Durations)
+			if errors.Is(err, state.ErrNotApplying) {
+				return nil // a sweep already called it interrupted
+			}
+			return err
+		}
 		if ctx.Err() != nil {
-			log.Warn("apply cut off by the shutdown timeout", zap.Error(applyErr))
+			log.Warn("apply cut off by the shutdown timeout", zap.NamedError("err", errors.New(spec.Scrub(applyErr.Error(), secrets))))
 			return c.finish(ctx, a, state.ApprovalInterrupted, MessageShutdown, &res, res.Durations)
 		}
 		msg := failureMessage(applyErr, secrets)
@@ -141,7 +155,7 @@ func (c *Controller) afterApply(stackID int64) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.applyCtx), finishTimeout)
 	defer cancel()
 	if err := c.refreshStatus(ctx, stackID); err != nil {
-		c.log.Warn("refresh status after apply", zap.Int64("stack_id", stackID), zap.Error(err))
+		c.log.Warn("refresh status after apply", zap.Int64("stack_id", stackID), zap.NamedError("err", err))
 	}
 }
 
@@ -181,7 +195,7 @@ func (c *Controller) progressRecorder(ctx context.Context, approvalID int64, sec
 		ev := state.ApprovalEvent{At: p.Time, Container: spec.Scrub(p.Container, secrets), Action: spec.Scrub(p.Action, secrets),
 			Status: p.Status, Message: spec.Scrub(p.Message, secrets)}
 		if err := c.d.Events.AppendApprovalEvents(ctx, approvalID, []state.ApprovalEvent{ev}); err != nil {
-			log.Warn("store progress event", zap.Error(err))
+			log.Warn("store progress event", zap.NamedError("err", err))
 		}
 	}
 }

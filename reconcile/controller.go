@@ -171,7 +171,7 @@ func (c *Controller) worker(ctx context.Context) {
 		default:
 			result = "error"
 			delay := c.queue.Retry(id)
-			c.log.Warn("reconcile failed; retrying", zap.Int64("stack_id", id), zap.Duration("retry_in", delay), zap.Error(err))
+			c.log.Warn("reconcile failed; retrying", zap.Int64("stack_id", id), zap.Duration("retry_in", delay), zap.NamedError("err", err))
 		}
 		c.d.Metrics.ObserveReconcile(result, c.o.Now().Sub(start))
 		c.queue.Done(id)

@@ -63,14 +63,14 @@ func (c *Controller) fullPass(ctx context.Context) {
 	if err != nil {
 		c.d.Metrics.SetDatabaseUp(false)
 		c.d.Metrics.ObserveReconcile("error", c.o.Now().Sub(start))
-		c.log.Warn("full pass: cannot read desired state; retrying at the next resync", zap.Error(err))
+		c.log.Warn("full pass: cannot read desired state; retrying at the next resync", zap.NamedError("err", err))
 		return
 	}
 	c.d.Metrics.SetDatabaseUp(true)
 	c.sweepApprovals(ctx)
 	pending, applying, err := c.d.Sweeper.ActiveApprovalStacks(ctx)
 	if err != nil {
-		c.log.Warn("full pass: cannot list active approvals", zap.Error(err))
+		c.log.Warn("full pass: cannot list active approvals", zap.NamedError("err", err))
 	}
 	isApplying := map[int64]bool{}
 	for _, id := range applying {
@@ -100,7 +100,7 @@ func (c *Controller) fullPass(ctx context.Context) {
 	result := "success"
 	if snapErr != nil {
 		result = "error"
-		c.log.Warn("full pass: cannot observe containers; stacks marked Error", zap.Error(snapErr))
+		c.log.Warn("full pass: cannot observe containers; stacks marked Error", zap.NamedError("err", snapErr))
 	}
 	c.d.Metrics.ObserveReconcile(result, c.o.Now().Sub(start))
 }
@@ -109,7 +109,7 @@ func (c *Controller) fullPass(ctx context.Context) {
 // controllers interrupted and refreshes the approval metrics.
 func (c *Controller) sweepApprovals(ctx context.Context) {
 	if n, err := c.d.Sweeper.ExpireApprovals(ctx); err != nil {
-		c.log.Warn("expire approvals", zap.Error(err))
+		c.log.Warn("expire approvals", zap.NamedError("err", err))
 	} else if n > 0 {
 		c.log.Info("approvals expired", zap.Int64("count", n))
 		for i := int64(0); i < n; i++ {
@@ -117,7 +117,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 		}
 	}
 	if n, err := c.d.Sweeper.InterruptOrphanedApprovals(ctx, lock.Namespace, c.o.InterruptGrace); err != nil {
-		c.log.Warn("sweep interrupted approvals", zap.Error(err))
+		c.log.Warn("sweep interrupted approvals", zap.NamedError("err", err))
 	} else if n > 0 {
 		c.log.Warn("approvals interrupted: the controller applying them stopped", zap.Int64("count", n))
 		for i := int64(0); i < n; i++ {
@@ -172,7 +172,7 @@ func (c *Controller) recordStatuses(ctx context.Context, statuses []state.StackS
 		}
 	}
 	if err != nil {
-		c.log.Warn("write stack statuses", zap.Int("count", len(changed)), zap.Error(err))
+		c.log.Warn("write stack statuses", zap.Int("count", len(changed)), zap.NamedError("err", err))
 	}
 }
 

@@ -68,7 +68,7 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 		if time.Since(connected) > watchMaxBackoff {
 			backoff = watchMinBackoff
 		}
-		c.log.Warn("container event stream lost; reconnecting", zap.Duration("retry_in", backoff), zap.Error(err))
+		c.log.Warn("container event stream lost; reconnecting", zap.Duration("retry_in", backoff), zap.NamedError("err", err))
 		if !sleep(ctx, backoff) {
 			return
 		}
@@ -85,7 +85,7 @@ func (c *Controller) watchDatabase(ctx context.Context) {
 		ch, err := c.d.Notifier.Listen(ctx, state.ChannelDesired, state.ChannelApprovals)
 		if err != nil {
 			c.d.Metrics.SetDatabaseUp(false)
-			c.log.Warn("cannot listen for database notifications; retrying", zap.Duration("retry_in", backoff), zap.Error(err))
+			c.log.Warn("cannot listen for database notifications; retrying", zap.Duration("retry_in", backoff), zap.NamedError("err", err))
 			if !sleep(ctx, backoff) {
 				return
 			}
@@ -111,7 +111,7 @@ func (c *Controller) onNotification(n state.Notification) {
 	case state.ChannelDesired:
 		ch, err := state.ParseDesiredChange(n.Payload)
 		if err != nil {
-			c.log.Warn("ignore malformed notification", zap.String("channel", n.Channel), zap.Error(err))
+			c.log.Warn("ignore malformed notification", zap.String("channel", n.Channel), zap.NamedError("err", err))
 			return
 		}
 		if ch.StackID == nil {
@@ -122,7 +122,7 @@ func (c *Controller) onNotification(n state.Notification) {
 	case state.ChannelApprovals:
 		ch, err := state.ParseApprovalChange(n.Payload)
 		if err != nil {
-			c.log.Warn("ignore malformed notification", zap.String("channel", n.Channel), zap.Error(err))
+			c.log.Warn("ignore malformed notification", zap.String("channel", n.Channel), zap.NamedError("err", err))
 			return
 		}
 		if ch.Status == state.ApprovalPending || state.ApprovalFinal(ch.Status) {

@@ -93,7 +93,7 @@ func (s *Store) runListener(ctx context.Context, conn *pgx.Conn, channels []stri
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("listen connection lost; reconnecting", zap.Error(err))
+		s.log.Warn("listen connection lost; reconnecting", zap.NamedError("err", err))
 		if conn = s.relisten(ctx, channels); conn == nil {
 			return
 		}
@@ -144,7 +144,7 @@ func (s *Store) relisten(ctx context.Context, channels []string) *pgx.Conn {
 		if ctx.Err() != nil {
 			return nil
 		}
-		s.log.Warn("listen reconnect failed", zap.Error(err), zap.Duration("retry_in", delay))
+		s.log.Warn("listen reconnect failed", zap.NamedError("err", err), zap.Duration("retry_in", delay))
 		delay = min(2*delay, listenMaxBackoff)
 	}
 }

@@ -105,14 +105,14 @@ func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) 
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
-		log.Error("http server stopped; stopping the controller", zap.Error(err))
+		log.Error("http server stopped; stopping the controller", zap.NamedError("err", err))
 		failed = fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
 	}
 	stopCtrl()
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout+5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("http shutdown", zap.Error(err))
+		log.Warn("http shutdown", zap.NamedError("err", err))
 	}
 	if err := <-ctrlDone; err != nil {
 		return err
