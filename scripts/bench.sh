@@ -18,6 +18,7 @@ OUT=${BENCH_OUT:-BENCHMARKS.md}
 RAW=$(mktemp)
 trap 'rm -f "$RAW"' EXIT
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 scripts/postgres.sh start >/dev/null
 scripts/docker.sh ensure
 scripts/images.sh build
@@ -67,6 +68,7 @@ first() { metric "$@" | head -n1; }
 	echo "| Go | $(go version | awk '{print $3}') |"
 	echo "| Docker engine | $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo unknown) |"
 	echo "| PostgreSQL | $(scripts/postgres.sh psql -tAc 'SHOW server_version' | head -n1) |"
+	echo "| load average when the run started / ended | $LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg) |"
 	echo
 	echo "## Results"
 	echo
