@@ -27,7 +27,8 @@ const MaxConfigFileSize = 1 << 20
 
 // configFiles reads the files named by x-devarch-config from
 // <dir>/config/. Reads go through an os.Root, so neither ".." nor a symlink
-// can reach outside the config folder.
+// can reach outside the config folder, and the folder itself must not be a
+// symlink.
 func (m *mapper) configFiles(ext types.Extensions, dir string) []spec.ConfigFile {
 	raw, ok := ext[configExtension]
 	if !ok || raw == nil {
@@ -38,7 +39,7 @@ func (m *mapper) configFiles(ext types.Extensions, dir string) []spec.ConfigFile
 		m.fail(configExtension, "must map file names in the config folder to container paths, such as \"nginx.conf: /etc/nginx/nginx.conf\"")
 		return nil
 	}
-	root, rootErr := os.OpenRoot(filepath.Join(dir, configFolder))
+	root, rootErr := openConfigFolder(filepath.Join(dir, configFolder))
 	if rootErr == nil {
 		defer root.Close()
 	}
@@ -74,6 +75,24 @@ func (m *mapper) configFiles(ext types.Extensions, dir string) []spec.ConfigFile
 	}
 	return out
 }
+
+// openConfigFolder opens the template's config folder. A config folder
+// that is a symlink is refused: it could point anywhere on the host (a
+// template repository checked out from elsewhere can carry such a link),
+// and the files read through it are stored and mounted into containers.
+func openConfigFolder(path string) (*os.Root, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, errConfigFolderSymlink
+	}
+	return os.OpenRoot(path)
+}
+
+// errConfigFolderSymlink refuses a config folder that is a symlink.
+var errConfigFolderSymlink = errors.New("the template's config folder is a symlink; make it a real folder holding the files")
 
 var (
 	errNoConfigFolder = errors.New("the template has no config folder")

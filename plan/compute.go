@@ -89,7 +89,8 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 
 // scrub removes secret values that appear inside non-secret text (a DSN
 // in an ordinary env var, a password in a command line) from every value,
-// reason and warning of the plan.
+// reason and warning of the plan. The old value of a field whose new value
+// embeds a secret is hidden whole (see below).
 func scrub(p *Plan, secrets []string) {
 	if len(secrets) == 0 {
 		return
@@ -100,10 +101,20 @@ func scrub(p *Plan, secrets []string) {
 		for j := range c.Fields {
 			f := &c.Fields[j]
 			f.Reason = spec.Scrub(f.Reason, secrets)
-			for _, v := range []*string{f.Old, f.New} {
-				if v != nil {
-					*v = spec.Scrub(*v, secrets)
+			if f.New != nil {
+				if scrubbed := spec.Scrub(*f.New, secrets); scrubbed != *f.New {
+					*f.New = scrubbed
+					// The value embeds a secret, so its old value most likely
+					// embedded that secret's previous value: after a rotation
+					// that value is no longer among the stack's secrets and
+					// cannot be scrubbed by value. Hide the old value whole.
+					if f.Old != nil {
+						f.Old = str(spec.RedactedValue)
+					}
 				}
+			}
+			if f.Old != nil {
+				*f.Old = spec.Scrub(*f.Old, secrets)
 			}
 		}
 	}

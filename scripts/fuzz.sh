@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# scripts/fuzz.sh [-l] [FILTER]
+#
+# Fuzz smoke run: every fuzz target of the module (func FuzzXxx(f *testing.F)
+# in a *_test.go file, found with grep, so a new target is picked up by
+# itself) is fuzzed for a short, bounded time, one target at a time:
+#
+#   go test -run '^$' -fuzz '^FuzzXxx$' -fuzztime $FUZZTIME ./pkg
+#
+#   -l       list the targets (package and name) and exit
+#   FILTER   an extended regular expression: fuzz only the targets whose
+#            "package FuzzName" line matches it (e.g. 'api|FuzzParse$')
+#
+# Environment:
+#   FUZZTIME          time (or Nx iterations) per target, default 10s
+#   FUZZMINIMIZETIME  time to minimize a failing input, default 20s
+#
+# A target that fails (a crash, a failed assertion, a hang) makes the script
+# exit non-zero at the end, after the other targets ran. Go writes the
+# failing input to <pkg>/testdata/fuzz/FuzzXxx/<hash>: that file IS the
+# regression test, since plain `go test` replays every file there. Commit it
+# together with the fix; the script prints where it is.
+#
+# Budget: the time is about (number of targets) x (FUZZTIME + ~2 s start-up)
+# plus the first build of each package with fuzzing instrumentation. CI
+# (2 cores) runs it with FUZZTIME=4s.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FUZZTIME=${FUZZTIME:-10s}
+FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-20s}
+
+# targets prints "pkgdir FuzzName" for every fuzz target, sorted.
+targets() {
+	grep -rEo --include='*_test.go' --exclude-dir=.git --exclude-dir=testdata \
+		'^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . |
+		sed -E 's#^\./(.*)/[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#\1 \2#; s#^\./[^/]+_test\.go:func (Fuzz[A-Za-z0-9_]*)\(.*#. \1#' |
+		sort -u
+}
+
+# fuzz_one PKGDIR NAME LOG: fuzzes one target, its output in LOG.
+fuzz_one() {
+	local dir=$1 name=$2 out=$3
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" \
+		-timeout 10m "./$dir" >"$out" 2>&1
+}
+
+# report_failure PKGDIR NAME LOG: prints the end of the log and where the
+# failing input was written.
+report_failure() {
+	local dir=$1 name=$2 out=$3 written
+	log "FAIL $dir $name; the end of its output:"
+	tail -n 40 "$out" >&2
+	written=$(sed -nE 's#.*Failing input written to (testdata/fuzz/[^ ]+).*#\1#p' "$out" | tail -n1)
+	if [[ -n $written ]]; then
+		log "the failing input is $dir/$written: it is now a regression test that plain 'go test ./$dir' replays."
+		log "fix the bug, then COMMIT $dir/$written with the fix (rerun it alone: go test -run '^$name\$' ./$dir)."
+	else
+		log "no failing input was written (a build error or a timeout?); rerun: go test -run '^\$' -fuzz '^$name\$' -fuzztime $FUZZTIME ./$dir"
+	fi
+}
+
+main() {
+	cd "$REPO_ROOT"
+	local list=0 filter=
+	case ${1:-} in
+	-l) list=1 filter=${2:-} ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		return 0
+		;;
+	*) filter=${1:-} ;;
+	esac
+	local all=() line
+	while IFS= read -r line; do
+		if [[ -z $filter ]] || grep -Eq -- "$filter" <<<"$line"; then
+			all+=("$line")
+		fi
+	done < <(targets)
+	((${#all[@]} > 0)) || die "no fuzz target matches '${filter}'"
+	if ((list)); then
+		printf '%s\n' "${all[@]}"
+		return 0
+	fi
+
+	local started=$SECONDS passed=0 failed=0 failures=() dir name t0
+	LOGDIR=$(mktemp -d)
+	trap 'rm -rf "$LOGDIR"' EXIT
+	log "${#all[@]} fuzz targets, $FUZZTIME each"
+	for line in "${all[@]}"; do
+		read -r dir name <<<"$line"
+		t0=$SECONDS
+		if fuzz_one "$dir" "$name" "$LOGDIR/$name.log"; then
+			passed=$((passed + 1))
+			log "ok   $dir $name ($((SECONDS - t0))s)"
+		else
+			failed=$((failed + 1))
+			failures+=("$dir $name")
+			report_failure "$dir" "$name" "$LOGDIR/$name.log"
+		fi
+	done
+	if ((failed > 0)); then
+		log "failed targets: $(printf '%s; ' "${failures[@]}")"
+		log "failing inputs under */testdata/fuzz/ are regression tests: commit them with the fixes."
+	fi
+	printf '%s: %d passed, %d failed in %ds\n' "$SCRIPT_NAME" "$passed" "$failed" "$((SECONDS - started))"
+	((failed == 0))
+}
+
+main "$@"
