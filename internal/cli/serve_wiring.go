@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -72,7 +73,13 @@ func (w *serveWiring) server(_ *reconcile.Controller) *http.Server {
 		mux.Handle(p, h)
 	}
 	mux.Handle("/", dashboard.Handler())
-	return api.Server(w.cfg.HTTPAddr, mux)
+	var handler http.Handler = mux
+	if w.cfg.APIToken == "" && loopback(w.cfg.HTTPAddr) {
+		// Without a token the loopback address is the only protection:
+		// refuse other Host names (DNS rebinding).
+		handler = api.HostCheck(api.LoopbackHosts, mux)
+	}
+	return api.Server(w.cfg.HTTPAddr, handler)
 }
 
 // metricsAdapter maps the loop's observations onto package metrics.
@@ -113,3 +120,16 @@ type reconcileError struct{}
 func (reconcileError) Error() string { return "reconcile failed" }
 
 var errReconcile error = reconcileError{}
+
+// loopback reports whether a listen address is on a loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
