@@ -13,6 +13,8 @@
 #      scripts/docker.sh started) in a serial step of their own, because they
 #      break every test running beside them. They run on a full run (no
 #      package arguments) or when DEVARCH_TEST_DISRUPTIVE=1 is set.
+#   5. with the outage tests: a fuzz smoke run of every fuzz target
+#      (scripts/fuzz.sh, FUZZTIME each, default 3s)
 #
 # Arguments go to `go test`. Arguments that look like packages (., ./x,
 # ./x/..., github.com/...) replace the default ./... for all three checks:
@@ -148,6 +150,11 @@ main() {
 		go test -race -count=1 -timeout 20m "${FLAGS[@]}" "${PKGS[@]}"
 	if [[ $OUTAGE == 1 ]]; then
 		step outage run_outage_tests
+	fi
+	# Fuzz smoke: every fuzz target for a few seconds (full runs only).
+	# Crashers land in testdata/fuzz/ and are replayed by go test from then on.
+	if [[ $OUTAGE == 1 ]]; then
+		step fuzz env FUZZTIME="${FUZZTIME:-3s}" scripts/fuzz.sh
 	fi
 	local summary verdict=PASS
 	summary=$(printf '%s, ' "${STATUS[@]}")
