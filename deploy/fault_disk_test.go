@@ -126,7 +126,10 @@ func TestFaultDiskDuringMaterialization(t *testing.T) {
 			if tt.mountState != nil {
 				m = tt.mountState(t, dir)
 			}
-			f := newApplyFixture(t, sleeperInstance(1, "a", spec.Overrides{}), sleeperInstance(2, "b", spec.Overrides{}))
+			// Only the named volume: the fixture's teardown removes
+			// labeled volumes, and the template's anonymous one has none.
+			named := spec.Overrides{ServiceSpec: spec.ServiceSpec{Volumes: []spec.Volume{{Type: spec.VolumeTypeVolume, Source: "data", Target: "/data"}}}}
+			f := newApplyFixture(t, sleeperInstance(1, "a", named), sleeperInstance(2, "b", named))
 			f.opts.Paths.StateDir = dir
 			f.apply()
 			f.requireEmptyPlan("after the first apply")

@@ -46,8 +46,16 @@ var lockRetryDelays = []time.Duration{
 // when the apply was cut off by the shutdown timeout.
 const finishTimeout = 10 * time.Second
 
+// errApplyFailed is handleApproval's report that the apply failed and its
+// outcome was recorded.
+var errApplyFailed = errors.New("apply failed")
+
 // processApprovals claims and applies the stack's pending approvals one
-// at a time, until none is left or the controller drains.
+// at a time, until none is left, an apply failed, or the controller
+// drains. After a failed apply the stack is planned again (afterApply
+// queued it) before its next approval is claimed: when the engine is down,
+// that reconcile fails and the approvals wait, pending, instead of all
+// failing at once.
 func (c *Controller) processApprovals(ctx context.Context, stackID int64) error {
 	for !c.isDraining() {
 		a, err := c.d.Approvals.ClaimApproval(ctx, stackID, c.o.ReplicaID)
@@ -57,7 +65,11 @@ func (c *Controller) processApprovals(ctx context.Context, stackID int64) error 
 		if a == nil {
 			return nil
 		}
-		if err := c.handleApproval(*a); err != nil {
+		err = c.handleApproval(*a)
+		if errors.Is(err, errApplyFailed) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -66,7 +78,8 @@ func (c *Controller) processApprovals(ctx context.Context, stackID int64) error 
 
 // handleApproval applies one claimed approval: lock → recompute token →
 // apply → finish. It runs on applyCtx, which outlives a shutdown request
-// by ShutdownTimeout. The lock is always released before it returns.
+// by ShutdownTimeout. The lock is always released before it returns. It
+// returns errApplyFailed after recording a failed apply.
 func (c *Controller) handleApproval(a state.Approval) error {
 	ctx := c.applyCtx
 	log := c.log.With(zap.String("stack", a.Stack), zap.Int64("approval_id", a.ID))
@@ -125,7 +138,10 @@ func (c *Controller) handleApproval(a state.Approval) error {
 		}
 		msg := failureMessage(applyErr, secrets)
 		log.Warn("apply failed", zap.String("message", msg))
-		return c.finish(ctx, a, state.ApprovalFailed, msg, &res, res.Durations)
+		if err := c.finish(ctx, a, state.ApprovalFailed, msg, &res, res.Durations); err != nil {
+			return err
+		}
+		return errApplyFailed
 	}
 	return c.finish(ctx, a, state.ApprovalSucceeded, successMessage(res), &res, res.Durations)
 }
