@@ -7,7 +7,7 @@
 # demo containers keep running (scripts/demo.sh down removes them).
 #
 # Environment: DEVARCH_HTTP_ADDR (default 127.0.0.1:8080), DEMO_API_TOKEN
-# (the demo stack's secret; a random one by default).
+# (the demo stack's secret; by default a random one, made once and kept).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,7 +49,14 @@ main() {
 		return
 	fi
 	"$bin" catalog import examples/templates
-	DEMO_API_TOKEN=${DEMO_API_TOKEN:-demo-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')} \
+	# The demo's secret: random once, then kept, so running the demo again
+	# does not rotate it (which would recreate the api container).
+	local token_file=$STATE/demo-api-token
+	if [[ -z ${DEMO_API_TOKEN:-} && ! -s $token_file ]]; then
+		mkdir -p "$STATE"
+		(umask 077 && head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$token_file")
+	fi
+	DEMO_API_TOKEN=${DEMO_API_TOKEN:-$(cat "$token_file")} \
 		"$bin" stack import examples/stacks/demo.yaml
 	cat <<MSG
 
