@@ -118,7 +118,7 @@ func (l *loadGenerator) halt() {
 // the load going through the outage and a little after, and returns when
 // the service answers again. wait blocks until the service answers.
 func outageUnderLoad(t *testing.T, e *env, command string, wait func(context.Context) error) (ledger *applyLedger, replicas []*replica,
-	stacks []spec.Stack, load *loadGenerator, began, recovered time.Time) {
+	stacks []spec.Stack, load *loadGenerator, recovered time.Time) {
 	t.Helper()
 	slow := e.createStack("slow", slowInstances()...)
 	stacks = []spec.Stack{slow, e.createStack("load", smallInstance("web", true)), e.createStack("load", smallInstance("web", false))}
@@ -135,7 +135,7 @@ func outageUnderLoad(t *testing.T, e *env, command string, wait func(context.Con
 	e.waitRunning(slow, "db", 30*time.Second)
 	load = e.startLoad(stacks)
 	time.Sleep(10 * loadPace)
-	began = time.Now()
+	began := time.Now()
 	res := <-startRestart(t, command)
 	if res.exitCode() == exitNotOurs {
 		t.Skipf("%q: the service was not started by the project's script, so it is not restarted:\n%s", command, res.output)
@@ -148,7 +148,7 @@ func outageUnderLoad(t *testing.T, e *env, command string, wait func(context.Con
 	t.Logf("restarted in %v", recovered.Sub(began).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // load after the recovery
 	load.halt()
-	return ledger, replicas, stacks, load, began, recovered
+	return ledger, replicas, stacks, load, recovered
 }
 
 // staleTask is the engine's error for a container whose start raced with
@@ -239,7 +239,7 @@ func converge(t *testing.T, e *env, replicas []*replica, stacks []spec.Stack, un
 func TestDisruptivePostgresRestartUnderLoad(t *testing.T) {
 	command := restartCommand(t, envPGRestart)
 	e := newEnv(t)
-	ledger, replicas, stacks, load, _, recovered := outageUnderLoad(t, e, command, func(ctx context.Context) error {
+	ledger, replicas, stacks, load, recovered := outageUnderLoad(t, e, command, func(ctx context.Context) error {
 		conn, err := pgx.Connect(ctx, os.Getenv(testenv.EnvDatabaseURL))
 		if err != nil {
 			return err
@@ -257,7 +257,7 @@ func TestDisruptivePostgresRestartUnderLoad(t *testing.T) {
 func TestDisruptiveDockerRestartUnderLoad(t *testing.T) {
 	command := restartCommand(t, envDockerRestart)
 	e := newEnv(t)
-	ledger, replicas, stacks, load, _, recovered := outageUnderLoad(t, e, command, func(ctx context.Context) error {
+	ledger, replicas, stacks, load, recovered := outageUnderLoad(t, e, command, func(ctx context.Context) error {
 		_, err := e.docker.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 		return err
 	})
