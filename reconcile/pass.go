@@ -92,6 +92,13 @@ func (c *Controller) fullPass(ctx context.Context) {
 		}
 		statuses = append(statuses, statusFromPlan(p, isApplying[s.ID], now))
 	}
+	// A full pass offers every status to the database again: the store
+	// updates only rows whose content differs, and a write it dropped
+	// earlier (while another controller's approval of the stack was
+	// applying) is not remembered as written forever.
+	c.mu.Lock()
+	clear(c.written)
+	c.mu.Unlock()
 	c.recordStatuses(ctx, statuses)
 	c.retain(stacks)
 	for _, id := range pending {
