@@ -62,12 +62,7 @@ func (d *differ) env(had, want map[string]string) {
 		secret[v.Key] = v.IsSecret()
 		source[v.Key] = v.Source
 	}
-	for _, k := range unionKeys(had, want) {
-		o, hadOK := had[k]
-		n, wantOK := want[k]
-		if hadOK == wantOK && o == n {
-			continue
-		}
+	eachChangedKey(had, want, func(k string, o string, hadOK bool, n string, wantOK bool) {
 		f := FieldChange{Path: "env." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Env) > 0)}
 		sensitive := secret[k] || spec.IsSecretName(k) || isSecretDigest(o)
 		if hadOK {
@@ -85,7 +80,7 @@ func (d *differ) env(had, want map[string]string) {
 			}
 		}
 		d.fields = append(d.fields, f)
-	}
+	})
 }
 
 func (d *differ) labels(had, want map[string]string) {
@@ -93,12 +88,7 @@ func (d *differ) labels(had, want map[string]string) {
 	for _, l := range d.inst.Effective.Labels {
 		source[l.Key] = l.Source
 	}
-	for _, k := range unionKeys(had, want) {
-		o, hadOK := had[k]
-		n, wantOK := want[k]
-		if hadOK == wantOK && o == n {
-			continue
-		}
+	eachChangedKey(had, want, func(k string, o string, hadOK bool, n string, wantOK bool) {
 		f := FieldChange{Path: "labels." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Labels) > 0)}
 		if hadOK {
 			f.Old = str(o)
@@ -107,7 +97,7 @@ func (d *differ) labels(had, want map[string]string) {
 			f.New = str(n)
 		}
 		d.fields = append(d.fields, f)
-	}
+	})
 }
 
 func (d *differ) configFiles(had, want map[string]project.ConfigFile) {
@@ -115,12 +105,7 @@ func (d *differ) configFiles(had, want map[string]project.ConfigFile) {
 	for _, c := range d.inst.Effective.ConfigFiles {
 		source[c.Path] = c.Source
 	}
-	for _, k := range unionKeys(had, want) {
-		o, hadOK := had[k]
-		n, wantOK := want[k]
-		if hadOK == wantOK && o == n {
-			continue
-		}
+	eachChangedKey(had, want, func(k string, o project.ConfigFile, hadOK bool, n project.ConfigFile, wantOK bool) {
 		f := FieldChange{Path: "config_files." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.ConfigFiles) > 0)}
 		if hadOK {
 			f.Old = str(configText(o))
@@ -135,7 +120,7 @@ func (d *differ) configFiles(had, want map[string]project.ConfigFile) {
 			f.Reason = "target or mode changed"
 		}
 		d.fields = append(d.fields, f)
-	}
+	})
 }
 
 // removedSource is the provenance of a keyed entry. An entry that is gone
@@ -149,6 +134,18 @@ func (d *differ) removedSource(sources map[string]spec.Source, key string, userT
 		return spec.SourceUser
 	}
 	return spec.SourceTemplate
+}
+
+// eachChangedKey calls fn for every key whose entry is added, removed or
+// changed between had and want, in key order.
+func eachChangedKey[V comparable](had, want map[string]V, fn func(key string, o V, hadOK bool, n V, wantOK bool)) {
+	for _, k := range unionKeys(had, want) {
+		o, hadOK := had[k]
+		n, wantOK := want[k]
+		if hadOK != wantOK || o != n {
+			fn(k, o, hadOK, n, wantOK)
+		}
+	}
 }
 
 func isSecretDigest(v string) bool {
