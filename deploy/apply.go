@@ -154,6 +154,9 @@ func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Projec
 	if err := r.removeStrays(ctx, s, p.Name, bus); err != nil {
 		return err
 	}
+	if err := r.unpause(ctx, s, bus, res); err != nil {
+		return err
+	}
 	if len(p.Services) == 0 {
 		err = svc.Down(ctx, p.Name, api.DownOptions{RemoveOrphans: true, Project: p.Project, Timeout: create.Timeout})
 	} else {
@@ -205,15 +208,45 @@ func (r *Runtime) removeStrays(ctx context.Context, s spec.Stack, projectName st
 	return nil
 }
 
-// restartUnhealthy restarts the stack's running containers that report
-// unhealthy: compose up leaves them alone, the plan promises a restart.
-func (r *Runtime) restartUnhealthy(ctx context.Context, s spec.Stack, bus *eventBus, res *Result) error {
-	f := make(client.Filters).Add("label", spec.LabelStackID+"="+fmt.Sprint(s.ID)).Add("health", "unhealthy")
+// unpause unpauses the stack's paused containers before compose up, which
+// would try to start them and fail ("cannot start a paused container").
+func (r *Runtime) unpause(ctx context.Context, s spec.Stack, bus *eventBus, res *Result) error {
+	f := make(client.Filters).Add("label", spec.LabelStackID+"="+fmt.Sprint(s.ID)).Add("status", "paused")
 	list, err := r.cli.ContainerList(ctx, client.ContainerListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("list paused containers of stack %q: %w", s.Name, err)
+	}
+	for _, c := range list.Items {
+		name := strings.TrimPrefix(firstName(c.Names), "/")
+		bus.On(api.Resource{ID: "Container " + name, Status: api.Working, Text: "Unpausing"})
+		if _, err := r.cli.ContainerUnpause(ctx, c.ID, client.ContainerUnpauseOptions{}); err != nil {
+			return fmt.Errorf("unpause container %s: %w", name, err)
+		}
+		bus.On(api.Resource{ID: "Container " + name, Status: api.Done, Text: "Unpaused"})
+		res.Started = append(res.Started, name)
+	}
+	return nil
+}
+
+// restartUnhealthy restarts the stack's containers that report unhealthy
+// or are in a restart loop (state restarting): compose up leaves them
+// alone, the plan promises a restart.
+func (r *Runtime) restartUnhealthy(ctx context.Context, s spec.Stack, bus *eventBus, res *Result) error {
+	stack := make(client.Filters).Add("label", spec.LabelStackID+"="+fmt.Sprint(s.ID))
+	unhealthy, err := r.cli.ContainerList(ctx, client.ContainerListOptions{Filters: stack.Clone().Add("health", "unhealthy")})
 	if err != nil {
 		return fmt.Errorf("list unhealthy containers of stack %q: %w", s.Name, err)
 	}
-	for _, c := range list.Items {
+	looping, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: stack.Clone().Add("status", "restarting")})
+	if err != nil {
+		return fmt.Errorf("list restarting containers of stack %q: %w", s.Name, err)
+	}
+	seen := map[string]bool{}
+	for _, c := range slices.Concat(unhealthy.Items, looping.Items) {
+		if seen[c.ID] {
+			continue
+		}
+		seen[c.ID] = true
 		name := strings.TrimPrefix(firstName(c.Names), "/")
 		bus.On(api.Resource{ID: "Container " + name, Status: api.Working, Text: api.StatusRestarting})
 		if _, err := r.cli.ContainerRestart(ctx, c.ID, client.ContainerRestartOptions{}); err != nil {

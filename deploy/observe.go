@@ -48,12 +48,25 @@ func (r *Runtime) Observe(ctx context.Context) ([]spec.Container, error) {
 // that are new or whose list entry changed (state, status annotations such
 // as health or exit code, creation time, image, names, networks). It is safe
 // for concurrent use; passes are serialized.
+//
+// The engine's container list is not ordered after its events: when the
+// "die" event of a killed container arrives, the list may still show it
+// running, while an inspect (which waits for the container's own lock)
+// already shows it exited. So a list entry alone cannot tell that a
+// container changed. Callers that follow the engine's events tell the
+// Observer with Invalidate, and the next pass inspects those containers
+// whatever the list says.
 type Observer struct {
-	rt     *Runtime
-	filter client.Filters
+	rt        *Runtime
+	filter    client.Filters
+	selectors map[string]string // label key → value every container must carry
 
 	mu   sync.Mutex
 	seen map[string]observed // container ID → last observation
+
+	dirtyMu sync.Mutex
+	dirty   map[string]uint64 // container ID → generation of its last Invalidate
+	gen     uint64
 }
 
 type observed struct {
@@ -67,10 +80,57 @@ type observed struct {
 // for example spec.LabelStackID+"=7" observes one stack only.
 func (r *Runtime) NewObserver(selectors ...string) *Observer {
 	f := managedFilter()
+	want := map[string]string{spec.LabelManagedBy: spec.ManagedByValue}
 	for _, s := range selectors {
 		f.Add("label", s)
+		k, v, _ := strings.Cut(s, "=")
+		want[k] = v
 	}
-	return &Observer{rt: r, filter: f, seen: map[string]observed{}}
+	return &Observer{rt: r, filter: f, selectors: want, seen: map[string]observed{}, dirty: map[string]uint64{}}
+}
+
+// Invalidate tells the Observer that the engine reported an event about a
+// container: its next pass inspects that container, whether or not the
+// container list (which may lag behind the event) shows a change, or shows
+// the container at all. A pass that was already running when Invalidate was
+// called does not consume it: the pass after it inspects again.
+func (o *Observer) Invalidate(containerID string) {
+	if containerID == "" {
+		return
+	}
+	o.dirtyMu.Lock()
+	defer o.dirtyMu.Unlock()
+	o.gen++
+	o.dirty[containerID] = o.gen
+}
+
+// takeDirty returns a copy of the invalidated containers.
+func (o *Observer) takeDirty() map[string]uint64 {
+	o.dirtyMu.Lock()
+	defer o.dirtyMu.Unlock()
+	return maps.Clone(o.dirty)
+}
+
+// clearDirty forgets the invalidations a pass handled, keeping those made
+// again since the pass took them.
+func (o *Observer) clearDirty(handled map[string]uint64) {
+	o.dirtyMu.Lock()
+	defer o.dirtyMu.Unlock()
+	for id, gen := range handled {
+		if o.dirty[id] == gen {
+			delete(o.dirty, id)
+		}
+	}
+}
+
+// matches reports whether labels carry every label the Observer selects.
+func (o *Observer) matches(labels map[string]string) bool {
+	for k, v := range o.selectors {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Observe returns the current labeled containers, like Runtime.Observe, at
@@ -81,26 +141,37 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 
+	dirty := o.takeDirty()
 	items, err := o.rt.listContainers(ctx, o.filter)
 	if err != nil {
 		return nil, err
 	}
 	next := make(map[string]observed, len(items))
-	var changed []container.Summary
+	var changed []inspectTarget
+	listed := make(map[string]bool, len(items))
 	for _, it := range items {
+		listed[it.ID] = true
 		if _, _, ok := spec.IdentityFromLabels(it.Labels); !ok {
 			o.rt.log.Debug("skip container with malformed devarch labels",
 				zap.String("container_id", it.ID), zap.Strings("names", it.Names))
 			continue
 		}
 		fp := fingerprint(it)
-		if prev, ok := o.seen[it.ID]; ok && prev.fingerprint == fp {
+		if prev, ok := o.seen[it.ID]; ok && prev.fingerprint == fp && dirty[it.ID] == 0 {
 			next[it.ID] = prev
 			continue
 		}
-		changed = append(changed, it)
+		changed = append(changed, inspectTarget{id: it.ID, fingerprint: fp})
 	}
-	fresh, err := o.rt.inspectAll(ctx, changed)
+	// Containers named by an event but absent from the list: the list may
+	// not show a container created a moment ago yet. Inspect decides; a
+	// container that is gone is left out.
+	for _, id := range slices.Sorted(maps.Keys(dirty)) {
+		if !listed[id] {
+			changed = append(changed, inspectTarget{id: id, checkLabels: true})
+		}
+	}
+	fresh, err := o.rt.inspectAll(ctx, changed, o.matches)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +179,7 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 		next[id] = c
 	}
 	o.seen = next
+	o.clearDirty(dirty)
 
 	out := make([]spec.Container, 0, len(next))
 	for _, c := range next {
@@ -129,23 +201,43 @@ func (r *Runtime) listContainers(ctx context.Context, f client.Filters) ([]conta
 	return res.Items, nil
 }
 
+// inspectTarget is a container to inspect in a pass: its list entry's
+// fingerprint ("" when it was not listed), and whether its labels must be
+// checked against the Observer's selectors (the list's filter did not).
+type inspectTarget struct {
+	id          string
+	fingerprint string
+	checkLabels bool
+}
+
 // inspectAll inspects the given containers in parallel, then resolves the
 // default env of their images (one image inspect per image not yet cached)
-// and converts them. Containers removed since the list are left out.
-func (r *Runtime) inspectAll(ctx context.Context, items []container.Summary) (map[string]observed, error) {
+// and converts them. Containers removed since the list are left out, and so
+// are targets with checkLabels whose labels do not satisfy keep or carry no
+// valid devarch identity.
+func (r *Runtime) inspectAll(ctx context.Context, items []inspectTarget, keep func(labels map[string]string) bool) (map[string]observed, error) {
 	inspected := make([]*container.InspectResponse, len(items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(inspectParallelism)
 	for i, it := range items {
 		g.Go(func() error {
 			r.calls.inspects.Add(1)
-			res, err := r.cli.ContainerInspect(gctx, it.ID, client.ContainerInspectOptions{})
+			res, err := r.cli.ContainerInspect(gctx, it.id, client.ContainerInspectOptions{})
 			if cerrdefs.IsNotFound(err) {
-				r.log.Debug("container vanished before inspect", zap.String("container_id", it.ID))
+				r.log.Debug("container vanished before inspect", zap.String("container_id", it.id))
 				return nil
 			}
 			if err != nil {
-				return fmt.Errorf("inspect container %s: %w", shortID(it.ID), err)
+				return fmt.Errorf("inspect container %s: %w", shortID(it.id), err)
+			}
+			if it.checkLabels {
+				var labels map[string]string
+				if res.Container.Config != nil {
+					labels = res.Container.Config.Labels
+				}
+				if _, _, ok := spec.IdentityFromLabels(labels); !ok || !keep(labels) {
+					return nil
+				}
 			}
 			inspected[i] = &res.Container
 			return nil
@@ -163,7 +255,7 @@ func (r *Runtime) inspectAll(ctx context.Context, items []container.Summary) (ma
 		if err != nil {
 			return nil, err
 		}
-		out[in.ID] = observed{fingerprint: fingerprint(items[i]), container: toContainer(in, defaults)}
+		out[in.ID] = observed{fingerprint: items[i].fingerprint, container: toContainer(in, defaults)}
 	}
 	return out, nil
 }
@@ -233,6 +325,7 @@ func toContainer(in *container.InspectResponse, image imageDefaults) spec.Contai
 	c.Project = c.Labels[composeProjectLabel]
 	c.Service = c.Labels[composeServiceLabel]
 	c.ConfigHash = c.Labels[composeConfigHashLabel]
+	c.RestartCount = in.RestartCount
 	if st := in.State; st != nil {
 		c.State = string(st.Status)
 		c.ExitCode = st.ExitCode

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net"
 	"net/netip"
@@ -475,5 +476,98 @@ func TestImageIDs(t *testing.T) {
 	}
 	if want := map[string]string{ref: id}; !maps.Equal(got, want) {
 		t.Errorf("ImageIDs = %v, want %v", got, want)
+	}
+}
+
+// TestObserverFollowsEvents drives an Observer the way the reconcile loop
+// does — on every engine event about a container, Invalidate it, then
+// observe — through several kill/start, pause/unpause and crash cycles of
+// the same container. The engine's container list lags behind its events
+// (at a "die" event it may still say "running"), so an Observer that trusted
+// the list would keep a killed container running forever.
+func TestObserverFollowsEvents(t *testing.T) {
+	rt := newTestRuntime(t)
+	cli := rt.Client()
+	stackID := randomStackID()
+	stack := testenv.UniqueName("evobs")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	evs, errs := rt.Events(ctx)
+	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+	id := createContainer(t, rt, client.ContainerCreateOptions{
+		Name:   spec.ContainerName(stack, "web"),
+		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 1, stack, "web")},
+	}, true)
+
+	// until handles events until the observed state of the container,
+	// observed after Invalidate on each event, satisfies want.
+	until := func(step string, want func(c spec.Container, ok bool) bool) {
+		t.Helper()
+		timeout := time.After(30 * time.Second)
+		for {
+			select {
+			case ev := <-evs:
+				obs.Invalidate(ev.ContainerID)
+				got, err := obs.Observe(ctx)
+				if err != nil {
+					t.Fatalf("%s: Observe: %v", step, err)
+				}
+				var c spec.Container
+				found := false
+				for _, x := range got {
+					if x.ID == id {
+						c, found = x, true
+					}
+				}
+				if want(c, found) {
+					return
+				}
+			case err := <-errs:
+				t.Fatalf("%s: event stream ended: %v", step, err)
+			case <-timeout:
+				got, _ := obs.Observe(ctx)
+				t.Fatalf("%s: not observed within 30 s after the engine's events; observer has %+v", step, got)
+			}
+		}
+	}
+	state := func(s string) func(spec.Container, bool) bool {
+		return func(c spec.Container, ok bool) bool { return ok && c.State == s }
+	}
+	for i := range 4 {
+		if _, err := cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+			t.Fatal(err)
+		}
+		until(fmt.Sprintf("kill %d", i), func(c spec.Container, ok bool) bool { return ok && c.State == spec.StateExited && c.ExitCode == 137 })
+		if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		until(fmt.Sprintf("start %d", i), state(spec.StateRunning))
+	}
+	for i := range 3 {
+		if _, err := cli.ContainerPause(ctx, id, client.ContainerPauseOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		until(fmt.Sprintf("pause %d", i), state(spec.StatePaused))
+		if _, err := cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		until(fmt.Sprintf("unpause %d", i), state(spec.StateRunning))
+	}
+	if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	until("rm -f", func(_ spec.Container, ok bool) bool { return !ok })
+
+	// A container whose process exits 1 by itself, started again and again.
+	id = createContainer(t, rt, client.ContainerCreateOptions{
+		Name: spec.ContainerName(stack, "crash"),
+		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 2, stack, "crash"),
+			Env: []string{"SLEEPER_EXIT_AFTER=300ms", "SLEEPER_EXIT_CODE=1"}},
+	}, true)
+	for i := range 3 {
+		until(fmt.Sprintf("crash %d", i), func(c spec.Container, ok bool) bool { return ok && c.State == spec.StateExited && c.ExitCode == 1 })
+		if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -205,10 +205,13 @@ func instanceChange(d Desired, token string, inst spec.Instance, containers []sp
 		return nil, warnings, nil
 	}
 	verb := "start"
-	if ch.Recreate {
+	switch {
+	case ch.Recreate:
 		verb = "recreate"
-	} else if c.State == spec.StateRunning {
+	case c.Running():
 		verb = "restart"
+	case c.State == spec.StatePaused:
+		verb = "unpause"
 	}
 	ch.Reason = verb + ": " + strings.Join(reasons, ", ")
 	return ch, warnings, nil
@@ -262,13 +265,19 @@ func networkDrift(c spec.Container, network, networkID string) (FieldChange, boo
 	}, true
 }
 
-// stateDrift reports a container that is not running, or unhealthy.
+// stateDrift reports a container that is not running, unhealthy, or in a
+// restart loop (its process exited and its restart policy is restarting
+// it: between two attempts the engine reports it "restarting").
 func stateDrift(c spec.Container) (FieldChange, bool) {
 	switch {
 	case c.State == spec.StateRunning && c.Health == spec.HealthUnhealthy:
 		return FieldChange{Path: "state", Old: str("running (unhealthy)"), New: str("running (healthy)"),
 			Source: spec.SourceRuntime, Reason: "container is unhealthy"}, true
-	case c.State == spec.StateRunning || c.State == spec.StateRestarting:
+	case c.State == spec.StateRestarting:
+		return FieldChange{Path: "state", Old: str(fmt.Sprintf("restarting (exit %d, %d restarts)", c.ExitCode, c.RestartCount)),
+			New: str(spec.StateRunning), Source: spec.SourceRuntime,
+			Reason: "container is in a restart loop: its process keeps exiting and its restart policy restarts it"}, true
+	case c.State == spec.StateRunning:
 		return FieldChange{}, false
 	}
 	old := c.State

@@ -222,7 +222,10 @@ func TestRuntimeDrift(t *testing.T) {
 	}{
 		{"stopped", func(c *spec.Container, _ *Observed) { c.State, c.ExitCode = spec.StateExited, 137 }, "state", false, "start: container is exited"},
 		{"created only", func(c *spec.Container, _ *Observed) { c.State = spec.StateCreated }, "state", false, "start: container is created"},
-		{"paused", func(c *spec.Container, _ *Observed) { c.State = spec.StatePaused }, "state", false, "start: container is paused"},
+		{"paused", func(c *spec.Container, _ *Observed) { c.State = spec.StatePaused }, "state", false, "unpause: container is paused"},
+		{"restart loop", func(c *spec.Container, _ *Observed) {
+			c.State, c.ExitCode, c.RestartCount = spec.StateRestarting, 1, 4
+		}, "state", false, "restart: container is in a restart loop"},
 		{"unhealthy", func(c *spec.Container, _ *Observed) { c.Health = spec.HealthUnhealthy }, "state", false, "restart: container is unhealthy"},
 		{"left its network", func(c *spec.Container, _ *Observed) { c.Networks = map[string]string{"bridge": "b1"} }, "networks", true, "left its network"},
 		{"image moved", func(_ *spec.Container, obs *Observed) {

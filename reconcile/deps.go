@@ -52,9 +52,12 @@ type Notifier interface {
 	Listen(ctx context.Context, channels ...string) (<-chan state.Notification, error)
 }
 
-// Observer snapshots the runtime.
+// Observer snapshots the runtime. Invalidate tells it that an engine event
+// named a container, so its next snapshot inspects that container afresh
+// (the engine's container list can lag behind its events).
 type Observer interface {
 	Snapshot(ctx context.Context) (deploy.Snapshot, error)
+	Invalidate(containerID string)
 }
 
 // Applier applies a stack.

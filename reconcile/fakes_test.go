@@ -3,11 +3,17 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"maps"
+	"strconv"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/docker/compose/v5/pkg/api"
 
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -42,6 +48,10 @@ type fakeWorld struct {
 	lockCalls  int
 	listenErrs int // Listen fails this many times first
 	streamErrs int // Events' stream breaks this many times first
+
+	invalidated []string    // Invalidate calls, in order
+	snapHook    func(n int) // called (outside mu) at the start of the n-th Snapshot, from 1
+	snapCalls   int
 }
 
 type finishCall struct {
@@ -203,8 +213,21 @@ func (w *fakeWorld) Listen(ctx context.Context, _ ...string) (<-chan state.Notif
 
 func (w *fakeWorld) Snapshot(context.Context) (deploy.Snapshot, error) {
 	w.mu.Lock()
+	w.snapCalls++
+	n, hook := w.snapCalls, w.snapHook
+	w.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.snap, w.snapErr
+}
+
+func (w *fakeWorld) Invalidate(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.invalidated = append(w.invalidated, id)
 }
 
 func (w *fakeWorld) Apply(_ context.Context, s spec.Stack, _ deploy.ApplyOptions, progress deploy.ProgressFunc) (deploy.Result, error) {
@@ -271,4 +294,30 @@ func (w *fakeWorld) snapshotOf(f func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f()
+}
+
+// runningContainerOf returns the container compose would have created for
+// the first instance of s (planned with zero Paths): running, on the
+// stack's network, with compose's config hash and the devarch labels.
+func runningContainerOf(t *testing.T, s spec.Stack) spec.Container {
+	t.Helper()
+	p, err := project.Build(s, project.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := s.Instances[0]
+	svc := p.Services[inst.Name]
+	hash, err := project.ServiceHash(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := maps.Clone(map[string]string(svc.Labels))
+	maps.Copy(labels, svc.CustomLabels)
+	labels[api.ConfigHashLabel] = hash
+	return spec.Container{
+		ID: "c0ffee" + strconv.FormatInt(inst.ID, 10), Name: svc.ContainerName,
+		StackID: s.ID, StackName: s.Name, InstanceID: inst.ID, InstanceName: inst.Name,
+		Project: p.Name, Service: inst.Name, ConfigHash: hash, Image: svc.Image,
+		Labels: labels, Networks: map[string]string{s.Network(): "net1"}, State: spec.StateRunning,
+	}
 }

@@ -513,3 +513,78 @@ func TestReconnectAsksForFullPass(t *testing.T) {
 		})
 	}
 }
+
+// TestEventDuringPassLeadsToAnotherPass: an engine event for a stack whose
+// reconcile is in flight (its snapshot already taken, say, before the
+// container died) is not lost: the event invalidates the container and the
+// stack is reconciled once more after the pass, with a fresh snapshot, so
+// the stored status ends with what the engine shows last.
+func TestEventDuringPassLeadsToAnotherPass(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.passDone = make(chan struct{}, 8)
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)})
+
+	// The container runs, as created by an apply.
+	running := runningContainerOf(t, s)
+	w.snap.Containers[1] = []spec.Container{running}
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	w.snapHook = func(n int) {
+		if n == 2 { // the first event-driven pass (pass 1 is the full pass at start)
+			close(inFlight)
+			<-release
+		}
+	}
+	runController(t, c)
+	waitPass(t, w, "at start")
+	waitCondition(t, c, 1, InSync, "after the full pass")
+
+	w.events <- deploy.Event{StackID: 1, InstanceID: 11, ContainerID: running.ID, Action: "kill"}
+	<-inFlight
+	// While that pass waits on its snapshot, the container dies and the
+	// engine says so.
+	dead := running
+	dead.State, dead.ExitCode = spec.StateExited, 137
+	w.snapshotOf(func() { w.snap.Containers[1] = []spec.Container{dead} })
+	w.events <- deploy.Event{StackID: 1, InstanceID: 11, ContainerID: running.ID, Action: "die"}
+	waitInvalidated(t, w, 2)
+	close(release)
+	waitCondition(t, c, 1, Drifted, "after the die event that arrived during a pass")
+	w.snapshotOf(func() {
+		if w.snapCalls < 3 {
+			t.Errorf("%d snapshots, want a third one after the in-flight pass", w.snapCalls)
+		}
+		for _, id := range w.invalidated {
+			if id != running.ID {
+				t.Errorf("invalidated %q, want only the event's container %q", id, running.ID)
+			}
+		}
+	})
+}
+
+func waitInvalidated(t *testing.T, w *fakeWorld, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var got int
+		w.snapshotOf(func() { got = len(w.invalidated) })
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d invalidations within 5 s, want %d", got, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func waitCondition(t *testing.T, c *Controller, id int64, want Condition, when string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Statuses()[id].Condition != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %+v, want %s", when, c.Statuses()[id], want)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -43,7 +43,8 @@ func (c *Controller) requestResync() {
 
 func (c *Controller) resyncRequests() <-chan struct{} { return c.resync }
 
-// watchRuntime enqueues the stack of every labeled container event. When
+// watchRuntime enqueues the stack of every labeled container event, after
+// telling the observer which container the event named. When
 // the event stream breaks (engine down) it reconnects with backoff and,
 // once reconnected, asks for a full pass, since events were missed.
 func (c *Controller) watchRuntime(ctx context.Context) {
@@ -56,6 +57,9 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 		}
 		for ev := range events {
 			backoff = watchMinBackoff
+			// Invalidate before enqueueing: the pass the event causes must
+			// inspect the container, not trust a list that may lag.
+			c.d.Observer.Invalidate(ev.ContainerID)
 			if ev.StackID > 0 {
 				c.queue.Add(ev.StackID)
 			}

@@ -49,8 +49,11 @@ type Container struct {
 	State        string            `json:"state"`
 	Health       string            `json:"health,omitempty"`
 	ExitCode     int               `json:"exit_code,omitempty"`
-	Restart      string            `json:"restart,omitempty"`
-	Created      time.Time         `json:"created"`
+	// RestartCount is how often the engine restarted the container by its
+	// restart policy since it was created.
+	RestartCount int       `json:"restart_count,omitempty"`
+	Restart      string    `json:"restart,omitempty"`
+	Created      time.Time `json:"created"`
 }
 
 // IdentityFromLabels parses the stack and instance ids of a container's

@@ -73,13 +73,16 @@ func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) 
 		return fmt.Errorf("create state dir: %w", err)
 	}
 	locker := lock.New(store.Pool(), log)
-	wiring, err := newServeWiring(app, cfg, store, rt, locker, log)
+	// One observer for the loop and the API: the loop tells it which
+	// containers engine events named, so the API's plans see them too.
+	observer := rt.NewObserver()
+	wiring, err := newServeWiring(app, cfg, store, rt, observer, locker, log)
 	if err != nil {
 		return err
 	}
 	ctrl := reconcile.New(reconcile.Deps{
 		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: rt.NewObserver(), Applier: rt, Runtime: rt, Locker: locker, Metrics: wiring.metrics,
+		Notifier: store, Observer: observer, Applier: rt, Runtime: rt, Locker: locker, Metrics: wiring.metrics,
 	}, reconcile.Options{
 		ReplicaID: replica, Workers: cfg.Workers, Resync: cfg.ResyncInterval, ShutdownTimeout: cfg.ShutdownTimeout,
 		Paths: paths(cfg), PullPolicy: pullPolicy, Logger: log,

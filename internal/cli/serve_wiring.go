@@ -31,16 +31,17 @@ type serveWiring struct {
 	cfg     config.Config
 	store   *state.Store
 	rt      *deploy.Runtime
+	obs     *deploy.Observer
 	locker  *lock.Locker
 	log     *zap.Logger
 	reg     *prometheus.Registry
 	metrics metricsAdapter
 }
 
-func newServeWiring(app *App, cfg config.Config, store *state.Store, rt *deploy.Runtime, locker *lock.Locker, log *zap.Logger) (*serveWiring, error) {
+func newServeWiring(app *App, cfg config.Config, store *state.Store, rt *deploy.Runtime, obs *deploy.Observer, locker *lock.Locker, log *zap.Logger) (*serveWiring, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &serveWiring{app: app, cfg: cfg, store: store, rt: rt, locker: locker, log: log, reg: reg,
+	return &serveWiring{app: app, cfg: cfg, store: store, rt: rt, obs: obs, locker: locker, log: log, reg: reg,
 		metrics: metricsAdapter{metrics.New(reg, app.Version())}}, nil
 }
 
@@ -49,7 +50,7 @@ func (w *serveWiring) queueDepth(f func() int) { w.metrics.m.SetQueueDepthFunc(f
 // server returns the HTTP server: the JSON API under /api/v1, health
 // and metrics endpoints, and the dashboard at /.
 func (w *serveWiring) server(_ *reconcile.Controller) *http.Server {
-	observer := w.rt.NewObserver()
+	observer := w.obs
 	paths := paths(w.cfg)
 	planner := func(ctx context.Context, s spec.Stack) (*plan.Plan, error) {
 		snap, err := observer.Snapshot(ctx)
