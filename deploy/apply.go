@@ -39,6 +39,12 @@ type ApplyOptions struct {
 	// StopTimeout bounds how long a container may take to stop before it
 	// is killed (default: compose's 10 s).
 	StopTimeout time.Duration
+	// BeforePhase, when set, is called before each phase that changes the
+	// engine or the state directory (network, configs, compose). An error
+	// stops the apply before that phase: it fails with an *ApplyError of
+	// that phase wrapping the error, and the phase does nothing. The
+	// reconcile loop confirms its stack lock here.
+	BeforePhase func(ctx context.Context, phase string) error
 }
 
 // Result says what an apply did. It holds no secret.
@@ -100,6 +106,9 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 		p.Services[name] = svc
 	}
 
+	if err := o.beforePhase(ctx, PhaseNetwork); err != nil {
+		return res, err
+	}
 	t := time.Now()
 	emit("network "+s.Network(), "ensure", ProgressWorking, "")
 	created, err := r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
@@ -111,8 +120,11 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	res.NetworkCreated = created
 	emit("network "+s.Network(), map[bool]string{true: "created", false: "exists"}[created], ProgressDone, "")
 
+	if err := o.beforePhase(ctx, PhaseConfigs); err != nil {
+		return res, err
+	}
 	t = time.Now()
-	mat, err := MaterializeConfigs(o.Paths.StateDir, s)
+	mat, err := MaterializeConfigs(ctx, o.Paths.StateDir, s)
 	res.Durations[PhaseConfigs] = time.Since(t)
 	if err != nil {
 		emit("config files", "write", ProgressError, err.Error())
@@ -121,6 +133,9 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	res.ConfigFiles = len(mat.Files)
 	emit("config files", "write", ProgressDone, fmt.Sprintf("%d file(s)", len(mat.Files)))
 
+	if err := o.beforePhase(ctx, PhaseCompose); err != nil {
+		return res, err
+	}
 	t = time.Now()
 	err = r.composeUp(ctx, s, p, o, progress, &res)
 	res.Durations[PhaseCompose] = time.Since(t)
@@ -134,6 +149,20 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 		zap.Int("created", len(res.Created)), zap.Int("recreated", len(res.Recreated)),
 		zap.Int("started", len(res.Started)), zap.Int("removed", len(res.Removed)))
 	return res, nil
+}
+
+// beforePhase runs the BeforePhase hook, then checks ctx: a phase never
+// starts once the apply's context is done.
+func (o ApplyOptions) beforePhase(ctx context.Context, phase string) error {
+	if o.BeforePhase != nil {
+		if err := o.BeforePhase(ctx, phase); err != nil {
+			return &ApplyError{Phase: phase, Err: fmt.Errorf("not started: %w", err)}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return &ApplyError{Phase: phase, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
+	}
+	return nil
 }
 
 // composeUp runs compose up for the project, removes containers of the

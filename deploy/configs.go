@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -65,8 +66,12 @@ type MaterializeResult struct {
 //
 // Callers hold the stack's lock: two concurrent calls for one stack are not
 // supported.
-func MaterializeConfigs(stateDir string, stack spec.Stack) (MaterializeResult, error) {
-	return materializer{writeFile: writeFileSync, rename: os.Rename}.materialize(stateDir, stack)
+//
+// Cancelling ctx stops the writing before the next file and before the
+// folder swap, with the same outcome as any other error: the temporary
+// folder is removed and the previous folder stays.
+func MaterializeConfigs(ctx context.Context, stateDir string, stack spec.Stack) (MaterializeResult, error) {
+	return materializer{writeFile: writeFileSync, rename: os.Rename}.materialize(ctx, stateDir, stack)
 }
 
 // configFile is one validated file to write.
@@ -83,7 +88,7 @@ type materializer struct {
 	rename    func(oldpath, newpath string) error
 }
 
-func (m materializer) materialize(stateDir string, stack spec.Stack) (MaterializeResult, error) {
+func (m materializer) materialize(ctx context.Context, stateDir string, stack spec.Stack) (MaterializeResult, error) {
 	files, err := collectConfigFiles(stack)
 	if err != nil {
 		return MaterializeResult{}, err
@@ -102,9 +107,13 @@ func (m materializer) materialize(stateDir string, stack spec.Stack) (Materializ
 	if err != nil {
 		return MaterializeResult{}, fmt.Errorf("create temporary config folder: %w", err)
 	}
-	if err := m.writeAll(tmp, files); err != nil {
+	if err := m.writeAll(ctx, tmp, files); err != nil {
 		_ = os.RemoveAll(tmp)
 		return MaterializeResult{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		_ = os.RemoveAll(tmp)
+		return MaterializeResult{}, fmt.Errorf("write config files: stopped before replacing the folder: %w", context.Cause(ctx))
 	}
 	if err := m.swapFolder(stacksDir, tmp, final, stack.Name); err != nil {
 		_ = os.RemoveAll(tmp)
@@ -214,12 +223,15 @@ func removeLeftovers(stacksDir, stack string) {
 	}
 }
 
-func (m materializer) writeAll(root string, files []configFile) error {
+func (m materializer) writeAll(ctx context.Context, root string, files []configFile) error {
 	if err := os.Chmod(root, configDirMode); err != nil {
 		return fmt.Errorf("set mode of temporary config folder: %w", err)
 	}
 	dirs := map[string]bool{root: true}
 	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("write config files: stopped before %s: %w", filepath.ToSlash(f.rel), context.Cause(ctx))
+		}
 		p := filepath.Join(root, f.rel)
 		if err := mkdirAll(filepath.Dir(p), dirs); err != nil {
 			return err

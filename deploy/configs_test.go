@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"maps"
@@ -68,7 +69,7 @@ func TestMaterializeConfigsWritesFiles(t *testing.T) {
 		configInstance("web", true, file("nginx.conf", "events {}", 0o640)),
 		configInstance("off", false, file("ignored.conf", "x", 0)),
 	)
-	res, err := MaterializeConfigs(state, stack)
+	res, err := MaterializeConfigs(t.Context(), state, stack)
 	if err != nil {
 		t.Fatalf("MaterializeConfigs: %v", err)
 	}
@@ -110,24 +111,58 @@ func TestMaterializeConfigsReplacesPreviousContent(t *testing.T) {
 		configInstance("db", true, file("a.conf", "one", 0), file("old/b.conf", "two", 0)),
 		configInstance("gone", true, file("c.conf", "three", 0)),
 	)
-	if _, err := MaterializeConfigs(state, first); err != nil {
+	if _, err := MaterializeConfigs(t.Context(), state, first); err != nil {
 		t.Fatalf("first MaterializeConfigs: %v", err)
 	}
 	// Idempotent: the same input gives the same tree.
 	before := tree(t, ConfigDir(state, "shop"))
-	if _, err := MaterializeConfigs(state, first); err != nil {
+	if _, err := MaterializeConfigs(t.Context(), state, first); err != nil {
 		t.Fatalf("repeat MaterializeConfigs: %v", err)
 	}
 	if after := tree(t, ConfigDir(state, "shop")); !maps.Equal(before, after) {
 		t.Errorf("repeat changed the tree:\n%v\n%v", before, after)
 	}
 	second := configStack("shop", configInstance("db", true, file("a.conf", "one, edited", 0)))
-	if _, err := MaterializeConfigs(state, second); err != nil {
+	if _, err := MaterializeConfigs(t.Context(), state, second); err != nil {
 		t.Fatalf("second MaterializeConfigs: %v", err)
 	}
 	want := map[string]string{".": "dir -rwxr-xr-x", "db": "dir -rwxr-xr-x", "db/a.conf": "-rw-r--r-- one, edited"}
 	if got := tree(t, ConfigDir(state, "shop")); !maps.Equal(got, want) {
 		t.Errorf("tree after edit =\n%v\nwant\n%v", got, want)
+	}
+	assertNoWorkFolders(t, state)
+}
+
+// TestMaterializeConfigsStopsWhenCancelled: a context cancelled while the
+// files are written (the stack's lock lost, say) stops before the next
+// file, removes the temporary folder and keeps the previous files.
+func TestMaterializeConfigsStopsWhenCancelled(t *testing.T) {
+	state := t.TempDir()
+	old := configStack("shop", configInstance("db", true, file("a.conf", "old", 0)))
+	if _, err := MaterializeConfigs(t.Context(), state, old); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, ConfigDir(state, "shop"))
+	lost := errors.New("stack lock lost")
+	ctx, cancel := context.WithCancelCause(t.Context())
+	written := 0
+	m := materializer{rename: os.Rename, writeFile: func(path, data string, mode fs.FileMode) error {
+		written++
+		if written == 2 {
+			cancel(lost)
+		}
+		return writeFileSync(path, data, mode)
+	}}
+	next := configStack("shop", configInstance("db", true, file("a.conf", "new", 0), file("b.conf", "new", 0), file("c.conf", "new", 0)))
+	_, err := m.materialize(ctx, state, next)
+	if !errors.Is(err, lost) {
+		t.Fatalf("materialize = %v, want the cancel cause", err)
+	}
+	if written != 2 {
+		t.Errorf("%d files written, want 2 (none after the cancel)", written)
+	}
+	if after := tree(t, ConfigDir(state, "shop")); !maps.Equal(before, after) {
+		t.Errorf("a cancelled write changed the folder:\n%v\nwant\n%v", after, before)
 	}
 	assertNoWorkFolders(t, state)
 }
@@ -157,7 +192,7 @@ func TestMaterializeConfigsRejectsBadPaths(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			state := t.TempDir()
-			_, err := MaterializeConfigs(state, tt.stack)
+			_, err := MaterializeConfigs(t.Context(), state, tt.stack)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
 			}
@@ -191,7 +226,7 @@ func TestMaterializeConfigsRefusesSymlinks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			state := t.TempDir()
 			outside := tt.plant(t, state)
-			_, err := MaterializeConfigs(state, stack)
+			_, err := MaterializeConfigs(t.Context(), state, stack)
 			if err == nil || !strings.Contains(err.Error(), "is a symlink") {
 				t.Fatalf("err = %v, want a symlink refusal", err)
 			}
@@ -284,14 +319,14 @@ func TestMaterializeConfigsFailureKeepsPreviousContent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			state := t.TempDir()
-			if _, err := MaterializeConfigs(state, old); err != nil {
+			if _, err := MaterializeConfigs(t.Context(), state, old); err != nil {
 				t.Fatalf("MaterializeConfigs(old): %v", err)
 			}
 			if tt.setup != nil {
 				tt.setup(t, state)
 			}
 			before := tree(t, state)
-			_, err := tt.m.materialize(state, tt.stack)
+			_, err := tt.m.materialize(t.Context(), state, tt.stack)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
 			}
@@ -306,7 +341,7 @@ func TestMaterializeConfigsFailureKeepsPreviousContent(t *testing.T) {
 func TestRemoveConfigs(t *testing.T) {
 	state := t.TempDir()
 	for _, name := range []string{"shop", "shopping"} {
-		if _, err := MaterializeConfigs(state, configStack(name, configInstance("db", true, file("a", "x", 0)))); err != nil {
+		if _, err := MaterializeConfigs(t.Context(), state, configStack(name, configInstance("db", true, file("a", "x", 0)))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -340,7 +375,7 @@ func TestConfigPathLayout(t *testing.T) {
 	// The compose project mounts from project.ConfigPath: it must be where
 	// MaterializeConfigs writes.
 	state := t.TempDir()
-	res, err := MaterializeConfigs(state, configStack("shop", configInstance("db", true, file("conf.d/my.cnf", "x", 0))))
+	res, err := MaterializeConfigs(t.Context(), state, configStack("shop", configInstance("db", true, file("conf.d/my.cnf", "x", 0))))
 	if err != nil {
 		t.Fatal(err)
 	}

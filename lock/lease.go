@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 )
@@ -111,4 +112,66 @@ func (l *Lease) Unlock(ctx context.Context) error {
 		zap.Int64("stack_id", l.stackID), zap.Int32("pid", l.pid), zap.NamedError("err", err))
 	discard(conn, l.log, l.stackID, err)
 	return fmt.Errorf("unlock stack %d: %w", l.stackID, err)
+}
+
+// Release ends the lease in one transaction on the lock's own session: it
+// runs fn in the transaction, releases the lock, then commits, and returns
+// the connection to the pool.
+//
+// The lock is released before the commit, so for an instant the lock is
+// free while fn's writes are not yet visible, never the other way round. A
+// caller that records "this work is finished" in fn (an approval's outcome)
+// can rely on this: whoever finds the lock free and the work still
+// unfinished must wait for that commit (a row it updates is locked until
+// then), and whoever sees the work finished finds the lock free, so a
+// successor never meets the lock of a finished predecessor.
+//
+// When fn, the unlock or the commit fails, the transaction is abandoned
+// and the connection closed (which releases the lock if it was still
+// held), and the error is returned: fn's writes did not happen, and the
+// caller may redo them elsewhere. A lease without a session (unlocked
+// already, or the zero Lease) returns an error wrapping ErrLost without
+// calling fn. Release is idempotent in the same way as Unlock: the lease
+// holds nothing afterwards.
+func (l *Lease) Release(ctx context.Context, fn func(ctx context.Context, tx pgx.Tx) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	conn := l.conn
+	if conn == nil {
+		return fmt.Errorf("release lock on stack %d: %w: the lease holds no session", l.stackID, ErrLost)
+	}
+	l.conn = nil
+	err := func() error {
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		var released bool
+		if err := tx.QueryRow(ctx, unlockSQL, l.key1, l.key2).Scan(&released); err != nil {
+			return fmt.Errorf("unlock: %w", err)
+		}
+		if !released {
+			// Impossible while the session lives: a lock lost with its
+			// session fails the statements above first.
+			l.log.Warn("stack lock was no longer held when released", zap.Int64("stack_id", l.stackID), zap.Int32("pid", l.pid))
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		return nil
+	}()
+	if err != nil {
+		l.log.Debug("release stack lock in a transaction failed; closing its connection, which releases the lock",
+			zap.Int64("stack_id", l.stackID), zap.Int32("pid", l.pid), zap.NamedError("err", err))
+		discard(conn, l.log, l.stackID, err)
+		return fmt.Errorf("release lock on stack %d: %w", l.stackID, err)
+	}
+	conn.Release()
+	l.log.Debug("stack lock released", zap.Int64("stack_id", l.stackID), zap.Int32("pid", l.pid),
+		zap.Duration("held", time.Since(l.since)))
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/deploy"
@@ -23,24 +24,18 @@ const (
 	// MessageShutdown is the outcome of an apply cut off because the
 	// controller's shutdown timeout ran out.
 	MessageShutdown = "The controller stopped before the apply finished (its shutdown timeout ran out); the stack may be partly applied. Generate a new plan and apply it again."
-	// MessageLockLost is the outcome of an apply stopped because the
-	// database session holding the stack's lock ended (PostgreSQL
-	// restarted, connection cut) while it ran.
-	MessageLockLost = "The controller lost its database session, and with it the stack's lock, during the apply, so it stopped the apply; the stack may be partly applied. Generate a new plan and apply it again."
+	// MessageLockLost is the outcome (failed) of an apply stopped because
+	// the database session holding the stack's lock ended (PostgreSQL
+	// restarted, the connection cut or silent) while it ran; %s is the
+	// phase it stopped in.
+	MessageLockLost = "Apply stopped in the %s phase: the controller lost the stack's lock (its database session ended), so no further phase ran; the stack may be partly applied. Generate a new plan and apply it again."
+	// MessageNoLock is the outcome (failed) of an approval whose stack lock
+	// could not be asked for (the database did not answer).
+	MessageNoLock = "The controller could not take the stack's lock (the database did not answer); nothing was applied. Apply again."
+	// MessageNoStart is the outcome (failed) of an approval that could not
+	// be started because the database did not answer.
+	MessageNoStart = "The controller could not read the stack or record the apply's start (the database did not answer); nothing was applied. Apply again."
 )
-
-// lockRetryDelays are the waits before retrying a stack lock found held,
-// before the approval is called a conflict (1.6 s in all). A replica that
-// finished an approval records the outcome before it unlocks (so that the
-// sweep never takes a finished apply for an interrupted one); a replica
-// that claims the stack's next approval in that window of one round trip
-// finds the lock still held, and must not report a conflict for it. This
-// is the one place the loop waits for a lock, bounded, and only after the
-// claim made the approval its own.
-var lockRetryDelays = []time.Duration{
-	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
-	200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond,
-}
 
 // finishTimeout bounds recording an approval's outcome, which runs even
 // when the apply was cut off by the shutdown timeout.
@@ -49,6 +44,27 @@ const finishTimeout = 10 * time.Second
 // errApplyFailed is handleApproval's report that the apply failed and its
 // outcome was recorded.
 var errApplyFailed = errors.New("apply failed")
+
+// outcome is how an approval ended, as it is recorded.
+type outcome struct {
+	status  string
+	message string
+	result  *deploy.Result
+	// applyFailed: the apply ran and failed; the stack is planned again
+	// before its next approval is claimed.
+	applyFailed bool
+	// none: the approval is no longer this controller's to finish (a sweep
+	// ended it): record nothing.
+	none bool
+}
+
+// unfinished is an outcome the database did not take: it is written again
+// before the stack's next reconcile and before every sweep, so that the
+// approval ends with what really happened rather than stay applying.
+type unfinished struct {
+	approval state.Approval
+	out      outcome
+}
 
 // processApprovals claims and applies the stack's pending approvals one
 // at a time, until none is left, an apply failed, or the controller
@@ -77,92 +93,191 @@ func (c *Controller) processApprovals(ctx context.Context, stackID int64) error 
 }
 
 // handleApproval applies one claimed approval: lock → recompute token →
-// apply → finish. It runs on applyCtx, which outlives a shutdown request
-// by ShutdownTimeout. The lock is always released before it returns. It
-// returns errApplyFailed after recording a failed apply.
+// apply → record the outcome and release the lock in one transaction →
+// plan the stack again. It runs on applyCtx, which outlives a shutdown
+// request by ShutdownTimeout. A lock held by another session is a conflict
+// at once: a controller finishing an approval releases the lock before
+// its outcome commits (lock.Lease.Release), and no approval of a stack is
+// claimed while another one is applying, so the holder is never a
+// controller handing over. Nothing here sleeps or waits for a lock.
 func (c *Controller) handleApproval(a state.Approval) error {
 	ctx := c.applyCtx
 	log := c.log.With(zap.String("stack", a.Stack), zap.Int64("approval_id", a.ID))
-	lease, err := c.tryLock(ctx, a.StackID)
-	if errors.Is(err, lock.ErrHeld) {
+	lease, err := c.d.Locker.TryLock(ctx, a.StackID)
+	var out outcome
+	switch {
+	case errors.Is(err, lock.ErrHeld):
 		c.d.Metrics.IncLockConflicts()
 		log.Info("approval conflicts with another session holding the stack's lock")
-		return c.finish(ctx, a, state.ApprovalConflict, MessageConflict, nil, nil)
+		out = outcome{status: state.ApprovalConflict, message: MessageConflict}
+	case err != nil:
+		log.Warn("cannot take the stack's lock; the approval fails", zap.NamedError("err", err))
+		out = outcome{status: state.ApprovalFailed, message: MessageNoLock}
+	default:
+		out = c.applyLocked(ctx, a, lease, log)
+	}
+	err = c.record(a, lease, out, log)
+	if lease != nil {
+		c.afterApply(a.StackID) // the lock is released: plan again
 	}
 	if err != nil {
-		// The approval stays applying without a lock; the sweep marks it
-		// interrupted after the grace period if this keeps failing.
-		return fmt.Errorf("lock stack %q: %w", a.Stack, err)
-	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := lease.Unlock(uctx); err != nil {
-			log.Warn("unlock stack", zap.NamedError("err", err))
-		}
-	}()
-	if err := c.d.Approvals.MarkApprovalLocked(ctx, a.ID, lease.BackendPID()); err != nil {
 		return err
+	}
+	if out.applyFailed {
+		return errApplyFailed
+	}
+	return nil
+}
+
+// applyLocked runs an approval whose stack lock is held, and says how it
+// ended.
+func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *lock.Lease, log *zap.Logger) outcome {
+	if err := c.d.Approvals.MarkApprovalLocked(ctx, a.ID, lease.BackendPID()); err != nil {
+		if errors.Is(err, state.ErrNotApplying) {
+			log.Info("approval was ended elsewhere before the apply started", zap.NamedError("err", err))
+			return outcome{none: true}
+		}
+		log.Warn("cannot record the apply's start", zap.NamedError("err", err))
+		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
 	}
 	s, err := c.d.Desired.StackByID(ctx, a.StackID)
 	if errors.Is(err, state.ErrNotFound) {
-		return c.finish(ctx, a, state.ApprovalStale, "The stack was deleted after the plan was generated; nothing was applied.", nil, nil)
+		return outcome{status: state.ApprovalStale, message: "The stack was deleted after the plan was generated; nothing was applied."}
 	}
 	if err != nil {
-		return fmt.Errorf("read stack %q: %w", a.Stack, err)
+		log.Warn("cannot read the stack", zap.NamedError("err", err))
+		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
 	}
 	if plan.Token(s) != a.Token {
 		log.Info("approval is stale: the stack changed since its plan")
-		return c.finish(ctx, a, state.ApprovalStale, MessageStale, nil, nil)
+		return outcome{status: state.ApprovalStale, message: MessageStale}
 	}
 	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
 	log.Info("applying approved plan")
 	secrets := s.SecretValues()
-	actx, stopWatch := watchLease(ctx, lease)
-	res, applyErr := c.d.Applier.Apply(actx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
-	lockLost := stopWatch()
-	defer c.afterApply(a.StackID) // plan again: InSync, or what is left
-	if applyErr != nil {
-		res.ComposeOutput = spec.Scrub(res.ComposeOutput, secrets)
-		if lockLost {
-			log.Warn("stack lock lost during the apply (database session ended); apply stopped", zap.NamedError("err", applyErr))
-			err := c.finish(ctx, a, state.ApprovalInterrupted, MessageLockLost, &res, res.Durations)
-			if errors.Is(err, state.ErrNotApplying) {
-				return nil // a sweep already called it interrupted
+	watch := watchLease(ctx, lease)
+	opts := c.applyOptions()
+	opts.BeforePhase = func(ctx context.Context, _ string) error { return watch.Confirm(ctx) }
+	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, secrets, log))
+	lockLost := watch.Stop() || errors.Is(applyErr, errLockLost)
+	if applyErr == nil {
+		return outcome{status: state.ApprovalSucceeded, message: successMessage(res), result: &res}
+	}
+	res.ComposeOutput = spec.Scrub(res.ComposeOutput, secrets)
+	scrubbed := zap.NamedError("err", errors.New(spec.Scrub(applyErr.Error(), secrets)))
+	switch {
+	case lockLost:
+		phase := "apply"
+		var ae *deploy.ApplyError
+		if errors.As(applyErr, &ae) {
+			phase = ae.Phase
+		}
+		log.Warn("stack lock lost during the apply (database session ended); apply stopped", zap.String("phase", phase), scrubbed)
+		return outcome{status: state.ApprovalFailed, message: fmt.Sprintf(MessageLockLost, phase), result: &res, applyFailed: true}
+	case ctx.Err() != nil:
+		log.Warn("apply cut off by the shutdown timeout", scrubbed)
+		return outcome{status: state.ApprovalInterrupted, message: MessageShutdown, result: &res}
+	}
+	msg := failureMessage(applyErr, secrets)
+	log.Warn("apply failed", zap.String("message", msg))
+	return outcome{status: state.ApprovalFailed, message: msg, result: &res, applyFailed: true}
+}
+
+// record writes an approval's outcome. With a lease, the outcome is
+// written in the transaction that releases the stack's lock, so that the
+// lock is free by the time anyone sees the approval finished; when that
+// fails (the lock's session is gone), it is written through the pool.
+// When the database takes neither, the outcome is kept and written again
+// later (retryFinishes); the approval is not left applying for a sweep to
+// guess at while this controller knows how it ended.
+func (c *Controller) record(a state.Approval, lease *lock.Lease, out outcome, log *zap.Logger) error {
+	if !out.none {
+		var durations map[string]time.Duration
+		if out.result != nil {
+			durations = out.result.Durations
+		}
+		c.d.Metrics.ObserveApply(out.status, durations)
+	}
+	// Record the outcome even when the shutdown timeout cancelled applyCtx.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.applyCtx), finishTimeout)
+	defer cancel()
+	if lease != nil {
+		err := lease.Release(ctx, func(ctx context.Context, tx pgx.Tx) error {
+			if out.none {
+				return nil
 			}
-			return err
+			return c.d.Approvals.FinishApprovalTx(ctx, tx, a.ID, out.status, out.message, out.resultValue())
+		})
+		if err == nil || out.none {
+			return nil
 		}
-		if ctx.Err() != nil {
-			log.Warn("apply cut off by the shutdown timeout", zap.NamedError("err", errors.New(spec.Scrub(applyErr.Error(), secrets))))
-			return c.finish(ctx, a, state.ApprovalInterrupted, MessageShutdown, &res, res.Durations)
-		}
-		msg := failureMessage(applyErr, secrets)
-		log.Warn("apply failed", zap.String("message", msg))
-		if err := c.finish(ctx, a, state.ApprovalFailed, msg, &res, res.Durations); err != nil {
-			return err
-		}
-		return errApplyFailed
+		log.Debug("recording the outcome with the lock's release failed; recording it on its own", zap.NamedError("err", err))
 	}
-	return c.finish(ctx, a, state.ApprovalSucceeded, successMessage(res), &res, res.Durations)
+	if out.none {
+		return nil
+	}
+	err := c.d.Approvals.FinishApproval(ctx, a.ID, out.status, out.message, out.resultValue())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, state.ErrNotApplying):
+		log.Info("approval was ended elsewhere (a sweep found its controller gone) before its outcome was recorded",
+			zap.String("outcome", out.status), zap.NamedError("err", err))
+		return nil
+	}
+	c.mu.Lock()
+	c.unfinished[a.ID] = unfinished{approval: a, out: out}
+	c.mu.Unlock()
+	log.Warn("cannot record the approval's outcome; it is kept and recorded again", zap.String("outcome", out.status), zap.NamedError("err", err))
+	return fmt.Errorf("finish approval %d as %s: %w", a.ID, out.status, err)
 }
 
-// tryLock takes the stack's lock, retrying after lockRetryDelays while
-// another session holds it. It returns the last attempt's outcome.
-func (c *Controller) tryLock(ctx context.Context, stackID int64) (*lock.Lease, error) {
-	lease, err := c.d.Locker.TryLock(ctx, stackID)
-	for _, d := range c.lockRetry {
-		if !errors.Is(err, lock.ErrHeld) || !sleep(ctx, d) {
-			break
-		}
-		lease, err = c.d.Locker.TryLock(ctx, stackID)
+func (o outcome) resultValue() any {
+	if o.result == nil {
+		return nil
 	}
-	return lease, err
+	return o.result
 }
 
-// afterApply has the stack planned again once an apply ended, so its
-// status leaves Applying. The work queue does that, except while the
-// controller drains: the queue takes nothing then, so the status is
-// refreshed here, before the stack's lock is released.
+// retryFinishes writes the kept outcomes of stack stackID's approvals (of
+// every stack when stackID is 0). It returns the first error; outcomes it
+// could not write stay kept.
+func (c *Controller) retryFinishes(ctx context.Context, stackID int64) error {
+	c.mu.Lock()
+	var todo []unfinished
+	for _, u := range c.unfinished {
+		if stackID == 0 || u.approval.StackID == stackID {
+			todo = append(todo, u)
+		}
+	}
+	c.mu.Unlock()
+	var first error
+	for _, u := range todo {
+		err := c.d.Approvals.FinishApproval(ctx, u.approval.ID, u.out.status, u.out.message, u.out.resultValue())
+		if err != nil && !errors.Is(err, state.ErrNotApplying) {
+			if first == nil {
+				first = fmt.Errorf("finish approval %d as %s: %w", u.approval.ID, u.out.status, err)
+			}
+			continue
+		}
+		c.mu.Lock()
+		delete(c.unfinished, u.approval.ID)
+		c.mu.Unlock()
+		log := c.log.With(zap.String("stack", u.approval.Stack), zap.Int64("approval_id", u.approval.ID))
+		if err != nil {
+			log.Info("kept outcome not recorded: the approval was ended elsewhere", zap.String("outcome", u.out.status), zap.NamedError("err", err))
+		} else {
+			log.Info("kept outcome recorded", zap.String("outcome", u.out.status))
+		}
+		c.queue.Add(u.approval.StackID)
+	}
+	return first
+}
+
+// afterApply has the stack planned again once an approval ended and its
+// lock was released, so its status leaves Applying. The work queue does
+// that, except while the controller drains: the queue takes nothing then,
+// so the status is refreshed here.
 func (c *Controller) afterApply(stackID int64) {
 	if !c.isDraining() {
 		c.queue.Add(stackID)
@@ -186,22 +301,6 @@ func (c *Controller) applyingStatus(s spec.Stack) state.StackStatus {
 		st.Counts = prev.Counts
 	}
 	return st
-}
-
-// finish records an approval's outcome and its metrics.
-func (c *Controller) finish(ctx context.Context, a state.Approval, status, message string, res *deploy.Result, durations map[string]time.Duration) error {
-	var result any
-	if res != nil {
-		result = res
-	}
-	c.d.Metrics.ObserveApply(status, durations)
-	// Record the outcome even when the shutdown timeout cancelled ctx.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	if err := c.d.Approvals.FinishApproval(ctx, a.ID, status, message, result); err != nil {
-		return fmt.Errorf("finish approval %d as %s: %w", a.ID, status, err)
-	}
-	return nil
 }
 
 // progressRecorder stores each progress event with the approval (which

@@ -49,8 +49,8 @@ type Controller struct {
 	statuses map[int64]state.StackStatus // last status computed, by stack id
 	written  map[int64]state.StackStatus // last status written to the database, by stack id
 	names    map[int64]string            // stack id → name, for metric cleanup
-
-	lockRetry []time.Duration // waits before retrying a held stack lock
+	// unfinished holds outcomes the database did not take, by approval id.
+	unfinished map[int64]unfinished
 
 	applyCtx context.Context // outlives Run's ctx by ShutdownTimeout
 	draining chan struct{}   // closed when Run's ctx ends: take no approvals
@@ -83,7 +83,8 @@ func New(d Deps, o Options) *Controller {
 	return &Controller{
 		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: newQueue(),
 		statuses: map[int64]state.StackStatus{}, written: map[int64]state.StackStatus{}, names: map[int64]string{},
-		draining: make(chan struct{}), resync: make(chan struct{}, 1), lockRetry: lockRetryDelays,
+		unfinished: map[int64]unfinished{},
+		draining:   make(chan struct{}), resync: make(chan struct{}, 1),
 	}
 }
 

@@ -35,7 +35,7 @@ func TestKilledDuringComposeUp(t *testing.T) {
 	e.startReplica("after-crash", reconcile.Options{Resync: 2 * time.Second}, nil)
 	got := e.waitApproval(a.ID, 20*time.Second, "final", final)
 	t.Logf("approval interrupted %v after the new controller started", time.Since(start).Round(time.Millisecond))
-	if got.Status != state.ApprovalInterrupted || !strings.Contains(got.Message, "stopped before it finished") {
+	if got.Status != state.ApprovalInterrupted || !strings.Contains(got.Message, "was lost during the apply") {
 		t.Fatalf("killed approval: %s %q, want interrupted saying the controller stopped", got.Status, got.Message)
 	}
 	e.lockFree(s.ID)

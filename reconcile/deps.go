@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/spec"
@@ -28,6 +30,9 @@ type ApprovalStore interface {
 	ClaimApproval(ctx context.Context, stackID int64, replica string) (*state.Approval, error)
 	MarkApprovalLocked(ctx context.Context, id int64, pid int32) error
 	FinishApproval(ctx context.Context, id int64, status, message string, result any) error
+	// FinishApprovalTx is FinishApproval in tx, the transaction that
+	// releases the stack's lock (lock.Lease.Release).
+	FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status, message string, result any) error
 }
 
 // ApprovalEvents stores an apply's progress.
@@ -38,7 +43,9 @@ type ApprovalEvents interface {
 // ApprovalSweeper finds approvals that need attention without a trigger.
 type ApprovalSweeper interface {
 	ExpireApprovals(ctx context.Context) (int64, error)
-	InterruptOrphanedApprovals(ctx context.Context, namespace int32, grace time.Duration) (int64, error)
+	// InterruptOrphanedApprovals ends the applying approvals whose
+	// controller is gone and returns their stacks' ids.
+	InterruptOrphanedApprovals(ctx context.Context, namespace int32, grace time.Duration) ([]int64, error)
 	ActiveApprovalStacks(ctx context.Context) (pending, applying []int64, err error)
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/docker/compose/v5/pkg/api"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
@@ -52,6 +53,7 @@ type fakeWorld struct {
 	invalidated []string    // Invalidate calls, in order
 	snapHook    func(n int) // called (outside mu) at the start of the n-th Snapshot, from 1
 	snapCalls   int
+	finishErrs  int // FinishApproval fails this many times first
 }
 
 type finishCall struct {
@@ -149,11 +151,21 @@ func (w *fakeWorld) MarkApprovalLocked(_ context.Context, id int64, pid int32) e
 func (w *fakeWorld) FinishApproval(_ context.Context, id int64, status, message string, result any) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.finishErrs > 0 {
+		w.finishErrs--
+		return errors.New("finish approval: connection refused")
+	}
 	if _, dup := w.finished[id]; dup {
 		return errors.New("fake: approval finished twice")
 	}
 	w.finished[id] = finishCall{status: status, message: message, result: result}
 	return nil
+}
+
+// FinishApprovalTx is never reached with the fake's leases (they hold no
+// session, so Release fails and the loop records through FinishApproval).
+func (w *fakeWorld) FinishApprovalTx(ctx context.Context, _ pgx.Tx, id int64, status, message string, result any) error {
+	return w.FinishApproval(ctx, id, status, message, result)
 }
 
 func (w *fakeWorld) AppendApprovalEvents(_ context.Context, id int64, events []state.ApprovalEvent) error {
@@ -165,11 +177,11 @@ func (w *fakeWorld) AppendApprovalEvents(_ context.Context, id int64, events []s
 
 func (w *fakeWorld) ExpireApprovals(context.Context) (int64, error) { return 0, nil }
 
-func (w *fakeWorld) InterruptOrphanedApprovals(context.Context, int32, time.Duration) (int64, error) {
+func (w *fakeWorld) InterruptOrphanedApprovals(context.Context, int32, time.Duration) ([]int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.sweeps++
-	return 0, nil
+	return nil, nil
 }
 
 func (w *fakeWorld) ActiveApprovalStacks(context.Context) (pending, applying []int64, err error) {

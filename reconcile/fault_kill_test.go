@@ -134,7 +134,7 @@ func TestFaultKillAtEachApplyPhase(t *testing.T) {
 
 			e.startReplica("after-kill", reconcile.Options{Resync: 2 * time.Second}, nil)
 			if got := e.waitApproval(a.ID, 20*time.Second, "final", final); got.Status != state.ApprovalInterrupted ||
-				!strings.Contains(got.Message, "stopped before it finished") {
+				!strings.Contains(got.Message, "was lost during the apply") {
 				t.Fatalf("killed approval: %s %q, want interrupted saying the controller stopped", got.Status, got.Message)
 			}
 			e.lockFree(s.ID)

@@ -74,7 +74,8 @@ func TestWatchLease(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer func() { _ = lease.Unlock(context.Background()) }()
-		actx, stop := watchLease(t.Context(), lease)
+		w := watchLease(t.Context(), lease)
+		actx, stop := w.ctx, w.Stop
 		terminated := time.Now()
 		terminate(t, url, lease.BackendPID())
 		select {
@@ -86,7 +87,29 @@ func TestWatchLease(t *testing.T) {
 		if !errors.Is(context.Cause(actx), errLockLost) {
 			t.Errorf("cause %v, want errLockLost", context.Cause(actx))
 		}
+		if err := w.Confirm(t.Context()); !errors.Is(err, errLockLost) {
+			t.Errorf("Confirm after the loss = %v, want errLockLost", err)
+		}
 		if !stop() {
+			t.Error("stop reports the lock kept")
+		}
+	})
+	t.Run("confirm at once", func(t *testing.T) {
+		lease, err := locker.TryLock(t.Context(), 43)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = lease.Unlock(context.Background()) }()
+		w := watchLease(t.Context(), lease)
+		if err := w.Confirm(t.Context()); err != nil {
+			t.Fatalf("Confirm of a held lock: %v", err)
+		}
+		// Terminated between two periodic checks: Confirm finds it at once.
+		terminate(t, url, lease.BackendPID())
+		if err := w.Confirm(t.Context()); !errors.Is(err, errLockLost) {
+			t.Errorf("Confirm right after the session ended = %v, want errLockLost", err)
+		}
+		if !w.Stop() {
 			t.Error("stop reports the lock kept")
 		}
 	})
@@ -95,7 +118,8 @@ func TestWatchLease(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		actx, stop := watchLease(t.Context(), lease)
+		w := watchLease(t.Context(), lease)
+		actx, stop := w.ctx, w.Stop
 		time.Sleep(3 * leaseCheckInterval) // a few checks
 		if stop() {
 			t.Error("stop reports the lock lost")
@@ -111,10 +135,13 @@ func TestWatchLease(t *testing.T) {
 		}
 	})
 	t.Run("lease without a session", func(t *testing.T) {
-		actx, stop := watchLease(t.Context(), &lock.Lease{})
+		w := watchLease(t.Context(), &lock.Lease{})
 		time.Sleep(2 * leaseCheckInterval)
-		if actx.Err() != nil || stop() {
-			t.Errorf("a lease without a session was checked: err %v", actx.Err())
+		if err := w.Confirm(t.Context()); err != nil {
+			t.Errorf("Confirm of a lease without a session = %v, want nil", err)
+		}
+		if w.ctx.Err() != nil || w.Stop() {
+			t.Errorf("a lease without a session was checked: err %v", w.ctx.Err())
 		}
 	})
 }

@@ -251,11 +251,18 @@ type replica struct {
 // dependencies (to count calls) before it starts.
 func (e *env) startReplica(id string, o reconcile.Options, wrap func(*reconcile.Deps)) *replica {
 	e.t.Helper()
+	return e.startReplicaAt(e.url, id, o, wrap)
+}
+
+// startReplicaAt is startReplica with the controller's database reached
+// at url (a proxy in front of the test's database, say).
+func (e *env) startReplicaAt(url, id string, o reconcile.Options, wrap func(*reconcile.Deps)) *replica {
+	e.t.Helper()
 	core, logs := observer.New(zapcore.InfoLevel)
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(e.t, zaptest.Level(zapcore.InfoLevel)).Core(), core)).With(zap.String("replica", id))
 	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
 	defer cancel()
-	store, err := state.Open(ctx, e.url, "devarch-controller "+id, state.WithLogger(log))
+	store, err := state.Open(ctx, url, "devarch-controller "+id, state.WithLogger(log))
 	if err != nil {
 		e.t.Fatal(err)
 	}

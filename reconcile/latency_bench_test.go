@@ -191,30 +191,6 @@ func BenchmarkApprovalToApplyStart(b *testing.B) {
 	report(b, "approval-to-apply-start", samples)
 }
 
-// BenchmarkDockerStopToDrifted measures the time from a container having
-// stopped (docker stop returned) to the stack's status turning Drifted,
-// with the resync timer out of the way (1 h): the Docker event alone
-// drives it.
-func BenchmarkDockerStopToDrifted(b *testing.B) {
-	l := newBenchLoop(b, 1)
-	name := spec.ContainerName(l.stack.Name, l.stack.Instances[0].Name)
-	ctx := context.Background()
-	var samples []time.Duration
-	for b.Loop() {
-		if _, err := l.docker.ContainerStop(ctx, name, client.ContainerStopOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		samples = append(samples, l.waitCondition(reconcile.Drifted, 10*time.Second))
-		b.StopTimer()
-		if _, err := l.docker.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
-			b.Fatal(err)
-		}
-		l.waitCondition(reconcile.InSync, 10*time.Second)
-		b.StartTimer()
-	}
-	report(b, "stop-to-drifted", samples)
-}
-
 // BenchmarkNoOpApply measures approval to succeeded for a converged
 // 10-service stack: claim, lock, token, network, configs, compose up
 // (nothing to do), finish.

@@ -36,7 +36,6 @@ func newUnitController(t *testing.T, w *fakeWorld) *Controller {
 	c := New(w.deps(), Options{ReplicaID: "unit/1", Logger: zaptest.NewLogger(t),
 		Paths: project.Options{StateDir: "/var/lib/devarch-unit", WorkspaceDir: "/var/lib/devarch-unit/ws"}})
 	c.applyCtx = t.Context()
-	c.lockRetry = nil // a held lock is a conflict at once
 	return c
 }
 
@@ -158,18 +157,55 @@ func TestFailedApplyStoresScrubbedResult(t *testing.T) {
 	}
 }
 
-func TestLockErrorLeavesApprovalForTheSweep(t *testing.T) {
+// TestLockErrorFailsTheApproval: when the stack's lock cannot even be
+// asked for (the database does not answer), the approval fails at once
+// with a message saying nothing was applied, rather than waiting applying
+// for a sweep.
+func TestLockErrorFailsTheApproval(t *testing.T) {
 	s := unitStack(1, "shop")
 	w := newFakeWorld(s)
 	w.lockErr = errors.New("acquire connection: connection refused")
 	w.file(5, s.ID, plan.Token(s))
 	c := newUnitController(t, w)
-	err := c.reconcileStack(t.Context(), s.ID)
-	if err == nil || !strings.Contains(err.Error(), "lock stack") {
-		t.Fatalf("err = %v, want a lock error to retry", err)
+	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+		t.Fatalf("reconcile: %v", err)
 	}
-	if len(w.finished) != 0 || len(w.applied) != 0 {
-		t.Fatalf("finished %v, applied %v: want neither", w.finished, w.applied)
+	if got := w.finished[5]; got.status != state.ApprovalFailed || got.message != MessageNoLock {
+		t.Fatalf("finished %+v, want failed with %q", got, MessageNoLock)
+	}
+	if len(w.applied) != 0 {
+		t.Fatalf("applied %v, want nothing", w.applied)
+	}
+}
+
+// TestUnrecordedOutcomeIsRecordedLater: when the database does not take an
+// approval's outcome (a hiccup between the engine work and the finish
+// step), the controller keeps the outcome and records it before the
+// stack's next reconcile, so the approval ends with what happened instead
+// of staying applying.
+func TestUnrecordedOutcomeIsRecordedLater(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.file(7, s.ID, plan.Token(s))
+	w.finishErrs = 2
+	c := newUnitController(t, w)
+	if err := c.reconcileStack(t.Context(), s.ID); err == nil {
+		t.Fatal("reconcile succeeded although the outcome was not recorded; want an error to retry")
+	}
+	if len(w.applied) != 1 || len(w.finished) != 0 {
+		t.Fatalf("applied %v, finished %v; want one apply, no outcome yet", w.applied, w.finished)
+	}
+	if err := c.reconcileStack(t.Context(), s.ID); err == nil {
+		t.Fatal("second reconcile succeeded although the database still refused the outcome")
+	}
+	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+		t.Fatalf("third reconcile: %v", err)
+	}
+	if got := w.finished[7]; got.status != state.ApprovalSucceeded {
+		t.Fatalf("finished %+v, want the real outcome, succeeded", got)
+	}
+	if len(w.applied) != 1 {
+		t.Fatalf("applied %v, want exactly one apply", w.applied)
 	}
 }
 
@@ -297,8 +333,8 @@ func TestInterruptSweepRewritesStatuses(t *testing.T) {
 
 type interruptingSweeper struct{ *fakeWorld }
 
-func (interruptingSweeper) InterruptOrphanedApprovals(context.Context, int32, time.Duration) (int64, error) {
-	return 1, nil
+func (interruptingSweeper) InterruptOrphanedApprovals(context.Context, int32, time.Duration) ([]int64, error) {
+	return []int64{1}, nil
 }
 
 // runController runs c until the test ends and returns a function that

@@ -18,6 +18,9 @@ import (
 // pending approvals (unless the controller is draining). Approvals of a
 // stack deleted after they were filed are handled too: they end stale.
 func (c *Controller) reconcileStack(ctx context.Context, id int64) error {
+	if err := c.retryFinishes(ctx, id); err != nil {
+		return err
+	}
 	if err := c.refreshStatus(ctx, id); err != nil {
 		return err
 	}
@@ -32,12 +35,18 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 		c.forget(id)
 		return nil
 	}
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: not a database problem
+	}
 	if err != nil {
 		c.d.Metrics.SetDatabaseUp(false)
 		return fmt.Errorf("read stack %d: %w", id, err)
 	}
 	c.d.Metrics.SetDatabaseUp(true)
 	snap, err := c.d.Observer.Snapshot(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: not an engine problem
+	}
 	if err != nil {
 		c.d.Metrics.SetRuntimeUp(false)
 		err = fmt.Errorf("observe containers: %w", err)
@@ -60,6 +69,9 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 func (c *Controller) fullPass(ctx context.Context) {
 	start := c.o.Now()
 	stacks, err := c.d.Desired.Stacks(ctx)
+	if ctx.Err() != nil {
+		return // shutting down: a pass cut short is not a failure
+	}
 	if err != nil {
 		c.d.Metrics.SetDatabaseUp(false)
 		c.d.Metrics.ObserveReconcile("error", c.o.Now().Sub(start))
@@ -79,6 +91,9 @@ func (c *Controller) fullPass(ctx context.Context) {
 	now := c.o.Now()
 	statuses := make([]state.StackStatus, 0, len(stacks))
 	snap, snapErr := c.d.Observer.Snapshot(ctx)
+	if ctx.Err() != nil {
+		return // shutting down: the engine is not at fault
+	}
 	c.d.Metrics.SetRuntimeUp(snapErr == nil)
 	for _, s := range stacks {
 		if snapErr != nil {
@@ -115,7 +130,11 @@ func (c *Controller) fullPass(ctx context.Context) {
 // sweepApprovals expires stale pending approvals, marks approvals of dead
 // controllers interrupted and refreshes the approval metrics.
 func (c *Controller) sweepApprovals(ctx context.Context) {
-	if n, err := c.d.Sweeper.ExpireApprovals(ctx); err != nil {
+	n, err := c.d.Sweeper.ExpireApprovals(ctx)
+	if ctx.Err() != nil {
+		return // shutting down
+	}
+	if err != nil {
 		c.log.Warn("expire approvals", zap.NamedError("err", err))
 	} else if n > 0 {
 		c.log.Info("approvals expired", zap.Int64("count", n))
@@ -123,12 +142,22 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 			c.d.Metrics.ObserveApply(state.ApprovalExpired, nil)
 		}
 	}
-	if n, err := c.d.Sweeper.InterruptOrphanedApprovals(ctx, lock.Namespace, c.o.InterruptGrace); err != nil {
+	// Outcomes this controller knows but could not record go first, so the
+	// sweep does not call their approvals interrupted.
+	if err := c.retryFinishes(ctx, 0); err != nil && ctx.Err() == nil {
+		c.log.Warn("record kept approval outcomes", zap.NamedError("err", err))
+	}
+	stacks, err := c.d.Sweeper.InterruptOrphanedApprovals(ctx, lock.Namespace, c.o.InterruptGrace)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
 		c.log.Warn("sweep interrupted approvals", zap.NamedError("err", err))
-	} else if n > 0 {
-		c.log.Warn("approvals interrupted: the controller applying them stopped", zap.Int64("count", n))
-		for i := int64(0); i < n; i++ {
+	} else if len(stacks) > 0 {
+		c.log.Warn("approvals interrupted: the controller applying them was lost during the apply", zap.Int("count", len(stacks)))
+		for _, id := range stacks {
 			c.d.Metrics.ObserveApply(state.ApprovalInterrupted, nil)
+			c.queue.Add(id) // plan the stack again
 		}
 		// The dead controller's "Applying" rows are still stored, and the
 		// store dropped this controller's writes for those stacks while
@@ -165,8 +194,8 @@ func (c *Controller) recordStatuses(ctx context.Context, statuses []state.StackS
 	for _, st := range statuses {
 		c.d.Metrics.SetStackStatus(st)
 	}
-	if len(changed) == 0 {
-		return
+	if len(changed) == 0 || ctx.Err() != nil {
+		return // nothing new, or shutting down (the next controller writes)
 	}
 	err := c.d.Statuses.WriteStackStatuses(ctx, changed)
 	c.mu.Lock()

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/reconcile"
@@ -195,56 +198,69 @@ func TestReplicasApplyEachApprovalOnce(t *testing.T) {
 	}
 }
 
-// holdAfterFinish keeps the replica's worker, and so the stack's lock, for
-// a while after an approval's outcome is recorded: until another replica
-// has claimed the stack's next approval, and 100 ms more. The same window
-// opens, shorter, whenever a replica finishes an approval (the outcome is
-// recorded before the lock is released), and longer on a loaded machine.
-type holdAfterFinish struct {
+// holdInFinish holds the replica's worker inside the transaction that
+// records an approval's outcome and releases the stack's lock, after the
+// outcome is written and before the lock is released and the outcome
+// committed, until another replica has tried to claim the stack's next
+// approval (its claim counter moved), and 100 ms more. The same window
+// opens, shorter, whenever a replica finishes an approval, and longer on a
+// loaded machine.
+type holdInFinish struct {
 	reconcile.ApprovalStore
-	watch *state.Store
+	claims *claimCounter
 }
 
-func (h holdAfterFinish) FinishApproval(ctx context.Context, id int64, status, message string, result any) error {
-	if err := h.ApprovalStore.FinishApproval(ctx, id, status, message, result); err != nil {
+func (h holdInFinish) FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status, message string, result any) error {
+	if err := h.ApprovalStore.FinishApprovalTx(ctx, tx, id, status, message, result); err != nil {
 		return err
 	}
-	a, err := h.watch.Approval(ctx, id)
-	if err != nil {
-		return nil
+	before := h.claims.n.Load()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && h.claims.n.Load() == before; {
+		time.Sleep(10 * time.Millisecond)
 	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		all, err := h.watch.Approvals(ctx, a.StackID, 0)
-		if err == nil && slices.ContainsFunc(all, func(o state.Approval) bool { return o.ID != id && o.ClaimedBy != "" }) {
-			time.Sleep(100 * time.Millisecond)
-			return nil
-		}
-	}
+	time.Sleep(100 * time.Millisecond)
 	return nil
 }
 
+// claimCounter counts a replica's claim attempts.
+type claimCounter struct {
+	reconcile.ApprovalStore
+	n *atomic.Int64
+}
+
+func (c claimCounter) ClaimApproval(ctx context.Context, stackID int64, replica string) (*state.Approval, error) {
+	c.n.Add(1)
+	return c.ApprovalStore.ClaimApproval(ctx, stackID, replica)
+}
+
 // TestReplicaHandoffIsNotAConflict: a replica records an approval's
-// outcome before it releases the stack's lock. Another replica that
-// claims the stack's next approval in between must wait for the lock,
-// not report a conflict.
+// outcome in the transaction that releases the stack's lock. Another
+// replica that tries to claim the stack's next approval meanwhile finds
+// nothing to claim (the first approval is still applying to it) instead of
+// a held lock, and claims it once the outcome is committed: no conflict,
+// no waiting for the lock.
 func TestReplicaHandoffIsNotAConflict(t *testing.T) {
 	e := newEnv(t)
 	s := e.createStack("handoff", smallInstance("web", false))
-	e.startReplica("holder", reconcile.Options{Workers: 1, Resync: time.Hour}, func(d *reconcile.Deps) {
-		d.Approvals = holdAfterFinish{ApprovalStore: d.Approvals, watch: e.store}
-	})
+	takerClaims := &claimCounter{n: &atomic.Int64{}}
 	a1 := e.file(t.Context(), s, "")
+	e.startReplica("holder", reconcile.Options{Workers: 1, Resync: time.Hour}, func(d *reconcile.Deps) {
+		d.Approvals = holdInFinish{ApprovalStore: d.Approvals, claims: takerClaims}
+	})
 	e.waitApproval(a1.ID, 30*time.Second, "claimed", func(a state.Approval) bool { return a.Status != state.ApprovalPending })
-	e.startReplica("taker", reconcile.Options{Workers: 1, Resync: time.Hour}, nil)
+	e.startReplica("taker", reconcile.Options{Workers: 1, Resync: time.Hour}, func(d *reconcile.Deps) {
+		takerClaims.ApprovalStore = d.Approvals
+		d.Approvals = takerClaims
+	})
 	a2 := e.file(t.Context(), s, "")
 	for _, id := range []int64{a1.ID, a2.ID} {
 		got := e.waitApproval(id, 30*time.Second, "final", final)
 		if got.Status != state.ApprovalSucceeded {
 			t.Errorf("approval %d claimed by %s: %s %q, want succeeded", id, got.ClaimedBy, got.Status, got.Message)
 		}
-		if id == a2.ID && got.ClaimedBy != "taker" {
-			t.Errorf("approval %d was claimed by %s: the test did not hand the stack over", id, got.ClaimedBy)
-		}
+	}
+	if takerClaims.n.Load() == 0 {
+		t.Error("the taker never tried to claim: the test did not open the hand-off window")
 	}
 	e.lockFree(s.ID)
 }

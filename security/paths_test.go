@@ -109,7 +109,7 @@ func TestMaterializeRefusesTraversal(t *testing.T) {
 				t.Fatal(err)
 			}
 			outside := outsideDir(t)
-			_, err := deploy.MaterializeConfigs(stateDir, configStack(tt.stack, tt.instance, tt.path))
+			_, err := deploy.MaterializeConfigs(t.Context(), stateDir, configStack(tt.stack, tt.instance, tt.path))
 			if err == nil {
 				t.Fatalf("MaterializeConfigs accepted stack %q, instance %q, path %q", tt.stack, tt.instance, tt.path)
 			}
@@ -167,7 +167,7 @@ func TestMaterializeRefusesSymlinks(t *testing.T) {
 			mkdir(t, stateDir)
 			outside := outsideDir(t)
 			tt.plant(t, stateDir, outside)
-			res, err := deploy.MaterializeConfigs(stateDir, configStack("shop", "db", "conf/app.conf"))
+			res, err := deploy.MaterializeConfigs(t.Context(), stateDir, configStack("shop", "db", "conf/app.conf"))
 			assertOutsideIntact(t, outside)
 			if tt.wantErr {
 				if err == nil {

@@ -58,7 +58,7 @@ var (
 // Messages the store itself writes into approval rows.
 const (
 	messageExpired     = "The approval expired before a controller applied it. Generate a new plan and approve it again."
-	messageInterrupted = "The controller applying this plan stopped before it finished; the stack may be partly applied. Generate a new plan and apply it again."
+	messageInterrupted = "The controller was lost during the apply (it stopped, or its database session ended) before it recorded the outcome; the stack may be partly applied. Generate a new plan and apply it again."
 	messageCancelled   = "The approval was cancelled before it was applied. Nothing was changed."
 )
 
@@ -311,6 +311,23 @@ func (s *Store) MarkApprovalLocked(ctx context.Context, id int64, pid int32) err
 // exist. Finish before releasing the stack's lock: once the lock is gone
 // the sweep may call the approval interrupted.
 func (s *Store) FinishApproval(ctx context.Context, id int64, status, message string, result any) error {
+	return s.finishApproval(ctx, s.pool, id, status, message, result)
+}
+
+// FinishApprovalTx is FinishApproval inside tx: the reconcile loop records
+// an outcome in the same transaction that releases the stack's lock
+// (lock.Lease.Release), so that nobody sees a finished approval while its
+// lock is still held.
+func (s *Store) FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status, message string, result any) error {
+	return s.finishApproval(ctx, tx, id, status, message, result)
+}
+
+// execer runs a statement: a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (s *Store) finishApproval(ctx context.Context, db execer, id int64, status, message string, result any) error {
 	if !slices.Contains(approvalOutcomes, status) {
 		return fmt.Errorf("finish approval %d: the status is not an outcome of an apply; use one of %s",
 			id, strings.Join(approvalOutcomes, ", "))
@@ -323,7 +340,7 @@ func (s *Store) FinishApproval(ctx context.Context, id int64, status, message st
 		}
 		body = storableJSON(b)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE approvals SET status = $2, message = $3, result = $4, finished_at = now()
+	tag, err := db.Exec(ctx, `UPDATE approvals SET status = $2, message = $3, result = $4, finished_at = now()
 		WHERE id = $1 AND status = 'applying'`, id, status, cleanText(message), body)
 	if err != nil {
 		return fmt.Errorf("finish approval %d: %w", id, err)
@@ -417,8 +434,9 @@ func (s *Store) ExpireApprovals(ctx context.Context) (int64, error) {
 }
 
 // InterruptOrphanedApprovals moves to interrupted (with a message saying
-// what to do) every applying approval whose controller stopped, and returns
-// how many:
+// that the controller was lost during the apply, and what to do) every
+// applying approval whose controller is gone, and returns their stacks' ids
+// (one per approval):
 //
 //   - with a lock_pid: that session no longer holds the stack's two-key
 //     advisory lock in this database (pg_locks: classid = namespace as an
@@ -426,23 +444,25 @@ func (s *Store) ExpireApprovals(ctx context.Context) (int64, error) {
 //   - without one: claimed more than grace ago (grace must be positive).
 //
 // namespace is lock.Namespace.
-func (s *Store) InterruptOrphanedApprovals(ctx context.Context, namespace int32, grace time.Duration) (int64, error) {
+func (s *Store) InterruptOrphanedApprovals(ctx context.Context, namespace int32, grace time.Duration) ([]int64, error) {
 	if grace <= 0 {
-		return 0, fmt.Errorf("interrupt orphaned approvals: grace %v is not positive", grace)
+		return nil, fmt.Errorf("interrupt orphaned approvals: grace %v is not positive", grace)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE approvals a SET status = 'interrupted', finished_at = now(), message = $3
+	rows, _ := s.pool.Query(ctx, `UPDATE approvals a SET status = 'interrupted', finished_at = now(), message = $3
 		WHERE a.status = 'applying' AND (
 			(a.lock_pid IS NULL AND a.started_at < now() - $2::bigint * interval '1 microsecond')
 			OR (a.lock_pid IS NOT NULL AND NOT EXISTS (
 				SELECT 1 FROM pg_locks l
 				WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
 				  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-				  AND l.classid::int8 = $1 AND l.objid::int8 = a.stack_id AND l.pid = a.lock_pid)))`,
+				  AND l.classid::int8 = $1 AND l.objid::int8 = a.stack_id AND l.pid = a.lock_pid)))
+		RETURNING a.stack_id`,
 		int64(uint32(namespace)), max(grace.Microseconds(), 1), messageInterrupted)
+	stacks, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return 0, fmt.Errorf("interrupt orphaned approvals: %w", err)
+		return nil, fmt.Errorf("interrupt orphaned approvals: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return stacks, nil
 }
 
 // ActiveApprovalStacks returns, in id order, the ids of stacks with a

@@ -491,20 +491,23 @@ func TestInterruptOrphanedApprovals(t *testing.T) {
 		{"no lock recorded, within grace", func(t *testing.T, a state.Approval) {}, false},
 	}
 	ids := make([]int64, len(tests))
-	want := 0
+	var want []int64
 	for i, tc := range tests {
 		a := claim(t, s, fileApproval(t, s, newStackRow(t, s, fmt.Sprintf("stack-%d", i)), 0).StackID)
 		tc.setup(t, a)
 		ids[i] = a.ID
 		if tc.interrupt {
-			want++
+			want = append(want, a.StackID)
 		}
 	}
 	if _, err := s.InterruptOrphanedApprovals(ctx, lock.Namespace, 0); err == nil {
 		t.Error("InterruptOrphanedApprovals accepted a zero grace")
 	}
-	if n, err := s.InterruptOrphanedApprovals(ctx, lock.Namespace, time.Hour); err != nil || n != int64(want) {
-		t.Errorf("InterruptOrphanedApprovals = %d, %v; want %d", n, err, want)
+	got, err := s.InterruptOrphanedApprovals(ctx, lock.Namespace, time.Hour)
+	slices.Sort(got)
+	slices.Sort(want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("InterruptOrphanedApprovals = stacks %v, %v; want %v", got, err, want)
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

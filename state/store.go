@@ -53,6 +53,12 @@ func Open(ctx context.Context, databaseURL, appName string, opts ...Option) (*St
 	if appName != "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = appName
 	}
+	cfg.ConnConfig.DialFunc = dialer().DialContext
+	for k, v := range serverKeepalive() {
+		if _, set := cfg.ConnConfig.RuntimeParams[k]; !set {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	for _, fn := range o.configure {
 		fn(cfg)
 	}

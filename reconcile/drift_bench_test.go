@@ -1,0 +1,235 @@
+package reconcile_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/devarch/devarch-controller/internal/testenv"
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// driftBench is a real `devarch-controller serve` process (built from this
+// checkout, resync at 10 min) over one converged one-instance stack, and
+// the clocks a user would read: the stack's row in stack_status and
+// devarch_stack_drifted on /metrics.
+type driftBench struct {
+	b       *testing.B
+	store   *state.Store
+	docker  *client.Client
+	stack   spec.Stack
+	metrics string // URL of /metrics
+	http    *http.Client
+}
+
+func newDriftBench(b *testing.B) *driftBench {
+	b.Helper()
+	ctx := context.Background()
+	docker := testenv.Docker(b)
+	url := testenv.DatabaseURL(b)
+	if err := state.Migrate(ctx, url); err != nil {
+		b.Fatal(err)
+	}
+	store, err := state.Open(ctx, url, "drift-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(store.Close)
+	s := spec.Stack{Name: testenv.UniqueName("drift"), Enabled: true, Instances: []spec.Instance{{
+		Name: "web", Enabled: true, Overrides: spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: testenv.TestImage}},
+	}}}
+	res, err := store.ImportStack(ctx, s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if s, err = store.StackByID(ctx, res.StackID); err != nil {
+		b.Fatal(err)
+	}
+	d := &driftBench{b: b, store: store, docker: docker, stack: s, http: &http.Client{Timeout: 5 * time.Second}}
+	b.Cleanup(func() { removeStackResources(docker, s) })
+
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "devarch-controller")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/controller")
+	build.Dir = moduleRootOf(b)
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	addr := freeAddr(b)
+	d.metrics = "http://" + addr + "/metrics"
+	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--pull-policy", "never")
+	cmd.Env = append(os.Environ(), "DEVARCH_DATABASE_URL="+url, "DEVARCH_STATE_DIR="+filepath.Join(dir, "state"),
+		"DEVARCH_HTTP_ADDR="+addr, "DEVARCH_RESYNC_INTERVAL=10m", "DEVARCH_LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		_ = logFile.Close()
+	})
+	a, err := store.CreateApproval(ctx, s.ID, plan.Token(s), []byte(`{}`), "bench", time.Minute)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		got, err := store.Approval(ctx, a.ID)
+		if err == nil && state.ApprovalFinal(got.Status) {
+			if got.Status != state.ApprovalSucceeded {
+				b.Fatalf("first apply: %s %q", got.Status, got.Message)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("first apply did not finish within 2 min")
+		}
+	}
+	d.waitBoth(false, time.Minute)
+	return d
+}
+
+// rowDrifted reads the stack's stored condition.
+func (d *driftBench) rowDrifted() bool {
+	var cond string
+	err := d.store.Pool().QueryRow(context.Background(), `SELECT condition FROM stack_status WHERE stack_id = $1`, d.stack.ID).Scan(&cond)
+	return err == nil && cond == "Drifted"
+}
+
+// metricDrifted reads devarch_stack_drifted of the stack from /metrics.
+func (d *driftBench) metricDrifted() bool {
+	res, err := d.http.Get(d.metrics)
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	want := fmt.Sprintf(`devarch_stack_drifted{stack=%q} 1`, d.stack.Name)
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), want) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitBoth waits until both the row and the metric say drifted (or both
+// say in sync) and returns how long each took from start.
+func (d *driftBench) waitBoth(drifted bool, timeout time.Duration) (row, metric time.Duration) {
+	start := time.Now()
+	rowDone, metricDone := make(chan time.Duration, 1), make(chan time.Duration, 1)
+	poll := func(check func() bool, done chan<- time.Duration, every time.Duration) {
+		for time.Since(start) < timeout {
+			if check() == drifted {
+				done <- time.Since(start)
+				return
+			}
+			time.Sleep(every)
+		}
+		done <- -1
+	}
+	go poll(d.rowDrifted, rowDone, time.Millisecond)
+	go poll(d.metricDrifted, metricDone, 5*time.Millisecond)
+	row, metric = <-rowDone, <-metricDone
+	if row < 0 || metric < 0 {
+		d.b.Fatalf("stack not drifted=%v within %v (row %v, metric %v)", drifted, timeout, row >= 0, metric >= 0)
+	}
+	return row, metric
+}
+
+// BenchmarkDriftSeen measures, from the moment a `docker kill` or a
+// `docker stop` request is sent, how long until the user sees the stack
+// drifted: (a) its row in stack_status says Drifted, (b) /metrics says
+// devarch_stack_drifted 1. A real serve process with the resync at 10 min
+// (only the engine's events can drive it); each iteration kills the
+// container, starts it again and waits until both say in sync, then stops
+// it the same way.
+func BenchmarkDriftSeen(b *testing.B) {
+	d := newDriftBench(b)
+	name := spec.ContainerName(d.stack.Name, "web")
+	ctx := context.Background()
+	var killRow, killMetric, stopRow, stopMetric []time.Duration
+	measure := func(request func() error) (time.Duration, time.Duration) {
+		errs := make(chan error, 1)
+		// The clock starts as the request is sent: waitBoth's start.
+		go func() { errs <- request() }()
+		row, metric := d.waitBoth(true, 30*time.Second)
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if _, err := d.docker.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		d.waitBoth(false, 30*time.Second)
+		b.StartTimer()
+		return row, metric
+	}
+	timeout := 1
+	for b.Loop() {
+		r, m := measure(func() error {
+			_, err := d.docker.ContainerKill(ctx, name, client.ContainerKillOptions{Signal: "KILL"})
+			return err
+		})
+		killRow, killMetric = append(killRow, r), append(killMetric, m)
+		r, m = measure(func() error {
+			_, err := d.docker.ContainerStop(ctx, name, client.ContainerStopOptions{Timeout: &timeout})
+			return err
+		})
+		stopRow, stopMetric = append(stopRow, r), append(stopMetric, m)
+	}
+	report(b, "kill-to-row", killRow)
+	report(b, "kill-to-metric", killMetric)
+	report(b, "stop-to-row", stopRow)
+	report(b, "stop-to-metric", stopMetric)
+}
+
+// freeAddr returns a free loopback address.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// moduleRootOf is the directory of go.mod.
+func moduleRootOf(tb testing.TB) string {
+	tb.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// removeStackResources removes the containers and network of stack s.
+func removeStackResources(docker *client.Client, s spec.Stack) {
+	ctx := context.Background()
+	f := make(client.Filters).Add("label", spec.LabelStackID+"="+fmt.Sprint(s.ID))
+	if list, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil {
+		for _, c := range list.Items {
+			_, _ = docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+		}
+	}
+	_, _ = docker.NetworkRemove(ctx, s.Network(), client.NetworkRemoveOptions{})
+}
