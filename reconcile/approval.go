@@ -117,13 +117,13 @@ func (c *Controller) handleApproval(a state.Approval) error {
 	}
 	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
 	log.Info("applying approved plan")
-	secrets := s.SecretValues()
+	scrub := s.Scrubber()
 	actx, stopWatch := watchLease(ctx, lease)
-	res, applyErr := c.d.Applier.Apply(actx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
+	res, applyErr := c.d.Applier.Apply(actx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, scrub, log))
 	lockLost := stopWatch()
 	defer c.afterApply(a.StackID) // plan again: InSync, or what is left
 	if applyErr != nil {
-		res.ComposeOutput = spec.Scrub(res.ComposeOutput, secrets)
+		res.ComposeOutput = scrub.Scrub(res.ComposeOutput)
 		if lockLost {
 			log.Warn("stack lock lost during the apply (database session ended); apply stopped", zap.NamedError("err", applyErr))
 			err := c.finish(ctx, a, state.ApprovalInterrupted, MessageLockLost, &res, res.Durations)
@@ -133,10 +133,10 @@ func (c *Controller) handleApproval(a state.Approval) error {
 			return err
 		}
 		if ctx.Err() != nil {
-			log.Warn("apply cut off by the shutdown timeout", zap.NamedError("err", errors.New(spec.Scrub(applyErr.Error(), secrets))))
+			log.Warn("apply cut off by the shutdown timeout", zap.NamedError("err", errors.New(scrub.Scrub(applyErr.Error()))))
 			return c.finish(ctx, a, state.ApprovalInterrupted, MessageShutdown, &res, res.Durations)
 		}
-		msg := failureMessage(applyErr, secrets)
+		msg := failureMessage(applyErr, scrub)
 		log.Warn("apply failed", zap.String("message", msg))
 		if err := c.finish(ctx, a, state.ApprovalFailed, msg, &res, res.Durations); err != nil {
 			return err
@@ -206,17 +206,17 @@ func (c *Controller) finish(ctx context.Context, a state.Approval, status, messa
 
 // progressRecorder stores each progress event with the approval (which
 // announces it for live streaming), scrubbed of secrets.
-func (c *Controller) progressRecorder(ctx context.Context, approvalID int64, secrets []string, log *zap.Logger) deploy.ProgressFunc {
+func (c *Controller) progressRecorder(ctx context.Context, approvalID int64, scrub spec.Scrubber, log *zap.Logger) deploy.ProgressFunc {
 	return func(p deploy.Progress) {
-		ev := state.ApprovalEvent{At: p.Time, Container: spec.Scrub(p.Container, secrets), Action: spec.Scrub(p.Action, secrets),
-			Status: p.Status, Message: spec.Scrub(p.Message, secrets)}
+		ev := state.ApprovalEvent{At: p.Time, Container: scrub.Scrub(p.Container), Action: scrub.Scrub(p.Action),
+			Status: p.Status, Message: scrub.Scrub(p.Message)}
 		if err := c.d.Events.AppendApprovalEvents(ctx, approvalID, []state.ApprovalEvent{ev}); err != nil {
 			log.Warn("store progress event", zap.NamedError("err", err))
 		}
 	}
 }
 
-func failureMessage(err error, secrets []string) string {
+func failureMessage(err error, scrub spec.Scrubber) string {
 	phase := "apply"
 	var ae *deploy.ApplyError
 	if errors.As(err, &ae) {
@@ -228,7 +228,7 @@ func failureMessage(err error, secrets []string) string {
 		deploy.PhaseConfigs: "Nothing was changed and no partial config files were left. Fix the problem and apply again.",
 		deploy.PhaseCompose: "Containers already changed stay as they are; config files are kept for debugging. Fix the problem and apply again.",
 	}[phase]
-	text := strings.TrimSpace(spec.Scrub(err.Error(), secrets))
+	text := strings.TrimSpace(scrub.Scrub(err.Error()))
 	return fmt.Sprintf("Apply failed in the %s phase: %s. %s", phase, firstLine(text), hint)
 }
 

@@ -43,17 +43,3 @@ func (s Stack) SecretValues() []string {
 	}
 	return out
 }
-
-// Scrub replaces every occurrence of the given secret values in text by
-// RedactedValue.
-//
-// Deprecated: it mangles the names the controller generates; use the
-// stack's Scrubber.
-func Scrub(text string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			text = strings.ReplaceAll(text, s, RedactedValue)
-		}
-	}
-	return text
-}
