@@ -71,7 +71,11 @@ func NewScrubber(secrets, identifiers []string) Scrubber {
 // Scrubber returns the Scrubber of the stack: its secret values
 // (SecretValues) and its names (Identifiers).
 func (s Stack) Scrubber() Scrubber {
-	return NewScrubber(s.SecretValues(), s.Identifiers())
+	secrets := s.SecretValues()
+	if len(secrets) == 0 {
+		return Scrubber{}
+	}
+	return NewScrubber(secrets, s.Identifiers())
 }
 
 // Identifiers returns the names the controller generates or uses for the
