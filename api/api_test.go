@@ -202,6 +202,26 @@ func TestPlanFailureIsScrubbed(t *testing.T) {
 	}
 }
 
+// TestPlanFailureKeepsNames: a planner error quoting a secret that is
+// also part of a name the controller generates (here the stack is named
+// like the secret) shows the name and hides the secret where it is a
+// value.
+func TestPlanFailureKeepsNames(t *testing.T) {
+	hs := newHarness(t, Options{})
+	for i := range hs.store.stacks {
+		if hs.store.stacks[i].Name == "shop" {
+			hs.store.stacks[i].Name = canary
+		}
+	}
+	hs.planErr = errors.New("inspect container devarch-" + canary + "-db: env POSTGRES_PASSWORD=" + canary + " rejected")
+	w := hs.do(t, request{path: "/api/v1/stacks/" + canary + "/plan"})
+	e := decodeError(t, w)
+	want := "inspect container devarch-" + canary + "-db: env POSTGRES_PASSWORD=(sensitive) rejected"
+	if w.Code != 500 || !strings.Contains(e.Message, want) {
+		t.Fatalf("status %d error %+v, want the message to hold %q", w.Code, e, want)
+	}
+}
+
 func TestApprovalsListAndLimit(t *testing.T) {
 	tests := []struct {
 		query     string

@@ -23,20 +23,21 @@ type applyResponse struct {
 }
 
 // plan computes a fresh plan of st, answering 500 itself when it fails.
-// The planner's error is shown with the stack's secret values scrubbed.
+// The planner's error is shown with the stack's secret values scrubbed
+// (the stack's own names are kept, see spec.Scrubber).
 func (s *server) plan(w http.ResponseWriter, r *http.Request, st spec.Stack) (*plan.Plan, bool) {
 	p, err := s.deps.Planner(r.Context(), st)
 	if err == nil && p == nil {
 		err = errors.New("the planner returned no plan")
 	}
 	if err != nil {
-		msg := spec.Scrub(err.Error(), st.SecretValues())
+		msg := st.Scrubber().Scrub(err.Error())
 		s.log.Warn("plan failed", zap.String("stack", st.Name), logging.Err(errors.New(msg)))
 		writeError(w, http.StatusInternalServerError, codePlanFailed,
 			fmt.Sprintf("The plan of stack %q could not be computed: %s. Fix the cause (is the container runtime reachable?) and try again.", st.Name, msg))
 		return nil, false
 	}
-	scrubPlan(p, st.SecretValues())
+	scrubPlan(p, st.Scrubber())
 	return p, true
 }
 
@@ -45,27 +46,24 @@ func (s *server) plan(w http.ResponseWriter, r *http.Request, st spec.Stack) (*p
 // embedded in another field (a connection URL in a non-secret variable, a
 // password in a command). It changes p, which the planner made for this
 // request.
-func scrubPlan(p *plan.Plan, secrets []string) {
-	if len(secrets) == 0 {
-		return
-	}
+func scrubPlan(p *plan.Plan, sc spec.Scrubber) {
 	scrub := func(v *string) *string {
 		if v == nil {
 			return nil
 		}
-		s := spec.Scrub(*v, secrets)
+		s := sc.Scrub(*v)
 		return &s
 	}
 	for i := range p.Changes {
 		c := &p.Changes[i]
-		c.Reason = spec.Scrub(c.Reason, secrets)
+		c.Reason = sc.Scrub(c.Reason)
 		for j := range c.Fields {
 			f := &c.Fields[j]
-			f.Old, f.New, f.Reason = scrub(f.Old), scrub(f.New), spec.Scrub(f.Reason, secrets)
+			f.Old, f.New, f.Reason = scrub(f.Old), scrub(f.New), sc.Scrub(f.Reason)
 		}
 	}
 	for i := range p.Warnings {
-		p.Warnings[i] = spec.Scrub(p.Warnings[i], secrets)
+		p.Warnings[i] = sc.Scrub(p.Warnings[i])
 	}
 }
 

@@ -142,7 +142,7 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	if err != nil {
 		// compose and engine errors can quote the spec (an entrypoint, a
 		// command): scrub the stack's secrets before logging.
-		log.Warn("compose up failed", zap.NamedError("err", errors.New(spec.Scrub(err.Error(), s.SecretValues()))))
+		log.Warn("compose up failed", zap.NamedError("err", errors.New(s.Scrubber().Scrub(err.Error()))))
 		return res, &ApplyError{Phase: PhaseCompose, Err: err}
 	}
 	log.Info("stack applied",

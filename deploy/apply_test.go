@@ -242,7 +242,7 @@ func TestApplyErrorModel(t *testing.T) {
 		}
 		_, err := f.rt.Apply(ctx, f.stack, f.opts, nil)
 		var ae *ApplyError
-		if !errors.As(err, &ae) || ae.Phase != PhaseNetwork || !strings.Contains(err.Error(), "not managed by devarch") {
+		if !errors.As(err, &ae) || ae.Phase != PhaseNetwork || !strings.Contains(err.Error(), "was not created by this controller") {
 			t.Fatalf("want a network-phase error, got %v", err)
 		}
 		if _, statErr := os.Stat(project.ConfigDir(f.opts.Paths.StateDir, f.stack.Name)); !os.IsNotExist(statErr) {

@@ -33,11 +33,15 @@ type NetworkOwnershipError struct {
 	OwnerStackID string
 }
 
+// Error names the network and the label that decided, never the product
+// word alone: "devarch" is also a common secret (the catalog's default
+// password), and prose made of it would be hidden by the scrubber.
 func (e *NetworkOwnershipError) Error() string {
 	if e.OwnerStackID == "" {
-		return fmt.Sprintf("network %q exists but is not managed by devarch; remove or rename it, or set the stack's network_name to another name", e.Network)
+		return fmt.Sprintf("network %q exists but was not created by this controller (it lacks the label %s=%s); remove or rename it, or set the stack's network_name to another name",
+			e.Network, spec.LabelManagedBy, spec.ManagedByValue)
 	}
-	return fmt.Sprintf("network %q belongs to another devarch stack (id %s); set this stack's network_name to another name", e.Network, e.OwnerStackID)
+	return fmt.Sprintf("network %q belongs to another stack of this controller (stack id %s); set this stack's network_name to another name", e.Network, e.OwnerStackID)
 }
 
 // EnsureNetwork creates the bridge network name with labels (the

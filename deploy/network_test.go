@@ -60,7 +60,7 @@ func TestEnsureNetwork(t *testing.T) {
 	other.ID++
 	_, err = rt.EnsureNetwork(ctx, name, NetworkLabels(other))
 	var own *NetworkOwnershipError
-	if !errors.As(err, &own) || own.OwnerStackID == "" || !strings.Contains(err.Error(), "belongs to another devarch stack") {
+	if !errors.As(err, &own) || own.OwnerStackID == "" || !strings.Contains(err.Error(), "belongs to another stack of this controller (stack id ") {
 		t.Errorf("EnsureNetwork for another stack: err = %v, want a NetworkOwnershipError naming the owner", err)
 	}
 
@@ -87,7 +87,7 @@ func TestEnsureNetworkRefusesForeignNetwork(t *testing.T) {
 	if !errors.As(err, &own) || own.OwnerStackID != "" {
 		t.Fatalf("err = %v, want a NetworkOwnershipError without owner", err)
 	}
-	want := `network "` + name + `" exists but is not managed by devarch; remove or rename it, or set the stack's network_name to another name`
+	want := `network "` + name + `" exists but was not created by this controller (it lacks the label devarch.managed_by=devarch); remove or rename it, or set the stack's network_name to another name`
 	if err.Error() != want {
 		t.Errorf("message = %q, want %q", err.Error(), want)
 	}

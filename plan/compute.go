@@ -82,27 +82,25 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		}
 	}
 	p.Warnings = append(p.Warnings, unsupportedWarnings(s)...)
-	scrub(p, s.SecretValues())
+	scrub(p, s.Scrubber())
 	finish(p)
 	return p, nil
 }
 
 // scrub removes secret values that appear inside non-secret text (a DSN
 // in an ordinary env var, a password in a command line) from every value,
-// reason and warning of the plan. The old value of a field whose new value
-// embeds a secret is hidden whole (see below).
-func scrub(p *Plan, secrets []string) {
-	if len(secrets) == 0 {
-		return
-	}
+// reason and warning of the plan, leaving the names the controller
+// generates for the stack alone (see spec.Scrubber). The old value of a
+// field whose new value embeds a secret is hidden whole (see below).
+func scrub(p *Plan, sc spec.Scrubber) {
 	for i := range p.Changes {
 		c := &p.Changes[i]
-		c.Reason = spec.Scrub(c.Reason, secrets)
+		c.Reason = sc.Scrub(c.Reason)
 		for j := range c.Fields {
 			f := &c.Fields[j]
-			f.Reason = spec.Scrub(f.Reason, secrets)
+			f.Reason = sc.Scrub(f.Reason)
 			if f.New != nil {
-				if scrubbed := spec.Scrub(*f.New, secrets); scrubbed != *f.New {
+				if scrubbed := sc.Scrub(*f.New); scrubbed != *f.New {
 					*f.New = scrubbed
 					// The value embeds a secret, so its old value most likely
 					// embedded that secret's previous value: after a rotation
@@ -114,12 +112,12 @@ func scrub(p *Plan, secrets []string) {
 				}
 			}
 			if f.Old != nil {
-				*f.Old = spec.Scrub(*f.Old, secrets)
+				*f.Old = sc.Scrub(*f.Old)
 			}
 		}
 	}
 	for i, w := range p.Warnings {
-		p.Warnings[i] = spec.Scrub(w, secrets)
+		p.Warnings[i] = sc.Scrub(w)
 	}
 }
 

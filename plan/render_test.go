@@ -160,3 +160,45 @@ func TestSecretsInsideOtherFieldsAreScrubbed(t *testing.T) {
 		t.Errorf("the DSN should still show with its secret replaced:\n%s", js.String())
 	}
 }
+
+// TestScrubKeepsGeneratedNames: the catalog's postgres default password
+// "devarch" is hidden where it is a value, never inside the names the
+// controller generates (the network, a container named in a DSN).
+func TestScrubKeepsGeneratedNames(t *testing.T) {
+	s := shopStack() // POSTGRES_PASSWORD is the template's "devarch"
+	s.Instances[1].Overrides.Env = []spec.EnvVar{
+		{Key: "DB_HOST", Value: "devarch-shop-db"},
+		{Key: "DATABASE_URL", Value: "postgres://postgres:devarch@devarch-shop-db:5432/shop"},
+	}
+	s = remerge(s)
+	obs := observedFor(s)
+	obs.Containers = obs.Containers[:1] // edge is added
+	obs.Containers[0].Networks = map[string]string{"bridge": "b1"}
+	p := mustCompute(s, obs)
+	want := map[string]string{
+		"db networks":           "devarch-shop-net",
+		"edge env.DB_HOST":      "devarch-shop-db",
+		"edge env.DATABASE_URL": "postgres://postgres:(sensitive)@devarch-shop-db:5432/shop",
+	}
+	for _, c := range p.Changes {
+		for _, f := range c.Fields {
+			key := c.Instance + " " + f.Path
+			if w, ok := want[key]; ok {
+				if got := deref(f.New); got != w {
+					t.Errorf("%s new = %q, want %q", key, got, w)
+				}
+				delete(want, key)
+			}
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("fields missing from the plan: %v\n%+v", want, p.Changes)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}

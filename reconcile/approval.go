@@ -154,17 +154,17 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 	}
 	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
 	log.Info("applying approved plan")
-	secrets := s.SecretValues()
+	scrub := s.Scrubber()
 	watch := watchLease(ctx, lease)
 	opts := c.applyOptions()
 	opts.BeforePhase = func(ctx context.Context, _ string) error { return watch.Confirm(ctx) }
-	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, secrets, log))
+	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, scrub, log))
 	lockLost := watch.Stop() || errors.Is(applyErr, errLockLost)
 	if applyErr == nil {
 		return outcome{status: state.ApprovalSucceeded, message: successMessage(res), result: &res}
 	}
-	res.ComposeOutput = spec.Scrub(res.ComposeOutput, secrets)
-	scrubbed := zap.NamedError("err", errors.New(spec.Scrub(applyErr.Error(), secrets)))
+	res.ComposeOutput = scrub.Scrub(res.ComposeOutput)
+	scrubbed := zap.NamedError("err", errors.New(scrub.Scrub(applyErr.Error())))
 	switch {
 	case lockLost:
 		phase := "apply"
@@ -178,7 +178,7 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 		log.Warn("apply cut off by the shutdown timeout", scrubbed)
 		return outcome{status: state.ApprovalInterrupted, message: MessageShutdown, result: &res}
 	}
-	msg := failureMessage(applyErr, secrets)
+	msg := failureMessage(applyErr, scrub)
 	log.Warn("apply failed", zap.String("message", msg))
 	return outcome{status: state.ApprovalFailed, message: msg, result: &res, applyFailed: true}
 }
@@ -305,17 +305,17 @@ func (c *Controller) applyingStatus(s spec.Stack) state.StackStatus {
 
 // progressRecorder stores each progress event with the approval (which
 // announces it for live streaming), scrubbed of secrets.
-func (c *Controller) progressRecorder(ctx context.Context, approvalID int64, secrets []string, log *zap.Logger) deploy.ProgressFunc {
+func (c *Controller) progressRecorder(ctx context.Context, approvalID int64, scrub spec.Scrubber, log *zap.Logger) deploy.ProgressFunc {
 	return func(p deploy.Progress) {
-		ev := state.ApprovalEvent{At: p.Time, Container: spec.Scrub(p.Container, secrets), Action: spec.Scrub(p.Action, secrets),
-			Status: p.Status, Message: spec.Scrub(p.Message, secrets)}
+		ev := state.ApprovalEvent{At: p.Time, Container: scrub.Scrub(p.Container), Action: scrub.Scrub(p.Action),
+			Status: p.Status, Message: scrub.Scrub(p.Message)}
 		if err := c.d.Events.AppendApprovalEvents(ctx, approvalID, []state.ApprovalEvent{ev}); err != nil {
 			log.Warn("store progress event", zap.NamedError("err", err))
 		}
 	}
 }
 
-func failureMessage(err error, secrets []string) string {
+func failureMessage(err error, scrub spec.Scrubber) string {
 	phase := "apply"
 	var ae *deploy.ApplyError
 	if errors.As(err, &ae) {
@@ -327,7 +327,7 @@ func failureMessage(err error, secrets []string) string {
 		deploy.PhaseConfigs: "Nothing was changed and no partial config files were left. Fix the problem and apply again.",
 		deploy.PhaseCompose: "Containers already changed stay as they are; config files are kept for debugging. Fix the problem and apply again.",
 	}[phase]
-	text := strings.TrimSpace(spec.Scrub(err.Error(), secrets))
+	text := strings.TrimSpace(scrub.Scrub(err.Error()))
 	return fmt.Sprintf("Apply failed in the %s phase: %s. %s", phase, firstLine(text), hint)
 }
 

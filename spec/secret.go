@@ -30,29 +30,16 @@ func IsSecretName(name string) bool {
 }
 
 // SecretValues returns the values of every secret env var of the stack's
-// instances (at least 4 bytes long; shorter values are not scrubbed, as
-// they would mangle ordinary text).
+// instances that are at least MinScrubLength bytes long (shorter values
+// are not scrubbed, as they would mangle ordinary text).
 func (s Stack) SecretValues() []string {
 	var out []string
 	for _, inst := range s.Instances {
 		for _, v := range inst.Effective.Env {
-			if v.IsSecret() && len(v.Value) >= 4 {
+			if v.IsSecret() && len(v.Value) >= MinScrubLength {
 				out = append(out, v.Value)
 			}
 		}
 	}
 	return out
-}
-
-// Scrub replaces every occurrence of the given secret values in text by
-// RedactedValue. It is the last line of defence for text that comes from
-// outside the controller (compose and engine error messages) before it is
-// logged or stored.
-func Scrub(text string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			text = strings.ReplaceAll(text, s, RedactedValue)
-		}
-	}
-	return text
 }

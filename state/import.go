@@ -18,6 +18,9 @@ type ImportResult struct {
 	StackID     int64             `json:"stack_id"`
 	StackAction string            `json:"stack_action"` // ActionCreated, ActionUpdated or ActionUnchanged
 	Instances   []InstanceOutcome `json:"instances"`    // sorted by name
+	// Warnings name the stack's weak secrets (spec.Stack.WeakSecrets):
+	// the import succeeded, but the user should change them.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // InstanceOutcome is what an import did to one instance.
@@ -53,6 +56,8 @@ func (r ImportResult) Changed() bool {
 // A row whose content would not change is not written, so re-importing the
 // same definition reports every action as ActionUnchanged and moves no
 // updated_at. Ids in s are ignored: names identify stacks and instances.
+// The result's Warnings name the merged stack's weak secrets (a value
+// inherited from a template counts), also when nothing changed.
 func (s *Store) ImportStack(ctx context.Context, st spec.Stack) (ImportResult, error) {
 	return s.importStack(ctx, st, false)
 }
@@ -66,10 +71,11 @@ func (s *Store) CreateStack(ctx context.Context, st spec.Stack) (ImportResult, e
 func (s *Store) importStack(ctx context.Context, st spec.Stack, createOnly bool) (ImportResult, error) {
 	var res ImportResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := prepareImport(ctx, tx, st)
+		rows, merged, err := prepareImport(ctx, tx, st)
 		if err != nil {
 			return err
 		}
+		res.Warnings = weakSecretWarnings(merged, "")
 		wires, err := encodeWires(st.Wires)
 		if err != nil {
 			return err
@@ -104,11 +110,12 @@ type instanceInput struct {
 }
 
 // prepareImport resolves the templates the instances name, validates the
-// merged stack and encodes each instance's row.
-func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInput, error) {
+// merged stack and encodes each instance's row. It returns the rows and the
+// merged stack.
+func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInput, spec.Stack, error) {
 	templates, problems, err := resolveTemplates(ctx, tx, st)
 	if err != nil {
-		return nil, err
+		return nil, spec.Stack{}, err
 	}
 	merged := st
 	merged.Instances = make([]spec.Instance, len(st.Instances))
@@ -124,21 +131,33 @@ func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInp
 		inst.Effective = effective(inst)
 		merged.Instances[i] = inst
 		if in.overrides, err = encodeOverrides(inst.Overrides); err != nil {
-			return nil, fmt.Errorf("instance %q: %w", inst.Name, err)
+			return nil, spec.Stack{}, fmt.Errorf("instance %q: %w", inst.Name, err)
 		}
 		out[i] = in
 	}
 	if err := merged.Validate(); err != nil {
 		var ve *spec.ValidationError
 		if !errors.As(err, &ve) {
-			return nil, err
+			return nil, spec.Stack{}, err
 		}
 		problems = append(problems, ve.Problems...)
 	}
 	if len(problems) > 0 {
-		return nil, &spec.ValidationError{Problems: problems}
+		return nil, spec.Stack{}, &spec.ValidationError{Problems: problems}
 	}
-	return out, nil
+	return out, merged, nil
+}
+
+// weakSecretWarnings returns the warnings of the stack's weak secrets, of
+// one instance only when instance is not "".
+func weakSecretWarnings(st spec.Stack, instance string) []string {
+	var out []string
+	for _, w := range st.WeakSecrets() {
+		if instance == "" || w.Instance == instance {
+			out = append(out, w.String())
+		}
+	}
+	return out
 }
 
 // resolveTemplates loads the catalog templates the instances name. Every

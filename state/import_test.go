@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -281,5 +282,49 @@ func TestConcurrentImportsOfOneNewStack(t *testing.T) {
 	}
 	if got := count(t, s.Pool(), `SELECT count(*) FROM instances`); got != 3 {
 		t.Errorf("%d instance rows, want 3", got)
+	}
+}
+
+// TestImportStackWarnsAboutWeakSecrets: an import that stores a weak
+// secret succeeds and says why the secret is weak, without showing it.
+func TestImportStackWarnsAboutWeakSecrets(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	seedTemplates(t, s)
+	if _, err := s.UpsertTemplate(testContext(t), spec.Template{Name: "pg-default", Spec: spec.ServiceSpec{
+		Image: "postgres:16", Env: []spec.EnvVar{{Key: "POSTGRES_PASSWORD", Value: "devarch"}},
+	}}, "digest-pg-default"); err != nil {
+		t.Fatal(err)
+	}
+	if res := importStack(t, s, shopStack("shop")); len(res.Warnings) != 0 {
+		t.Errorf("import of strong secrets warns: %q", res.Warnings)
+	}
+
+	st := spec.Stack{Name: "ceo-demo", Enabled: true, Instances: []spec.Instance{
+		{Name: "postgres", Enabled: true, Template: &spec.Template{Name: "pg-default"}},
+		{Name: "app", Enabled: true, Overrides: spec.Overrides{ServiceSpec: spec.ServiceSpec{
+			Image: "busybox:1.36", Env: []spec.EnvVar{{Key: "API_TOKEN", Value: "abc12"}, {Key: "MODE", Value: "x"}},
+		}}},
+	}}
+	res := importStack(t, s, st)
+	if len(res.Warnings) != 2 {
+		t.Fatalf("warnings = %q, want one for app's API_TOKEN and one for postgres's POSTGRES_PASSWORD", res.Warnings)
+	}
+	for i, want := range []string{
+		`instance "app": secret API_TOKEN is weak: it is only 5 characters long`,
+		`instance "postgres": secret POSTGRES_PASSWORD is weak: it is the default value of POSTGRES_PASSWORD in template "pg-default"`,
+	} {
+		if !strings.HasPrefix(res.Warnings[i], want) {
+			t.Errorf("warning %d = %q, want it to start with %q", i, res.Warnings[i], want)
+		}
+	}
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "abc12") || strings.Contains(w, "devarch") {
+			t.Errorf("warning shows a secret: %q", w)
+		}
+	}
+	// Re-importing the same weak stack changes nothing and warns again.
+	if again := importStack(t, s, st); again.Changed() || len(again.Warnings) != 2 {
+		t.Errorf("re-import: changed %v, warnings %q", again.Changed(), again.Warnings)
 	}
 }

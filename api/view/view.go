@@ -43,13 +43,13 @@ type Instance struct {
 // Redact returns the user-facing view of a stack. The input is not
 // modified.
 func Redact(s spec.Stack) Stack {
-	secrets := s.SecretValues()
-	v := Stack{ID: s.ID, Name: s.Name, Description: spec.Scrub(s.Description, secrets), Network: s.Network(),
+	sc := s.Scrubber()
+	v := Stack{ID: s.ID, Name: s.Name, Description: sc.Scrub(s.Description), Network: s.Network(),
 		Enabled: s.Enabled, Wires: append([]spec.Wire{}, s.Wires...), Instances: []Instance{}}
 	for _, inst := range s.Instances {
 		v.Instances = append(v.Instances, Instance{
 			ID: inst.ID, Name: inst.Name, Enabled: inst.Enabled, Template: inst.TemplateName(),
-			Container: spec.ContainerName(s.Name, inst.Name), Effective: scrubbed(inst.Effective.Redacted(), secrets),
+			Container: spec.ContainerName(s.Name, inst.Name), Effective: scrubbed(inst.Effective.Redacted(), sc),
 			Domains: append([]spec.Domain{}, inst.Overrides.Domains...),
 		})
 	}
@@ -59,38 +59,35 @@ func Redact(s spec.Stack) Stack {
 // scrubbed returns e with secrets removed from its free-text fields. e is
 // a copy from spec.Effective.Redacted, whose slices other than Env are
 // still shared with the stack: they are cloned before any change.
-func scrubbed(e spec.Effective, secrets []string) spec.Effective {
-	if len(secrets) == 0 {
-		return e
-	}
+func scrubbed(e spec.Effective, sc spec.Scrubber) spec.Effective {
 	for i := range e.Env {
 		if !e.Env[i].Secret {
-			e.Env[i].Value = spec.Scrub(e.Env[i].Value, secrets)
+			e.Env[i].Value = sc.Scrub(e.Env[i].Value)
 		}
 	}
-	e.Command.Value = scrubAll(e.Command.Value, secrets)
-	e.Entrypoint.Value = scrubAll(e.Entrypoint.Value, secrets)
-	e.WorkingDir.Value = spec.Scrub(e.WorkingDir.Value, secrets)
+	e.Command.Value = scrubAll(e.Command.Value, sc)
+	e.Entrypoint.Value = scrubAll(e.Entrypoint.Value, sc)
+	e.WorkingDir.Value = sc.Scrub(e.WorkingDir.Value)
 	e.Labels = slices.Clone(e.Labels)
 	for i := range e.Labels {
-		e.Labels[i].Value = spec.Scrub(e.Labels[i].Value, secrets)
+		e.Labels[i].Value = sc.Scrub(e.Labels[i].Value)
 	}
 	if h := e.Healthcheck.Value; h != nil {
 		c := *h
-		c.Test = scrubAll(h.Test, secrets)
+		c.Test = scrubAll(h.Test, sc)
 		e.Healthcheck.Value = &c
 	}
 	e.ConfigFiles = slices.Clone(e.ConfigFiles)
 	for i := range e.ConfigFiles {
-		e.ConfigFiles[i].Content = spec.Scrub(e.ConfigFiles[i].Content, secrets)
+		e.ConfigFiles[i].Content = sc.Scrub(e.ConfigFiles[i].Content)
 	}
 	return e
 }
 
-func scrubAll(xs []string, secrets []string) []string {
+func scrubAll(xs []string, sc spec.Scrubber) []string {
 	out := slices.Clone(xs)
 	for i := range out {
-		out[i] = spec.Scrub(out[i], secrets)
+		out[i] = sc.Scrub(out[i])
 	}
 	return out
 }

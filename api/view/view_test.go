@@ -95,3 +95,32 @@ func TestRedactEmptyListsAreArrays(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactKeepsGeneratedNames: with the catalog's default password
+// "devarch", values that name the controller's containers stay readable
+// while the password itself is hidden.
+func TestRedactKeepsGeneratedNames(t *testing.T) {
+	o := spec.Overrides{ServiceSpec: spec.ServiceSpec{
+		Env: []spec.EnvVar{
+			{Key: "POSTGRES_PASSWORD", Value: "devarch"},
+			{Key: "DB_HOST", Value: "devarch-shop-db"},
+			{Key: "DATABASE_URL", Value: "postgres://app:devarch@devarch-shop-db/app"},
+		},
+		Command: []string{"wait-for", "devarch-shop-db:5432", "--", "run", "devarch"},
+	}}
+	inst := spec.Instance{ID: 7, Name: "db", Enabled: true, Overrides: o, Effective: spec.Merge(nil, o)}
+	v := Redact(spec.Stack{ID: 3, Name: "shop", Description: "network devarch-shop-net, password devarch", Enabled: true, Instances: []spec.Instance{inst}})
+	env := map[string]string{}
+	for _, e := range v.Instances[0].Effective.Env {
+		env[e.Key] = e.Value
+	}
+	if env["DB_HOST"] != "devarch-shop-db" || env["DATABASE_URL"] != "postgres://app:(sensitive)@devarch-shop-db/app" {
+		t.Errorf("env = %v, want container names kept and the password hidden", env)
+	}
+	if got := strings.Join(v.Instances[0].Effective.Command.Value, " "); got != "wait-for devarch-shop-db:5432 -- run (sensitive)" {
+		t.Errorf("command = %q", got)
+	}
+	if v.Description != "network devarch-shop-net, password (sensitive)" {
+		t.Errorf("description = %q", v.Description)
+	}
+}

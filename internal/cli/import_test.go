@@ -106,6 +106,30 @@ func TestImportCommandsAgainstPostgres(t *testing.T) {
 		}
 	}
 
+	// Weak secrets import with a warning that says why, never the value:
+	// the catalog's postgres default password, and a short one.
+	weak := filepath.Join(t.TempDir(), "weak.yml")
+	if err := os.WriteFile(weak, []byte("version: 1\nstack: {name: weak-demo}\ninstances:\n  db: {template: postgres}\n"+
+		"  cache:\n    template: redis\n    environment: {REDIS_PASSWORD: '${SECRET:SHORT_PW}'}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["SHORT_PW"] = "abc12"
+	r = run(t, ctx, []string{"stack", "import", weak}, env)
+	if r.code != 0 {
+		t.Fatalf("weak stack import: code %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		`warning: instance "cache": secret REDIS_PASSWORD is weak: it is only 5 characters long`,
+		`warning: instance "db": secret POSTGRES_PASSWORD is weak: it is the default value of POSTGRES_PASSWORD in template "postgres"`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("weak stack import does not warn %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr+r.stdout, "abc12") {
+		t.Errorf("weak stack import shows the secret:\n%s\n%s", r.stdout, r.stderr)
+	}
+
 	r = run(t, ctx, []string{"stack", "import", corpus(t, "devarch-stacks/rejected-missing-template.yaml")}, env)
 	if r.code != 1 || !strings.Contains(r.stderr, `instance "api"`) || !strings.Contains(r.stderr, `"template"`) {
 		t.Fatalf("rejected file: code %d\n%s", r.code, r.stderr)

@@ -42,7 +42,9 @@ func newStackImportCommand(app *App) *cobra.Command {
 		Long: "Import a stack from devarch's export format. The import is all-or-nothing: any problem\n" +
 			"(a missing template or secret, an invalid value) writes nothing. Re-importing the same file\n" +
 			"changes nothing. ${SECRET:NAME} values come from the secrets file (--secrets-file) first,\n" +
-			"then from the environment variable NAME.",
+			"then from the environment variable NAME. A weak secret (empty, shorter than 8 characters,\n" +
+			"a template's default value, or part of a name the controller generates) is imported with\n" +
+			"a warning that says why.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := app.Config()
@@ -68,7 +70,7 @@ func newStackImportCommand(app *App) *cobra.Command {
 				return fmt.Errorf("import stack %q from %s: nothing was written:\n%w", file.Stack.Name, args[0], err)
 			}
 			out := cmd.OutOrStdout()
-			for _, w := range file.Warnings {
+			for _, w := range append(file.Warnings, res.Warnings...) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
 			}
 			fmt.Fprintf(out, "Stack %s (id %d): %s\n", file.Stack.Name, res.StackID, res.StackAction)
