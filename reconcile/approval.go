@@ -154,7 +154,9 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 	}
 	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
 	log.Info("applying approved plan")
-	scrub := s.Scrubber()
+	// The state directory is a name too: it appears in engine errors about
+	// bind mounts and config files.
+	scrub := spec.NewScrubber(s.SecretValues(), append(s.Identifiers(), c.o.Paths.StateDir, c.o.Paths.WorkspaceDir))
 	watch := watchLease(ctx, lease)
 	opts := c.applyOptions()
 	opts.BeforePhase = func(ctx context.Context, _ string) error { return watch.Confirm(ctx) }
