@@ -12,6 +12,7 @@ import (
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -111,15 +112,19 @@ func (c *Controller) handleApproval(a state.Approval) error {
 	if err != nil {
 		return fmt.Errorf("read stack %q: %w", a.Stack, err)
 	}
-	if plan.Token(s) != a.Token {
-		log.Info("approval is stale: the stack changed since its plan")
+	in, err := c.d.Desired.Installation(ctx)
+	if err != nil {
+		return fmt.Errorf("read installation: %w", err)
+	}
+	if plan.Token(plan.Desired{Stack: s, Paths: in}) != a.Token {
+		log.Info("approval is stale: the stack or the installation changed since its plan")
 		return c.finish(ctx, a, state.ApprovalStale, MessageStale, nil, nil)
 	}
-	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
+	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s, in)})
 	log.Info("applying approved plan")
 	secrets := s.SecretValues()
 	actx, stopWatch := watchLease(ctx, lease)
-	res, applyErr := c.d.Applier.Apply(actx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
+	res, applyErr := c.d.Applier.Apply(actx, s, c.applyOptions(in), c.progressRecorder(ctx, a.ID, secrets, log))
 	lockLost := stopWatch()
 	defer c.afterApply(a.StackID) // plan again: InSync, or what is left
 	if applyErr != nil {
@@ -176,11 +181,11 @@ func (c *Controller) afterApply(stackID int64) {
 }
 
 // applyingStatus is the status shown while a stack is applied.
-func (c *Controller) applyingStatus(s spec.Stack) state.StackStatus {
+func (c *Controller) applyingStatus(s spec.Stack, in project.Options) state.StackStatus {
 	c.mu.Lock()
 	prev, ok := c.statuses[s.ID]
 	c.mu.Unlock()
-	st := state.StackStatus{StackID: s.ID, Stack: s.Name, Condition: Applying, Token: plan.Token(s), Message: "Applying an approved plan.",
+	st := state.StackStatus{StackID: s.ID, Stack: s.Name, Condition: Applying, Token: plan.Token(plan.Desired{Stack: s, Paths: in}), Message: "Applying an approved plan.",
 		LastReconcile: c.o.Now(), Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}}
 	if ok {
 		st.Counts = prev.Counts

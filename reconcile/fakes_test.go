@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -60,6 +63,25 @@ func newFakeWorld(stacks ...spec.Stack) *fakeWorld {
 		w.stacks[s.ID] = s
 	}
 	return w
+}
+
+// unitInstallation is the fake world's installation: its host paths and
+// key.
+var unitInstallation = project.Options{StateDir: "/var/lib/devarch-unit", WorkspaceDir: "/var/lib/devarch-unit/ws",
+	Keys: keyring.Ring{Current: keyring.Key{ID: 1, Secret: []byte("reconcile-unit-test-key-00000001")}}}
+
+// unitToken is the staleness token of s in the fake world's installation.
+func unitToken(s spec.Stack) string {
+	return plan.Token(plan.Desired{Stack: s, Paths: unitInstallation})
+}
+
+func (w *fakeWorld) Installation(context.Context) (project.Options, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stacksErr != nil {
+		return project.Options{}, w.stacksErr
+	}
+	return unitInstallation, nil
 }
 
 func (w *fakeWorld) deps() Deps {
