@@ -247,6 +247,25 @@ func TestPlanUsesTheDaemonsHostPaths(t *testing.T) {
 		!strings.Contains(r.stdout, "No changes.") {
 		t.Errorf("apply with another state dir: %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+
+	// A serve started with state dir B records it (its paths win) and says
+	// so; from then on B is the truth and the container built under A is
+	// planned for recreation, whatever the CLI's own state dir.
+	second := &installationWorld{env: map[string]string{}, stack: w.stack, store: w.store, log: &syncBuffer{}}
+	for k, v := range w.env {
+		second.env[k] = v
+	}
+	second.env["DEVARCH_STATE_DIR"] = stateB
+	second.startServe(t)
+	if !strings.Contains(second.log.String(), `"msg":"installation host paths changed`) ||
+		!strings.Contains(second.log.String(), `"previous_state_dir":"`+stateA+`"`) {
+		t.Errorf("the second serve does not log the change of host paths:\n%s", second.log)
+	}
+	p, r = w.planJSON(t, nil)
+	if r.code != ExitChanges || len(p.Changes) != 1 || p.Changes[0].Fields[0].Path != "host_paths" ||
+		!strings.Contains(r.stderr, "Note: planning with the controller's state_dir "+stateB) {
+		t.Errorf("plan after serve recorded state dir B: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }
 
 // TestKeyRotation: the digests in labels are keyed (no unkeyed SHA-256 of
