@@ -13,6 +13,7 @@ import (
 
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -72,9 +73,17 @@ type Listener interface {
 	Listen(ctx context.Context, channels ...string) (<-chan state.Notification, error)
 }
 
-// Planner computes a fresh plan of a stack against what runs now. Errors
-// are shown to the user (with the stack's secret values scrubbed).
-type Planner func(ctx context.Context, s spec.Stack) (*plan.Plan, error)
+// InstallationReader reads the installation a stack's plan and staleness
+// token are computed with: the recorded host paths and the installation
+// keys (implemented by *state.Store).
+type InstallationReader interface {
+	Installation(ctx context.Context) (project.Options, error)
+}
+
+// Planner computes a fresh plan of a stack (read with the installation)
+// against what runs now. Errors are shown to the user (with the stack's
+// secret values scrubbed).
+type Planner func(ctx context.Context, d plan.Desired) (*plan.Plan, error)
 
 // Check is one readiness check (GET /readyz): Fn returns nil when the
 // dependency Name (for example "database" or "docker") is usable.
@@ -84,13 +93,14 @@ type Check struct {
 }
 
 // Deps are what the API reads and writes through. Stacks, Statuses,
-// Approvals, Planner, Locks and Notifications are required; Ready may be
-// empty, Metrics nil (GET /metrics then answers 404) and Logger nil (no
-// logging).
+// Approvals, Installation, Planner, Locks and Notifications are required;
+// Ready may be empty, Metrics nil (GET /metrics then answers 404) and
+// Logger nil (no logging).
 type Deps struct {
 	Stacks        StackReader
 	Statuses      StatusReader
 	Approvals     ApprovalStore
+	Installation  InstallationReader
 	Planner       Planner
 	Locks         LockLister
 	Notifications Listener
@@ -215,6 +225,8 @@ func requireDeps(d Deps) {
 		missing("Statuses")
 	case d.Approvals == nil:
 		missing("Approvals")
+	case d.Installation == nil:
+		missing("Installation")
 	case d.Planner == nil:
 		missing("Planner")
 	case d.Locks == nil:

@@ -21,7 +21,7 @@ func shopToken(t *testing.T, hs *harness) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return plan.Token(s)
+	return hs.store.token(s)
 }
 
 // decodeError returns the error body of a response, failing the test when
@@ -307,6 +307,25 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// TestApplyAfterKeyRotation: a token made before a key rotation is stale
+// (409), never accepted; the plan generated after it applies.
+func TestApplyAfterKeyRotation(t *testing.T) {
+	hs := newHarness(t, Options{})
+	old := shopToken(t, hs)
+	hs.store.rotateKey()
+	w := hs.do(t, request{method: "POST", path: "/api/v1/stacks/shop/apply", body: `{"token":"` + old + `"}`})
+	if e := decodeError(t, w); w.Code != 409 || e.Code != "plan_stale" {
+		t.Fatalf("apply with the token of the retired key: %d %+v, want 409 plan_stale", w.Code, e)
+	}
+	var p plan.Plan
+	if w := hs.do(t, request{path: "/api/v1/stacks/shop/plan"}); w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &p) != nil || p.Token == old {
+		t.Fatalf("plan after the rotation: %d, token %q (old %q)", w.Code, p.Token, old)
+	}
+	if w := hs.do(t, request{method: "POST", path: "/api/v1/stacks/shop/apply", body: `{"token":"` + p.Token + `"}`}); w.Code != 202 {
+		t.Fatalf("apply with the new token: %d %s", w.Code, w.Body)
+	}
+}
+
 func TestApply(t *testing.T) {
 	held := []lock.Holder{{StackID: 1, BackendPID: 42, Granted: true}}
 	tests := []struct {
@@ -333,6 +352,7 @@ func TestApply(t *testing.T) {
 		{name: "unknown stack", stack: "nope", want: 404, wantCode: "stack_not_found"},
 		{name: "stale token", body: func(string) string { return `{"token":"0123"}` }, want: 409, wantCode: "plan_stale",
 			wantMessage: "Plan is stale: the stack changed since the plan was generated. Generate a new plan."},
+		{name: "installation unreadable", setup: func(h *harness) { h.store.installationErr = errors.New("db down") }, want: 500, wantCode: "internal_error"},
 		{name: "lock held", setup: func(h *harness) { h.locks.holders = held }, want: 409, wantCode: "stack_locked",
 			wantMessage: "Stack is being applied by another session."},
 		{name: "approval applying", setup: func(h *harness) { h.store.addApproval(state.ApprovalApplying) }, want: 409, wantCode: "stack_locked"},

@@ -22,11 +22,12 @@ type applyResponse struct {
 	URL      string         `json:"url"`
 }
 
-// plan computes a fresh plan of st, answering 500 itself when it fails.
+// plan computes a fresh plan of d, answering 500 itself when it fails.
 // The planner's error is shown with the stack's secret values scrubbed
 // (the stack's own names are kept, see spec.Scrubber).
-func (s *server) plan(w http.ResponseWriter, r *http.Request, st spec.Stack) (*plan.Plan, bool) {
-	p, err := s.deps.Planner(r.Context(), st)
+func (s *server) plan(w http.ResponseWriter, r *http.Request, d plan.Desired) (*plan.Plan, bool) {
+	st := d.Stack
+	p, err := s.deps.Planner(r.Context(), d)
 	if err == nil && p == nil {
 		err = errors.New("the planner returned no plan")
 	}
@@ -82,11 +83,12 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) {
 			`Send the token of the plan you approve: {"token": "..."} (the "token" field of GET /api/v1/stacks/{name}/plan).`)
 		return
 	}
-	st, ok := s.loadStack(w, r)
+	d, ok := s.loadDesired(w, r)
 	if !ok {
 		return
 	}
-	if plan.Token(st) != req.Token {
+	st := d.Stack
+	if plan.Token(d) != req.Token {
 		writeError(w, http.StatusConflict, codePlanStale, messageStale)
 		return
 	}
@@ -97,7 +99,7 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, codeStackLocked, messageLocked)
 		return
 	}
-	p, ok := s.plan(w, r, st)
+	p, ok := s.plan(w, r, d)
 	if !ok {
 		return
 	}

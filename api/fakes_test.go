@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
@@ -72,6 +73,41 @@ type fakeStore struct {
 	failWith  error
 	reads     int // calls of Approval and ApprovalEvents
 	lastLimit int // limit of the last Approvals call
+	// installation is what Installation returns: host paths and keys.
+	installation    project.Options
+	installationErr error // Installation fails with it
+}
+
+// testInstallation is the fake store's installation; rotated is it after
+// a key rotation.
+func testInstallation(stateDir string) project.Options {
+	return project.Options{StateDir: stateDir, WorkspaceDir: stateDir,
+		Keys: keyring.Ring{Current: keyring.Key{ID: 1, Secret: []byte("api-test-installation-key-000001")}}}
+}
+
+func (f *fakeStore) Installation(context.Context) (project.Options, error) {
+	if err := f.fail(); err != nil {
+		return project.Options{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.installation, f.installationErr
+}
+
+// rotateKey makes a new current key, as "key rotate" does.
+func (f *fakeStore) rotateKey() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	old := f.installation.Keys.Current
+	f.installation.Keys = keyring.Ring{Current: keyring.Key{ID: old.ID + 1, Secret: []byte("api-test-installation-key-rotated")},
+		Retired: append([]keyring.Key{old}, f.installation.Keys.Retired...)}
+}
+
+// token is the staleness token of s in the fake installation.
+func (f *fakeStore) token(s spec.Stack) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return plan.Token(plan.Desired{Stack: s, Paths: f.installation})
 }
 
 func newFakeStore() *fakeStore {
@@ -374,13 +410,12 @@ func newHarness(t *testing.T, opts Options) *harness {
 func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 	t.Helper()
 	hs := &harness{store: newFakeStore(), locks: &fakeLocks{}, listener: newFakeListener(), ready: map[string]error{}}
-	stateDir := t.TempDir()
-	planner := func(_ context.Context, s spec.Stack) (*plan.Plan, error) {
+	hs.store.installation = testInstallation(t.TempDir())
+	planner := func(_ context.Context, d plan.Desired) (*plan.Plan, error) {
 		if hs.planErr != nil {
 			return nil, hs.planErr
 		}
-		return plan.Compute(plan.Desired{Stack: s, Paths: project.Options{StateDir: stateDir, WorkspaceDir: stateDir}},
-			plan.Observed{}, time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
+		return plan.Compute(d, plan.Observed{}, time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC))
 	}
 	check := func(name string) Check {
 		return Check{Name: name, Fn: func(context.Context) error { return hs.ready[name] }}
@@ -389,7 +424,7 @@ func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		_, _ = io.WriteString(w, "devarch_up 1\n")
 	})
-	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Planner: planner, Locks: hs.locks,
+	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: planner, Locks: hs.locks,
 		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log}, opts)
 	return hs
 }

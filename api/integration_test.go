@@ -36,7 +36,8 @@ func newRealAPI(t *testing.T) *realAPI {
 	t.Helper()
 	url := testenv.DatabaseURL(t)
 	ctx := t.Context()
-	if err := state.Migrate(ctx, url); err != nil {
+	dir := t.TempDir()
+	if err := state.Migrate(ctx, url, state.WithInitialPaths(project.Options{StateDir: dir, WorkspaceDir: dir})); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
 	store, err := state.Open(ctx, url, "api-test")
@@ -45,11 +46,10 @@ func newRealAPI(t *testing.T) *realAPI {
 	}
 	t.Cleanup(store.Close)
 	locker := lock.New(store.Pool(), nil)
-	dir := t.TempDir()
-	planner := func(_ context.Context, s spec.Stack) (*plan.Plan, error) {
-		return plan.Compute(plan.Desired{Stack: s, Paths: project.Options{StateDir: dir, WorkspaceDir: dir}}, plan.Observed{}, time.Now())
+	planner := func(_ context.Context, d plan.Desired) (*plan.Plan, error) {
+		return plan.Compute(d, plan.Observed{}, time.Now())
 	}
-	h := New(Deps{Stacks: store, Statuses: store, Approvals: store, Planner: planner, Locks: locker, Notifications: store,
+	h := New(Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: planner, Locks: locker, Notifications: store,
 		Ready: []Check{{Name: "database", Fn: store.Ping}}, Logger: zaptest.NewLogger(t)},
 		Options{ApprovalTTL: time.Hour, PollInterval: time.Hour, HeartbeatInterval: time.Hour})
 	srv := testServer(t, h)
@@ -129,7 +129,11 @@ func TestIntegrationApproveAndStream(t *testing.T) {
 	if err := json.Unmarshal(ra.call(t, "GET", "/api/v1/stacks/shop/plan", "", 200, "Plan"), &p); err != nil {
 		t.Fatal(err)
 	}
-	if p.Token != plan.Token(st) || p.Summary.Add != 1 {
+	in, err := ra.store.Installation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Token != plan.Token(plan.Desired{Stack: st, Paths: in}) || p.Summary.Add != 1 {
 		t.Fatalf("plan = %+v", p)
 	}
 	apply := `{"token":"` + p.Token + `"}`
@@ -203,6 +207,15 @@ func TestIntegrationApproveAndStream(t *testing.T) {
 	}
 	expectStatus(t, nextEvent(t, again, eventTimeout), state.ApprovalSucceeded)
 	ra.call(t, "POST", approvalURL(a.ID)+"/cancel", "", 409, "Error")
+
+	// A key rotation makes the token stale: 409, never accepted.
+	if err := json.Unmarshal(ra.call(t, "GET", "/api/v1/stacks/shop/plan", "", 200, "Plan"), &p); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ra.store.RotateKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ra.call(t, "POST", "/api/v1/stacks/shop/apply", `{"token":"`+p.Token+`"}`, 409, "Error")
 
 	// An edit makes the old token stale; a fresh one can be cancelled.
 	ra.seed(t, password+"-rotated")

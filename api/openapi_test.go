@@ -17,7 +17,6 @@ import (
 	"testing"
 
 	"github.com/devarch/devarch-controller/lock"
-	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -132,7 +131,7 @@ func conformanceCases() []conformanceCase {
 			}
 			if body == "" {
 				s, _ := h.store.Stack(context.Background(), "shop")
-				body = `{"token":"` + plan.Token(s) + `"}`
+				body = `{"token":"` + h.store.token(s) + `"}`
 			}
 			return request{method: "POST", path: "/api/v1/stacks/shop/apply", body: body, headers: headers}
 		}

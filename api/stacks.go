@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/devarch/devarch-controller/api/view"
+	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -105,12 +106,28 @@ func (s *server) getStack(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found)})
 }
 
-func (s *server) getPlan(w http.ResponseWriter, r *http.Request) {
+// loadDesired reads the stack named in the path and the installation
+// (host paths and keys) its plan and token are computed with, answering
+// 404 or 500 itself when that fails.
+func (s *server) loadDesired(w http.ResponseWriter, r *http.Request) (plan.Desired, bool) {
 	st, ok := s.loadStack(w, r)
+	if !ok {
+		return plan.Desired{}, false
+	}
+	in, err := s.deps.Installation.Installation(r.Context())
+	if err != nil {
+		s.internalError(w, r, "read the installation", err)
+		return plan.Desired{}, false
+	}
+	return plan.Desired{Stack: st, Paths: in}, true
+}
+
+func (s *server) getPlan(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.loadDesired(w, r)
 	if !ok {
 		return
 	}
-	p, ok := s.plan(w, r, st)
+	p, ok := s.plan(w, r, d)
 	if !ok {
 		return
 	}

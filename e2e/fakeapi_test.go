@@ -14,7 +14,9 @@ import (
 
 	"github.com/devarch/devarch-controller/api/dashboard"
 	"github.com/devarch/devarch-controller/api/view"
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -39,6 +41,10 @@ type fakeAPI struct {
 	// seen records, per route pattern, the requests that reached it.
 	seen map[string][]http.Header
 }
+
+// fakeInstallation is the installation the fake's tokens are made in.
+var fakeInstallation = project.Options{StateDir: "/state", WorkspaceDir: "/state/workspace",
+	Keys: keyring.Ring{Current: keyring.Key{ID: 1, Secret: []byte("e2e-fake-api-installation-key-01")}}}
 
 type fakeStack struct {
 	stack         spec.Stack
@@ -209,7 +215,7 @@ func (s *fakeStack) status() *state.StackStatus {
 }
 
 func (s *fakeStack) plan(now time.Time) plan.Plan {
-	p := plan.Plan{FormatVersion: plan.FormatVersion, StackID: s.stack.ID, Stack: s.stack.Name, Token: plan.Token(s.stack),
+	p := plan.Plan{FormatVersion: plan.FormatVersion, StackID: s.stack.ID, Stack: s.stack.Name, Token: plan.Token(plan.Desired{Stack: s.stack, Paths: fakeInstallation}),
 		GeneratedAt: now.UTC(), Changes: []plan.Change{}, Warnings: []string{}}
 	for _, c := range s.drift {
 		p.Changes = append(p.Changes, c)

@@ -61,6 +61,6 @@ func BenchmarkToken(b *testing.B) {
 	s := tenInstanceStack()
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = Token(s)
+		_ = Token(Desired{Stack: s, Paths: testPaths})
 	}
 }

@@ -15,8 +15,11 @@ import (
 )
 
 // Desired is the desired side of one stack: its live instances with
-// effective specs, and where apply puts host-side files (part of what
-// compose hashes).
+// effective specs, and the installation settings apply builds it with
+// (part of what compose hashes): where host-side files go and the
+// installation keys that make the staleness token and every digest of a
+// secret in labels. The caller reads them (state.Store.Installation); the
+// planner never does.
 type Desired struct {
 	Stack spec.Stack
 	Paths project.Options
@@ -31,7 +34,7 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		FormatVersion: FormatVersion,
 		StackID:       s.ID,
 		Stack:         s.Name,
-		Token:         Token(s),
+		Token:         Token(d),
 		GeneratedAt:   now.UTC(),
 		Changes:       []Change{},
 		Warnings:      []string{},
@@ -161,10 +164,10 @@ func instanceChange(d Desired, token string, inst spec.Instance, containers []sp
 		return ch, append(warnings, fmt.Sprintf("Instance %q cannot be applied: %v.", inst.Name, ve)), nil
 	}
 	if len(containers) == 0 {
+		fields, _ := diffRecords(project.Record{}, project.NewRecord(s, inst, d.Paths), inst, d.Paths.Keys)
 		return &Change{
 			Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
-			Container: name, Reason: "no container exists; apply creates it",
-			Fields: diffRecords(project.Record{}, project.NewRecord(s, inst, d.Paths), inst),
+			Container: name, Reason: "no container exists; apply creates it", Fields: fields,
 		}, warnings, nil
 	}
 	c := containers[0]
@@ -173,9 +176,14 @@ func instanceChange(d Desired, token string, inst spec.Instance, containers []sp
 	var reasons []string
 	if c.ConfigHash != hash {
 		ch.Recreate = true
+		reason := "configuration changed"
 		var fields []FieldChange
 		if had, ok := project.DecodeRecord(c.Labels[spec.LabelSpec]); ok {
-			fields = diffRecords(had, project.NewRecord(s, inst, d.Paths), inst)
+			var rekeyed int
+			fields, rekeyed = diffRecords(had, project.NewRecord(s, inst, d.Paths), inst, d.Paths.Keys)
+			if rekeyed > 0 && rekeyed == len(fields) {
+				reason = rekeyReason(had.KeyID)
+			}
 		} else {
 			fields = append(fields, runtimeField("config", "the container was not created by this controller from a recorded spec"))
 		}
@@ -183,7 +191,7 @@ func instanceChange(d Desired, token string, inst spec.Instance, containers []sp
 			fields = append(fields, runtimeField("config", "the container's configuration was changed outside the controller"))
 		}
 		ch.Fields = append(ch.Fields, fields...)
-		reasons = append(reasons, "configuration changed")
+		reasons = append(reasons, reason)
 	}
 	if f, ok := imageDrift(c, inst.Effective.Image.Value, o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
 		ch.Recreate = true
@@ -213,6 +221,16 @@ func instanceChange(d Desired, token string, inst spec.Instance, containers []sp
 	}
 	ch.Reason = verb + ": " + strings.Join(reasons, ", ")
 	return ch, warnings, nil
+}
+
+// rekeyReason is the reason of a recreate whose only cause is that the
+// digests in the container's labels were made with another installation
+// key than the current one.
+func rekeyReason(keyID int64) string {
+	if keyID == 0 {
+		return "digests of its secrets and config files were made without an installation key (earlier controller version)"
+	}
+	return fmt.Sprintf("digests of its secrets and config files were made with retired installation key %d", keyID)
 }
 
 func hasPath(fs []FieldChange, path string) bool {
@@ -350,8 +368,13 @@ func shortID(id string) string {
 	return id
 }
 
+// shortDigest is the first 12 hex digits of a digest, without its
+// algorithm prefix ("sha256:", "hmac-sha256:").
 func shortDigest(d string) string {
-	return shortID(strings.TrimPrefix(d, "sha256:"))
+	if i := strings.LastIndexByte(d, ':'); i >= 0 {
+		d = d[i+1:]
+	}
+	return shortID(d)
 }
 
 func str(s string) *string { return &s }

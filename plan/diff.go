@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -15,11 +16,18 @@ import (
 // Record as old describes an instance that has no container yet.
 type differ struct {
 	inst   spec.Instance
+	had    project.Record
+	keys   keyring.Ring
 	fields []FieldChange
+	// rekeyed counts the fields whose value is unchanged and whose digest
+	// differs only because it was made with another installation key.
+	rekeyed int
 }
 
-func diffRecords(had, want project.Record, inst spec.Instance) []FieldChange {
-	d := &differ{inst: inst, fields: []FieldChange{}}
+// diffRecords returns the fields that differ between had and want, and how
+// many of them differ only by the key their digest was made with.
+func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring) ([]FieldChange, int) {
+	d := &differ{inst: inst, had: had, keys: keys, fields: []FieldChange{}}
 	e := inst.Effective
 	adding := had.Version == 0
 	if !adding {
@@ -44,7 +52,7 @@ func diffRecords(had, want project.Record, inst spec.Instance) []FieldChange {
 	d.scalar("restart", had.Restart, want.Restart, e.Restart.Source, "")
 	d.scalar("depends_on", depsText(had.DependsOn), depsText(want.DependsOn), e.DependsOn.Source, "")
 	d.configFiles(had.ConfigFiles, want.ConfigFiles)
-	return d.fields
+	return d.fields, d.rekeyed
 }
 
 // scalar records a change of a single-valued field. Empty means unset.
@@ -58,9 +66,11 @@ func (d *differ) scalar(path, had, want string, source spec.Source, reason strin
 func (d *differ) env(had, want map[string]string) {
 	secret := map[string]bool{}
 	source := map[string]spec.Source{}
+	value := map[string]string{}
 	for _, v := range d.inst.Effective.Env {
 		secret[v.Key] = v.IsSecret()
 		source[v.Key] = v.Source
+		value[v.Key] = v.Value
 	}
 	eachChangedKey(had, want, func(k string, o string, hadOK bool, n string, wantOK bool) {
 		f := FieldChange{Path: "env." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Env) > 0)}
@@ -78,9 +88,33 @@ func (d *differ) env(had, want map[string]string) {
 			if !hadOK {
 				f.Reason = "secret value set"
 			}
+			if hadOK && wantOK && secret[k] {
+				d.recheck(&f, d.had.RecheckSecret(d.keys, k, value[k], o), "value")
+			}
 		}
 		d.fields = append(d.fields, f)
 	})
+}
+
+// recheck explains a digest that differs although the value may not: the
+// digest was made with a retired installation key, without one (by an
+// earlier controller version), or with a key no longer known. The
+// container is recreated all the same (the label is part of compose's
+// configuration hash); the reason says why, so that a key rotation does not
+// look like a changed secret.
+func (d *differ) recheck(f *FieldChange, r project.Recheck, what string) {
+	switch r {
+	case project.RecheckRekeyed:
+		f.Source = spec.SourceUser
+		f.Reason = fmt.Sprintf("%s unchanged; re-keyed: its digest was made with retired installation key %d", what, d.had.KeyID)
+		d.rekeyed++
+	case project.RecheckUnkeyed:
+		f.Source = spec.SourceUser
+		f.Reason = what + " unchanged; re-keyed: its digest was made without an installation key, by an earlier controller version"
+		d.rekeyed++
+	case project.RecheckUnknownKey:
+		f.Reason = fmt.Sprintf("its digest was made with installation key %d, which is no longer known; the %s may be unchanged", d.had.KeyID, what)
+	}
 }
 
 func (d *differ) labels(had, want map[string]string) {
@@ -102,8 +136,10 @@ func (d *differ) labels(had, want map[string]string) {
 
 func (d *differ) configFiles(had, want map[string]project.ConfigFile) {
 	source := map[string]spec.Source{}
+	content := map[string]string{}
 	for _, c := range d.inst.Effective.ConfigFiles {
 		source[c.Path] = c.Source
+		content[c.Path] = c.Content
 	}
 	eachChangedKey(had, want, func(k string, o project.ConfigFile, hadOK bool, n project.ConfigFile, wantOK bool) {
 		f := FieldChange{Path: "config_files." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.ConfigFiles) > 0)}
@@ -116,6 +152,9 @@ func (d *differ) configFiles(had, want map[string]project.ConfigFile) {
 		switch {
 		case hadOK && wantOK && o.Digest != n.Digest:
 			f.Reason = "content changed"
+			if o.Target == n.Target && o.Mode == n.Mode {
+				d.recheck(&f, d.had.RecheckContent(d.keys, content[k], o.Digest), "content")
+			}
 		case hadOK && wantOK:
 			f.Reason = "target or mode changed"
 		}
@@ -148,9 +187,7 @@ func eachChangedKey[V comparable](had, want map[string]V, fn func(key string, o 
 	}
 }
 
-func isSecretDigest(v string) bool {
-	return strings.HasPrefix(v, "sha256:") && len(v) == len("sha256:")+64
-}
+func isSecretDigest(v string) bool { return project.IsDigest(v) }
 
 func redact(v *string) *string {
 	if v == nil {

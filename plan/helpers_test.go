@@ -1,19 +1,34 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"time"
 
 	"github.com/docker/compose/v5/pkg/api"
 
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
 var (
-	testNow   = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	testPaths = project.Options{StateDir: "/var/lib/devarch", WorkspaceDir: "/var/lib/devarch/workspace"}
+	testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	// testKey is a fixed installation key, so that tokens and digests in
+	// golden files are stable.
+	testKey   = keyring.Key{ID: 1, Secret: []byte("devarch-controller-test-key-0001")}
+	testPaths = project.Options{StateDir: "/var/lib/devarch", WorkspaceDir: "/var/lib/devarch/workspace", Keys: keyring.Ring{Current: testKey}}
 )
+
+// tok is the token of s in the test installation.
+func tok(s spec.Stack) string { return Token(Desired{Stack: s, Paths: testPaths}) }
+
+// hexSHA256 is the hex SHA-256 of s (fake image and container ids).
+func hexSHA256(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
 
 const testNetworkID = "net0000000000000000000000000000000000000000000000000000000000001"
 
@@ -77,8 +92,11 @@ func remerge(s spec.Stack) spec.Stack {
 // converged returns the containers compose would have created for the
 // stack: running, healthy, on the stack network, with compose's config
 // hash and the devarch labels.
-func converged(s spec.Stack) []spec.Container {
-	p, err := project.Build(s, testPaths)
+func converged(s spec.Stack) []spec.Container { return convergedWith(s, testPaths) }
+
+// convergedWith is converged in the installation paths.
+func convergedWith(s spec.Stack, paths project.Options) []spec.Container {
+	p, err := project.Build(s, paths)
 	if err != nil {
 		panic(err)
 	}
@@ -116,11 +134,11 @@ func imageIDs(s spec.Stack) map[string]string {
 }
 
 func imageID(ref string) string {
-	return "sha256:" + project.ContentDigest(ref)[len("sha256:"):]
+	return "sha256:" + hexSHA256(ref)
 }
 
 func containerID(instanceID int64) string {
-	return project.ContentDigest(string(rune('a' + instanceID)))[len("sha256:"):]
+	return hexSHA256(string(rune('a' + instanceID)))
 }
 
 func observedFor(s spec.Stack) Observed {

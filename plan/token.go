@@ -2,7 +2,6 @@ package plan
 
 import (
 	"cmp"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"slices"
@@ -12,20 +11,32 @@ import (
 
 // tokenVersion changes whenever the token document changes shape, so
 // tokens from older controllers never match by accident.
-const tokenVersion = 1
+const tokenVersion = 2
 
-// tokenDoc is what the staleness token hashes: the stack's whole desired
-// state. Timestamps are deliberately absent (a token depends on content,
-// not on when or where it was computed); ids are present, so deleting and
-// recreating an instance under the same name changes the token.
+// tokenPurpose separates the token from the installation key's other
+// digests.
+const tokenPurpose = "devarch staleness token"
+
+// tokenDoc is what the staleness token covers: the stack's whole desired
+// state and the installation settings apply builds it with. Timestamps are
+// deliberately absent (a token depends on content, not on when or where it
+// was computed); ids are present, so deleting and recreating an instance
+// under the same name changes the token.
 type tokenDoc struct {
-	Version   int             `json:"v"`
-	ID        int64           `json:"id"`
-	Name      string          `json:"name"`
-	Network   string          `json:"network"`
-	Enabled   bool            `json:"enabled"`
-	Wires     []spec.Wire     `json:"wires"`
-	Instances []tokenInstance `json:"instances"`
+	Version int `json:"v"`
+	// KeyID is the installation key the token is made with (the HMAC key
+	// is its secret); the record digests apply writes use it too.
+	KeyID int64 `json:"key_id"`
+	// StateDir and WorkspaceDir are the host paths config files and
+	// relative bind mounts resolve under: part of every container's spec.
+	StateDir     string          `json:"state_dir"`
+	WorkspaceDir string          `json:"workspace_dir"`
+	ID           int64           `json:"id"`
+	Name         string          `json:"name"`
+	Network      string          `json:"network"`
+	Enabled      bool            `json:"enabled"`
+	Wires        []spec.Wire     `json:"wires"`
+	Instances    []tokenInstance `json:"instances"`
 }
 
 type tokenInstance struct {
@@ -39,16 +50,21 @@ type tokenInstance struct {
 	Overrides  spec.Overrides    `json:"overrides"`
 }
 
-// Token is the staleness token of a stack: a SHA-256 over its complete
+// Token is the staleness token of a stack: an HMAC-SHA256, under the
+// installation's current key (d.Paths.Keys.Current), over its complete
 // effective desired state (stack row, every instance's id, enabled flag,
 // template content and overrides, including config file contents and
-// secret values). Same state, same token, in any process and
-// time zone, whatever the order of maps and lists; any edit that could
-// change what apply does changes it. Secret values enter only the hash,
-// which is one-way, and never leave the process otherwise.
-func Token(s spec.Stack) string {
+// secret values) and the installation's host paths. Same installation and
+// state, same token, in any process and time zone, whatever the order of
+// maps and lists; any edit that could change what apply does changes it,
+// and so does a key rotation. The token is published (API, CLI, approval
+// and status rows); being keyed, it does not let anyone who reads it test a
+// guessed secret offline.
+func Token(d Desired) string {
+	s, paths := d.Stack, d.Paths
 	doc := tokenDoc{
-		Version: tokenVersion, ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled,
+		Version: tokenVersion, KeyID: paths.Keys.Current.ID, StateDir: paths.StateDir, WorkspaceDir: paths.WorkspaceDir,
+		ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled,
 		Wires: slices.Clone(s.Wires), Instances: make([]tokenInstance, 0, len(s.Instances)),
 	}
 	slices.SortFunc(doc.Wires, func(a, b spec.Wire) int {
@@ -78,8 +94,7 @@ func Token(s spec.Stack) string {
 		// The document holds only strings, numbers, bools and slices.
 		panic("plan: encode token document: " + err.Error())
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(paths.Keys.Current.MAC(tokenPurpose, b))
 }
 
 // canonical returns a copy of a service spec with its sets (env, labels,

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -8,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devarch/devarch-controller/keyring"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
 func TestTokenIsStableUnderReordering(t *testing.T) {
 	s := shopStack()
-	want := Token(s)
+	want := tok(s)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 200; i++ {
 		c := shopStack()
@@ -26,7 +29,7 @@ func TestTokenIsStableUnderReordering(t *testing.T) {
 			shuffle(r, inst.Template.Spec.Labels)
 		}
 		c = remerge(c)
-		if got := Token(c); got != want {
+		if got := tok(c); got != want {
 			t.Fatalf("token changed after reordering: %s != %s", got, want)
 		}
 	}
@@ -38,7 +41,7 @@ func shuffle[T any](r *rand.Rand, xs []T) {
 
 func TestTokenIsTheSameInAnyTimeZone(t *testing.T) {
 	if os.Getenv("DEVARCH_TOKEN_CHILD") == "1" {
-		os.Stdout.WriteString(Token(shopStack()))
+		os.Stdout.WriteString(tok(shopStack()))
 		return
 	}
 	var tokens []string
@@ -51,7 +54,7 @@ func TestTokenIsTheSameInAnyTimeZone(t *testing.T) {
 		}
 		tokens = append(tokens, string(out[:64]))
 	}
-	tokens = append(tokens, Token(shopStack()))
+	tokens = append(tokens, tok(shopStack()))
 	for _, tok := range tokens[1:] {
 		if tok != tokens[0] {
 			t.Fatalf("tokens differ across processes/time zones: %q", tokens)
@@ -98,13 +101,13 @@ func TestTokenChangesWithEveryField(t *testing.T) {
 			s.Instances[1].Overrides.Image = s.Instances[1].Template.Spec.Image
 		},
 	}
-	base := Token(shopStack())
+	base := tok(shopStack())
 	seen := map[string]string{base: "base"}
 	for name, edit := range edits {
 		s := shopStack()
 		edit(&s)
 		s = remerge(s)
-		tok := Token(s)
+		tok := tok(s)
 		if tok == base {
 			t.Errorf("%s: token did not change", name)
 		}
@@ -118,10 +121,10 @@ func TestTokenChangesWithEveryField(t *testing.T) {
 func TestTokenIgnoresOtherStacks(t *testing.T) {
 	a, b := shopStack(), shopStack()
 	b.ID, b.Name = 4, "other"
-	before := Token(a)
+	before := tok(a)
 	b.Instances[0].Overrides.Image = "postgres:1"
-	_ = Token(remerge(b))
-	if Token(a) != before {
+	_ = tok(remerge(b))
+	if tok(a) != before {
 		t.Fatal("editing another stack changed this stack's token")
 	}
 }
@@ -134,10 +137,10 @@ func FuzzToken(f *testing.F) {
 	f.Add(uint8(1), uint8(9), "devarch")
 	f.Fuzz(func(t *testing.T, which, field uint8, value string) {
 		s := shopStack()
-		base := Token(s)
+		base := tok(s)
 		inst := &s.Instances[int(which)%len(s.Instances)]
 		o := &inst.Overrides
-		before := Token(remerge(shopStack()))
+		before := tok(remerge(shopStack()))
 		if before != base {
 			t.Fatal("token is not deterministic")
 		}
@@ -164,11 +167,64 @@ func FuzzToken(f *testing.F) {
 			inst.Template.Spec.Env = append(slices.Clone(inst.Template.Spec.Env), spec.EnvVar{Key: "FUZZ_T", Value: value})
 		}
 		s = remerge(s)
-		if Token(s) == base {
+		if tok(s) == base {
 			t.Fatalf("field %d of instance %d set to %q did not change the token", field%10, which, value)
 		}
-		if Token(s) != Token(s) {
+		if tok(s) != tok(s) {
 			t.Fatal("token is not deterministic")
 		}
 	})
+}
+
+// TestTokenDiffersBetweenInstallations: the same stack, planned in two
+// installations (other key secrets, even under the same key id), or after
+// a key rotation, has another token; so does the same stack with other
+// host paths.
+func TestTokenDiffersBetweenInstallations(t *testing.T) {
+	s := shopStack()
+	base := tok(s)
+	other := testPaths
+	other.Keys = keyring.Ring{Current: keyring.Key{ID: testKey.ID, Secret: []byte("another-installation-secret-0002")}}
+	rotated := testPaths
+	rotated.Keys = keyring.Ring{Current: keyring.Key{ID: 2, Secret: []byte("devarch-controller-test-key-0002")}, Retired: []keyring.Key{testKey}}
+	sameSecretOtherID := testPaths
+	sameSecretOtherID.Keys = keyring.Ring{Current: keyring.Key{ID: 9, Secret: testKey.Secret}}
+	stateDir, workspace := testPaths, testPaths
+	stateDir.StateDir = "/srv/devarch"
+	workspace.WorkspaceDir = "/srv/devarch/workspace"
+	seen := map[string]string{base: "the test installation"}
+	for name, paths := range map[string]project.Options{
+		"another installation's key": other, "a rotated key": rotated, "the same secret under another key id": sameSecretOtherID,
+		"another state dir": stateDir, "another workspace dir": workspace,
+	} {
+		got := Token(Desired{Stack: s, Paths: paths})
+		if prev, dup := seen[got]; dup {
+			t.Errorf("%s gives the token of %s", name, prev)
+		}
+		seen[got] = name
+		if again := Token(Desired{Stack: s, Paths: paths}); again != got {
+			t.Errorf("%s: the token is not deterministic", name)
+		}
+	}
+}
+
+// TestTokenIsNotAnUnkeyedHash: the token equals no unkeyed SHA-256 a
+// reader could compute: of a secret value alone or salted, or of the
+// token document itself.
+func TestTokenIsNotAnUnkeyedHash(t *testing.T) {
+	s := shopStack()
+	got := tok(s)
+	if len(got) != 64 {
+		t.Fatalf("token %q is not 64 hex digits", got)
+	}
+	candidates := []string{hexSHA256("devarch"), hexSHA256(fmt.Sprintf("%d\x00%s\x00devarch", 31, "POSTGRES_PASSWORD"))}
+	// The version 1 token: an unkeyed hash over the stack's document.
+	unkeyed := testPaths
+	unkeyed.Keys = keyring.Ring{}
+	doc := Token(Desired{Stack: s, Paths: unkeyed})
+	for _, c := range append(candidates, doc) {
+		if got == c {
+			t.Errorf("the token equals an unkeyed hash %s", c)
+		}
+	}
 }

@@ -9,15 +9,24 @@ import (
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
 
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/spec"
 )
 
-// Options say where host-side files live.
+// Options are the installation's settings a project is built with: where
+// host-side files live and the keys that digest secrets in labels. Both
+// are part of what compose hashes, so plan and apply must use the same
+// Options (state.Store.Installation reads them).
 type Options struct {
 	// StateDir holds materialized config files (see ConfigPath).
 	StateDir string
 	// WorkspaceDir anchors relative bind mount sources (see BindSource).
 	WorkspaceDir string
+	// Keys are the installation keys. The current key makes every digest
+	// of a secret env value or config file content in the devarch.spec and
+	// devarch.config_digest labels; retired keys let a plan tell a digest
+	// made before a key rotation from a changed value.
+	Keys keyring.Ring
 }
 
 // Project is a stack's compose project plus what Build noticed on the way.
@@ -162,7 +171,7 @@ func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[strin
 		svc.Labels[spec.LabelTemplate] = t
 	}
 	if len(e.ConfigFiles) > 0 {
-		svc.Labels[spec.LabelConfigDigest] = ConfigDigest(e.ConfigFiles)
+		svc.Labels[spec.LabelConfigDigest] = ConfigDigest(o.Keys.Current, e.ConfigFiles)
 	}
 	svc.Labels[spec.LabelSpec] = NewRecord(s, inst, o).Encode()
 	return svc, warnings, nil

@@ -8,9 +8,10 @@
 // one compose computes when it decides to recreate that container.
 //
 // Every service carries a devarch.spec label: a compact record of the
-// effective spec it was created from (secret values replaced by digests,
-// config file contents by digests). The plan reads it back from the
-// container to explain, field by field, why a container will be recreated.
+// effective spec it was created from, with secret env values and config
+// file contents replaced by digests keyed with the installation key
+// (Options.Keys). The plan reads it back from the container to explain,
+// field by field, why a container will be recreated.
 //
 // Pure: no Docker, no database, no files.
 package project

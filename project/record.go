@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -15,10 +17,15 @@ const RecordVersion = 1
 
 // Record is what an instance's container was created from, stored in its
 // devarch.spec label. It holds no secret: secret env values and config file
-// contents are replaced by digests, which is enough to tell that they
-// changed.
+// contents are replaced by digests keyed with the installation's current
+// key (see SecretDigest), which is enough to tell that they changed and
+// does not let a reader of the label test guesses offline.
 type Record struct {
-	Version     int                   `json:"v"`
+	Version int `json:"v"`
+	// KeyID is the installation key that made the record's digests; 0 when
+	// the record holds none (or was written before digests were keyed:
+	// those digests start with "sha256:").
+	KeyID       int64                 `json:"key_id,omitempty"`
 	StackID     int64                 `json:"stack_id"`
 	Stack       string                `json:"stack"`
 	InstanceID  int64                 `json:"instance_id"`
@@ -51,19 +58,111 @@ type ConfigFile struct {
 	Digest string `json:"digest"`
 }
 
-// SecretDigest replaces a secret value in records. It is salted with the
-// instance id and key so equal secrets of different instances differ.
-func SecretDigest(instanceID int64, key, value string) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%d\x00%s\x00", instanceID, key)
-	h.Write([]byte(value))
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+// Purposes of the installation key's digests (keyring.Key.MAC): a digest
+// made for one use never equals one made for another.
+const (
+	purposeSecretEnv   = "devarch.spec secret env"
+	purposeContent     = "devarch.spec config content"
+	purposeConfigSet   = "devarch.config_digest"
+	legacyDigestPrefix = "sha256:"
+)
+
+// SecretDigest replaces a secret env value in records: an HMAC-SHA256
+// under the installation key k over the instance id, the variable's name
+// and the value, so equal secrets of different instances or variables
+// differ and nobody without the key can test a guess against it.
+func SecretDigest(k keyring.Key, instanceID int64, name, value string) string {
+	return k.Digest(purposeSecretEnv, []byte(strconv.FormatInt(instanceID, 10)), []byte(name), []byte(value))
 }
 
-// ContentDigest is the digest of a config file's content.
-func ContentDigest(content string) string {
+// ContentDigest replaces a config file's content in records: an
+// HMAC-SHA256 under the installation key k. Config files can hold secrets
+// (passwords in a server's configuration, private keys), so their digests
+// are keyed like secret env values.
+func ContentDigest(k keyring.Key, content string) string {
+	return k.Digest(purposeContent, []byte(content))
+}
+
+// legacySecretDigest and legacyContentDigest are the unkeyed digests of
+// records written before digests were keyed. They are computed only to
+// recognise such a record's values (see Recheck), never written.
+func legacySecretDigest(instanceID int64, name, value string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%s\x00", instanceID, name)
+	h.Write([]byte(value))
+	return legacyDigestPrefix + hex.EncodeToString(h.Sum(nil))
+}
+
+func legacyContentDigest(content string) string {
 	sum := sha256.Sum256([]byte(content))
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return legacyDigestPrefix + hex.EncodeToString(sum[:])
+}
+
+// IsDigest reports whether a record value is a digest (keyed, or unkeyed
+// from an older record) rather than a plain value.
+func IsDigest(v string) bool {
+	hexPart, ok := strings.CutPrefix(v, keyring.DigestPrefix)
+	if !ok {
+		hexPart, ok = strings.CutPrefix(v, legacyDigestPrefix)
+	}
+	if !ok || len(hexPart) != 2*sha256.Size {
+		return false
+	}
+	_, err := hex.DecodeString(hexPart)
+	return err == nil
+}
+
+// Recheck says why a digest recorded in an older record differs from the
+// digest of the current value.
+type Recheck int
+
+// Outcomes of RecheckSecret and RecheckContent.
+const (
+	// RecheckChanged: the value differs from the one the digest was made of.
+	RecheckChanged Recheck = iota
+	// RecheckRekeyed: the value is the same; the digest was made with a
+	// retired installation key.
+	RecheckRekeyed
+	// RecheckUnkeyed: the value is the same; the digest was made without a
+	// key, by a controller from before installation keys.
+	RecheckUnkeyed
+	// RecheckUnknownKey: the digest was made with a key the ring no longer
+	// holds, so whether the value changed cannot be told.
+	RecheckUnknownKey
+)
+
+// RecheckSecret compares the digest r recorded for the secret env variable
+// name with the variable's current value, using the key r was made with.
+func (r Record) RecheckSecret(ring keyring.Ring, name, value, digest string) Recheck {
+	return r.recheck(ring, digest,
+		func(k keyring.Key) string { return SecretDigest(k, r.InstanceID, name, value) },
+		func() string { return legacySecretDigest(r.InstanceID, name, value) })
+}
+
+// RecheckContent compares the digest r recorded for a config file with the
+// file's current content, using the key r was made with.
+func (r Record) RecheckContent(ring keyring.Ring, content, digest string) Recheck {
+	return r.recheck(ring, digest,
+		func(k keyring.Key) string { return ContentDigest(k, content) },
+		func() string { return legacyContentDigest(content) })
+}
+
+func (r Record) recheck(ring keyring.Ring, digest string, keyed func(keyring.Key) string, legacy func() string) Recheck {
+	switch {
+	case strings.HasPrefix(digest, keyring.DigestPrefix):
+		k, ok := ring.Key(r.KeyID)
+		switch {
+		case !ok:
+			return RecheckUnknownKey
+		case k.ID != ring.Current.ID && keyed(k) == digest:
+			return RecheckRekeyed
+		}
+	case strings.HasPrefix(digest, legacyDigestPrefix):
+		if legacy() == digest {
+			return RecheckUnkeyed
+		}
+	}
+	return RecheckChanged
 }
 
 // NewRecord builds the record of an instance of a stack. Together with the
@@ -71,6 +170,7 @@ func ContentDigest(content string) string {
 // completely: equal records (and dependencies) mean equal services.
 func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 	e := inst.Effective
+	k := o.Keys.Current
 	r := Record{
 		Version:    RecordVersion,
 		StackID:    s.ID,
@@ -101,7 +201,8 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 		r.Env = make(map[string]string, len(e.Env))
 		for _, v := range e.Env {
 			if v.IsSecret() {
-				r.Env[v.Key] = SecretDigest(inst.ID, v.Key, v.Value)
+				r.Env[v.Key] = SecretDigest(k, inst.ID, v.Key, v.Value)
+				r.KeyID = k.ID
 				continue
 			}
 			r.Env[v.Key] = v.Value
@@ -116,8 +217,9 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 	if len(e.ConfigFiles) > 0 {
 		r.ConfigFiles = make(map[string]ConfigFile, len(e.ConfigFiles))
 		for _, c := range e.ConfigFiles {
-			r.ConfigFiles[c.Path] = ConfigFile{Target: c.Target, Mode: c.FileMode(), Digest: ContentDigest(c.Content)}
+			r.ConfigFiles[c.Path] = ConfigFile{Target: c.Target, Mode: c.FileMode(), Digest: ContentDigest(k, c.Content)}
 		}
+		r.KeyID = k.ID
 	}
 	return r
 }
@@ -147,13 +249,13 @@ func DecodeRecord(label string) (Record, bool) {
 }
 
 // ConfigDigest is one digest over all of an instance's config files (paths,
-// targets, modes and contents). It is stored as the devarch.config_digest
-// label, so an edited config file changes compose's config hash and
-// recreates the container.
-func ConfigDigest(files []spec.ConfigFile) string {
-	h := sha256.New()
+// targets, modes and contents), keyed with the installation key k. It is
+// stored as the devarch.config_digest label, so an edited config file
+// changes compose's config hash and recreates the container.
+func ConfigDigest(k keyring.Key, files []spec.ConfigFile) string {
+	parts := make([][]byte, 0, 4*len(files))
 	for _, c := range files {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", c.Path, c.Target, strconv.FormatUint(uint64(c.FileMode()), 8), ContentDigest(c.Content))
+		parts = append(parts, []byte(c.Path), []byte(c.Target), []byte(strconv.FormatUint(uint64(c.FileMode()), 8)), []byte(c.Content))
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return k.Digest(purposeConfigSet, parts...)
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -20,7 +21,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		ConfigFiles: []spec.ConfigFile{{Path: "init.sql", Target: "/docker-entrypoint-initdb.d/init.sql", Content: "select 1;"}},
 	}})}
 	st := spec.Stack{ID: 3, Name: "shop", Enabled: true, Instances: []spec.Instance{inst}}
-	f.Add(project.NewRecord(st, inst, project.Options{StateDir: "/state", WorkspaceDir: "/state/workspace"}).Encode())
+	ring := keyring.Ring{Current: keyring.Key{ID: 3, Secret: []byte("0123456789abcdef0123456789abcdef")}}
+	f.Add(project.NewRecord(st, inst, project.Options{StateDir: "/state", WorkspaceDir: "/state/workspace", Keys: ring}).Encode())
 	for _, s := range []string{"", "{}", `{"v":1}`, `{"v":2}`, `{"v":1,"env":{"A":1}}`, `{"v":1,"ports":[{"container_port":70000}]}`, "null", `{"v":1}{"v":1}`, "\xff"} {
 		f.Add(s)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -148,17 +149,22 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 		log.Warn("cannot read the stack", zap.NamedError("err", err))
 		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
 	}
-	if plan.Token(s) != a.Token {
-		log.Info("approval is stale: the stack changed since its plan")
+	in, err := c.d.Desired.Installation(ctx)
+	if err != nil {
+		log.Warn("cannot read the installation", zap.NamedError("err", err))
+		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
+	}
+	if plan.Token(plan.Desired{Stack: s, Paths: in}) != a.Token {
+		log.Info("approval is stale: the stack or the installation changed since its plan")
 		return outcome{status: state.ApprovalStale, message: MessageStale}
 	}
-	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s)})
+	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s, in)})
 	log.Info("applying approved plan")
 	// The state directory is a name too: it appears in engine errors about
 	// bind mounts and config files.
-	scrub := spec.NewScrubber(s.SecretValues(), append(s.Identifiers(), c.o.Paths.StateDir, c.o.Paths.WorkspaceDir))
+	scrub := spec.NewScrubber(s.SecretValues(), append(s.Identifiers(), in.StateDir, in.WorkspaceDir))
 	watch := watchLease(ctx, lease)
-	opts := c.applyOptions()
+	opts := c.applyOptions(in)
 	opts.BeforePhase = func(ctx context.Context, _ string) error { return watch.Confirm(ctx) }
 	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, scrub, log))
 	lockLost := watch.Stop() || errors.Is(applyErr, errLockLost)
@@ -293,11 +299,11 @@ func (c *Controller) afterApply(stackID int64) {
 }
 
 // applyingStatus is the status shown while a stack is applied.
-func (c *Controller) applyingStatus(s spec.Stack) state.StackStatus {
+func (c *Controller) applyingStatus(s spec.Stack, in project.Options) state.StackStatus {
 	c.mu.Lock()
 	prev, ok := c.statuses[s.ID]
 	c.mu.Unlock()
-	st := state.StackStatus{StackID: s.ID, Stack: s.Name, Condition: Applying, Token: plan.Token(s), Message: "Applying an approved plan.",
+	st := state.StackStatus{StackID: s.ID, Stack: s.Name, Condition: Applying, Token: plan.Token(plan.Desired{Stack: s, Paths: in}), Message: "Applying an approved plan.",
 		LastReconcile: c.o.Now(), Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}}
 	if ok {
 		st.Counts = prev.Counts

@@ -28,8 +28,6 @@ type Options struct {
 	// InterruptGrace is how long a claimed approval may go without
 	// recording its lock before the sweep calls it interrupted (default 1 min).
 	InterruptGrace time.Duration
-	// Paths are where apply materializes config files.
-	Paths project.Options
 	// PullPolicy is passed to compose ("missing" by default).
 	PullPolicy string
 	Logger     *zap.Logger
@@ -179,9 +177,10 @@ func (c *Controller) worker(ctx context.Context) {
 	}
 }
 
-// applyOptions are the options of every apply.
-func (c *Controller) applyOptions() deploy.ApplyOptions {
-	return deploy.ApplyOptions{Paths: c.o.Paths, PullPolicy: c.o.PullPolicy}
+// applyOptions are the options of an apply in the installation in (host
+// paths and keys, read with the stack whose token was checked).
+func (c *Controller) applyOptions(in project.Options) deploy.ApplyOptions {
+	return deploy.ApplyOptions{Paths: in, PullPolicy: c.o.PullPolicy}
 }
 
 type nopMetrics struct{}

@@ -8,16 +8,22 @@ import (
 
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
-// DesiredState reads stacks from the database.
+// DesiredState reads stacks and the installation from the database.
 type DesiredState interface {
 	// Stacks returns every live stack in a bounded number of queries.
 	Stacks(ctx context.Context) ([]spec.Stack, error)
 	// StackByID returns one live stack (state.ErrNotFound when gone).
 	StackByID(ctx context.Context, id int64) (spec.Stack, error)
+	// Installation returns the host paths and installation keys every plan,
+	// token and apply is computed with (one query). It is read with the
+	// stacks on every pass, so a key rotation or new paths take effect at
+	// the next pass and the next approval check.
+	Installation(ctx context.Context) (project.Options, error)
 }
 
 // StatusStore persists stack statuses.

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/devarch/devarch-controller/internal/testenv"
-	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -228,7 +227,7 @@ func TestDisruptivePostgresRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := e.waitStatus(s.ID, outageResync+3*time.Second, "planned with the edit", func(st state.StackStatus) bool {
-		return st.Token == plan.Token(cur)
+		return st.Token == e.token(cur)
 	})
 	t.Logf("desired-state edit after the restart planned in %v (%s)", time.Since(edited).Round(time.Millisecond), st.Message)
 }

@@ -85,7 +85,25 @@ func newDriftBench(b *testing.B) *driftBench {
 		_ = cmd.Wait()
 		_ = logFile.Close()
 	})
-	a, err := store.CreateApproval(ctx, s.ID, plan.Token(s), []byte(`{}`), "bench", time.Minute)
+	// serve records its host paths at start, and they are part of the
+	// token: read the installation once it is ready.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		res, err := d.http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			_ = res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("serve not ready within 2 min (last error %v)", err)
+		}
+	}
+	in, err := store.Installation(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := store.CreateApproval(ctx, s.ID, plan.Token(plan.Desired{Stack: s, Paths: in}), []byte(`{}`), "bench", time.Minute)
 	if err != nil {
 		b.Fatal(err)
 	}

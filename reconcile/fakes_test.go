@@ -13,7 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -24,31 +26,34 @@ import (
 type fakeWorld struct {
 	mu sync.Mutex
 
-	stacks     map[int64]spec.Stack
-	stacksErr  error // Stacks and StackByID fail with it
-	snap       deploy.Snapshot
-	snapErr    error
-	lockErr    error // TryLock fails with it
-	applyFn    func(spec.Stack) (deploy.Result, error)
-	pending    map[int64][]state.Approval // claimable approvals by stack, oldest first
-	active     []int64                    // ActiveApprovalStacks: stacks with pending approvals
-	notes      chan state.Notification    // Listen's channel
-	events     chan deploy.Event          // Events' channel
-	writeErr   error                      // WriteStackStatuses fails with it
-	finished   map[int64]finishCall       // by approval id
-	locked     map[int64]int32            // MarkApprovalLocked by approval id
-	progress   map[int64][]state.ApprovalEvent
-	applied    []string              // stack names, in Apply order
-	claims     int                   // ClaimApproval calls
-	stacksRead int                   // Stacks calls (one per full pass)
-	byIDReads  map[int64]int         // StackByID calls per stack
-	byIDTimes  []time.Time           // when StackByID was called
-	writes     [][]state.StackStatus // WriteStackStatuses calls
-	sweeps     int                   // InterruptOrphanedApprovals calls
-	passDone   chan struct{}         // receives after every Stacks call, if not nil
-	lockCalls  int
-	listenErrs int // Listen fails this many times first
-	streamErrs int // Events' stream breaks this many times first
+	stacks       map[int64]spec.Stack
+	stacksErr    error // Stacks and StackByID fail with it
+	snap         deploy.Snapshot
+	snapErr      error
+	lockErr      error // TryLock fails with it
+	applyFn      func(spec.Stack) (deploy.Result, error)
+	pending      map[int64][]state.Approval // claimable approvals by stack, oldest first
+	active       []int64                    // ActiveApprovalStacks: stacks with pending approvals
+	notes        chan state.Notification    // Listen's channel
+	events       chan deploy.Event          // Events' channel
+	writeErr     error                      // WriteStackStatuses fails with it
+	finished     map[int64]finishCall       // by approval id
+	locked       map[int64]int32            // MarkApprovalLocked by approval id
+	progress     map[int64][]state.ApprovalEvent
+	applied      []string              // stack names, in Apply order
+	appliedWith  []deploy.ApplyOptions // the options of each Apply
+	installation *project.Options      // Installation's answer (unitInstallation when nil)
+	installErr   error                 // Installation fails with it
+	claims       int                   // ClaimApproval calls
+	stacksRead   int                   // Stacks calls (one per full pass)
+	byIDReads    map[int64]int         // StackByID calls per stack
+	byIDTimes    []time.Time           // when StackByID was called
+	writes       [][]state.StackStatus // WriteStackStatuses calls
+	sweeps       int                   // InterruptOrphanedApprovals calls
+	passDone     chan struct{}         // receives after every Stacks call, if not nil
+	lockCalls    int
+	listenErrs   int // Listen fails this many times first
+	streamErrs   int // Events' stream breaks this many times first
 
 	invalidated []string    // Invalidate calls, in order
 	snapHook    func(n int) // called (outside mu) at the start of the n-th Snapshot, from 1
@@ -72,6 +77,33 @@ func newFakeWorld(stacks ...spec.Stack) *fakeWorld {
 		w.stacks[s.ID] = s
 	}
 	return w
+}
+
+// unitInstallation is the fake world's installation: its host paths and
+// key.
+var unitInstallation = project.Options{StateDir: "/var/lib/devarch-unit", WorkspaceDir: "/var/lib/devarch-unit/ws",
+	Keys: keyring.Ring{Current: keyring.Key{ID: 1, Secret: []byte("reconcile-unit-test-key-00000001")}}}
+
+// unitToken is the staleness token of s in the fake world's installation.
+func unitToken(s spec.Stack) string { return tokenIn(s, unitInstallation) }
+
+// tokenIn is the staleness token of s in installation in.
+func tokenIn(s spec.Stack, in project.Options) string {
+	return plan.Token(plan.Desired{Stack: s, Paths: in})
+}
+
+func (w *fakeWorld) Installation(context.Context) (project.Options, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.stacksErr != nil:
+		return project.Options{}, w.stacksErr
+	case w.installErr != nil:
+		return project.Options{}, w.installErr
+	case w.installation != nil:
+		return *w.installation, nil
+	}
+	return unitInstallation, nil
 }
 
 func (w *fakeWorld) deps() Deps {
@@ -242,9 +274,10 @@ func (w *fakeWorld) Invalidate(id string) {
 	w.invalidated = append(w.invalidated, id)
 }
 
-func (w *fakeWorld) Apply(_ context.Context, s spec.Stack, _ deploy.ApplyOptions, progress deploy.ProgressFunc) (deploy.Result, error) {
+func (w *fakeWorld) Apply(_ context.Context, s spec.Stack, o deploy.ApplyOptions, progress deploy.ProgressFunc) (deploy.Result, error) {
 	w.mu.Lock()
 	w.applied = append(w.applied, s.Name)
+	w.appliedWith = append(w.appliedWith, o)
 	fn := w.applyFn
 	w.mu.Unlock()
 	if progress != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/devarch/devarch-controller/deploy"
-	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -175,7 +174,7 @@ func (e *env) fileFlood(stacks []spec.Stack, n int) []floodApproval {
 	e.t.Helper()
 	tokens := make([]string, len(stacks))
 	for i, s := range stacks {
-		tokens[i] = plan.Token(s)
+		tokens[i] = e.token(s)
 	}
 	all := make([]floodApproval, n)
 	var wg sync.WaitGroup

@@ -12,7 +12,6 @@ import (
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
-	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -38,7 +37,7 @@ func TestFailedApplyEndsTheClaimLoop(t *testing.T) {
 			w := newFakeWorld(s)
 			w.applyFn = tt.applyFn
 			for id := int64(1); id <= 3; id++ {
-				w.file(id, s.ID, plan.Token(s))
+				w.file(id, s.ID, unitToken(s))
 			}
 			c := newUnitController(t, w)
 			if err := c.reconcileStack(t.Context(), s.ID); err != nil {

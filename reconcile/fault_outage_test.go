@@ -14,7 +14,6 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/internal/testenv"
-	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -93,7 +92,7 @@ func (l *loadGenerator) file(ctx context.Context, s spec.Stack) error {
 	if err != nil {
 		return err
 	}
-	a, err := l.e.store.CreateApproval(ctx, s.ID, plan.Token(cur), []byte(`{"changes":[]}`), "load", time.Hour)
+	a, err := l.e.store.CreateApproval(ctx, s.ID, l.e.token(cur), []byte(`{"changes":[]}`), "load", time.Hour)
 	if err != nil {
 		return err
 	}

@@ -31,9 +31,10 @@ import (
 )
 
 // env is one integration test's world: its own database, the real engine
-// and a state directory shared by every controller of the test (replicas
-// must agree on where config files live: the path is part of what compose
-// hashes).
+// and a state directory shared by every controller of the test, recorded
+// as the installation's host paths (replicas must agree on where config
+// files live: the path is part of what compose hashes). paths also holds
+// the installation keys.
 type env struct {
 	t      *testing.T
 	url    string
@@ -48,7 +49,9 @@ func newEnv(t *testing.T) *env {
 	url := testenv.DatabaseURL(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	if err := state.Migrate(ctx, url); err != nil {
+	dir := filepath.Join(t.TempDir(), "state")
+	paths := project.Options{StateDir: dir, WorkspaceDir: filepath.Join(dir, "workspace")}
+	if err := state.Migrate(ctx, url, state.WithInitialPaths(paths)); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	uniqueIDs(t, ctx, url)
@@ -57,9 +60,16 @@ func newEnv(t *testing.T) *env {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(store.Close)
-	dir := filepath.Join(t.TempDir(), "state")
-	return &env{t: t, url: url, store: store, docker: docker,
-		paths: project.Options{StateDir: dir, WorkspaceDir: filepath.Join(dir, "workspace")}}
+	installed, err := store.Installation(ctx)
+	if err != nil {
+		t.Fatalf("read installation: %v", err)
+	}
+	return &env{t: t, url: url, store: store, docker: docker, paths: installed}
+}
+
+// token is the staleness token of s in the test's installation.
+func (e *env) token(s spec.Stack) string {
+	return plan.Token(plan.Desired{Stack: s, Paths: e.paths})
 }
 
 // uniqueIDs starts the database's stack and instance ids at a random
@@ -165,7 +175,7 @@ func (e *env) file(ctx context.Context, s spec.Stack, token string) state.Approv
 			e.t.Errorf("read stack %s: %v", s.Name, err)
 			return state.Approval{}
 		}
-		token = plan.Token(cur)
+		token = e.token(cur)
 	}
 	a, err := e.store.CreateApproval(ctx, s.ID, token, json.RawMessage(`{"changes":[]}`), "reconcile-test", time.Hour)
 	if err != nil {
@@ -275,7 +285,7 @@ func (e *env) startReplicaAt(url, id string, o reconcile.Options, wrap func(*rec
 	if wrap != nil {
 		wrap(&d)
 	}
-	o.ReplicaID, o.Paths, o.PullPolicy, o.Logger = id, e.paths, "never", log
+	o.ReplicaID, o.PullPolicy, o.Logger = id, "never", log
 	r := &replica{id: id, ctrl: reconcile.New(d, o), store: store, rt: rt, logs: logs, done: make(chan error, 1)}
 	runCtx, runCancel := context.WithCancel(context.Background())
 	r.cancel = runCancel

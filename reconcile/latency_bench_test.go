@@ -31,6 +31,7 @@ type benchLoop struct {
 	ctrl   *reconcile.Controller
 	stack  spec.Stack
 	starts chan int64 // approval ids as their apply starts
+	paths  project.Options
 }
 
 // recordingApplier reports every apply start.
@@ -54,7 +55,8 @@ func newBenchLoop(b *testing.B, n int) *benchLoop {
 	ctx := context.Background()
 	docker := testenv.Docker(b)
 	url := testenv.DatabaseURL(b)
-	if err := state.Migrate(ctx, url); err != nil {
+	dir := b.TempDir()
+	if err := state.Migrate(ctx, url, state.WithInitialPaths(project.Options{StateDir: filepath.Join(dir, "state"), WorkspaceDir: filepath.Join(dir, "ws")})); err != nil {
 		b.Fatal(err)
 	}
 	store, err := state.Open(ctx, url, "latency-bench")
@@ -62,6 +64,10 @@ func newBenchLoop(b *testing.B, n int) *benchLoop {
 		b.Fatal(err)
 	}
 	b.Cleanup(store.Close)
+	paths, err := store.Installation(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 	tmpl := spec.Template{Name: "bench-sleeper", Category: "bench", Spec: spec.ServiceSpec{Image: testenv.TestImage, Restart: "unless-stopped"}}
 	if _, err := store.UpsertTemplate(ctx, tmpl, "bench"); err != nil {
 		b.Fatal(err)
@@ -81,15 +87,13 @@ func newBenchLoop(b *testing.B, n int) *benchLoop {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dir := b.TempDir()
 	starts := make(chan int64, 16)
-	l := &benchLoop{b: b, store: store, docker: docker, stack: s, starts: starts}
+	l := &benchLoop{b: b, store: store, docker: docker, stack: s, starts: starts, paths: paths}
 	l.ctrl = reconcile.New(reconcile.Deps{
 		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
 		Notifier: store, Observer: rt.NewObserver(), Applier: &recordingApplier{Applier: rt, starts: starts},
 		Runtime: rt, Locker: lock.New(store.Pool(), nil),
-	}, reconcile.Options{ReplicaID: "bench", Resync: time.Hour, Workers: 2,
-		Paths: project.Options{StateDir: filepath.Join(dir, "state"), WorkspaceDir: filepath.Join(dir, "ws")}})
+	}, reconcile.Options{ReplicaID: "bench", Resync: time.Hour, Workers: 2})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = l.ctrl.Run(runCtx); close(done) }()
@@ -98,7 +102,7 @@ func newBenchLoop(b *testing.B, n int) *benchLoop {
 		<-done
 		down := l.stack
 		down.Enabled = false
-		_, _ = rt.Apply(context.Background(), down, deploy.ApplyOptions{Paths: project.Options{StateDir: filepath.Join(dir, "state")}}, nil)
+		_, _ = rt.Apply(context.Background(), down, deploy.ApplyOptions{Paths: l.paths}, nil)
 		_ = rt.RemoveNetwork(context.Background(), down.Network())
 		_ = rt.Close()
 	})
@@ -118,7 +122,7 @@ func (l *benchLoop) approve() state.Approval {
 
 func (l *benchLoop) file() state.Approval {
 	body, _ := json.Marshal(map[string]any{"format_version": 1})
-	a, err := l.store.CreateApproval(context.Background(), l.stack.ID, plan.Token(l.stack), body, "bench", time.Minute)
+	a, err := l.store.CreateApproval(context.Background(), l.stack.ID, plan.Token(plan.Desired{Stack: l.stack, Paths: l.paths}), body, "bench", time.Minute)
 	if err != nil {
 		l.b.Fatal(err)
 	}

@@ -12,8 +12,6 @@ import (
 
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
-	"github.com/devarch/devarch-controller/plan"
-	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -33,8 +31,7 @@ func unitStack(id int64, name string) spec.Stack {
 // Run (its apply context is the test's).
 func newUnitController(t *testing.T, w *fakeWorld) *Controller {
 	t.Helper()
-	c := New(w.deps(), Options{ReplicaID: "unit/1", Logger: zaptest.NewLogger(t),
-		Paths: project.Options{StateDir: "/var/lib/devarch-unit", WorkspaceDir: "/var/lib/devarch-unit/ws"}})
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Logger: zaptest.NewLogger(t)})
 	c.applyCtx = t.Context()
 	return c
 }
@@ -58,7 +55,7 @@ func TestApprovalOutcomes(t *testing.T) {
 		wantApplied int
 		wantLocked  bool
 	}{
-		{name: "current token applies", token: plan.Token(s), wantStatus: state.ApprovalSucceeded, wantApplied: 1, wantLocked: true,
+		{name: "current token applies", token: unitToken(s), wantStatus: state.ApprovalSucceeded, wantApplied: 1, wantLocked: true,
 			wantMessage: func(t *testing.T, msg string) {
 				if msg != "Applied: 1 created, 0 recreated, 0 started, 0 restarted, 0 removed." {
 					t.Errorf("message = %q", msg)
@@ -66,9 +63,9 @@ func TestApprovalOutcomes(t *testing.T) {
 			}},
 		{name: "stale token touches nothing", token: "0000stale", wantStatus: state.ApprovalStale, wantLocked: true,
 			wantMessage: exactly(MessageStale)},
-		{name: "lock held elsewhere is a conflict", token: plan.Token(s), lockErr: &lock.HeldError{StackID: 1, HolderPID: 4242},
+		{name: "lock held elsewhere is a conflict", token: unitToken(s), lockErr: &lock.HeldError{StackID: 1, HolderPID: 4242},
 			wantStatus: state.ApprovalConflict, wantMessage: exactly(MessageConflict)},
-		{name: "compose failure names the phase", token: plan.Token(s), applyFn: composeErr, wantStatus: state.ApprovalFailed,
+		{name: "compose failure names the phase", token: unitToken(s), applyFn: composeErr, wantStatus: state.ApprovalFailed,
 			wantApplied: 1, wantLocked: true, wantMessage: func(t *testing.T, msg string) {
 				if !strings.HasPrefix(msg, "Apply failed in the compose phase: start devarch-shop-web:") || strings.Contains(msg, "more detail") {
 					t.Errorf("message = %q, want the compose phase and the error's first line", msg)
@@ -77,7 +74,7 @@ func TestApprovalOutcomes(t *testing.T) {
 					t.Errorf("message %q does not say what was left behind", msg)
 				}
 			}},
-		{name: "network failure names the phase", token: plan.Token(s), applyFn: networkErr, wantStatus: state.ApprovalFailed,
+		{name: "network failure names the phase", token: unitToken(s), applyFn: networkErr, wantStatus: state.ApprovalFailed,
 			wantApplied: 1, wantLocked: true, wantMessage: func(t *testing.T, msg string) {
 				if !strings.HasPrefix(msg, "Apply failed in the network phase: create network: address pool exhausted.") ||
 					!strings.Contains(msg, "Nothing was changed.") {
@@ -137,7 +134,7 @@ func TestFailedApplyStoresScrubbedResult(t *testing.T) {
 				Durations: map[string]time.Duration{deploy.PhaseCompose: time.Second}},
 			&deploy.ApplyError{Phase: deploy.PhaseCompose, Err: errors.New("boom")}
 	}
-	w.file(3, s.ID, plan.Token(s))
+	w.file(3, s.ID, unitToken(s))
 	c := newUnitController(t, w)
 	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
@@ -165,7 +162,7 @@ func TestLockErrorFailsTheApproval(t *testing.T) {
 	s := unitStack(1, "shop")
 	w := newFakeWorld(s)
 	w.lockErr = errors.New("acquire connection: connection refused")
-	w.file(5, s.ID, plan.Token(s))
+	w.file(5, s.ID, unitToken(s))
 	c := newUnitController(t, w)
 	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatalf("reconcile: %v", err)
@@ -186,7 +183,7 @@ func TestLockErrorFailsTheApproval(t *testing.T) {
 func TestUnrecordedOutcomeIsRecordedLater(t *testing.T) {
 	s := unitStack(1, "shop")
 	w := newFakeWorld(s)
-	w.file(7, s.ID, plan.Token(s))
+	w.file(7, s.ID, unitToken(s))
 	w.finishErrs = 2
 	c := newUnitController(t, w)
 	if err := c.reconcileStack(t.Context(), s.ID); err == nil {
@@ -212,7 +209,7 @@ func TestUnrecordedOutcomeIsRecordedLater(t *testing.T) {
 func TestDrainingControllerClaimsNothing(t *testing.T) {
 	s := unitStack(1, "shop")
 	w := newFakeWorld(s)
-	w.file(1, s.ID, plan.Token(s))
+	w.file(1, s.ID, unitToken(s))
 	c := newUnitController(t, w)
 	close(c.draining)
 	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
@@ -454,7 +451,7 @@ func TestFailedReconcileRetriesWithBackoff(t *testing.T) {
 func TestShutdownRecordsStatusOfInFlightApply(t *testing.T) {
 	s := unitStack(1, "shop")
 	w := newFakeWorld(s)
-	w.file(1, s.ID, plan.Token(s))
+	w.file(1, s.ID, unitToken(s))
 	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)})
 	applying := make(chan struct{})
 	release := make(chan struct{})
@@ -470,7 +467,7 @@ func TestShutdownRecordsStatusOfInFlightApply(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the approval was never applied")
 	}
-	w.file(2, s.ID, plan.Token(s)) // filed after shutdown began: must stay pending
+	w.file(2, s.ID, unitToken(s)) // filed after shutdown began: must stay pending
 	done := make(chan struct{})
 	go func() { stop(); close(done) }()
 	for !c.isDraining() {
@@ -493,7 +490,7 @@ func TestShutdownRecordsStatusOfInFlightApply(t *testing.T) {
 func TestShutdownTimeoutInterruptsApply(t *testing.T) {
 	s := unitStack(1, "shop")
 	w := newFakeWorld(s)
-	w.file(1, s.ID, plan.Token(s))
+	w.file(1, s.ID, unitToken(s))
 	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, ShutdownTimeout: 200 * time.Millisecond, Logger: zaptest.NewLogger(t)})
 	blocked := make(chan struct{})
 	c.d.Applier = applierFunc(func(ctx context.Context) (deploy.Result, error) {

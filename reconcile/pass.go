@@ -9,6 +9,7 @@ import (
 
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -42,6 +43,11 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 		c.d.Metrics.SetDatabaseUp(false)
 		return fmt.Errorf("read stack %d: %w", id, err)
 	}
+	in, err := c.d.Desired.Installation(ctx)
+	if err != nil {
+		c.d.Metrics.SetDatabaseUp(false)
+		return fmt.Errorf("read installation: %w", err)
+	}
 	c.d.Metrics.SetDatabaseUp(true)
 	snap, err := c.d.Observer.Snapshot(ctx)
 	if ctx.Err() != nil {
@@ -54,7 +60,7 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 		return err
 	}
 	c.d.Metrics.SetRuntimeUp(true)
-	p, err := plan.Compute(plan.Desired{Stack: s, Paths: c.o.Paths}, snap.For(s), c.o.Now())
+	p, err := plan.Compute(plan.Desired{Stack: s, Paths: in}, snap.For(s), c.o.Now())
 	if err != nil {
 		c.recordStatuses(ctx, []state.StackStatus{statusFromError(s.ID, s.Name, err, c.o.Now())})
 		return fmt.Errorf("plan stack %q: %w", s.Name, err)
@@ -69,6 +75,10 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 func (c *Controller) fullPass(ctx context.Context) {
 	start := c.o.Now()
 	stacks, err := c.d.Desired.Stacks(ctx)
+	var in project.Options
+	if err == nil {
+		in, err = c.d.Desired.Installation(ctx)
+	}
 	if ctx.Err() != nil {
 		return // shutting down: a pass cut short is not a failure
 	}
@@ -100,7 +110,7 @@ func (c *Controller) fullPass(ctx context.Context) {
 			statuses = append(statuses, statusFromError(s.ID, s.Name, fmt.Errorf("observe containers: %w", snapErr), now))
 			continue
 		}
-		p, err := plan.Compute(plan.Desired{Stack: s, Paths: c.o.Paths}, snap.For(s), now)
+		p, err := plan.Compute(plan.Desired{Stack: s, Paths: in}, snap.For(s), now)
 		if err != nil {
 			statuses = append(statuses, statusFromError(s.ID, s.Name, err, now))
 			continue

@@ -79,7 +79,13 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	paths := project.Options{StateDir: b.TempDir(), WorkspaceDir: b.TempDir()}
+	if _, _, err := store.RecordPaths(ctx, project.Options{StateDir: b.TempDir(), WorkspaceDir: b.TempDir()}, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	paths, err := store.Installation(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ids := createContainers(b, cli, stacks, paths)
 	b.Cleanup(func() { removeContainers(cli, ids) })
 
@@ -91,7 +97,7 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 	ctrl := reconcile.New(reconcile.Deps{
 		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
 		Notifier: store, Observer: rt.NewObserver(), Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), nil),
-	}, reconcile.Options{ReplicaID: "bench", Paths: paths})
+	}, reconcile.Options{ReplicaID: "bench"})
 	ctrl.Resync(ctx) // the first pass inspects every container and writes every status
 	if got := len(ctrl.Statuses()); got != n {
 		b.Fatalf("first pass planned %d stacks, want %d", got, n)

@@ -81,8 +81,9 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 }
 
 // watchDatabase enqueues stacks named by NOTIFY on desired-state and
-// approval changes. A template change, or a reconnect after lost
-// notifications, asks for a full pass.
+// approval changes. A template or installation change (a key rotation, new
+// host paths), or a reconnect after lost notifications, asks for a full
+// pass.
 func (c *Controller) watchDatabase(ctx context.Context) {
 	backoff := watchMinBackoff
 	for ctx.Err() == nil {
@@ -119,7 +120,7 @@ func (c *Controller) onNotification(n state.Notification) {
 			return
 		}
 		if ch.StackID == nil {
-			c.requestResync() // a template: every stack using it may change
+			c.requestResync() // a template or the installation (key, host paths): every stack may change
 			return
 		}
 		c.queue.Add(*ch.StackID)

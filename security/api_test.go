@@ -11,8 +11,10 @@ import (
 
 	"github.com/devarch/devarch-controller/api"
 	"github.com/devarch/devarch-controller/config"
+	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -23,6 +25,19 @@ const matrixToken = "matrix-token-5a1e"
 // "shop" (id 1) and one pending approval (id 5). The matrix only needs the
 // answers to be well-formed.
 type stubDeps struct{ stack spec.Stack }
+
+// stubInstallation is the stub's installation: host paths and key.
+var stubInstallation = project.Options{StateDir: "/state", WorkspaceDir: "/state/workspace",
+	Keys: keyring.Ring{Current: keyring.Key{ID: 1, Secret: []byte("security-test-installation-key-1")}}}
+
+func (d *stubDeps) Installation(context.Context) (project.Options, error) {
+	return stubInstallation, nil
+}
+
+// token is the stack's staleness token in the stub installation.
+func (d *stubDeps) token() string {
+	return plan.Token(plan.Desired{Stack: d.stack, Paths: stubInstallation})
+}
 
 func newStubDeps() *stubDeps {
 	o := spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: "busybox"}}
@@ -42,7 +57,7 @@ func (d *stubDeps) StackStatuses(context.Context) (map[int64]state.StackStatus, 
 	return map[int64]state.StackStatus{}, nil
 }
 func (d *stubDeps) approval(status string) state.Approval {
-	return state.Approval{ID: 5, StackID: 1, Stack: "shop", Token: plan.Token(d.stack), Plan: json.RawMessage(`{}`),
+	return state.Approval{ID: 5, StackID: 1, Stack: "shop", Token: d.token(), Plan: json.RawMessage(`{}`),
 		Result: json.RawMessage(`null`), Status: status, CreatedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0)}
 }
 func (d *stubDeps) Approval(_ context.Context, id int64) (state.Approval, error) {
@@ -76,11 +91,11 @@ func (d *stubDeps) Listen(ctx context.Context, _ ...string) (<-chan state.Notifi
 func newMatrixAPI(t *testing.T, token string) (http.Handler, *stubDeps) {
 	t.Helper()
 	d := newStubDeps()
-	planner := func(_ context.Context, s spec.Stack) (*plan.Plan, error) {
-		return plan.Compute(plan.Desired{Stack: s}, plan.Observed{}, time.Unix(0, 0))
+	planner := func(_ context.Context, dd plan.Desired) (*plan.Plan, error) {
+		return plan.Compute(dd, plan.Observed{}, time.Unix(0, 0))
 	}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("devarch_up 1\n")) })
-	h := api.New(api.Deps{Stacks: d, Statuses: d, Approvals: d, Planner: planner, Locks: d, Notifications: d, Metrics: metrics},
+	h := api.New(api.Deps{Stacks: d, Statuses: d, Approvals: d, Installation: d, Planner: planner, Locks: d, Notifications: d, Metrics: metrics},
 		api.Options{APIToken: token})
 	return h, d
 }
@@ -94,7 +109,7 @@ func newMatrixAPI(t *testing.T, token string) (http.Handler, *stubDeps) {
 // so an unauthenticated caller learns nothing else.
 func TestAPIAuthAndCrossOriginMatrix(t *testing.T) {
 	h, d := newMatrixAPI(t, matrixToken)
-	good := `{"token":"` + plan.Token(d.stack) + `"}`
+	good := `{"token":"` + d.token() + `"}`
 	bearer := "Bearer " + matrixToken
 	type req struct {
 		method, path, body string
@@ -171,7 +186,7 @@ func TestAPIAuthAndCrossOriginMatrix(t *testing.T) {
 // browser file or cancel an approval.
 func TestAPIWithoutTokenStillRefusesCrossSite(t *testing.T) {
 	h, d := newMatrixAPI(t, "")
-	good := `{"token":"` + plan.Token(d.stack) + `"}`
+	good := `{"token":"` + d.token() + `"}`
 	for _, hdr := range []map[string]string{
 		{"Content-Type": "application/json", "Origin": "https://evil.example"},
 		{"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"},

@@ -1,10 +1,11 @@
 // Package state owns the controller's desired state in PostgreSQL: the
 // embedded schema migrations, the template catalog, stacks and their
 // instances (with soft delete), the effective spec of every instance
-// computed with spec.Merge, and LISTEN/NOTIFY on the channels the schema's
-// triggers feed. The approvals, approval_events and stack_status tables are
-// created here for the reconcile loop; docs/schema.md describes every table,
-// trigger and payload.
+// computed with spec.Merge, the installation (the keys of staleness tokens
+// and label digests, and the recorded host paths), and LISTEN/NOTIFY on the
+// channels the schema's triggers feed. The approvals, approval_events and
+// stack_status tables are created here for the reconcile loop;
+// docs/schema.md describes every table, trigger and payload.
 //
 // Every write validates with spec before it touches a row, runs in one
 // transaction, and issues no UPDATE for a row whose content would not
@@ -12,5 +13,6 @@
 //
 // This package must not talk to Docker, compute plans, hold apply locks
 // (package lock does), or log or return secret values: errors name stacks,
-// instances and templates, never env values.
+// instances and templates, never env values, and the installation keys'
+// secrets are read by Installation only (Keys lists ids and dates).
 package state

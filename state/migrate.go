@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+
+	"github.com/devarch/devarch-controller/project"
 )
 
 // MigrationLockKey is the one-key (bigint) session advisory lock Migrate
@@ -27,18 +29,38 @@ const MigrationTable = "devarch_schema_migrations"
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+// MigrateOption adjusts Migrate.
+type MigrateOption func(*migrateOptions)
+
+type migrateOptions struct {
+	paths *project.Options
+}
+
+// WithInitialPaths has Migrate record p's host paths (state and workspace
+// directory) as the installation's when none are stored yet. Paths already
+// stored are left alone: serve records its own at start (Store.RecordPaths).
+func WithInitialPaths(p project.Options) MigrateOption {
+	return func(o *migrateOptions) { o.paths = &p }
+}
+
 // Migrate brings the database at databaseURL to the latest schema version.
 // It is idempotent and safe to call from several processes at once: each
 // waits (respecting ctx) for the session advisory lock MigrationLockKey,
 // then applies only what is still missing. Each migration runs in its own
-// transaction.
+// transaction. Then, still under the lock, it sets up the installation:
+// it creates the installation key (crypto/rand) when there is no current
+// one, and records the host paths of WithInitialPaths when none are stored.
 //
 // The lock is taken here around the whole goose run rather than through
 // goose's SessionLocker option, because goose v3.30's Provider.Up first
 // calls HasPending without the locker, and that creates the version table
 // unlocked: concurrent first starts then race on CREATE TABLE and goose
 // retries after a second.
-func Migrate(ctx context.Context, databaseURL string) (err error) {
+func Migrate(ctx context.Context, databaseURL string, opts ...MigrateOption) (err error) {
+	var o migrateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return errMalformedURL
@@ -69,7 +91,7 @@ func Migrate(ctx context.Context, databaseURL string) (err error) {
 	if _, err := provider.Up(ctx); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
-	return nil
+	return setUpInstallation(ctx, db, o.paths)
 }
 
 // lockMigrations waits for MigrationLockKey on a connection of its own

@@ -13,7 +13,8 @@ import (
 	"github.com/devarch/devarch-controller/state"
 )
 
-var schemaTables = []string{"templates", "stacks", "instances", "approvals", "approval_events", "stack_status", state.MigrationTable}
+var schemaTables = []string{"templates", "stacks", "instances", "approvals", "approval_events", "stack_status",
+	"installation_keys", "installation_paths", state.MigrationTable}
 
 func assertSchema(t *testing.T, url string) {
 	t.Helper()
@@ -38,6 +39,13 @@ func assertSchema(t *testing.T, url string) {
 	}
 	if applied != 1 {
 		t.Errorf("migration 1 recorded %d times, want once", applied)
+	}
+	var keys, current int
+	if err := conn.QueryRow(ctx, "SELECT count(*), count(*) FILTER (WHERE retired_at IS NULL) FROM installation_keys").Scan(&keys, &current); err != nil {
+		t.Fatalf("count installation keys: %v", err)
+	}
+	if keys != 1 || current != 1 {
+		t.Errorf("%d installation keys (%d current), want exactly one, current", keys, current)
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // spec, overrides or plan.
 const (
 	// ChannelDesired carries a DesiredChange for every real insert, update
-	// or delete of a stack, instance or template row.
+	// or delete of a stack, instance or template row, and for every change
+	// of the installation (keys, host paths).
 	ChannelDesired = "devarch_desired"
 	// ChannelApprovals carries an ApprovalChange for every real insert,
 	// update or delete of an approval.
@@ -30,6 +31,10 @@ const (
 	KindStack    = "stack"
 	KindInstance = "instance"
 	KindTemplate = "template"
+	// KindInstallation names a change of the installation: a key created
+	// or retired, or new host paths. It carries no stack id: every stack's
+	// token changes.
+	KindInstallation = "installation"
 )
 
 // Notification is one message received by Listen.

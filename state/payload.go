@@ -7,7 +7,8 @@ import (
 
 // DesiredChange is the payload on ChannelDesired. StackID is the stack's
 // own id for a stack, the owning stack's id for an instance, and nil for a
-// template (a consumer finds the stacks using it).
+// template (a consumer finds the stacks using it) or the installation
+// (every stack is affected).
 type DesiredChange struct {
 	Kind    string `json:"kind"`
 	ID      int64  `json:"id"`
@@ -34,17 +35,20 @@ func ParseDesiredChange(payload string) (DesiredChange, error) {
 		return c, fmt.Errorf("parse %s payload: %w", ChannelDesired, err)
 	}
 	switch {
-	case c.Kind != KindStack && c.Kind != KindInstance && c.Kind != KindTemplate:
+	case c.Kind != KindStack && c.Kind != KindInstance && c.Kind != KindTemplate && c.Kind != KindInstallation:
 		return c, fmt.Errorf("parse %s payload: unknown kind %q", ChannelDesired, c.Kind)
 	case c.ID <= 0:
 		return c, fmt.Errorf("parse %s payload: id %d is not positive", ChannelDesired, c.ID)
-	case c.Kind == KindTemplate && c.StackID != nil:
-		return c, fmt.Errorf("parse %s payload: a template change carries no stack id", ChannelDesired)
-	case c.Kind != KindTemplate && (c.StackID == nil || *c.StackID <= 0):
+	case stackless(c.Kind) && c.StackID != nil:
+		return c, fmt.Errorf("parse %s payload: a %s change carries no stack id", ChannelDesired, c.Kind)
+	case !stackless(c.Kind) && (c.StackID == nil || *c.StackID <= 0):
 		return c, fmt.Errorf("parse %s payload: a %s change needs a positive stack id", ChannelDesired, c.Kind)
 	}
 	return c, nil
 }
+
+// stackless reports whether changes of a kind name no stack.
+func stackless(kind string) bool { return kind == KindTemplate || kind == KindInstallation }
 
 // ParseApprovalChange decodes a ChannelApprovals payload.
 func ParseApprovalChange(payload string) (ApprovalChange, error) {

@@ -17,6 +17,8 @@ func TestParseDesiredChange(t *testing.T) {
 		{`{"id": 7, "kind": "instance", "stack_id": 3}`, true},
 		{`{"id": 2, "kind": "template", "stack_id": null}`, true},
 		{`{"id": 2, "kind": "template", "stack_id": 4}`, false},
+		{`{"id": 1, "kind": "installation", "stack_id": null}`, true},
+		{`{"id": 1, "kind": "installation", "stack_id": 3}`, false},
 		{`{"id": 7, "kind": "instance", "stack_id": null}`, false},
 		{`{"id": 0, "kind": "stack", "stack_id": 1}`, false},
 		{`{"id": 1, "kind": "volume", "stack_id": 1}`, false},
@@ -33,6 +35,7 @@ func TestParseDesiredChange(t *testing.T) {
 func FuzzParsePayloads(f *testing.F) {
 	f.Add(`{"id": 3, "kind": "stack", "stack_id": 3}`)
 	f.Add(`{"id": 2, "kind": "template", "stack_id": null}`)
+	f.Add(`{"id": 1, "kind": "installation", "stack_id": null}`)
 	f.Add(`{"id": 1, "stack_id": 2, "status": "pending"}`)
 	f.Add(`{"approval_id": 1, "seq": 2}`)
 	f.Add(`{"id": -1}`)

@@ -71,7 +71,7 @@ func newRootCommand(app *App) *cobra.Command {
 
 	root.AddCommand(newVersionCommand(app), newConfigCommand(app), newMigrateCommand(app),
 		newCatalogCommand(app), newStackCommand(app), newPlanCommand(app), newApplyCommand(app),
-		newApprovalsCommand(app), newServeCommand(app))
+		newApprovalsCommand(app), newKeyCommand(app), newServeCommand(app))
 	for _, build := range app.commands {
 		root.AddCommand(build(app))
 	}

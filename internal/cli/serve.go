@@ -52,11 +52,28 @@ func replicaID() string {
 	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
 }
 
+// recordPaths makes serve's configured host paths the installation's: the
+// reconcile loop, the API and every CLI plan of this database use the
+// recorded ones. A change is logged.
+func recordPaths(ctx context.Context, store *state.Store, cfg config.Config, replica string, log *zap.Logger) error {
+	p := paths(cfg)
+	prev, changed, err := store.RecordPaths(ctx, p, "serve "+replica)
+	if err != nil {
+		return err
+	}
+	if changed {
+		log.Info("installation host paths changed to this controller's configuration; containers built with the old ones are planned for recreation",
+			zap.String("state_dir", p.StateDir), zap.String("workspace_dir", p.WorkspaceDir),
+			zap.String("previous_state_dir", prev.StateDir), zap.String("previous_workspace_dir", prev.WorkspaceDir))
+	}
+	return nil
+}
+
 func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) error {
 	log := app.Logger()
 	replica := replicaID()
-	if err := state.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
+	if err := migrate(ctx, cfg); err != nil {
+		return err
 	}
 	store, err := state.Open(ctx, cfg.DatabaseURL, "devarch-controller "+replica, state.WithLogger(log),
 		state.WithPoolConfig(func(pc *pgxpool.Config) { pc.MaxConns = int32(2*cfg.Workers + 6) }))
@@ -64,6 +81,9 @@ func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) 
 		return fmt.Errorf("open database: %w", err)
 	}
 	defer store.Close()
+	if err := recordPaths(ctx, store, cfg, replica, log); err != nil {
+		return err
+	}
 	rt, err := deploy.NewRuntime(cfg.DockerHost, log)
 	if err != nil {
 		return err
@@ -85,7 +105,7 @@ func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) 
 		Notifier: store, Observer: observer, Applier: rt, Runtime: rt, Locker: locker, Metrics: wiring.metrics,
 	}, reconcile.Options{
 		ReplicaID: replica, Workers: cfg.Workers, Resync: cfg.ResyncInterval, ShutdownTimeout: cfg.ShutdownTimeout,
-		Paths: paths(cfg), PullPolicy: pullPolicy, Logger: log,
+		PullPolicy: pullPolicy, Logger: log,
 	})
 	wiring.queueDepth(ctrl.QueueDepth)
 

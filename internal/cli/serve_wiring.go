@@ -20,7 +20,6 @@ import (
 	"github.com/devarch/devarch-controller/metrics"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
-	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -51,17 +50,16 @@ func (w *serveWiring) queueDepth(f func() int) { w.metrics.m.SetQueueDepthFunc(f
 // and metrics endpoints, and the dashboard at /.
 func (w *serveWiring) server(_ *reconcile.Controller) *http.Server {
 	observer := w.obs
-	paths := paths(w.cfg)
-	planner := func(ctx context.Context, s spec.Stack) (*plan.Plan, error) {
+	planner := func(ctx context.Context, d plan.Desired) (*plan.Plan, error) {
 		snap, err := observer.Snapshot(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("observe containers: %w", err)
 		}
-		return plan.Compute(plan.Desired{Stack: s, Paths: paths}, snap.For(s), time.Now())
+		return plan.Compute(d, snap.For(d.Stack), time.Now())
 	}
 	h := api.New(api.Deps{
 		Stacks: w.store, Statuses: w.store, Approvals: w.store, Locks: w.locker, Notifications: w.store,
-		Planner: planner,
+		Installation: w.store, Planner: planner,
 		Ready: []api.Check{
 			{Name: "database", Fn: w.store.Ping},
 			{Name: "docker", Fn: w.rt.Ping},

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,8 +21,8 @@ import (
 // openStore migrates the database (idempotent, so every command works on a
 // fresh database) and opens the store. The caller closes it.
 func openStore(ctx context.Context, cfg config.Config, appName string) (*state.Store, error) {
-	if err := state.Migrate(ctx, cfg.DatabaseURL); err != nil {
-		return nil, fmt.Errorf("migrate database: %w", err)
+	if err := migrate(ctx, cfg); err != nil {
+		return nil, err
 	}
 	st, err := state.Open(ctx, cfg.DatabaseURL, appName)
 	if err != nil {
@@ -43,10 +44,41 @@ func openRuntime(ctx context.Context, app *App, cfg config.Config) (*deploy.Runt
 	return rt, nil
 }
 
+// migrate brings the schema up to date and sets up the installation: its
+// key when there is none, and this configuration's host paths when none
+// are recorded yet (serve records its own at every start).
+func migrate(ctx context.Context, cfg config.Config) error {
+	if err := state.Migrate(ctx, cfg.DatabaseURL, state.WithInitialPaths(paths(cfg))); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	return nil
+}
+
 // paths are where apply writes config files and resolves relative bind
-// mounts: the state dir and its workspace folder.
+// mounts according to this process's configuration: the state dir and its
+// workspace folder. Plans use the installation's recorded paths instead
+// (see installation); serve records these at start.
 func paths(cfg config.Config) project.Options {
 	return project.Options{StateDir: cfg.StateDir, WorkspaceDir: filepath.Join(cfg.StateDir, "workspace")}
+}
+
+// installation reads the installation every plan and token of this
+// database is computed with: the host paths serve recorded and the keys.
+// When this command's own configuration names other paths, it says on w
+// (one line) that they are not used.
+func installation(ctx context.Context, st *state.Store, cfg config.Config, w io.Writer) (project.Options, error) {
+	in, err := st.Installation(ctx)
+	if err != nil {
+		return project.Options{}, err
+	}
+	local := paths(cfg)
+	switch {
+	case local.StateDir != in.StateDir:
+		fmt.Fprintf(w, "Note: planning with the controller's state_dir %s, recorded in the database; this command's state_dir %s is not used.\n", in.StateDir, local.StateDir)
+	case local.WorkspaceDir != in.WorkspaceDir:
+		fmt.Fprintf(w, "Note: planning with the controller's workspace %s, recorded in the database; this command's workspace %s is not used.\n", in.WorkspaceDir, local.WorkspaceDir)
+	}
+	return in, nil
 }
 
 // isTerminal reports whether w is a terminal (for colour).
@@ -92,7 +124,11 @@ func planWith(ctx context.Context, app *App, cfg config.Config, st *state.Store,
 	if err != nil {
 		return nil, fmt.Errorf("observe containers: %w", err)
 	}
-	p, err := plan.Compute(plan.Desired{Stack: stack, Paths: paths(cfg)}, snap.For(stack), time.Now())
+	in, err := installation(ctx, st, cfg, app.errOut)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.Compute(plan.Desired{Stack: stack, Paths: in}, snap.For(stack), time.Now())
 	if err != nil {
 		return nil, err
 	}
