@@ -35,6 +35,7 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		GeneratedAt:   now.UTC(),
 		Changes:       []Change{},
 		Warnings:      []string{},
+		Notices:       []Notice{},
 	}
 	byInstance := map[int64][]spec.Container{}
 	for _, c := range o.Containers {
@@ -82,6 +83,11 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		}
 	}
 	p.Warnings = append(p.Warnings, unsupportedWarnings(s)...)
+	notices, err := VolumeNotices(s, o.Volumes)
+	if err != nil {
+		return nil, err
+	}
+	p.Notices = append(p.Notices, notices...)
 	scrub(p, s.SecretValues())
 	finish(p)
 	return p, nil
