@@ -119,7 +119,9 @@ func (c *Controller) handleApproval(a state.Approval) error {
 	log.Info("applying approved plan")
 	secrets := s.SecretValues()
 	actx, stopWatch := watchLease(ctx, lease)
-	res, applyErr := c.d.Applier.Apply(actx, s, c.applyOptions(), c.progressRecorder(ctx, a.ID, secrets, log))
+	opts := c.applyOptions()
+	opts.ApprovalID = a.ID
+	res, applyErr := c.d.Applier.Apply(actx, s, opts, c.progressRecorder(ctx, a.ID, secrets, log))
 	lockLost := stopWatch()
 	defer c.afterApply(a.StackID) // plan again: InSync, or what is left
 	if applyErr != nil {
