@@ -48,8 +48,9 @@ var composeLogs = &composeLogRouter{sessions: map[*composeLogSession]struct{}{},
 var routeComposeLogsOnce sync.Once
 
 // routeComposeLogs sends logrus's standard logger to composeLogs (once
-// per process) and makes log the logger of lines logged while no compose
-// session runs. Debug lines reach zap only when log enables debug.
+// per process) and makes log the logger of lines that belong to no compose
+// session (until the next runtime is created or this one is closed).
+// Debug lines reach zap only when log enables debug.
 func routeComposeLogs(log *zap.Logger) {
 	routeComposeLogsOnce.Do(func() {
 		std := logrus.StandardLogger()
@@ -97,6 +98,16 @@ type composeLogSession struct {
 	// log carries the stack and approval_id.
 	log     *zap.Logger
 	secrets []string
+}
+
+// forgetFallback stops sending lines logged outside a session to log (a
+// runtime that closed; its logger may end with it, as a test's does).
+func (r *composeLogRouter) forgetFallback(log *zap.Logger) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fallback == log {
+		r.fallback = zap.NewNop()
+	}
 }
 
 // register adds a running session; the returned function removes it.

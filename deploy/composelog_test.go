@@ -105,3 +105,19 @@ func TestComposeLogRouterAttributesLines(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeLogRouterForgetsClosedRuntime: once the runtime whose log
+// takes lines outside any apply is closed, such lines go nowhere (its
+// logger may be gone, as a finished test's is).
+func TestComposeLogRouterForgetsClosedRuntime(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	r := &composeLogRouter{sessions: map[*composeLogSession]struct{}{}, fallback: log}
+	r.forgetFallback(zap.NewNop()) // another runtime: no effect
+	_ = r.Fire(&logrus.Entry{Level: logrus.WarnLevel, Message: "before"})
+	r.forgetFallback(log)
+	_ = r.Fire(&logrus.Entry{Level: logrus.WarnLevel, Message: "after"})
+	if got := messages(logs); !slices.Equal(got, []string{"before"}) {
+		t.Errorf("logged %q, want only the line before the runtime closed", got)
+	}
+}

@@ -75,8 +75,10 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the client's idle connections.
+// Close releases the client's idle connections. Compose's log lines
+// logged outside an apply no longer go to the runtime's log.
 func (r *Runtime) Close() error {
+	composeLogs.forgetFallback(r.log)
 	if err := r.cli.Close(); err != nil {
 		return fmt.Errorf("close docker client: %w", err)
 	}
