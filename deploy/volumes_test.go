@@ -198,7 +198,9 @@ func messages(logs *observer.ObservedLogs) []string {
 
 // createVolumeWithData creates a volume with labels (as `docker volume
 // create --label` would) and writes content to its file "proof" through a
-// container that is never started. The volume is removed when the test ends.
+// container that is never started. When the test ends, the containers that
+// use the volume (the stack's, whose teardown comes later) and the volume
+// are removed.
 func createVolumeWithData(t *testing.T, rt *Runtime, name string, labels map[string]string, content string) {
 	t.Helper()
 	ctx := context.Background()
@@ -207,7 +209,16 @@ func createVolumeWithData(t *testing.T, rt *Runtime, name string, labels map[str
 		t.Fatalf("create volume %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		_, _ = cli.VolumeRemove(context.Background(), name, client.VolumeRemoveOptions{Force: true})
+		ctx := context.Background()
+		users, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("volume", name)})
+		if err == nil {
+			for _, c := range users.Items {
+				_, _ = cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+			}
+		}
+		if _, err := cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true}); err != nil {
+			t.Errorf("remove volume %s: %v", name, err)
+		}
 	})
 	c, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config:     &container.Config{Image: testenv.TestImage},
