@@ -45,6 +45,10 @@ type ApplyOptions struct {
 	// that phase wrapping the error, and the phase does nothing. The
 	// reconcile loop confirms its stack lock here.
 	BeforePhase func(ctx context.Context, phase string) error
+
+	// ApprovalID is the approval being applied (0: none). Every log line
+	// of the apply, compose's included, carries it as approval_id.
+	ApprovalID int64
 }
 
 // Result says what an apply did. It holds no secret.
@@ -90,7 +94,7 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	start := time.Now()
 	res := Result{Durations: map[string]time.Duration{}, Created: []string{}, Recreated: []string{}, Started: []string{}, Restarted: []string{}, Removed: []string{}}
 	defer func() { res.Durations[PhaseTotal] = time.Since(start) }()
-	log := r.log.With(zap.String("stack", s.Name))
+	log := r.applyLog(s, o)
 	emit := func(container, action, status, msg string) {
 		if progress != nil {
 			progress(Progress{Time: time.Now(), Container: container, Action: action, Status: status, Message: msg})
@@ -168,14 +172,13 @@ func (o ApplyOptions) beforePhase(ctx context.Context, phase string) error {
 // composeUp runs compose up for the project, removes containers of the
 // stack that belong to another compose project (left behind by a stack
 // rename) and restarts unhealthy containers.
-func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc, res *Result) error {
-	bus := newEventBus(progress, time.Now)
-	bus.stack = s.Name
-	var out bytes.Buffer
-	svc, err := newCompose(r.cli.DaemonHost(), bus, &out)
+func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc, res *Result) (err error) {
+	cs, err := r.newComposeSession(s, p, o, progress)
 	if err != nil {
 		return err
 	}
+	defer func() { cs.close(err != nil) }()
+	svc, bus := cs.svc, cs.bus
 	create := api.CreateOptions{RemoveOrphans: true, Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged}
 	if o.StopTimeout > 0 {
 		create.Timeout = &o.StopTimeout
@@ -189,11 +192,12 @@ func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Projec
 	if len(p.Services) == 0 {
 		err = svc.Down(ctx, p.Name, api.DownOptions{RemoveOrphans: true, Project: p.Project, Timeout: create.Timeout})
 	} else {
+		r.keepVolumes(ctx, s, bus, cs.log)
 		err = svc.Up(ctx, p.Project, api.UpOptions{Create: create, Start: api.StartOptions{Project: p.Project}})
 	}
 	bus.summarize(res)
 	if err != nil {
-		res.ComposeOutput = composeOutput(err, bus, &out)
+		res.ComposeOutput = composeOutput(err, bus, &cs.out)
 		return errors.New(res.ComposeOutput)
 	}
 	return r.restartUnhealthy(ctx, s, bus, res)

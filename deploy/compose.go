@@ -1,10 +1,12 @@
 package deploy
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +16,10 @@ import (
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/sirupsen/logrus"
+	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -40,9 +45,10 @@ const (
 type ProgressFunc func(Progress)
 
 // newCompose returns an in-process compose service talking to host ("" =
-// DOCKER_HOST or the default socket), sending its events to bus and its
-// text output to out.
-func newCompose(host string, bus api.EventProcessor, out io.Writer) (api.Compose, error) {
+// DOCKER_HOST or the default socket), sending its events to bus, its text
+// output to out and its questions to prompt. Its logrus lines go to zap
+// (see composeLogs) at level.
+func newCompose(host string, bus api.EventProcessor, out io.Writer, prompt compose.Prompt, level logrus.Level) (api.Compose, error) {
 	cli, err := command.NewDockerCli(command.WithOutputStream(out), command.WithErrorStream(out))
 	if err != nil {
 		return nil, fmt.Errorf("create docker cli: %w", err)
@@ -51,10 +57,103 @@ func newCompose(host string, bus api.EventProcessor, out io.Writer) (api.Compose
 	if host != "" {
 		opts.Hosts = []string{host}
 	}
+	// Initialize sets logrus's process-wide level from LogLevel ("" means
+	// info); keep the level composeLogs needs.
+	opts.LogLevel = level.String()
 	if err := cli.Initialize(opts); err != nil {
 		return nil, fmt.Errorf("initialize docker cli: %w", err)
 	}
-	return compose.NewComposeService(cli, compose.WithEventProcessor(bus), compose.WithOutputStream(out), compose.WithErrorStream(out))
+	return compose.NewComposeService(cli, compose.WithEventProcessor(bus), compose.WithOutputStream(out), compose.WithErrorStream(out),
+		compose.WithPrompt(prompt))
+}
+
+// composeSession is one compose run for a stack's apply: the in-process
+// compose service, its event bus, its text output, and the log every
+// message of compose goes to, with the stack and the approval.
+type composeSession struct {
+	svc api.Compose
+	bus *eventBus
+	out bytes.Buffer
+	log *zap.Logger
+	// scrub hides the stack's secret values in what is logged.
+	scrub      spec.Scrubber
+	unregister func()
+}
+
+// newComposeSession starts a compose session for stack s (built as p):
+// from now until close, compose's log lines that name the stack's
+// resources go to the apply's log (see composeLogs).
+func (r *Runtime) newComposeSession(s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc) (*composeSession, error) {
+	cs := &composeSession{log: r.applyLog(s, o), scrub: s.Scrubber()}
+	cs.bus = newEventBus(progress, time.Now)
+	cs.bus.stack = s.Name
+	cs.unregister = composeLogs.register(&composeLogSession{
+		stack: s.Name, approvalID: o.ApprovalID, names: resourceNames(s, p), log: cs.log,
+		secrets: s.SecretValues(), idents: s.Identifiers(), scrub: cs.scrub,
+	})
+	svc, err := newCompose(r.cli.DaemonHost(), cs.bus, &cs.out, cs.prompt, logrusLevel(r.log))
+	if err != nil {
+		cs.unregister()
+		return nil, err
+	}
+	cs.svc = svc
+	return cs, nil
+}
+
+// close ends the session. Text compose printed on an apply that succeeded
+// is logged (a failed apply keeps it in Result.ComposeOutput).
+func (cs *composeSession) close(failed bool) {
+	cs.unregister()
+	if text := strings.TrimSpace(cs.out.String()); text != "" && !failed {
+		cs.log.Info("compose output", zap.String("library", "compose"), zap.String("output", cs.scrub.Scrub(text)))
+	}
+}
+
+// prompt answers compose's questions. Compose asks before it destroys
+// data (in compose up: "Volume … exists but doesn't match configuration
+// in compose file. Recreate (data will be lost)?"); the controller never
+// destroys a volume, or anything else that holds data, without a planned,
+// approved change, and no plan ever contains such a change: the answer
+// is always no. The question and the answer are logged and reported as a
+// warning progress event (and so in the approval's history).
+func (cs *composeSession) prompt(question string, defaultAnswer bool) (bool, error) {
+	question = cs.scrub.Scrub(strings.TrimSpace(question))
+	cs.log.Warn("compose asked to confirm a destructive step; answered no",
+		zap.String("library", "compose"), zap.String("question", question), zap.Bool("compose_default", defaultAnswer))
+	id := "compose"
+	if m := volumeQuestion.FindStringSubmatch(question); m != nil {
+		id = "Volume " + m[1]
+	}
+	cs.bus.On(api.Resource{ID: id, Status: api.Warning, Text: "Recreate declined",
+		Details: "compose asked: " + question + " The controller answered no: it never destroys a volume or other data without a planned, approved change; the volume and its data are kept."})
+	return false, nil
+}
+
+// volumeQuestion finds the volume compose asks about.
+var volumeQuestion = regexp.MustCompile(`^Volume "([^"]+)"`)
+
+// resourceNames are the names compose may quote in a log line about stack
+// s: its compose project, network, containers (of every instance, also
+// those being removed) and volumes.
+func resourceNames(s spec.Stack, p *project.Project) []string {
+	names := []string{p.Name, s.Network()}
+	for _, inst := range s.Instances {
+		names = append(names, spec.ContainerName(s.Name, inst.Name))
+	}
+	for _, v := range p.Volumes {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+// applyLog is the log of one apply: the runtime's, with the stack and,
+// for an apply of an approval, its id.
+func (r *Runtime) applyLog(s spec.Stack, o ApplyOptions) *zap.Logger {
+	log := r.log.With(zap.String("stack", s.Name))
+	if o.ApprovalID != 0 {
+		log = log.With(zap.Int64("approval_id", o.ApprovalID))
+	}
+	return log
 }
 
 // eventBus adapts compose's EventProcessor to a ProgressFunc and remembers

@@ -40,7 +40,8 @@ type Runtime struct {
 // other DOCKER_* variables, or the default socket. The API version is
 // negotiated with the engine on the first request (Ping forces it), unless
 // DOCKER_API_VERSION pins one. NewRuntime does no I/O. A nil log discards
-// log output.
+// log output. The compose library's log lines, which it writes through
+// logrus's process-wide logger, go to log from then on (see composeLogs).
 func NewRuntime(host string, log *zap.Logger) (*Runtime, error) {
 	opts := []client.Opt{client.FromEnv}
 	if host != "" {
@@ -53,11 +54,13 @@ func NewRuntime(host string, log *zap.Logger) (*Runtime, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Runtime{
+	r := &Runtime{
 		cli:    cli,
 		log:    log.With(zap.String("component", "deploy")),
 		images: map[string]imageDefaults{},
-	}, nil
+	}
+	routeComposeLogs(r.log)
+	return r, nil
 }
 
 // Client returns the underlying engine client, for compose and tests. Calls
@@ -72,8 +75,10 @@ func (r *Runtime) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the client's idle connections.
+// Close releases the client's idle connections. Compose's log lines
+// logged outside an apply no longer go to the runtime's log.
 func (r *Runtime) Close() error {
+	composeLogs.forgetFallback(r.log)
 	if err := r.cli.Close(); err != nil {
 		return fmt.Errorf("close docker client: %w", err)
 	}
@@ -87,7 +92,8 @@ type Calls struct {
 	ContainerLists    int64 `json:"container_lists"`
 	ContainerInspects int64 `json:"container_inspects"`
 	ImageInspects     int64 `json:"image_inspects"`
-	// OtherLists counts the network and image lists of Observer.Snapshot.
+	// OtherLists counts the network, image and volume lists of
+	// Observer.Snapshot.
 	OtherLists int64 `json:"other_lists"`
 }
 

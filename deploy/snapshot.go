@@ -14,7 +14,7 @@ import (
 // Snapshot is the runtime state the planner needs for every stack, taken
 // with a constant number of engine calls: one container list (plus
 // inspects of new or changed containers, through the Observer), one
-// network list and one image list.
+// network list, one image list and one volume list.
 type Snapshot struct {
 	// Containers are all labeled containers, grouped by stack id.
 	Containers map[int64][]spec.Container
@@ -23,11 +23,15 @@ type Snapshot struct {
 	// Images maps normalized image references ("postgres:18.2",
 	// "ghcr.io/org/app:1") to local image ids.
 	Images map[string]string
+	// Volumes are the volumes named like a stack's compose volume
+	// ("devarch-<stack>_<key>"), whoever created them, by compose project
+	// ("devarch-<stack>") and name.
+	Volumes map[string]map[string]plan.Volume
 }
 
 // Snapshot observes the runtime once. The observer keeps container
 // inspects between calls, so a steady-state snapshot costs one container
-// list, one network list and one image list.
+// list, one network list, one image list and one volume list.
 func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	r := o.rt
 	containers, err := o.Observe(ctx)
@@ -56,12 +60,20 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 			snap.Images[NormalizeImageRef(tag)] = img.ID
 		}
 	}
+	r.calls.otherLists.Add(1)
+	if snap.Volumes, err = r.projectVolumes(ctx, ""); err != nil {
+		return Snapshot{}, err
+	}
 	return snap, nil
 }
 
 // For returns the observed side of one stack's plan.
 func (s Snapshot) For(st spec.Stack) plan.Observed {
-	o := plan.Observed{Containers: s.Containers[st.ID], ImageIDs: map[string]string{}, NetworkID: s.Networks[st.Network()]}
+	o := plan.Observed{Containers: s.Containers[st.ID], ImageIDs: map[string]string{}, NetworkID: s.Networks[st.Network()],
+		Volumes: s.Volumes[spec.ProjectName(st.Name)]}
+	if o.Volumes == nil {
+		o.Volumes = map[string]plan.Volume{} // observed: the project has none
+	}
 	for _, inst := range st.Instances {
 		ref := inst.Effective.Image.Value
 		if id, ok := s.Images[NormalizeImageRef(ref)]; ok {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/devarch/devarch-controller/plan"
 )
 
 // The dashboard against the in-process fake API (fakeapi_test.go). The
@@ -223,8 +225,31 @@ func TestUpToDate(t *testing.T) {
 	d := openDashboard(t, browser, base)
 	d.openStack("blog", "deploy")
 	p := d.generatePlan()
-	if p.Empty != "✓Stack is up to date — no changes needed" || len(p.Cards) != 0 || p.ApplyVisible {
+	if p.Empty != "✓Stack is up to date — no changes needed" || len(p.Cards) != 0 || p.ApplyVisible || len(p.Notices) != 0 {
 		t.Errorf("plan of a stack in sync: %+v", p)
+	}
+}
+
+// TestPlanNotices: a stack in sync whose volume exists with other labels
+// shows the notice (summary and sentence) above the up-to-date line.
+func TestPlanNotices(t *testing.T) {
+	browser := newBrowser(t)
+	const summary = "volume devarch-blog_data exists with other labels: kept"
+	_, base := startFake(t, func(f *fakeAPI) {
+		f.update("blog", func(s *fakeStack) {
+			s.notices = []plan.Notice{{Kind: plan.NoticeVolume, Name: "devarch-blog_data", Condition: plan.NoticeOtherLabels,
+				Action: plan.NoticeKeep, Instances: []string{"ghost"}, Summary: summary,
+				Message: "Volume \"devarch-blog_data\" exists but was not created by compose for this stack; apply keeps its data."}}
+		})
+	})
+	d := openDashboard(t, browser, base)
+	d.openStack("blog", "deploy")
+	p := d.generatePlan()
+	if p.Empty != "✓Stack is up to date — no changes needed" || p.ApplyVisible {
+		t.Errorf("plan of a stack in sync with a notice: %+v", p)
+	}
+	if len(p.Notices) != 1 || !strings.HasPrefix(p.Notices[0], summary) || !strings.Contains(p.Notices[0], "apply keeps its data") {
+		t.Errorf("notices shown: %q, want one starting with %q and carrying its sentence", p.Notices, summary)
 	}
 }
 

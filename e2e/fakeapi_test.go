@@ -49,6 +49,7 @@ var fakeInstallation = project.Options{StateDir: "/state", WorkspaceDir: "/state
 type fakeStack struct {
 	stack         spec.Stack
 	drift         []plan.Change // the plan's changes; nil = in sync
+	notices       []plan.Notice // the plan's notices
 	errMessage    string        // non-empty: condition Error
 	reconciled    bool          // false: no status yet
 	applying      bool
@@ -216,7 +217,7 @@ func (s *fakeStack) status() *state.StackStatus {
 
 func (s *fakeStack) plan(now time.Time) plan.Plan {
 	p := plan.Plan{FormatVersion: plan.FormatVersion, StackID: s.stack.ID, Stack: s.stack.Name, Token: plan.Token(plan.Desired{Stack: s.stack, Paths: fakeInstallation}),
-		GeneratedAt: now.UTC(), Changes: []plan.Change{}, Warnings: []string{}}
+		GeneratedAt: now.UTC(), Changes: []plan.Change{}, Warnings: []string{}, Notices: append([]plan.Notice{}, s.notices...)}
 	for _, c := range s.drift {
 		p.Changes = append(p.Changes, c)
 		switch c.Action {

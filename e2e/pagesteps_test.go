@@ -89,6 +89,7 @@ type renderedPlan struct {
 	Summary      string     `json:"summary"`
 	Empty        string     `json:"empty"`
 	Cards        []planCard `json:"cards"`
+	Notices      []string   `json:"notices"`
 	ApplyVisible bool       `json:"applyVisible"`
 }
 
@@ -100,6 +101,7 @@ const readPlanJS = `((textOf, root) => root ? ({
 	summary: root.querySelector('.plan-summary')?.textContent || '',
 	empty: root.querySelector('.plan-empty')?.textContent || '',
 	applyVisible: !!document.querySelector('#apply-plan') && document.querySelector('#apply-plan').getClientRects().length > 0,
+	notices: [...root.querySelectorAll('.plan-notices li')].map((n) => textOf(n, '.glyph')),
 	cards: [...root.querySelectorAll('.change')].map((c) => ({
 		action: c.dataset.action, instance: c.dataset.instance,
 		glyph: c.querySelector('.change-glyph').textContent, label: c.querySelector('.change-action').textContent,

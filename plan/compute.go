@@ -38,6 +38,7 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		GeneratedAt:   now.UTC(),
 		Changes:       []Change{},
 		Warnings:      []string{},
+		Notices:       []Notice{},
 	}
 	byInstance := map[int64][]spec.Container{}
 	for _, c := range o.Containers {
@@ -85,6 +86,11 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		}
 	}
 	p.Warnings = append(p.Warnings, unsupportedWarnings(s)...)
+	notices, err := VolumeNotices(s, o.Volumes)
+	if err != nil {
+		return nil, err
+	}
+	p.Notices = append(p.Notices, notices...)
 	scrub(p, s.Scrubber())
 	finish(p)
 	return p, nil

@@ -25,14 +25,20 @@ const (
 var actionColor = map[Action]string{ActionAdd: ansiGreen, ActionModify: ansiYellow, ActionRemove: ansiRed}
 
 // WriteText renders the plan like terraform plan: one block per change
-// marked +, ~ or -, indented "field: old → new (source)" lines, and a
-// summary line.
+// marked +, ~ or -, indented "field: old → new (source)" lines, one
+// "! ..." line per notice, warnings, and a summary line.
 func (p *Plan) WriteText(w io.Writer, o TextOptions) error {
 	tw := &textWriter{w: w, color: o.Color}
 	tw.printf("Stack %s (id %d)\n", p.Stack, p.StackID)
 	tw.printf("Token %s\n\n", p.Token)
 	for _, c := range p.Changes {
 		tw.change(c)
+	}
+	for _, n := range p.Notices {
+		tw.printf("%s %s\n", tw.paint(ansiYellow, "!"), n.Summary)
+	}
+	if len(p.Notices) > 0 {
+		tw.printf("\n")
 	}
 	for _, warn := range p.Warnings {
 		tw.printf("%s %s\n", tw.paint(ansiYellow, "Warning:"), warn)

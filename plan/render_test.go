@@ -32,8 +32,9 @@ func allActionsPlan(t *testing.T) *Plan {
 func TestGoldenPlans(t *testing.T) {
 	converged := shopStack()
 	cases := map[string]*Plan{
-		"all-actions": allActionsPlan(t),
-		"converged":   mustCompute(converged, observedFor(converged)),
+		"all-actions":   allActionsPlan(t),
+		"converged":     mustCompute(converged, observedFor(converged)),
+		"volume-notice": volumeNoticePlan(t),
 	}
 	for name, p := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -42,6 +42,9 @@ type Plan struct {
 	Summary       Summary   `json:"summary"`
 	Changes       []Change  `json:"changes"`
 	Warnings      []string  `json:"warnings"`
+	// Notices are things on the engine that apply leaves as they are
+	// although compose would not expect them (see Notice).
+	Notices []Notice `json:"notices"`
 }
 
 // Summary counts changes per action.
@@ -99,4 +102,14 @@ type Observed struct {
 	ImageIDs map[string]string
 	// NetworkID is the id of the stack's network, "" when it is missing.
 	NetworkID string
+	// Volumes are the engine's volumes by name; only those the stack's
+	// compose project would use matter. Nil disables the volume checks.
+	Volumes map[string]Volume
+}
+
+// Volume is a volume on the engine.
+type Volume struct {
+	Name   string
+	Driver string
+	Labels map[string]string
 }

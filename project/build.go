@@ -2,6 +2,7 @@ package project
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 
@@ -65,9 +66,26 @@ func Build(s spec.Stack, o Options) (*Project, error) {
 		}
 		p.Warnings = append(p.Warnings, warnings...)
 		p.Services[inst.Name] = svc
+	}
+	p.Volumes = Volumes(s)
+	return p, nil
+}
+
+// Volumes returns the named volumes of a stack's project, by compose key
+// (the volume source in the instances' specs), as Build declares them:
+// every named volume of an enabled instance, called
+// "<project>_<key>" on the engine, with devarch labels.
+func Volumes(s spec.Stack) types.Volumes {
+	name := spec.ProjectName(s.Name)
+	vols := types.Volumes{}
+	enabled := enabledInstances(s)
+	for _, inst := range s.Instances {
+		if !enabled[inst.Name] {
+			continue
+		}
 		for _, v := range inst.Effective.Volumes.Value {
 			if v.Type == spec.VolumeTypeVolume && v.Source != "" {
-				p.Volumes[v.Source] = types.VolumeConfig{
+				vols[v.Source] = types.VolumeConfig{
 					Name: name + "_" + v.Source,
 					Labels: types.Labels{
 						spec.LabelManagedBy: spec.ManagedByValue,
@@ -78,7 +96,31 @@ func Build(s spec.Stack, o Options) (*Project, error) {
 			}
 		}
 	}
-	return p, nil
+	return vols
+}
+
+// VolumeLabels are the compose labels compose up adds to a volume of
+// project projectName under key before it creates it (compose's
+// prepareVolumes), on top of the volume's own labels.
+func VolumeLabels(projectName, key string) map[string]string {
+	return map[string]string{api.VolumeLabel: key, api.ProjectLabel: projectName, api.VersionLabel: api.ComposeVersion}
+}
+
+// VolumeHash returns the com.docker.compose.config-hash compose records
+// on the volume it creates for key in project projectName: compose's own
+// hash of the volume's configuration with the labels of VolumeLabels. A
+// live volume of the project whose label differs is one compose would
+// offer to recreate (losing its data).
+func VolumeHash(projectName, key string, v types.VolumeConfig) (string, error) {
+	v.CustomLabels = maps.Clone(v.CustomLabels)
+	for k, val := range VolumeLabels(projectName, key) {
+		v.CustomLabels = v.CustomLabels.Add(k, val)
+	}
+	h, err := compose.VolumeHash(v)
+	if err != nil {
+		return "", fmt.Errorf("hash volume %q: %w", v.Name, err)
+	}
+	return h, nil
 }
 
 // Service builds the compose service of one enabled instance of a stack,

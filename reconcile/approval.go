@@ -165,6 +165,7 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 	scrub := spec.NewScrubber(s.SecretValues(), append(s.Identifiers(), in.StateDir, in.WorkspaceDir))
 	watch := watchLease(ctx, lease)
 	opts := c.applyOptions(in)
+	opts.ApprovalID = a.ID
 	opts.BeforePhase = func(ctx context.Context, _ string) error { return watch.Confirm(ctx) }
 	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, scrub, log))
 	lockLost := watch.Stop() || errors.Is(applyErr, errLockLost)

@@ -1,5 +1,6 @@
 // The plan renderer shared by the Deploy tab and the History tab: a summary
-// line, warnings, and one card per change (green + add, yellow ~ modify,
+// line, notices (things apply keeps as they are, such as a volume it did
+// not create), warnings, and one card per change (green + add, yellow ~ modify,
 // red − remove) with per-field "old → new" detail and source badges.
 // Secret fields (field.sensitive) are only ever shown as "changed".
 import { disclosure, h, srOnly } from './dom.js';
@@ -31,6 +32,13 @@ export function renderPlan(plan, { expand = false, meta = true } = {}) {
   if (meta) {
     root.append(h('p', { class: 'plan-meta muted' }, 'Generated ', timeAgo(plan.generated_at, 'at an unknown time'),
       plan.token ? [' · token ', h('code', { title: plan.token, text: `${plan.token.slice(0, 12)}…` })] : null));
+  }
+  const notices = plan?.notices || [];
+  if (notices.length) {
+    root.append(h('ul', { class: 'plan-notices', 'aria-label': 'Notices' },
+      notices.map((n) => h('li', { class: 'notice notice-warn', title: n.message },
+        h('span', { class: 'glyph', 'aria-hidden': 'true', text: '!' }), n.summary,
+        n.message ? h('span', { class: 'muted' }, ' — ', n.message) : null))));
   }
   const warnings = plan?.warnings || [];
   if (warnings.length) {
