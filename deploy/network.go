@@ -51,11 +51,13 @@ func (e *NetworkOwnershipError) Error() string {
 // differs from labels', yields a *NetworkOwnershipError and is left alone.
 //
 // Engines before API 1.44 accept two networks with the same name (the
-// create only returns a warning). If a concurrent create slipped in between
-// the check and the create, every racer keeps the oldest network and
-// removes its own. Callers hold the stack's lock, so this only matters for
-// outside actors.
+// create only returns a warning). Calls on one Runtime take turns, so they
+// never race each other; callers in other processes hold the stack's lock.
+// If a create from outside slipped in between the check and the create
+// anyway, the oldest network is kept and this call removes its own.
 func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (created bool, err error) {
+	r.networksMu.Lock()
+	defer r.networksMu.Unlock()
 	want := maps.Clone(labels)
 	if want == nil {
 		want = map[string]string{}

@@ -33,6 +33,8 @@ type Runtime struct {
 
 	imagesMu sync.Mutex
 	images   map[string]imageDefaults // by image ID
+
+	networksMu sync.Mutex // EnsureNetwork calls take turns
 }
 
 // NewRuntime connects to the engine at host, for example

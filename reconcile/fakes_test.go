@@ -342,11 +342,11 @@ func (w *fakeWorld) snapshotOf(f func()) {
 }
 
 // runningContainerOf returns the container compose would have created for
-// the first instance of s (planned with zero Paths): running, on the
+// the first instance of s (planned in unitInstallation): running, on the
 // stack's network, with compose's config hash and the devarch labels.
 func runningContainerOf(t *testing.T, s spec.Stack) spec.Container {
 	t.Helper()
-	p, err := project.Build(s, project.Options{})
+	p, err := project.Build(s, unitInstallation)
 	if err != nil {
 		t.Fatal(err)
 	}
