@@ -65,8 +65,12 @@ type Observer struct {
 	seen map[string]observed // container ID → last observation
 
 	dirtyMu sync.Mutex
-	dirty   map[string]uint64 // container ID → generation of its last Invalidate
+	dirty   map[string]uint64 // container ID → generation of its last event
 	gen     uint64
+	// died holds containers whose last event is a die the engine has not
+	// finished handling yet (see HandleEvent).
+	died    map[string]death
+	settled func(stackID int64)
 }
 
 type observed struct {
@@ -86,41 +90,7 @@ func (r *Runtime) NewObserver(selectors ...string) *Observer {
 		k, v, _ := strings.Cut(s, "=")
 		want[k] = v
 	}
-	return &Observer{rt: r, filter: f, selectors: want, seen: map[string]observed{}, dirty: map[string]uint64{}}
-}
-
-// Invalidate tells the Observer that the engine reported an event about a
-// container: its next pass inspects that container, whether or not the
-// container list (which may lag behind the event) shows a change, or shows
-// the container at all. A pass that was already running when Invalidate was
-// called does not consume it: the pass after it inspects again.
-func (o *Observer) Invalidate(containerID string) {
-	if containerID == "" {
-		return
-	}
-	o.dirtyMu.Lock()
-	defer o.dirtyMu.Unlock()
-	o.gen++
-	o.dirty[containerID] = o.gen
-}
-
-// takeDirty returns a copy of the invalidated containers.
-func (o *Observer) takeDirty() map[string]uint64 {
-	o.dirtyMu.Lock()
-	defer o.dirtyMu.Unlock()
-	return maps.Clone(o.dirty)
-}
-
-// clearDirty forgets the invalidations a pass handled, keeping those made
-// again since the pass took them.
-func (o *Observer) clearDirty(handled map[string]uint64) {
-	o.dirtyMu.Lock()
-	defer o.dirtyMu.Unlock()
-	for id, gen := range handled {
-		if o.dirty[id] == gen {
-			delete(o.dirty, id)
-		}
-	}
+	return &Observer{rt: r, filter: f, selectors: want, seen: map[string]observed{}, dirty: map[string]uint64{}, died: map[string]death{}}
 }
 
 // matches reports whether labels carry every label the Observer selects.
@@ -141,7 +111,7 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 
-	dirty := o.takeDirty()
+	dirty, died := o.takeDirty()
 	items, err := o.rt.listContainers(ctx, o.filter)
 	if err != nil {
 		return nil, err
@@ -156,6 +126,10 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 				zap.String("container_id", it.ID), zap.Strings("names", it.Names))
 			continue
 		}
+		if c, ok := o.provisional(it.ID, dirty, died); ok {
+			next[it.ID] = c
+			continue
+		}
 		fp := fingerprint(it)
 		if prev, ok := o.seen[it.ID]; ok && prev.fingerprint == fp && dirty[it.ID] == 0 {
 			next[it.ID] = prev
@@ -167,9 +141,14 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 	// not show a container created a moment ago yet. Inspect decides; a
 	// container that is gone is left out.
 	for _, id := range slices.Sorted(maps.Keys(dirty)) {
-		if !listed[id] {
-			changed = append(changed, inspectTarget{id: id, checkLabels: true})
+		if listed[id] {
+			continue
 		}
+		if c, ok := o.provisional(id, dirty, died); ok {
+			next[id] = c
+			continue
+		}
+		changed = append(changed, inspectTarget{id: id, checkLabels: true})
 	}
 	fresh, err := o.rt.inspectAll(ctx, changed, o.matches)
 	if err != nil {
@@ -179,7 +158,7 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 		next[id] = c
 	}
 	o.seen = next
-	o.clearDirty(dirty)
+	o.clearDirty(dirty, died)
 
 	out := make([]spec.Container, 0, len(next))
 	for _, c := range next {
@@ -459,11 +438,13 @@ func cloneContainer(c spec.Container) spec.Container {
 
 // Event is one engine event about a labeled container.
 type Event struct {
-	StackID     int64     `json:"stack_id"`
-	InstanceID  int64     `json:"instance_id"`
-	ContainerID string    `json:"container_id"`
-	Action      string    `json:"action"`
-	Time        time.Time `json:"time"`
+	StackID     int64  `json:"stack_id"`
+	InstanceID  int64  `json:"instance_id"`
+	ContainerID string `json:"container_id"`
+	Action      string `json:"action"`
+	// ExitCode is the exit code a "die" event reports (0 otherwise).
+	ExitCode int       `json:"exit_code,omitempty"`
+	Time     time.Time `json:"time"`
 }
 
 // Events streams events of containers labeled devarch.managed_by=devarch
@@ -521,5 +502,9 @@ func toEvent(m events.Message) (Event, bool) {
 	if m.TimeNano != 0 {
 		t = time.Unix(0, m.TimeNano)
 	}
-	return Event{StackID: stackID, InstanceID: instanceID, ContainerID: m.Actor.ID, Action: string(m.Action), Time: t.UTC()}, true
+	ev := Event{StackID: stackID, InstanceID: instanceID, ContainerID: m.Actor.ID, Action: string(m.Action), Time: t.UTC()}
+	if code, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
+		ev.ExitCode = code
+	}
+	return ev, true
 }

@@ -178,6 +178,9 @@ func TestToEvent(t *testing.T) {
 	}{
 		{"die", events.Message{Type: events.ContainerEventType, Action: events.ActionDie, Actor: events.Actor{ID: "c1", Attributes: attrs}, Time: 5, TimeNano: 5_000_000_007},
 			Event{StackID: 7, InstanceID: 11, ContainerID: "c1", Action: "die", Time: time.Unix(5, 7).UTC()}, true},
+		{"die with exit code", events.Message{Type: events.ContainerEventType, Action: events.ActionDie,
+			Actor: events.Actor{ID: "c1", Attributes: withAttr(attrs, "exitCode", "137")}, Time: 5},
+			Event{StackID: 7, InstanceID: 11, ContainerID: "c1", Action: "die", ExitCode: 137, Time: time.Unix(5, 0).UTC()}, true},
 		{"seconds only", events.Message{Type: events.ContainerEventType, Action: events.ActionStart, Actor: events.Actor{ID: "c1", Attributes: attrs}, Time: 5},
 			Event{StackID: 7, InstanceID: 11, ContainerID: "c1", Action: "start", Time: time.Unix(5, 0).UTC()}, true},
 		{"health", events.Message{Type: events.ContainerEventType, Action: events.ActionHealthStatusHealthy, Actor: events.Actor{ID: "c1", Attributes: attrs}, Time: 5},
@@ -194,6 +197,12 @@ func TestToEvent(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withAttr(attrs map[string]string, k, v string) map[string]string {
+	out := maps.Clone(attrs)
+	out[k] = v
+	return out
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -494,6 +503,8 @@ func TestObserverFollowsEvents(t *testing.T) {
 	defer cancel()
 	evs, errs := rt.Events(ctx)
 	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+	settled := make(chan int64, 64)
+	obs.OnSettled(func(id int64) { settled <- id })
 	id := createContainer(t, rt, client.ContainerCreateOptions{
 		Name:   spec.ContainerName(stack, "web"),
 		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 1, stack, "web")},
@@ -506,8 +517,19 @@ func TestObserverFollowsEvents(t *testing.T) {
 		timeout := time.After(30 * time.Second)
 		for {
 			select {
+			case id := <-settled:
+				if id != stackID {
+					t.Errorf("%s: settled stack %d, want %d", step, id, stackID)
+				}
 			case ev := <-evs:
-				obs.Invalidate(ev.ContainerID)
+				obs.HandleEvent(ev)
+			case err := <-errs:
+				t.Fatalf("%s: event stream ended: %v", step, err)
+			case <-timeout:
+				got, _ := obs.Observe(ctx)
+				t.Fatalf("%s: not observed within 30 s after the engine's events; observer has %+v", step, got)
+			}
+			{
 				got, err := obs.Observe(ctx)
 				if err != nil {
 					t.Fatalf("%s: Observe: %v", step, err)
@@ -522,11 +544,6 @@ func TestObserverFollowsEvents(t *testing.T) {
 				if want(c, found) {
 					return
 				}
-			case err := <-errs:
-				t.Fatalf("%s: event stream ended: %v", step, err)
-			case <-timeout:
-				got, _ := obs.Observe(ctx)
-				t.Fatalf("%s: not observed within 30 s after the engine's events; observer has %+v", step, got)
 			}
 		}
 	}
@@ -568,6 +585,71 @@ func TestObserverFollowsEvents(t *testing.T) {
 		until(fmt.Sprintf("crash %d", i), func(c spec.Container, ok bool) bool { return ok && c.State == spec.StateExited && c.ExitCode == 1 })
 		if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestDieIsShownAtOnceThenSettled: a container's process exits by itself
+// under restart: always. At its die event the observer shows it exited with
+// the event's exit code without waiting for the engine; once the engine has
+// handled the exit the observer says so (OnSettled, with the stack), and
+// the next pass inspects the container: the restart policy restarted it.
+func TestDieIsShownAtOnceThenSettled(t *testing.T) {
+	rt := newTestRuntime(t)
+	stackID := randomStackID()
+	stack := testenv.UniqueName("settle")
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	evs, errs := rt.Events(ctx)
+	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+	settled := make(chan int64, 16)
+	obs.OnSettled(func(id int64) { settled <- id })
+	id := createContainer(t, rt, client.ContainerCreateOptions{
+		Name: spec.ContainerName(stack, "loop"),
+		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 1, stack, "loop"),
+			Env: []string{"SLEEPER_EXIT_AFTER=1s", "SLEEPER_EXIT_CODE=3"}},
+		HostConfig: &container.HostConfig{RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyAlways}},
+	}, true)
+	if _, err := obs.Observe(ctx); err != nil { // cache it, running
+		t.Fatal(err)
+	}
+	state := func() spec.Container {
+		t.Helper()
+		got, err := obs.Observe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range got {
+			if c.ID == id {
+				return c
+			}
+		}
+		t.Fatal("container not observed")
+		return spec.Container{}
+	}
+	for {
+		select {
+		case ev := <-evs:
+			obs.HandleEvent(ev)
+			if ev.ContainerID != id || ev.Action != "die" {
+				continue
+			}
+			if c := state(); c.State != spec.StateExited || c.ExitCode != 3 {
+				t.Fatalf("right after the die event: %s (%d), want exited (3)", c.State, c.ExitCode)
+			}
+		case got := <-settled:
+			if got != stackID {
+				t.Fatalf("settled stack %d, want %d", got, stackID)
+			}
+			c := state()
+			if c.RestartCount < 1 || (c.State != spec.StateRestarting && c.State != spec.StateRunning) {
+				t.Fatalf("after the exit settled: %s, %d restarts; want restarting or running again, restarted", c.State, c.RestartCount)
+			}
+			return
+		case err := <-errs:
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatal("no die event and settlement within a minute")
 		}
 	}
 }

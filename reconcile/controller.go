@@ -78,8 +78,12 @@ func New(d Deps, o Options) *Controller {
 	if d.Metrics == nil {
 		d.Metrics = nopMetrics{}
 	}
+	q := newQueue()
+	// A container change the observer showed provisionally (a container
+	// the engine is still stopping) is observed again once it settles.
+	d.Observer.OnSettled(q.Add)
 	return &Controller{
-		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: newQueue(),
+		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: q,
 		statuses: map[int64]state.StackStatus{}, written: map[int64]state.StackStatus{}, names: map[int64]string{},
 		unfinished: map[int64]unfinished{},
 		draining:   make(chan struct{}), resync: make(chan struct{}, 1),

@@ -65,12 +65,15 @@ type Notifier interface {
 	Listen(ctx context.Context, channels ...string) (<-chan state.Notification, error)
 }
 
-// Observer snapshots the runtime. Invalidate tells it that an engine event
-// named a container, so its next snapshot inspects that container afresh
-// (the engine's container list can lag behind its events).
+// Observer snapshots the runtime. HandleEvent tells it what an engine
+// event said about a container, so its next snapshot shows the change (the
+// engine's container list can lag behind its events); OnSettled gives it
+// the function to call when a change it could only show provisionally can
+// be observed for good (see deploy.Observer.HandleEvent).
 type Observer interface {
 	Snapshot(ctx context.Context) (deploy.Snapshot, error)
-	Invalidate(containerID string)
+	HandleEvent(ev deploy.Event)
+	OnSettled(f func(stackID int64))
 }
 
 // Applier applies a stack.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
@@ -186,14 +187,43 @@ func BenchmarkDriftSeen(b *testing.B) {
 	d := newDriftBench(b)
 	name := spec.ContainerName(d.stack.Name, "web")
 	ctx := context.Background()
-	var killRow, killMetric, stopRow, stopMetric []time.Duration
-	measure := func(request func() error) (time.Duration, time.Duration) {
+	// The engine's own part: from the request to its "die" event, read
+	// from an event stream of the benchmark's own.
+	rt, err := deploy.NewRuntime("", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close()
+	evCtx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	events, _ := rt.Events(evCtx)
+	var killRow, killMetric, killEvent, stopRow, stopMetric, stopEvent []time.Duration
+	measure := func(request func() error, eventTimes *[]time.Duration) (time.Duration, time.Duration) {
+		for len(events) > 0 {
+			<-events
+		}
 		errs := make(chan error, 1)
+		died := make(chan time.Duration, 1)
+		start := time.Now()
+		go func() {
+			for ev := range events {
+				if ev.StackID == d.stack.ID && ev.Action == "die" {
+					died <- time.Since(start)
+					return
+				}
+			}
+		}()
 		// The clock starts as the request is sent: waitBoth's start.
 		go func() { errs <- request() }()
 		row, metric := d.waitBoth(true, 30*time.Second)
 		if err := <-errs; err != nil {
 			b.Fatal(err)
+		}
+		select {
+		case e := <-died:
+			*eventTimes = append(*eventTimes, e)
+		case <-time.After(10 * time.Second):
+			b.Fatal("no die event within 10 s")
 		}
 		b.StopTimer()
 		if _, err := d.docker.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
@@ -208,18 +238,20 @@ func BenchmarkDriftSeen(b *testing.B) {
 		r, m := measure(func() error {
 			_, err := d.docker.ContainerKill(ctx, name, client.ContainerKillOptions{Signal: "KILL"})
 			return err
-		})
+		}, &killEvent)
 		killRow, killMetric = append(killRow, r), append(killMetric, m)
 		r, m = measure(func() error {
 			_, err := d.docker.ContainerStop(ctx, name, client.ContainerStopOptions{Timeout: &timeout})
 			return err
-		})
+		}, &stopEvent)
 		stopRow, stopMetric = append(stopRow, r), append(stopMetric, m)
 	}
 	report(b, "kill-to-row", killRow)
 	report(b, "kill-to-metric", killMetric)
+	report(b, "kill-to-die-event", killEvent)
 	report(b, "stop-to-row", stopRow)
 	report(b, "stop-to-metric", stopMetric)
+	report(b, "stop-to-die-event", stopEvent)
 }
 
 // freeAddr returns a free loopback address.

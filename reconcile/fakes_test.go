@@ -55,7 +55,7 @@ type fakeWorld struct {
 	listenErrs   int // Listen fails this many times first
 	streamErrs   int // Events' stream breaks this many times first
 
-	invalidated []string    // Invalidate calls, in order
+	invalidated []string    // HandleEvent calls' container ids, in order
 	snapHook    func(n int) // called (outside mu) at the start of the n-th Snapshot, from 1
 	snapCalls   int
 	finishErrs  int // FinishApproval fails this many times first
@@ -268,11 +268,13 @@ func (w *fakeWorld) Snapshot(context.Context) (deploy.Snapshot, error) {
 	return w.snap, w.snapErr
 }
 
-func (w *fakeWorld) Invalidate(id string) {
+func (w *fakeWorld) HandleEvent(ev deploy.Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.invalidated = append(w.invalidated, id)
+	w.invalidated = append(w.invalidated, ev.ContainerID)
 }
+
+func (w *fakeWorld) OnSettled(func(int64)) {}
 
 func (w *fakeWorld) Apply(_ context.Context, s spec.Stack, o deploy.ApplyOptions, progress deploy.ProgressFunc) (deploy.Result, error) {
 	w.mu.Lock()

@@ -44,7 +44,7 @@ func (c *Controller) requestResync() {
 func (c *Controller) resyncRequests() <-chan struct{} { return c.resync }
 
 // watchRuntime enqueues the stack of every labeled container event, after
-// telling the observer which container the event named. When
+// telling the observer what the event said. When
 // the event stream breaks (engine down) it reconnects with backoff and,
 // once reconnected, asks for a full pass, since events were missed.
 func (c *Controller) watchRuntime(ctx context.Context) {
@@ -57,9 +57,9 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 		}
 		for ev := range events {
 			backoff = watchMinBackoff
-			// Invalidate before enqueueing: the pass the event causes must
-			// inspect the container, not trust a list that may lag.
-			c.d.Observer.Invalidate(ev.ContainerID)
+			// Tell the observer before enqueueing: the pass the event
+			// causes must see the change, not trust a list that may lag.
+			c.d.Observer.HandleEvent(ev)
 			if ev.StackID > 0 {
 				c.queue.Add(ev.StackID)
 			}
