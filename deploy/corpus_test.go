@@ -3,10 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -18,19 +15,10 @@ import (
 	"github.com/devarch/devarch-controller/spec"
 )
 
-// corpusDir locates devarch's service templates next to the repository
-// (../shared/corpus/devarch-services from the repository root).
+// corpusDir locates devarch's service templates (see testenv.Corpus).
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus", "devarch-services")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv(testenv.EnvRequire) == "1" {
-			t.Fatalf("corpus not found at %s: %v", dir, err)
-		}
-		t.Skipf("corpus not found at %s", dir)
-	}
-	return dir
+	return testenv.Corpus(t, "devarch-services")
 }
 
 // TestEveryCorpusTemplateApplies applies a stack holding each template of

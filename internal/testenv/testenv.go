@@ -5,13 +5,16 @@
 //
 // When a component is not configured a test is skipped, unless
 // DEVARCH_TEST_REQUIRE=1 is set (as scripts/test.sh and CI do): then it fails,
-// so integration tests can never be skipped silently in CI.
+// so integration tests can never be skipped silently in CI. Every skip in
+// the module goes through Skip (or a helper built on it), except the few
+// the suite itself decides, which docs/development.md lists.
 package testenv
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -36,12 +39,31 @@ const (
 	TestImage = "devarch-test/sleeper:latest"
 )
 
+// Required reports whether DEVARCH_TEST_REQUIRE=1 is set: a test that
+// cannot run must then fail instead of skipping.
+func Required() bool { return os.Getenv(EnvRequire) == "1" }
+
+// Skip skips the test because something it needs is missing, or fails it
+// when DEVARCH_TEST_REQUIRE=1: under the test command a skip is a failure.
+// reason says what is missing and what to do about it.
+func Skip(t testing.TB, reason string) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("cannot run (%s=1 turns a skip into a failure): %s", EnvRequire, reason)
+		return
+	}
+	t.Skip(reason)
+}
+
+// Skipf is Skip with a formatted reason.
+func Skipf(t testing.TB, format string, args ...any) {
+	t.Helper()
+	Skip(t, fmt.Sprintf(format, args...))
+}
+
 func missing(t testing.TB, what string) {
 	t.Helper()
-	if os.Getenv(EnvRequire) == "1" {
-		t.Fatalf("%s is required (%s=1) but not configured; run the tests through scripts/test.sh", what, EnvRequire)
-	}
-	t.Skipf("%s not configured; run the tests through scripts/test.sh", what)
+	Skipf(t, "%s not configured; run the tests through scripts/test.sh", what)
 }
 
 // DatabaseURL creates a fresh, empty database on the test cluster and
