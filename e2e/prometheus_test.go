@@ -24,6 +24,7 @@ import (
 // devarch_stack_drifted for a stack goes from 0 to 1 after `docker stop`
 // of one of its containers.
 func TestPrometheusSeesDrift(t *testing.T) {
+	t.Parallel() // own database, serve, Prometheus and stack
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
 		testenv.Skipf(t, "prometheus not found (Debian: apt-get install -y prometheus; scripts/test.sh installs it): %v", err)

@@ -52,6 +52,7 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 	if err := state.Migrate(ctx, url); err != nil {
 		b.Fatal(err)
 	}
+	testenv.UniqueIDs(b, url)
 	var queries queryCount
 	store, err := state.Open(ctx, url, "bench", state.WithPoolConfig(func(c *pgxpool.Config) { c.ConnConfig.Tracer = &queries }))
 	if err != nil {

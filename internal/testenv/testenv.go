@@ -13,6 +13,7 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"net/url"
@@ -104,6 +105,30 @@ func DatabaseURL(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// UniqueIDs moves the stack and instance id sequences of a migrated test
+// database to a random offset. Every test database starts its ids at 1,
+// containers carry only the ids in their labels, and the engine is shared
+// by every test running at once: without this, two tests' "stack 1" would
+// see (and an apply would remove, as strays) each other's containers. A
+// test that creates containers from a fresh database calls it after the
+// migrations ran and before it creates stacks.
+func UniqueIDs(t testing.TB, url string) {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	base := 1_000_000 + int64(binary.BigEndian.Uint32(b[:])%3_000_000_000) // below lock.MaxStackID
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to test database: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SELECT setval('stacks_id_seq', $1), setval('instances_id_seq', $1)`, base); err != nil {
+		t.Fatalf("move id sequences (run the migrations first): %v", err)
+	}
 }
 
 // Docker returns a client for the test engine, API version negotiated.

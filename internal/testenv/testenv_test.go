@@ -1,10 +1,14 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // recorder stands in for a test, recording how Skip ended it.
@@ -48,5 +52,26 @@ func TestCorpusDirFromEnvironment(t *testing.T) {
 	t.Setenv(EnvRequire, "")
 	if got, want := CorpusDir(t), RepoRoot(t)+"/../shared/corpus"; got != filepath.Clean(want) {
 		t.Errorf("CorpusDir = %q, want %q", got, want)
+	}
+}
+
+func TestUniqueIDsMovesTheSequences(t *testing.T) {
+	url := DatabaseURL(t)
+	ctx := t.Context()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `CREATE SEQUENCE stacks_id_seq; CREATE SEQUENCE instances_id_seq`); err != nil {
+		t.Fatal(err)
+	}
+	UniqueIDs(t, url)
+	var stack, instance int64
+	if err := conn.QueryRow(ctx, `SELECT nextval('stacks_id_seq'), nextval('instances_id_seq')`).Scan(&stack, &instance); err != nil {
+		t.Fatal(err)
+	}
+	if stack <= 1_000_000 || instance <= 1_000_000 || stack > math.MaxUint32 {
+		t.Errorf("next ids %d and %d, want both above 1,000,000 and at most %d", stack, instance, uint32(math.MaxUint32))
 	}
 }
