@@ -15,7 +15,11 @@
 #           DEVARCH_TEST_DATABASE_URL, DEVARCH_TEST_DOCKER=1,
 #           DEVARCH_TEST_REQUIRE=1 (a skip is a failure) and DEVARCH_CORPUS.
 #   gofmt   lists unformatted files
-#   vet     go vet
+#   vet     go vet -race: with -race it type-checks against the packages
+#           go test -race compiles, so the two share one compilation. It
+#           starts in the background during setup, as soon as the C
+#           toolchain is there (on a fresh machine it compiles while the
+#           other packages install); the step shows the time waited for it.
 #   test    go test -race -count=1 -p $DEVARCH_TEST_P (default 4: most
 #           integration packages wait on the engine, not the CPU) -timeout 20m
 #   outage  outage tests (TestDisruptive*: they restart PostgreSQL and the
@@ -64,11 +68,39 @@ ensure_corpus() {
 	export DEVARCH_CORPUS
 }
 
+# start_vet runs go vet -race on the packages in the background, its output
+# in VET_LOG; wait_vet (the vet step) waits for it.
+start_vet() {
+	VET_LOG=$(mktemp)
+	go vet -race "${PKGS[@]}" >"$VET_LOG" 2>&1 &
+	VET_PID=$!
+}
+
+wait_vet() {
+	local rc=0
+	wait "$VET_PID" || rc=$?
+	VET_PID=
+	cat "$VET_LOG" >&2
+	rm -f "$VET_LOG"
+	return "$rc"
+}
+
+# stop_vet ends a background go vet still running (setup failed).
+stop_vet() {
+	if [[ -n ${VET_PID:-} ]]; then
+		kill "$VET_PID" 2>/dev/null || true
+		wait "$VET_PID" 2>/dev/null || true
+		rm -f "$VET_LOG"
+	fi
+}
+
 # setup installs what is missing, starts the services and exports the
 # variables the tests read. It stops at the first failure.
 setup() {
 	local s=$REPO_ROOT/scripts
 	ensure_go || return 1
+	"$s/tools.sh" install toolchain || return 1
+	start_vet
 	"$s/tools.sh" install || return 1
 	"$s/tools.sh" versions
 	ensure_corpus || return 1
@@ -191,11 +223,12 @@ main() {
 	split_args "$@"
 	step setup setup
 	if ((FAILED)); then
+		stop_vet
 		summary
 		return 1
 	fi
 	step gofmt check_gofmt
-	step vet go vet "${PKGS[@]}"
+	step vet wait_vet
 	# Outage tests never run beside the others, whatever the caller exported.
 	# Flags given to this script come last, so a -p of theirs wins.
 	step test env -u DEVARCH_TEST_DISRUPTIVE \

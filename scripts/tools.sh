@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/tools.sh missing|install [--dry-run]|versions
+# scripts/tools.sh missing [toolchain] | install [--dry-run] [toolchain] | versions
 #
 # The system packages the tests need, installed only when missing (checked
 # by command, so a second run never calls apt-get):
@@ -17,6 +17,9 @@
 #   install    install them with apt-get as root; as another user, or
 #              without apt-get, print exactly what to install and fail.
 #              --dry-run prints the apt-get command instead of running it.
+#   toolchain  (with missing or install) only the C toolchain: scripts/test.sh
+#              installs it first, so that compiling can start while the
+#              rest installs
 #   versions   print the version of every tool, "not installed" when missing
 #
 # For tests of this script: DEVARCH_TEST_PRETEND_MISSING (commands to treat
@@ -80,9 +83,10 @@ need_docker_engine() {
 	! docker_answers
 }
 
-# missing prints the packages to install, in a fixed order.
+# missing [toolchain] prints the packages to install, in a fixed order.
 missing() {
 	c_toolchain_works || printf '%s\n' gcc libc6-dev
+	[[ ${1:-} == toolchain ]] && return 0
 	if ! have docker || need_docker_engine; then echo docker.io; fi
 	have_postgres || echo postgresql-15
 	have_browser || echo chromium
@@ -95,12 +99,20 @@ missing() {
 }
 
 install() {
-	local dry=0
-	[[ ${1:-} == --dry-run ]] && dry=1
+	local dry=0 group=
+	if [[ ${1:-} == --dry-run ]]; then
+		dry=1
+		shift
+	fi
+	group=${1:-}
 	local pkgs
-	mapfile -t pkgs < <(missing)
+	mapfile -t pkgs < <(missing "$group")
 	if ((${#pkgs[@]} == 0)); then
-		log "every tool the tests need is installed"
+		if [[ $group == toolchain ]]; then
+			log "the C toolchain is installed"
+		else
+			log "every tool the tests need is installed"
+		fi
 		return 0
 	fi
 	if ! root; then
@@ -127,7 +139,7 @@ install() {
 	# cgroupfs-mount, chromium its fonts.
 	apt_install "${pkgs[@]}"
 	local still
-	still=$(missing)
+	still=$(missing "$group")
 	[[ -z $still ]] || die "still missing after apt-get install: $(tr '\n' ' ' <<<"$still")"
 }
 
@@ -159,11 +171,14 @@ versions() {
 
 find_go
 case ${1:-} in
-missing) missing ;;
-install) install "${2:-}" ;;
+missing) missing "${2:-}" ;;
+install)
+	shift
+	install "$@"
+	;;
 versions) versions ;;
 *)
-	echo "usage: scripts/tools.sh missing | install [--dry-run] | versions" >&2
+	echo "usage: scripts/tools.sh missing [toolchain] | install [--dry-run] [toolchain] | versions" >&2
 	exit 2
 	;;
 esac

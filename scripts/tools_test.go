@@ -97,6 +97,23 @@ func TestToolsInstallsOnlyWhatIsMissing(t *testing.T) {
 	}
 }
 
+// TestToolsToolchainFirst: "toolchain" limits missing and install to the C
+// toolchain, which scripts/test.sh installs before the rest.
+func TestToolsToolchainFirst(t *testing.T) {
+	t.Parallel()
+	requireComplete(t)
+	missing := allBrowsers + "gcc promtool"
+	if out, errs, ok := tools(t, missing, true, "missing", "toolchain"); !ok || strings.Join(strings.Fields(out), " ") != "gcc libc6-dev" {
+		t.Errorf("missing toolchain = %q (ok %v, stderr %s), want gcc libc6-dev", out, ok, errs)
+	}
+	if out, errs, ok := tools(t, missing, true, "install", "--dry-run", "toolchain"); !ok || strings.TrimSpace(out) != "apt-get install -y gcc libc6-dev" {
+		t.Errorf("install --dry-run toolchain: ok %v, stdout %q, stderr %q", ok, out, errs)
+	}
+	if out, errs, ok := tools(t, allBrowsers, true, "install", "--dry-run", "toolchain"); !ok || out != "" || !strings.Contains(errs, "the C toolchain is installed") {
+		t.Errorf("install --dry-run toolchain with only a browser missing: ok %v, stdout %q, stderr %q; want nothing to do", ok, out, errs)
+	}
+}
+
 func TestToolsSaysWhatToInstallWhenItCannot(t *testing.T) {
 	t.Parallel()
 	requireComplete(t)
