@@ -99,11 +99,11 @@ stop_vet() {
 setup() {
 	local s=$REPO_ROOT/scripts
 	ensure_go || return 1
+	ensure_corpus || return 1
 	"$s/tools.sh" install toolchain || return 1
 	start_vet
 	"$s/tools.sh" install || return 1
 	"$s/tools.sh" versions
-	ensure_corpus || return 1
 	"$s/postgres.sh" start >/dev/null || return 1
 	"$s/docker.sh" ensure || return 1
 	"$s/images.sh" tag-corpus || return 1 # builds the image first
@@ -111,6 +111,9 @@ setup() {
 	DEVARCH_TEST_DATABASE_URL=$("$s/postgres.sh" url) || return 1
 	export DEVARCH_TEST_DATABASE_URL DEVARCH_TEST_DOCKER=1 DEVARCH_TEST_REQUIRE=1
 	log "DEVARCH_TEST_DATABASE_URL=$DEVARCH_TEST_DATABASE_URL DEVARCH_TEST_DOCKER=1 DEVARCH_TEST_REQUIRE=1 DEVARCH_CORPUS=$DEVARCH_CORPUS"
+	if ! is_root && go list "${PKGS[@]}" 2>/dev/null | grep -q '/deploy$'; then
+		log "WARNING: not root: the disk fault tests of ./deploy mount file systems and will fail (DEVARCH_TEST_REQUIRE=1); run the test command as root for a complete run."
+	fi
 	if [[ $OUTAGE == 1 ]] && ! "$s/docker.sh" owned; then
 		log "WARNING: the Docker engine was not started by scripts/docker.sh, so the outage step cannot restart it and will fail." \
 			"Stop that engine (e.g. sudo systemctl stop docker.socket docker) and run this again to let scripts/docker.sh start its own," \
