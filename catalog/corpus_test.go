@@ -7,20 +7,18 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/devarch/devarch-controller/internal/testenv"
 )
 
-// corpusDir is the devarch services corpus, relative to this package.
-const corpusDir = "../../shared/corpus/devarch-services"
+// corpusDir returns the devarch services corpus (see testenv.Corpus).
+func corpusDir(t testing.TB) string {
+	t.Helper()
+	return testenv.Corpus(t, "devarch-services")
+}
 
 // examplesDir holds the templates the shop export needs beyond the corpus.
 const examplesDir = "../examples/templates"
-
-func requireCorpus(t testing.TB) {
-	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("devarch services corpus not found at %s (expected next to the repository, under shared/corpus): %v", corpusDir, err)
-	}
-}
 
 func byName(t *testing.T, results []FileResult) map[string]FileResult {
 	t.Helper()
@@ -36,8 +34,8 @@ func byName(t *testing.T, results []FileResult) map[string]FileResult {
 }
 
 func TestLoadPathsCorpus(t *testing.T) {
-	requireCorpus(t)
-	results := LoadPaths(corpusDir)
+	corpus := corpusDir(t)
+	results := LoadPaths(corpus)
 	if len(results) != 174 {
 		t.Fatalf("loaded %d files, want 174", len(results))
 	}
@@ -50,7 +48,7 @@ func TestLoadPathsCorpus(t *testing.T) {
 	var warnings []string
 	for _, r := range results {
 		for _, w := range r.Warnings {
-			rel, _ := filepath.Rel(corpusDir, w.File)
+			rel, _ := filepath.Rel(corpus, w.File)
 			warnings = append(warnings, filepath.ToSlash(rel)+": "+w.Key)
 		}
 	}
@@ -94,7 +92,7 @@ func TestLoadPathsCorpus(t *testing.T) {
 		"traefik.yml":        "/etc/traefik/traefik.yml",
 	}
 	for _, c := range traefik.Spec.ConfigFiles {
-		data, err := os.ReadFile(filepath.Join(corpusDir, "gateway", "traefik", "config", filepath.FromSlash(c.Path)))
+		data, err := os.ReadFile(filepath.Join(corpus, "gateway", "traefik", "config", filepath.FromSlash(c.Path)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,9 +113,9 @@ func TestLoadPathsCorpus(t *testing.T) {
 }
 
 func TestLoadPathsCorpusIsDeterministic(t *testing.T) {
-	requireCorpus(t)
-	first := LoadPaths(corpusDir)
-	second := LoadPaths(corpusDir)
+	corpus := corpusDir(t)
+	first := LoadPaths(corpus)
+	second := LoadPaths(corpus)
 	if !reflect.DeepEqual(first, second) {
 		t.Fatal("two loads of the corpus differ")
 	}
@@ -135,8 +133,7 @@ func TestLoadPathsCorpusIsDeterministic(t *testing.T) {
 }
 
 func TestLoadPathsExamples(t *testing.T) {
-	requireCorpus(t)
-	results := LoadPaths(corpusDir, examplesDir)
+	results := LoadPaths(corpusDir(t), examplesDir)
 	// 174 corpus templates, node-api and vite-web (for the shop export)
 	// and the three demo templates.
 	if len(results) != 179 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -14,13 +15,23 @@ import (
 // has the service's name and only valid config file paths.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.yml")
-	for _, p := range []string{"gateway/traefik", "database/postgres", "backend/php", "storage/localstack", "dbms/adminer"} {
-		seeds = append(seeds, filepath.Join(corpusDir, p, "compose.yml"))
-	}
 	for _, p := range seeds {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
 		}
+	}
+	// Seeds from devarch's corpus when it is there (required under
+	// DEVARCH_TEST_REQUIRE=1); the target still fuzzes without them.
+	corpus := filepath.Join(testenv.CorpusDir(f), "devarch-services")
+	for _, p := range []string{"gateway/traefik", "database/postgres", "backend/php", "storage/localstack", "dbms/adminer"} {
+		data, err := os.ReadFile(filepath.Join(corpus, p, "compose.yml"))
+		if err != nil {
+			if testenv.Required() {
+				f.Fatalf("corpus seed: %v (set %s to the corpus directory)", err, testenv.EnvCorpus)
+			}
+			continue
+		}
+		f.Add(data)
 	}
 	f.Add([]byte("services:\n  a:\n    image: x\n    x-devarch-config:\n      app.conf: /etc/app.conf\n"))
 	f.Add([]byte("services:\n  a:\n    image: x\n    ports: ['1:2-3', '$$${X}']\n"))

@@ -1,10 +1,13 @@
 package catalog
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -67,9 +70,13 @@ func TestLoadPaths(t *testing.T) {
 	}
 }
 
+// TestLoadPathsUnreadableDirectory: a directory LoadPaths cannot read is
+// one error. Root reads every directory, so as root (CI) the check runs in
+// a copy of this test binary started as the unprivileged user nobody.
 func TestLoadPathsUnreadableDirectory(t *testing.T) {
 	if os.Geteuid() == 0 {
-		t.Skip("root reads every directory")
+		runUnprivileged(t, "TestLoadPathsUnreadableDirectory")
+		return
 	}
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "locked", "x", "compose.yml"), "services:\n  x:\n    image: busybox:1.36\n")
@@ -80,5 +87,59 @@ func TestLoadPathsUnreadableDirectory(t *testing.T) {
 	results := LoadPaths(root)
 	if len(results) != 1 || results[0].Err == nil {
 		t.Fatalf("LoadPaths = %+v, want one error for the unreadable directory", results)
+	}
+}
+
+// nobody is the uid and gid of the unprivileged user tests run as.
+const nobody = 65534
+
+// runUnprivileged runs the test named name in a copy of this test binary
+// as the user nobody, and fails with its output unless that test ran and
+// passed. Only root may call it.
+func runUnprivileged(t *testing.T, name string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "catalog-unprivileged-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Chmod, not Mkdir's mode: the umask must not remove the sticky bit.
+	for p, mode := range map[string]os.FileMode{dir: 0o755, tmp: 0o1777} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(dir, "catalog.test")
+	copyFile(t, os.Args[0], bin, 0o755)
+	cmd := exec.Command(bin, "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("%s as uid %d: %v\n%s", name, nobody, err, out)
+	}
+}
+
+func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -76,6 +76,7 @@ func TestDockerfile(t *testing.T) {
 func TestImageBuild(t *testing.T) {
 	docker := testenv.Docker(t)
 	if testing.Short() {
+		// skip-ok: -short is the caller's choice; scripts/test.sh never passes it.
 		t.Skip("builds the controller and an image; skipped with -short")
 	}
 	tag := "devarch-controller:" + testenv.UniqueName("test-")

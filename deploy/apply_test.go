@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,7 +31,13 @@ type applyFixture struct {
 	obs   *Observer
 }
 
-var nextStackID = time.Now().UnixNano() % 1_000_000_000
+// lastStackID hands out stack ids, from a random start so that two runs
+// do not meet; atomic because tests run in parallel.
+var lastStackID = func() *atomic.Int64 {
+	var n atomic.Int64
+	n.Store(time.Now().UnixNano() % 1_000_000_000)
+	return &n
+}()
 
 func newApplyFixture(t *testing.T, instances ...spec.Instance) *applyFixture {
 	return newBenchFixture(t, instances...)
@@ -44,8 +51,7 @@ func newBenchFixture(t testing.TB, instances ...spec.Instance) *applyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nextStackID++
-	s := spec.Stack{ID: nextStackID, Name: testenv.UniqueName("t"), Enabled: true, Instances: instances}
+	s := spec.Stack{ID: lastStackID.Add(1), Name: testenv.UniqueName("t"), Enabled: true, Instances: instances}
 	dir := t.TempDir()
 	f := &applyFixture{t: t, rt: rt, stack: s,
 		opts: ApplyOptions{Paths: project.Options{StateDir: filepath.Join(dir, "state"), WorkspaceDir: filepath.Join(dir, "ws")}, PullPolicy: "never"},

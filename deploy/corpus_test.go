@@ -3,12 +3,12 @@ package deploy
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,19 +18,10 @@ import (
 	"github.com/devarch/devarch-controller/spec"
 )
 
-// corpusDir locates devarch's service templates next to the repository
-// (../shared/corpus/devarch-services from the repository root).
+// corpusDir locates devarch's service templates (see testenv.Corpus).
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus", "devarch-services")
-	if _, err := os.Stat(dir); err != nil {
-		if os.Getenv(testenv.EnvRequire) == "1" {
-			t.Fatalf("corpus not found at %s: %v", dir, err)
-		}
-		t.Skipf("corpus not found at %s", dir)
-	}
-	return dir
+	return testenv.Corpus(t, "devarch-services")
 }
 
 // TestEveryCorpusTemplateApplies applies a stack holding each template of
@@ -42,7 +33,9 @@ func corpusDir(t *testing.T) string {
 // plain ones: the test binary passes healthchecks, but only after each
 // template's interval. backend/php has only a build section: it must fail
 // with a message naming the template and the missing image, and leave
-// nothing behind.
+// nothing behind. The stacks are applied in parallel (up to go test's
+// -parallel at once), except that two stacks publishing the same host port
+// never run at the same time.
 func TestEveryCorpusTemplateApplies(t *testing.T) {
 	testenv.Docker(t)
 	var templates []spec.Template
@@ -55,10 +48,27 @@ func TestEveryCorpusTemplateApplies(t *testing.T) {
 	if len(templates) != 174 {
 		t.Fatalf("corpus has %d templates, want 174", len(templates))
 	}
-	var applied, failedAsExpected int
+	var failedAsExpected int
+	var applied atomic.Int64
 	var phpErr error
 	privileged := privilegedSupported(t)
-	for i, group := range packTemplates(templates, 20) {
+	var hostPorts portLocks
+	t.Run("stacks", func(t *testing.T) {
+		applyCorpusGroups(t, packTemplates(templates, 20), privileged, &hostPorts, &applied, &failedAsExpected, &phpErr)
+	})
+	t.Logf("corpus: %d of %d templates applied with an empty plan right after; %d failed as expected (%v)", applied.Load(), len(templates), failedAsExpected, phpErr)
+	if applied.Load() != 173 || failedAsExpected != 1 {
+		t.Fatalf("want 173 of 174 applied and backend/php failing clearly, got %d applied, %d failing as expected (php: %v)", applied.Load(), failedAsExpected, phpErr)
+	}
+}
+
+// applyCorpusGroups applies each group as one stack, in a parallel
+// subtest holding the group's host ports, and checks the plan after it is
+// empty; a group without an image must fail clearly (counted in
+// failedAsExpected, its error in phpErr).
+func applyCorpusGroups(t *testing.T, groups [][]spec.Template, privileged bool, hostPorts *portLocks,
+	applied *atomic.Int64, failedAsExpected *int, phpErr *error) {
+	for i, group := range groups {
 		var insts []spec.Instance
 		for j, tmpl := range group {
 			t := tmpl
@@ -74,10 +84,10 @@ func TestEveryCorpusTemplateApplies(t *testing.T) {
 		if len(group) == 1 && group[0].Spec.Image == "" {
 			f := newApplyFixture(t, insts...)
 			_, err := f.rt.Apply(context.Background(), f.stack, f.opts, nil)
-			phpErr = err
+			*phpErr = err
 			var ae *ApplyError
 			if errors.As(err, &ae) && ae.Phase == PhaseBuild && strings.Contains(err.Error(), `template "`+group[0].Name+`"`) && strings.Contains(err.Error(), "no image") {
-				failedAsExpected++
+				*failedAsExpected++
 			}
 			if p := f.plan(); p.Summary.Add != 1 || len(f.plan().Changes) != 1 {
 				t.Errorf("template %s: something was applied: %+v", group[0].Name, p.Changes)
@@ -85,6 +95,10 @@ func TestEveryCorpusTemplateApplies(t *testing.T) {
 			continue
 		}
 		t.Run(groupName(i, group), func(t *testing.T) {
+			t.Parallel()
+			// Registered before the fixture's teardown, so it runs after
+			// it: the ports are free again once released.
+			t.Cleanup(hostPorts.hold(groupPorts(group)))
 			f := newApplyFixture(t, insts...)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
@@ -98,13 +112,54 @@ func TestEveryCorpusTemplateApplies(t *testing.T) {
 				_ = p.WriteText(&b, plan.TextOptions{})
 				t.Fatalf("plan after apply is not empty or has notices (a volume compose created looks foreign):\n%s", b.String())
 			}
-			applied += len(group)
+			applied.Add(int64(len(group)))
 		})
 	}
-	t.Logf("corpus: %d of %d templates applied with an empty plan right after; %d failed as expected (%v)", applied, len(templates), failedAsExpected, phpErr)
-	if applied != 173 || failedAsExpected != 1 {
-		t.Fatalf("want 173 of 174 applied and backend/php failing clearly, got %d applied, %d failing as expected (php: %v)", applied, failedAsExpected, phpErr)
+}
+
+// portLocks serializes the stacks that publish the same host port.
+type portLocks struct {
+	mu    sync.Mutex
+	ports map[uint16]*sync.Mutex
+}
+
+// hold locks every port of ports (in increasing order, so two holders
+// never wait for each other) and returns the function that unlocks them.
+func (l *portLocks) hold(ports []uint16) (release func()) {
+	var held []*sync.Mutex
+	for _, p := range ports {
+		l.mu.Lock()
+		if l.ports == nil {
+			l.ports = map[uint16]*sync.Mutex{}
+		}
+		m := l.ports[p]
+		if m == nil {
+			m = &sync.Mutex{}
+			l.ports[p] = m
+		}
+		l.mu.Unlock()
+		m.Lock()
+		held = append(held, m)
 	}
+	return func() {
+		for _, m := range held {
+			m.Unlock()
+		}
+	}
+}
+
+// groupPorts returns the host ports a group of templates publishes, sorted.
+func groupPorts(g []spec.Template) []uint16 {
+	used := map[uint16]bool{}
+	for _, t := range g {
+		addPorts(used, t)
+	}
+	ports := make([]uint16, 0, len(used))
+	for p := range used {
+		ports = append(ports, p)
+	}
+	slices.Sort(ports)
+	return ports
 }
 
 // packTemplates groups templates into stacks of at most size whose host

@@ -24,18 +24,13 @@ import (
 // devarch_stack_drifted for a stack goes from 0 to 1 after `docker stop`
 // of one of its containers.
 func TestPrometheusSeesDrift(t *testing.T) {
+	t.Parallel() // own database, serve, Prometheus and stack
 	prom, err := exec.LookPath("prometheus")
 	if err != nil {
-		if os.Getenv(testenv.EnvRequire) == "1" {
-			t.Fatalf("prometheus not found (Debian: apt-get install prometheus): %v", err)
-		}
-		t.Skip("prometheus not found")
+		testenv.Skipf(t, "prometheus not found (Debian: apt-get install -y prometheus; scripts/test.sh installs it): %v", err)
 	}
 	if !realBackendConfigured() {
-		if os.Getenv(testenv.EnvRequire) == "1" {
-			t.Fatal("PostgreSQL and Docker are required")
-		}
-		t.Skip("PostgreSQL and Docker not configured")
+		testenv.Skip(t, "PostgreSQL and Docker not configured; run the tests through scripts/test.sh")
 	}
 	b := startRealBackend(t)
 	name := b.newStackName("prom")

@@ -18,6 +18,7 @@ import (
 // -run 'TestRealBackend/drift'.
 
 func TestRealBackend(t *testing.T) {
+	t.Parallel() // own database, serve, browser and stacks
 	start := time.Now()
 	b := startRealBackend(t) // skips (fails with DEVARCH_TEST_REQUIRE=1) without PostgreSQL or Docker
 	browser := newBrowser(t)

@@ -78,6 +78,9 @@ func startRealBackend(t *testing.T) *realBackend {
 	b.tagDemoImages()
 	templates := b.writeExtraTemplates()
 	b.cli(t, "catalog", "import", filepath.Join(b.root, "examples", "templates"), templates)
+	// The import migrated the database: move its ids away from those of
+	// the other tests' databases (see testenv.UniqueIDs).
+	testenv.UniqueIDs(t, b.dbURL)
 	t.Cleanup(b.removeStacks) // registered before the stop, so it runs after it
 	b.startServe()
 	t.Logf("real backend ready at %s in %s (serve log %s)", b.base, time.Since(start).Round(time.Millisecond), b.logPath)

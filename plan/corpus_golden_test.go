@@ -2,11 +2,11 @@ package plan
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/devarch/devarch-controller/catalog"
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/stackfile"
 )
@@ -15,13 +15,7 @@ import (
 // repository) and the repository's examples, by name.
 func loadTemplates(t *testing.T) map[string]spec.Template {
 	t.Helper()
-	corpus := filepath.Join("..", "..", "shared", "corpus", "devarch-services")
-	if _, err := os.Stat(corpus); err != nil {
-		if os.Getenv("DEVARCH_TEST_REQUIRE") == "1" {
-			t.Fatalf("corpus not found: %v", err)
-		}
-		t.Skipf("corpus not found: %v", err)
-	}
+	corpus := testenv.Corpus(t, "devarch-services")
 	out := map[string]spec.Template{}
 	for i, fr := range catalog.LoadPaths(corpus, filepath.Join("..", "examples", "templates")) {
 		if fr.Err != nil {
@@ -64,7 +58,7 @@ func resolve(t *testing.T, s spec.Stack, id int64, templates map[string]spec.Tem
 func TestGoldenPlansFromCorpus(t *testing.T) {
 	templates := loadTemplates(t)
 	secrets := func(name string) (string, bool) { return "secret-value-of-" + name, true }
-	shopFile, err := stackfile.ParseFile(filepath.Join("..", "..", "shared", "corpus", "devarch-stacks", "shop-export.yaml"), secrets)
+	shopFile, err := stackfile.ParseFile(testenv.Corpus(t, filepath.Join("devarch-stacks", "shop-export.yaml")), secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

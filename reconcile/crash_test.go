@@ -15,6 +15,7 @@ import (
 // lock dies with its database session, the next controller calls the
 // approval interrupted, and a new approval of the stack applies.
 func TestKilledDuringComposeUp(t *testing.T) {
+	t.Parallel() // own database, stacks and serve children
 	e := newEnv(t)
 	s := e.createStack("crash", slowInstances()...)
 	serve := e.startChild(time.Hour)

@@ -19,6 +19,7 @@ import (
 // apply ends (failed with the engine's error text, or succeeded), the next
 // plan adds the missing container, and a new approval converges the stack.
 func TestFaultContainerRemovedMidApply(t *testing.T) {
+	t.Parallel() // own database, stacks and replica
 	e := newEnv(t)
 	s := e.createStack("rmmid", slowInstances()...)
 	r := e.startReplica("rmmid", reconcile.Options{Resync: 2 * time.Second}, nil)

@@ -114,6 +114,7 @@ type floodApproval struct {
 // the current token is applied exactly once, stale ones touch nothing, no
 // two applies of one stack overlap and replicas never conflict.
 func TestFaultApprovalFlood(t *testing.T) {
+	t.Parallel() // own database, stacks and replicas; the longest test of the package
 	const (
 		nStacks   = 20
 		nApproval = 1000

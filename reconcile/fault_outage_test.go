@@ -137,7 +137,7 @@ func outageUnderLoad(t *testing.T, e *env, command string, wait func(context.Con
 	began := time.Now()
 	res := <-startRestart(t, command)
 	if res.exitCode() == exitNotOurs {
-		t.Skipf("%q: the service was not started by the project's script, so it is not restarted:\n%s", command, res.output)
+		testenv.Skipf(t, "%q: the service was not started by the project's scripts, so it is not restarted; let scripts/docker.sh and scripts/postgres.sh start them to run this test:\n%s", command, res.output)
 	}
 	if res.err != nil {
 		t.Fatalf("%q: %v\n%s", command, res.err, res.output)

@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
+	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,8 +37,10 @@ func (q *queryCount) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 // BenchmarkSteadyStatePass measures one full pass of the loop over
 // DEVARCH_BENCH_STACKS stacks (default 200) of 5 instances each, whose
 // containers exist (created, not started) on the real engine: wall time,
-// SQL queries and Docker API calls per pass, and the process's resident
-// memory afterwards.
+// SQL queries and Docker API calls per pass. Then it starts a real
+// `devarch-controller serve` on the same database and containers and
+// reports its peak resident memory (VmHWM) after its first full pass over
+// every stack (see measureServe).
 func BenchmarkSteadyStatePass(b *testing.B) {
 	n := 200
 	if v, err := strconv.Atoi(os.Getenv("DEVARCH_BENCH_STACKS")); err == nil && v > 0 {
@@ -51,6 +52,7 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 	if err := state.Migrate(ctx, url); err != nil {
 		b.Fatal(err)
 	}
+	testenv.UniqueIDs(b, url)
 	var queries queryCount
 	store, err := state.Open(ctx, url, "bench", state.WithPoolConfig(func(c *pgxpool.Config) { c.ConnConfig.Tracer = &queries }))
 	if err != nil {
@@ -79,7 +81,10 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, _, err := store.RecordPaths(ctx, project.Options{StateDir: b.TempDir(), WorkspaceDir: b.TempDir()}, "bench"); err != nil {
+	stateDir := b.TempDir()
+	// serve's layout (the workspace is state_dir/workspace): the serve
+	// started below records the same paths.
+	if _, _, err := store.RecordPaths(ctx, project.Options{StateDir: stateDir, WorkspaceDir: filepath.Join(stateDir, "workspace")}, "bench"); err != nil {
 		b.Fatal(err)
 	}
 	paths, err := store.Installation(ctx)
@@ -116,8 +121,6 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 	b.ReportMetric(float64(calls.ContainerInspects)/float64(passes), "inspects/pass")
 	b.ReportMetric(float64(calls.Total())/float64(passes), "docker-calls/pass")
 	b.ReportMetric(float64(n), "stacks")
-	runtime.GC()
-	b.ReportMetric(rssMB(), "rss-MB")
 
 	// Where a pass's time goes: the engine's container list and the
 	// desired-state read, timed on their own.
@@ -131,6 +134,13 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "desired-read-ms")
+
+	// The memory of the real daemon, after its first pass over the same
+	// stacks and containers.
+	m := measureServe(b, url, stateDir, n)
+	b.ReportMetric(m.hwmMB, "serve-vmhwm-MB")
+	b.ReportMetric(m.rssMB, "serve-rss-MB")
+	b.ReportMetric(m.firstPass.Seconds(), "serve-first-pass-s")
 }
 
 // createContainers creates (without starting) every instance's container
@@ -210,19 +220,4 @@ func removeContainers(cli *client.Client, ids []string) {
 		}()
 	}
 	wg.Wait()
-}
-
-// rssMB is the process's resident set size in MiB (Linux).
-func rssMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(f[1], 64)
-			return kb / 1024
-		}
-	}
-	return 0
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# scripts/bench.sh: runs every benchmark of the project against the real
-# PostgreSQL and Docker engine and writes BENCHMARKS.md (make bench).
+# scripts/bench.sh [--report]: runs every benchmark of the project against
+# the real PostgreSQL and Docker engine and writes BENCHMARKS.md (make bench).
 #
+#   --report              rewrite BENCHMARKS.md from the last run's raw lines,
+#                         running nothing
 #   DEVARCH_BENCH_STACKS  stacks of the large steady-state pass (default 1000)
 #   BENCH_OUT             output file (default BENCHMARKS.md)
 #
 # It takes 10-20 minutes on 2 cores, mostly creating the 5,000 containers of
-# the large pass.
+# the large pass. Every figure in the file names the command that produced
+# it; the integration ones need the services scripts/test.sh starts and the
+# variables it exports (DEVARCH_TEST_DATABASE_URL, DEVARCH_TEST_DOCKER=1).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,40 +19,68 @@ cd "$REPO_ROOT"
 
 STACKS=${DEVARCH_BENCH_STACKS:-1000}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
-# The raw benchmark lines ("label|line") are kept in the development folder;
-# `scripts/bench.sh --report` rewrites BENCHMARKS.md from them without
-# running anything.
+# The raw benchmark lines ("label|line") and the command of each label
+# ("label|command") are kept in the development folder.
 RAW=$(state_dir)/bench.raw
+CMDS=$RAW.cmd
 
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
-run_benchmarks() {
-scripts/postgres.sh start >/dev/null
-scripts/docker.sh ensure
-scripts/images.sh build
-DEVARCH_TEST_DATABASE_URL=$(scripts/postgres.sh url)
-export DEVARCH_TEST_DATABASE_URL DEVARCH_TEST_DOCKER=1 DEVARCH_TEST_REQUIRE=1
+# shown ARGS...: the arguments as one would type them (single quotes
+# around those with shell characters).
+shown() {
+	local a out=()
+	for a in "$@"; do
+		if [[ $a =~ [^A-Za-z0-9_./=:-] ]]; then out+=("'$a'"); else out+=("$a"); fi
+	done
+	printf '%s' "${out[*]}"
+}
 
-bench() { # bench LABEL go-test-args...: appends "LABEL<TAB>benchmark line" to $RAW
+# bench LABEL [VAR=VALUE...] go test ARGS...: runs one benchmark command,
+# appending its benchmark lines to $RAW and the command to $CMDS.
+bench() {
 	local label=$1
 	shift
-	log "== $label: go test $*"
-	go test -run '^$' "$@" | tee /dev/stderr | awk -v l="$label" '/^Benchmark/ {print l "|" $0}' >>"$RAW"
+	local envs=()
+	while [[ $1 == *=* ]]; do
+		envs+=("$1")
+		shift
+	done
+	local cmd
+	cmd=$(shown "${envs[@]}" "$@")
+	printf '%s|%s\n' "$label" "$cmd" >>"$CMDS"
+	log "== $label: $cmd"
+	# The output goes to stderr as it comes (not with tee /dev/stderr, which
+	# reopens a log file stderr points to and truncates it).
+	env "${envs[@]}" "$@" | awk -v l="$label" '{print > "/dev/stderr"; fflush("/dev/stderr")} /^Benchmark/ {print l "|" $0}' >>"$RAW"
 }
 
-bench plan -bench 'BenchmarkCompute$|BenchmarkComputeAllChanged$|BenchmarkToken$' -benchmem -count 10 ./plan
-bench latency -bench 'BenchmarkApprovalToApplyStart$|BenchmarkDockerStopToDrifted$|BenchmarkNoOpApply$' -benchtime 100x -timeout 30m ./reconcile
-bench apply -bench 'BenchmarkApplyConverged$|BenchmarkApplyFromScratch$' -benchtime 10x -timeout 30m ./deploy
-DEVARCH_BENCH_STACKS=200 bench pass200 -bench 'BenchmarkSteadyStatePass$' -benchtime 10x -timeout 30m ./reconcile
-DEVARCH_BENCH_STACKS=$STACKS bench "pass$STACKS" -bench 'BenchmarkSteadyStatePass$' -benchtime 10x -timeout 60m ./reconcile
-echo "$LOAD_START" >"$RAW.load"
+run_benchmarks() {
+	scripts/postgres.sh start >/dev/null
+	scripts/docker.sh ensure
+	scripts/images.sh build
+	DEVARCH_TEST_DATABASE_URL=$(scripts/postgres.sh url)
+	export DEVARCH_TEST_DATABASE_URL DEVARCH_TEST_DOCKER=1 DEVARCH_TEST_REQUIRE=1
+
+	bench plan go test -run '^$' -bench 'BenchmarkCompute$|BenchmarkComputeAllChanged$' -benchtime 5000x -benchmem ./plan
+	bench token go test -run '^$' -bench 'BenchmarkToken$' -benchmem -count 10 ./plan
+	# Every drift benchmark of reconcile (Drift in the name), whatever it is
+	# called: the table shows each p50/p99 pair a latency benchmark reports.
+	bench latency go test -run '^$' -bench 'BenchmarkApprovalToApplyStart$|BenchmarkNoOpApply$|Drift' -benchtime 100x -timeout 30m ./reconcile
+	bench apply go test -run '^$' -bench 'BenchmarkApplyConverged$|BenchmarkApplyFromScratch$' -benchtime 10x -timeout 30m ./deploy
+	bench pass200 DEVARCH_BENCH_STACKS=200 go test -run '^$' -bench 'BenchmarkSteadyStatePass$' -benchtime 10x -timeout 30m ./reconcile
+	bench "pass$STACKS" DEVARCH_BENCH_STACKS="$STACKS" go test -run '^$' -bench 'BenchmarkSteadyStatePass$' -benchtime 10x -timeout 60m ./reconcile
 }
+
 if [[ ${1:-} != --report ]]; then
 	: >"$RAW"
+	: >"$CMDS"
+	cut -d' ' -f1-3 /proc/loadavg >"$RAW.load"
 	run_benchmarks
 fi
+[[ -s $RAW && -s $CMDS ]] || die "no benchmark results in $RAW; run scripts/bench.sh first"
 LOAD_START=$(cat "$RAW.load" 2>/dev/null || echo unknown)
 
-# metric LABEL BENCH UNIT: the values of UNIT in matching lines, one per line
+# metric LABEL BENCH UNIT: the values of UNIT in LABEL's lines of benchmark
+# BENCH (a sub-benchmark is BENCH/NAME), one per line.
 metric() {
 	awk -v l="$1" -v b="$2" -v u="$3" '{
 		i = index($0, "|")
@@ -58,18 +90,64 @@ metric() {
 		for (k = 2; k < n; k++) if (f[k+1] == u) print f[k]
 	}' "$RAW"
 }
-# pct P: the P-th percentile (nearest rank) of numbers on stdin
-pct() { sort -g | awk -v p="$1" '{a[NR] = $1} END {if (NR == 0) {print "n/a"; exit} i = int(p * (NR - 1) + 0.5) + 1; print a[i]}'; }
-us() { awk '{printf "%.1f µs", $1 / 1000}'; }
-ms() { awk '{printf "%.0f ms", $1 / 1e6}'; }
-first() { metric "$@" | head -n1; }
+# first LABEL BENCH UNIT: the first value, or n/a
+first() {
+	local v
+	v=$(metric "$@" | head -n1)
+	printf '%s' "${v:-n/a}"
+}
+# median: the median of the numbers on stdin (nearest rank), or n/a
+median() { sort -g | awk '{a[NR] = $1} END {if (NR == 0) {print "n/a"; exit} print a[int((NR + 1) / 2)]}'; }
+# num X: X with at most 3 significant decimals, or n/a
+num() { awk -v x="$1" 'BEGIN {if (x == "n/a" || x == "") print "n/a"; else printf "%.4g", x}'; }
+us() { awk -v x="$1" 'BEGIN {if (x == "n/a" || x == "") print "n/a"; else printf "%.1f µs", x / 1000}'; }
+ms() { awk -v x="$1" 'BEGIN {if (x == "n/a" || x == "") print "n/a"; else printf "%.0f ms", x / 1e6}'; }
+# command LABEL: the command that produced LABEL's lines
+command_of() {
+	local c
+	c=$(awk -v l="$1" 'index($0, l "|") == 1 {print substr($0, length(l) + 2); exit}' "$CMDS")
+	printf '`%s`' "${c:-unknown}"
+}
+
+# latency_rows: one row per "X-p50-ms"/"X-p99-ms" pair of the latency
+# benchmarks, whatever they measure.
+latency_rows() {
+	local line name pairs what target note
+	while IFS= read -r line; do
+		name=$(awk '{sub(/-[0-9]+$/, "", $1); print $1}' <<<"$line")
+		pairs=$(tr -s ' \t' '\n' <<<"$line" | sed -n 's/-p50-ms$//p')
+		for what in $pairs; do
+			case $what in
+			approval-to-apply-start) target="p50 ≤ 50 ms, p99 ≤ 250 ms" note="approval row inserted → apply starts" ;;
+			noop-apply) target="≤ 300 ms" note="no-op apply of a converged 10-service stack, approval → succeeded" ;;
+			*stop* | *kill* | *drift*) target="p50 ≤ 500 ms, p99 ≤ 2 s" note="stack turns Drifted; resync 1 h or more, the Docker event alone" ;;
+			*) target="—" note="" ;;
+			esac
+			printf '| %s (`%s`, %s) | %s | %s ms | %s ms | %s samples | %s |\n' "$note" "$name" "$what" "$target" \
+				"$(num "$(first latency "$name" "$what-p50-ms")")" "$(num "$(first latency "$name" "$what-p99-ms")")" \
+				"$(num "$(first latency "$name" samples)")" "$(command_of latency)"
+		done
+	done < <(cut -d'|' -f2- <(grep '^latency|' "$RAW"))
+}
+
+plan_row() { # plan_row BENCH TEXT TARGET
+	local b=$1
+	printf '| %s | %s | %s (mean %s) | %s | %s samples; %s allocs, %s B per plan | %s |\n' "$2" "$3" \
+		"$(us "$(awk -v x="$(first plan "$b" p50-us)" 'BEGIN {print x == "n/a" ? x : x * 1000}')")" \
+		"$(us "$(first plan "$b" ns/op)")" \
+		"$(us "$(awk -v x="$(first plan "$b" p99-us)" 'BEGIN {print x == "n/a" ? x : x * 1000}')")" \
+		"$(num "$(first plan "$b" samples)")" "$(first plan "$b" allocs/op)" "$(first plan "$b" B/op)" "$(command_of plan)"
+}
 
 {
 	echo "# Benchmarks"
 	echo
-	echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d). Every figure below comes from"
-	echo "that one command; rerun it to reproduce them. Integration benchmarks run against the real"
-	echo "PostgreSQL cluster and Docker engine that scripts/test.sh uses."
+	echo "Produced by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d). Every figure comes from"
+	echo "the command in its row (all of them from that one script); rerun it to reproduce them."
+	echo "Integration benchmarks run against the real PostgreSQL cluster and Docker engine that"
+	echo "scripts/test.sh starts, with the variables it exports (\`DEVARCH_TEST_DATABASE_URL\`,"
+	echo "\`DEVARCH_TEST_DOCKER=1\`). Percentiles (p50, p99) are nearest-rank percentiles of individually"
+	echo "timed operations; \"mean\" is go test's ns/op."
 	echo
 	echo "## Machine"
 	echo
@@ -80,36 +158,44 @@ first() { metric "$@" | head -n1; }
 	echo "| kernel | $(uname -sr) |"
 	echo "| Go | $(go version | awk '{print $3}') |"
 	echo "| Docker engine | $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>/dev/null || echo unknown) |"
-	echo "| PostgreSQL | $(scripts/postgres.sh psql -tAc 'SHOW server_version' | head -n1) |"
+	echo "| PostgreSQL | $(scripts/postgres.sh psql -tAc 'SHOW server_version' 2>/dev/null | head -n1 || echo unknown) |"
 	echo "| load average when the run started / ended | $LOAD_START / $(cut -d' ' -f1-3 /proc/loadavg) |"
 	echo
 	echo "## Results"
 	echo
-	echo "| what | target | median | p99 | notes |"
-	echo "|---|---|---|---|---|"
-	echo "| \`plan.Compute\`, converged 10-instance stack | ≤ 100 µs | $(metric plan BenchmarkCompute ns/op | pct 0.5 | us) | $(metric plan BenchmarkCompute ns/op | pct 0.99 | us) | $(first plan BenchmarkCompute allocs/op) allocs, $(first plan BenchmarkCompute B/op) B per plan (10 runs) |"
-	echo "| \`plan.Compute\`, all 10 instances modified | — | $(metric plan BenchmarkComputeAllChanged ns/op | pct 0.5 | us) | $(metric plan BenchmarkComputeAllChanged ns/op | pct 0.99 | us) | $(first plan BenchmarkComputeAllChanged allocs/op) allocs |"
-	echo "| staleness token, 10 instances | — | $(metric plan BenchmarkToken ns/op | pct 0.5 | us) | $(metric plan BenchmarkToken ns/op | pct 0.99 | us) | |"
-	echo "| approval insert → apply start | p50 ≤ 50 ms, p99 ≤ 250 ms | $(first latency BenchmarkApprovalToApplyStart approval-to-apply-start-p50-ms) ms | $(first latency BenchmarkApprovalToApplyStart approval-to-apply-start-p99-ms) ms | $(first latency BenchmarkApprovalToApplyStart samples) samples |"
-	echo "| \`docker stop\` → stack Drifted (status and metrics) | p50 ≤ 500 ms, p99 ≤ 2 s | $(first latency BenchmarkDockerStopToDrifted stop-to-drifted-p50-ms) ms | $(first latency BenchmarkDockerStopToDrifted stop-to-drifted-p99-ms) ms | resync timer 1 h: the Docker event alone; from \`docker stop\` returning |"
-	echo "| no-op apply, converged 10-service stack, approval → succeeded | ≤ 300 ms | $(first latency BenchmarkNoOpApply noop-apply-p50-ms) ms | $(first latency BenchmarkNoOpApply noop-apply-p99-ms) ms | $(first latency BenchmarkNoOpApply samples) samples |"
-	echo "| \`deploy.Apply\`, converged 10-service stack (no-op) | — | $(first apply BenchmarkApplyConverged ns/op | ms) | — | mean of 10 |"
-	echo "| \`deploy.Apply\`, 10-service stack from scratch | — | $(first apply BenchmarkApplyFromScratch ns/op | ms) | — | mean of 10 |"
+	echo "| what | target | p50 | p99 | notes | command |"
+	echo "|---|---|---|---|---|---|"
+	plan_row BenchmarkCompute/cache=warm "\`plan.Compute\`, converged 10-instance stack, warm (config-hash cache holds the stack)" "≤ 100 µs"
+	plan_row BenchmarkCompute/cache=cold "\`plan.Compute\`, converged 10-instance stack, cold (first plan: cache emptied before each call)" "—"
+	plan_row BenchmarkComputeAllChanged/cache=warm "\`plan.Compute\`, all 10 instances modified, warm" "—"
+	plan_row BenchmarkComputeAllChanged/cache=cold "\`plan.Compute\`, all 10 instances modified, cold" "—"
+	printf '| staleness token, 10 instances | — | %s (median of 10 means) | — | mean per call of each of 10 runs; no per-call percentiles | %s |\n' \
+		"$(us "$(metric token BenchmarkToken ns/op | median)")" "$(command_of token)"
+	latency_rows
+	printf '| `deploy.Apply`, converged 10-service stack (no-op) | — | — (mean %s) | — | mean of 10 applies | %s |\n' \
+		"$(ms "$(first apply BenchmarkApplyConverged ns/op)")" "$(command_of apply)"
+	printf '| `deploy.Apply`, 10-service stack from scratch | — | — (mean %s) | — | mean of 10 applies | %s |\n' \
+		"$(ms "$(first apply BenchmarkApplyFromScratch ns/op)")" "$(command_of apply)"
 	for label in pass200 "pass$STACKS"; do
-		n=$(first "$label" BenchmarkSteadyStatePass stacks)
+		n=$(num "$(first "$label" BenchmarkSteadyStatePass stacks)")
 		target="—"
 		[[ $label != pass200 ]] && target="≤ 1 s; 1 list, 0 inspects; constant queries"
-		echo "| steady-state pass, $n stacks × 5 containers (created, not started) | $target | $(first "$label" BenchmarkSteadyStatePass ns/op | ms) | — | $(first "$label" BenchmarkSteadyStatePass container-lists/pass) container list, $(first "$label" BenchmarkSteadyStatePass inspects/pass) inspects, $(first "$label" BenchmarkSteadyStatePass docker-calls/pass) Docker calls and $(first "$label" BenchmarkSteadyStatePass queries/pass) SQL queries per pass; mean of 10; of a pass, the engine's container list alone takes $(first "$label" BenchmarkSteadyStatePass engine-list-ms) ms and the desired-state read $(first "$label" BenchmarkSteadyStatePass desired-read-ms) ms |"
+		printf '| steady-state pass, %s stacks × 5 containers (created, not started) | %s | — (mean %s) | — | mean of 10 passes; %s container list, %s inspects, %s Docker calls and %s SQL queries per pass; of a pass, the engine'"'"'s container list alone takes %s ms and the desired-state read %s ms | %s |\n' \
+			"$n" "$target" "$(ms "$(first "$label" BenchmarkSteadyStatePass ns/op)")" \
+			"$(num "$(first "$label" BenchmarkSteadyStatePass container-lists/pass)")" "$(num "$(first "$label" BenchmarkSteadyStatePass inspects/pass)")" \
+			"$(num "$(first "$label" BenchmarkSteadyStatePass docker-calls/pass)")" "$(num "$(first "$label" BenchmarkSteadyStatePass queries/pass)")" \
+			"$(num "$(first "$label" BenchmarkSteadyStatePass engine-list-ms)")" "$(num "$(first "$label" BenchmarkSteadyStatePass desired-read-ms)")" \
+			"$(command_of "$label")"
 	done
-	echo "| resident memory after passes over $STACKS stacks | ≤ 150 MB | $(first "pass$STACKS" BenchmarkSteadyStatePass rss-MB) MB | — | VmRSS of the benchmark process (controller, test harness and the observer's cache of 5 × $STACKS containers) |"
-	echo
-	echo "## Commands"
-	echo
-	echo '```sh'
-	echo "make bench                                   # everything above (scripts/bench.sh)"
-	echo "go test -run '^\$' -bench . -benchmem ./plan  # pure benchmarks, no services needed"
-	echo "DEVARCH_BENCH_STACKS=1000 go test -run '^\$' -bench SteadyStatePass ./reconcile   # after scripts/test.sh set up the services"
-	echo '```'
+	for label in pass200 "pass$STACKS"; do
+		n=$(num "$(first "$label" BenchmarkSteadyStatePass stacks)")
+		target="—"
+		[[ $label != pass200 ]] && target="≤ 150 MB"
+		printf '| peak resident memory (VmHWM) of `devarch-controller serve` after its first full pass over %s stacks × 5 containers | %s | %s MB | — | read from /proc/PID/status of a real serve process (no race detector) on the same database and containers; VmRSS then %s MB; the first pass ended %s s after the process started | %s |\n' \
+			"$n" "$target" "$(num "$(first "$label" BenchmarkSteadyStatePass serve-vmhwm-MB)")" \
+			"$(num "$(first "$label" BenchmarkSteadyStatePass serve-rss-MB)")" "$(num "$(first "$label" BenchmarkSteadyStatePass serve-first-pass-s)")" \
+			"$(command_of "$label")"
+	done
 	echo
 	echo "Raw benchmark lines:"
 	echo

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/docker.sh ensure|stop|restart|status
+# scripts/docker.sh ensure|stop|restart|status|owned
 #
 #   ensure   make sure a Docker engine answers. If one does, do nothing.
 #            Otherwise, as root: install docker.io when dockerd is missing,
@@ -11,6 +11,8 @@
 #            until it answers (for outage tests). Exits 4, touching nothing,
 #            when the engine running was not started by this script.
 #   status   say whether the engine answers and who started it
+#   owned    exit 0 when the running engine is the dockerd "ensure" started
+#            (the one "restart" may restart), 1 otherwise
 #
 # Environment: DEVARCH_DOCKER_CLI (docker client to use), DEVARCH_DEV_DIR.
 set -euo pipefail
@@ -138,8 +140,9 @@ ensure) ensure ;;
 stop) stop ;;
 restart) restart ;;
 status) status ;;
+owned) our_pid >/dev/null ;;
 *)
-	echo "usage: scripts/docker.sh ensure|stop|restart|status" >&2
+	echo "usage: scripts/docker.sh ensure|stop|restart|status|owned" >&2
 	exit 2
 	;;
 esac

@@ -3,7 +3,10 @@
 #
 # Fuzz smoke run: every fuzz target of the module (func FuzzXxx(f *testing.F)
 # in a *_test.go file, found with grep, so a new target is picked up by
-# itself) is fuzzed for a short, bounded time, one target at a time:
+# itself) is fuzzed for a short, bounded time, one target at a time. Each
+# package's test binary is built once, with fuzzing instrumentation
+# (go test -c -fuzz=.), and run once per target from the package's
+# directory, exactly as `go test` would run it:
 #
 #   go test -run '^$' -fuzz '^FuzzXxx$' -fuzztime $FUZZTIME ./pkg
 #
@@ -21,9 +24,10 @@
 # regression test, since plain `go test` replays every file there. Commit it
 # together with the fix; the script prints where it is.
 #
-# Budget: the time is about (number of targets) x (FUZZTIME + ~2 s start-up)
-# plus the first build of each package with fuzzing instrumentation. CI
-# (2 cores) runs it with FUZZTIME=4s.
+# Budget: the time is about (number of targets) x (FUZZTIME + ~1 s start-up)
+# plus one build per package with fuzzing instrumentation (the first one
+# compiles every dependency again, instrumented). scripts/test.sh runs it
+# with FUZZTIME=3s.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,11 +43,26 @@ targets() {
 		sort -u
 }
 
-# fuzz_one PKGDIR NAME LOG: fuzzes one target, its output in LOG.
+# build_pkg PKGDIR LOG: builds PKGDIR's test binary with fuzzing
+# instrumentation into $BINDIR, its output in LOG.
+build_pkg() {
+	local dir=$1 out=$2
+	go test -c -fuzz=. -o "$BINDIR/$(bin_name "$dir")" "./$dir" >"$out" 2>&1
+}
+
+# bin_name PKGDIR: the file name of PKGDIR's test binary in $BINDIR.
+bin_name() { printf '%s.test\n' "${1//\//_}"; }
+
+# fuzz_one PKGDIR NAME LOG: fuzzes one target with its package's binary,
+# from the package's directory (go test's working directory: seeds and
+# crashers live in testdata/fuzz/ there), its output in LOG. The flags are
+# those go test -fuzz passes, the cache directory included, so the corpus
+# the fuzzer gathered ($GOCACHE/fuzz/IMPORTPATH) is shared with go test.
 fuzz_one() {
 	local dir=$1 name=$2 out=$3
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" \
-		-timeout 10m "./$dir" >"$out" 2>&1
+	(cd "$dir" && "$BINDIR/$(bin_name "$dir")" -test.paniconexit0 -test.timeout=10m \
+		-test.run='^$' -test.fuzz="^${name}\$" -test.fuzztime="$FUZZTIME" \
+		-test.fuzzminimizetime="$FUZZMINIMIZETIME" -test.fuzzcachedir="$FUZZCACHE/$IMPORTPATH") >"$out" 2>&1
 }
 
 # report_failure PKGDIR NAME LOG: prints the end of the log and where the
@@ -84,20 +103,33 @@ main() {
 		return 0
 	fi
 
-	local started=$SECONDS passed=0 failed=0 failures=() dir name t0
+	local started=$SECONDS passed=0 failed=0 failures=() dir name t0 built= build_ok=0 buildlog=
 	LOGDIR=$(mktemp -d)
+	BINDIR=$LOGDIR/bin
+	mkdir "$BINDIR"
+	FUZZCACHE=$(go env GOCACHE)/fuzz
 	trap 'rm -rf "$LOGDIR"' EXIT
 	log "${#all[@]} fuzz targets, $FUZZTIME each"
 	for line in "${all[@]}"; do
 		read -r dir name <<<"$line"
 		t0=$SECONDS
-		if fuzz_one "$dir" "$name" "$LOGDIR/$name.log"; then
+		if [[ $dir != "$built" ]]; then # targets are sorted by package
+			built=$dir build_ok=1
+			buildlog=$LOGDIR/build-$(bin_name "$dir").log
+			IMPORTPATH=$(go list "./$dir" 2>"$buildlog") && build_pkg "$dir" "$buildlog" || build_ok=0
+		fi
+		if ((build_ok)) && fuzz_one "$dir" "$name" "$LOGDIR/$name.log"; then
 			passed=$((passed + 1))
 			log "ok   $dir $name ($((SECONDS - t0))s)"
 		else
 			failed=$((failed + 1))
 			failures+=("$dir $name")
-			report_failure "$dir" "$name" "$LOGDIR/$name.log"
+			if ((build_ok)); then
+				report_failure "$dir" "$name" "$LOGDIR/$name.log"
+			else
+				log "FAIL $dir $name: the package's test binary did not build:"
+				tail -n 40 "$buildlog" >&2 || true
+			fi
 		fi
 	done
 	if ((failed > 0)); then

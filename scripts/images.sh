@@ -11,7 +11,8 @@
 #                devarch.testimage.hash).
 #   tag-corpus   build, then tag the image under every image name of the
 #                corpus compose files (DIR/*/*/compose.yml, default
-#                ../shared/corpus/devarch-services from the repository root),
+#                $DEVARCH_CORPUS/devarch-services, DEVARCH_CORPUS defaulting
+#                to ../shared/corpus from the repository root),
 #                so templates run locally without a registry. A name that
 #                already points at an image this script did not build (a
 #                real image you pulled) is left alone unless
@@ -24,7 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=devarch-test/sleeper:latest
 HASH_LABEL=devarch.testimage.hash
-DEFAULT_CORPUS=$REPO_ROOT/../shared/corpus/devarch-services
+DEFAULT_CORPUS=${DEVARCH_CORPUS:-$REPO_ROOT/../shared/corpus}/devarch-services
 WORK=$(state_dir)/image
 
 # BASE_LINKS exist even without a corpus: the shell and the usual probes.

@@ -145,6 +145,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	if err := state.Migrate(ctx, dbURL); err != nil {
 		t.Fatal(err)
 	}
+	testenv.UniqueIDs(t, dbURL)
 	store, err := state.Open(ctx, dbURL, "security-canary-test")
 	if err != nil {
 		t.Fatal(err)

@@ -3,26 +3,21 @@ package stackfile
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/devarch/devarch-controller/catalog"
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 )
 
-// stacksDir holds devarch's stack export fixtures, relative to this package.
-const stacksDir = "../../shared/corpus/devarch-stacks"
-
+// corpusFile returns a file of devarch's stack export fixtures (see
+// testenv.Corpus).
 func corpusFile(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join(stacksDir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("devarch stacks corpus not found at %s (expected next to the repository, under shared/corpus): %v", stacksDir, err)
-	}
-	return p
+	return testenv.Corpus(t, filepath.Join("devarch-stacks", name))
 }
 
 func mapSecrets(m map[string]string) SecretLookup {
@@ -166,7 +161,7 @@ func TestParseRejectedMissingTemplate(t *testing.T) {
 func TestShopExportMergesWithCatalog(t *testing.T) {
 	path := corpusFile(t, "shop-export.yaml")
 	templates := map[string]spec.Template{}
-	for _, r := range catalog.LoadPaths("../../shared/corpus/devarch-services", "../examples/templates") {
+	for _, r := range catalog.LoadPaths(testenv.Corpus(t, "devarch-services"), "../examples/templates") {
 		if r.Err != nil {
 			t.Fatalf("load templates: %v", r.Err)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -13,10 +14,17 @@ import (
 // everywhere, a template for every instance, valid config file paths and
 // ports, and never an unresolved secret reference marked secret.
 func FuzzParse(f *testing.F) {
+	// Seeds from devarch's corpus when it is there (required under
+	// DEVARCH_TEST_REQUIRE=1); the target still fuzzes without them.
 	for _, name := range []string{"shop-export.yaml", "rejected-missing-template.yaml"} {
-		if data, err := os.ReadFile(filepath.Join(stacksDir, name)); err == nil {
-			f.Add(data)
+		data, err := os.ReadFile(filepath.Join(testenv.CorpusDir(f), "devarch-stacks", name))
+		if err != nil {
+			if testenv.Required() {
+				f.Fatalf("corpus seed: %v (set %s to the corpus directory)", err, testenv.EnvCorpus)
+			}
+			continue
 		}
+		f.Add(data)
 	}
 	f.Add([]byte(stackWithApp("command: sh -c 'x'\nenvironment: {A: ${SECRET:PW}}\nports: [{container_port: 80}]")))
 	f.Add([]byte(stackWithApp("config_files: {a.conf: {content: x}}\nconfig_mounts: [{target_path: /a, config_file_path: a.conf}]")))

@@ -21,14 +21,7 @@ func repoPath(t *testing.T, rel string) string {
 
 func corpus(t *testing.T, rel string) string {
 	t.Helper()
-	p := repoPath(t, filepath.Join("..", "shared", "corpus", rel))
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv(testenv.EnvRequire) == "1" {
-			t.Fatalf("corpus not found: %v", err)
-		}
-		t.Skipf("corpus not found: %v", err)
-	}
-	return p
+	return testenv.Corpus(t, rel)
 }
 
 // TestImportCommandsAgainstPostgres runs the foundation's commands the way

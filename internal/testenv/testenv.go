@@ -5,13 +5,17 @@
 //
 // When a component is not configured a test is skipped, unless
 // DEVARCH_TEST_REQUIRE=1 is set (as scripts/test.sh and CI do): then it fails,
-// so integration tests can never be skipped silently in CI.
+// so integration tests can never be skipped silently in CI. Every skip in
+// the module goes through Skip (or a helper built on it), except the few
+// the suite itself decides, which docs/development.md lists.
 package testenv
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -36,12 +40,31 @@ const (
 	TestImage = "devarch-test/sleeper:latest"
 )
 
+// Required reports whether DEVARCH_TEST_REQUIRE=1 is set: a test that
+// cannot run must then fail instead of skipping.
+func Required() bool { return os.Getenv(EnvRequire) == "1" }
+
+// Skip skips the test because something it needs is missing, or fails it
+// when DEVARCH_TEST_REQUIRE=1: under the test command a skip is a failure.
+// reason says what is missing and what to do about it.
+func Skip(t testing.TB, reason string) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("cannot run (%s=1 turns a skip into a failure): %s", EnvRequire, reason)
+		return
+	}
+	t.Skip(reason)
+}
+
+// Skipf is Skip with a formatted reason.
+func Skipf(t testing.TB, format string, args ...any) {
+	t.Helper()
+	Skip(t, fmt.Sprintf(format, args...))
+}
+
 func missing(t testing.TB, what string) {
 	t.Helper()
-	if os.Getenv(EnvRequire) == "1" {
-		t.Fatalf("%s is required (%s=1) but not configured; run the tests through scripts/test.sh", what, EnvRequire)
-	}
-	t.Skipf("%s not configured; run the tests through scripts/test.sh", what)
+	Skipf(t, "%s not configured; run the tests through scripts/test.sh", what)
 }
 
 // DatabaseURL creates a fresh, empty database on the test cluster and
@@ -82,6 +105,30 @@ func DatabaseURL(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// UniqueIDs moves the stack and instance id sequences of a migrated test
+// database to a random offset. Every test database starts its ids at 1,
+// containers carry only the ids in their labels, and the engine is shared
+// by every test running at once: without this, two tests' "stack 1" would
+// see (and an apply would remove, as strays) each other's containers. A
+// test that creates containers from a fresh database calls it after the
+// migrations ran and before it creates stacks.
+func UniqueIDs(t testing.TB, url string) {
+	t.Helper()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	base := 1_000_000 + int64(binary.BigEndian.Uint32(b[:])%3_000_000_000) // below lock.MaxStackID
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to test database: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, `SELECT setval('stacks_id_seq', $1), setval('instances_id_seq', $1)`, base); err != nil {
+		t.Fatalf("move id sequences (run the migrations first): %v", err)
+	}
 }
 
 // Docker returns a client for the test engine, API version negotiated.

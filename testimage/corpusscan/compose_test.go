@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/devarch/devarch-controller/internal/testenv"
 )
 
 func TestImageRef(t *testing.T) {
@@ -125,10 +127,10 @@ func TestRunUsageErrors(t *testing.T) {
 // TestRealCorpus checks the shared corpus: every template must come out as
 // a taggable image, and every CMD-form healthcheck program as a link.
 func TestRealCorpus(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "corpus", "devarch-services")
+	dir := testenv.Corpus(t, "devarch-services")
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "*", "compose.yml"))
 	if len(files) == 0 {
-		t.Skipf("corpus not found at %s", dir)
+		t.Fatalf("no */*/compose.yml under %s", dir)
 	}
 	images, links := 0, map[string]bool{}
 	for _, f := range files {
