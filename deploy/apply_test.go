@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/internal/testenv"
@@ -62,8 +63,14 @@ func newBenchFixture(t testing.TB, instances ...spec.Instance) *applyFixture {
 		defer cancel()
 		down := f.stack
 		down.Enabled = false
+		// compose removes the containers but keeps their anonymous
+		// volumes (unlabelled): note them first, remove them after.
+		anonymous := anonymousVolumes(ctx, rt, down.ID)
 		if _, err := rt.Apply(ctx, down, f.opts, nil); err != nil {
 			t.Logf("tear down stack %s: %v", down.Name, err)
+		}
+		for _, v := range anonymous {
+			_, _ = rt.Client().VolumeRemove(ctx, v, client.VolumeRemoveOptions{Force: true})
 		}
 		_ = rt.RemoveNetwork(ctx, down.Network())
 		vols, _ := rt.Client().VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", spec.LabelStackID+"="+itoa(down.ID))})
@@ -76,6 +83,25 @@ func newBenchFixture(t testing.TB, instances ...spec.Instance) *applyFixture {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// anonymousVolumes names the anonymous volumes mounted by stack id's
+// containers.
+func anonymousVolumes(ctx context.Context, rt *Runtime, stackID int64) []string {
+	list, err := rt.Client().ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", spec.LabelStackID+"="+itoa(stackID))})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range list.Items {
+		for _, m := range c.Mounts {
+			if m.Type == mount.TypeVolume && anonymousVolume.MatchString(m.Name) {
+				out = append(out, m.Name)
+			}
+		}
+	}
+	return out
+}
 
 func (f *applyFixture) plan() *plan.Plan {
 	f.t.Helper()
