@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"go.uber.org/zap"
@@ -34,8 +35,9 @@ import (
 // sessions may have written it (a line quoting only a service name, such
 // as a dependency warning, while two stacks are applied), with neither
 // when it names resources of no running session (a late line of an apply
-// that ended). Secret values of the candidate stacks are scrubbed from
-// every line.
+// that ended). Every line is scrubbed of the secret values of every
+// running session and of every session that ended within endedLinger,
+// whichever session it is attributed to.
 //
 // Compose's questions (prompts) never go through logrus: each session
 // answers them itself (see composeSession.prompt).
@@ -85,6 +87,7 @@ func (discardFormatter) Format(*logrus.Entry) ([]byte, error) { return nil, nil 
 type composeLogRouter struct {
 	mu       sync.Mutex
 	sessions map[*composeLogSession]struct{}
+	ended    []endedSession // recently ended sessions, still scrubbed
 	fallback *zap.Logger
 }
 
@@ -113,6 +116,10 @@ func (r *composeLogRouter) forgetFallback(log *zap.Logger) {
 	}
 }
 
+// endedLinger is how long the secrets of a session that ended are still
+// scrubbed from lines: compose may log a little after an apply returned.
+const endedLinger = 30 * time.Second
+
 // register adds a running session; the returned function removes it.
 func (r *composeLogRouter) register(s *composeLogSession) func() {
 	r.mu.Lock()
@@ -121,8 +128,36 @@ func (r *composeLogRouter) register(s *composeLogSession) func() {
 	return func() {
 		r.mu.Lock()
 		delete(r.sessions, s)
+		r.ended = append(r.ended, endedSession{session: s, at: time.Now()})
 		r.mu.Unlock()
 	}
+}
+
+// endedSession is a session that ended at at.
+type endedSession struct {
+	session *composeLogSession
+	at      time.Time
+}
+
+// scrubberLocked is the scrubber of every line: the secrets of every
+// running session and of those that ended within endedLinger, whichever
+// session the line is attributed to (attribution by names can be wrong;
+// hiding cannot be skipped). Called with r.mu held.
+func (r *composeLogRouter) scrubberLocked() spec.Scrubber {
+	cut := time.Now().Add(-endedLinger)
+	r.ended = slices.DeleteFunc(r.ended, func(e endedSession) bool { return e.at.Before(cut) })
+	var secrets, idents []string
+	add := func(s *composeLogSession) {
+		secrets = append(secrets, s.secrets...)
+		idents = append(idents, s.idents...)
+	}
+	for s := range r.sessions {
+		add(s)
+	}
+	for _, e := range r.ended {
+		add(e.session)
+	}
+	return spec.NewScrubber(secrets, idents)
 }
 
 // Levels implements logrus.Hook: every level.
@@ -151,11 +186,15 @@ func (r *composeLogRouter) Fire(e *logrus.Entry) error {
 }
 
 // attribute picks the logger of the session a message belongs to (see
-// composeLogs), the fields to add, and the scrubber of the candidate
-// stacks' secrets.
+// composeLogs), the fields to add, and the scrubber of every line (see
+// scrubberLocked).
 func (r *composeLogRouter) attribute(msg string) (*zap.Logger, []zap.Field, spec.Scrubber) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	scrub := r.scrubberLocked()
+	// Attribute by the names the line quotes once secrets are hidden: a
+	// secret that looks like a resource name names nothing.
+	msg = scrub.Scrub(msg)
 	var quoted []*composeLogSession
 	for s := range r.sessions {
 		if slices.ContainsFunc(s.names, func(name string) bool { return quotesName(msg, name) }) {
@@ -170,22 +209,18 @@ func (r *composeLogRouter) attribute(msg string) (*zap.Logger, []zap.Field, spec
 	}
 	switch len(candidates) {
 	case 0:
-		return r.fallback, nil, spec.Scrubber{}
+		return r.fallback, nil, scrub
 	case 1:
-		return candidates[0].log, nil, candidates[0].scrub
+		return candidates[0].log, nil, scrub
 	}
 	slices.SortFunc(candidates, func(a, b *composeLogSession) int { return strings.Compare(a.stack, b.stack) })
-	var stacks, secrets, idents []string
+	var stacks []string
 	var approvals []int64
 	for _, s := range candidates {
 		stacks = append(stacks, s.stack)
 		approvals = append(approvals, s.approvalID)
-		secrets = append(secrets, s.secrets...)
-		idents = append(idents, s.idents...)
 	}
-	// One scrubber over every candidate's secrets: one stack's secret may
-	// begin with another's, and overlapping occurrences are hidden as one.
-	return r.fallback, []zap.Field{zap.Strings("stacks", stacks), zap.Int64s("approval_ids", approvals)}, spec.NewScrubber(secrets, idents)
+	return r.fallback, []zap.Field{zap.Strings("stacks", stacks), zap.Int64s("approval_ids", approvals)}, scrub
 }
 
 // quotesName reports whether msg contains name as a whole word: not
@@ -218,10 +253,13 @@ func quotesProjectPrefix(msg string) bool {
 		if j < 0 {
 			return false
 		}
-		if start := i + j; start == 0 || !isNameByte(msg[start-1]) {
+		start := i + j
+		// The program's own name (its default state directory) is not a
+		// resource of another stack.
+		if (start == 0 || !isNameByte(msg[start-1])) && !strings.HasPrefix(msg[start:], spec.ControllerName) {
 			return true
 		}
-		i += j + 1
+		i = start + 1
 	}
 }
 

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
@@ -121,5 +122,42 @@ func TestComposeLogRouterForgetsClosedRuntime(t *testing.T) {
 	_ = r.Fire(&logrus.Entry{Level: logrus.WarnLevel, Message: "after"})
 	if got := messages(logs); !slices.Equal(got, []string{"before"}) {
 		t.Errorf("logged %q, want only the line before the runtime closed", got)
+	}
+}
+
+// TestComposeLogRouterScrubsEveryLine: whatever a line is attributed to —
+// another stack's resource, no session at all, the program's state
+// directory — the secrets of every running session, and of sessions that
+// ended a moment ago, are hidden.
+func TestComposeLogRouterScrubsEveryLine(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	base := zap.New(core)
+	r := &composeLogRouter{sessions: map[*composeLogSession]struct{}{}, fallback: base}
+	names := []string{"devarch-shop", "devarch-shop-net", "devarch-shop-db"}
+	secrets := []string{"devarch-sonic-password"}
+	shop := &composeLogSession{stack: "shop", approvalID: 7, names: names, secrets: secrets, idents: names,
+		scrub: spec.NewScrubber(secrets, names), log: base.With(zap.String("stack", "shop"), zap.Int64("approval_id", 7))}
+	fire := func(msg string) {
+		if err := r.Fire(&logrus.Entry{Level: logrus.WarnLevel, Message: msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unregister := r.register(shop)
+	fire(`invalid value SONIC_PASSWORD=devarch-sonic-password for devarch-other_data`)
+	fire(`cannot read /root/.local/state/devarch-controller/stacks/shop/db/app.conf: devarch-sonic-password`)
+	unregister()
+	fire(`late line: devarch-sonic-password`)
+
+	all := logs.All()
+	if len(all) != 3 {
+		t.Fatalf("%d lines, want 3", len(all))
+	}
+	for _, e := range all {
+		if strings.Contains(e.Message, "devarch-sonic-password") {
+			t.Errorf("line %q shows the secret", e.Message)
+		}
+	}
+	if m := all[1].ContextMap(); m["stack"] != "shop" {
+		t.Errorf("a line quoting the state directory went to %v, want the one running stack", m)
 	}
 }

@@ -114,8 +114,10 @@ func scrub(p *Plan, sc spec.Scrubber) {
 					// The value embeds a secret, so its old value most likely
 					// embedded that secret's previous value: after a rotation
 					// that value is no longer among the stack's secrets and
-					// cannot be scrubbed by value. Hide the old value whole.
-					if f.Old != nil {
+					// cannot be scrubbed by value. Hide the old value whole,
+					// unless it comes from a record that already replaced
+					// the secret with a digest (shown as RedactedValue).
+					if f.Old != nil && !strings.Contains(*f.Old, spec.RedactedValue) {
 						f.Old = str(spec.RedactedValue)
 					}
 				}

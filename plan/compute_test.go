@@ -309,3 +309,48 @@ func paths(fs []FieldChange) []string {
 	}
 	return out
 }
+
+// TestChangedSecretEmbeddedInACommand: a command line that passes a secret
+// is recorded as a digest; when the secret changes, the plan names the
+// command as changed because of the embedded secret, shows the new command
+// with the secret hidden, and never shows the old one's secret.
+func TestChangedSecretEmbeddedInACommand(t *testing.T) {
+	mk := func(password string) spec.Stack {
+		o := spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: "redis:7",
+			Env:     []spec.EnvVar{{Key: "REDIS_PASSWORD", Value: password}},
+			Command: []string{"redis-server", "--requirepass", password}}}
+		return spec.Stack{ID: 5, Name: "cache", Enabled: true, Instances: []spec.Instance{instance(51, "redis", nil, o)}}
+	}
+	old := mk("first-s3cret-value")
+	obs := observedFor(old)
+	cur := mk("second-s3cret-value")
+	p := mustCompute(cur, obs)
+	if len(p.Changes) != 1 {
+		t.Fatalf("changes %+v, want one", p.Changes)
+	}
+	var cmd *FieldChange
+	for i, f := range p.Changes[0].Fields {
+		if f.Path == "command" {
+			cmd = &p.Changes[0].Fields[i]
+		}
+	}
+	if cmd == nil {
+		t.Fatalf("fields %+v, want a command change", p.Changes[0].Fields)
+	}
+	if !cmd.Sensitive || cmd.Reason != "a secret embedded in its value changed" ||
+		cmd.Old == nil || *cmd.Old != "redis-server --requirepass (sensitive)" || cmd.New == nil || *cmd.New != "redis-server --requirepass (sensitive)" {
+		t.Errorf("command change %+v (old %v, new %v)", *cmd, deref(cmd.Old), deref(cmd.New))
+	}
+	var text, js strings.Builder
+	if err := p.WriteText(&text, TextOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"first-s3cret-value", "second-s3cret-value"} {
+		if strings.Contains(text.String()+js.String(), secret) {
+			t.Errorf("the plan shows %q:\n%s", secret, text.String())
+		}
+	}
+}

@@ -38,21 +38,74 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 			"the controller's state or workspace directory changed; config files and bind mounts move")
 	}
 	d.scalar("image", had.Image, want.Image, e.Image.Source, "")
-	d.scalar("command", words(had.Command), words(want.Command), e.Command.Source, "")
-	d.scalar("entrypoint", words(had.Entrypoint), words(want.Entrypoint), e.Entrypoint.Source, "")
-	d.scalar("working_dir", had.WorkingDir, want.WorkingDir, e.WorkingDir.Source, "")
-	d.scalar("user", had.User, want.User, e.User.Source, "")
+	d.masked("command", words(had.Command), words(want.Command), words(masked(had.Command)), words(masked(want.Command)), words(e.Command.Value), e.Command.Source)
+	d.masked("entrypoint", words(had.Entrypoint), words(want.Entrypoint), words(masked(had.Entrypoint)), words(masked(want.Entrypoint)), words(e.Entrypoint.Value), e.Entrypoint.Source)
+	d.masked("working_dir", had.WorkingDir, want.WorkingDir, mask(had.WorkingDir), mask(want.WorkingDir), e.WorkingDir.Value, e.WorkingDir.Source)
+	d.masked("user", had.User, want.User, mask(had.User), mask(want.User), e.User.Value, e.User.Source)
 	d.scalar("privileged", boolStr(had.Privileged), boolStr(want.Privileged), e.Privileged.Source, "")
 	d.scalar("cap_add", strings.Join(had.CapAdd, ", "), strings.Join(want.CapAdd, ", "), e.CapAdd.Source, "")
 	d.env(had.Env, want.Env)
 	d.scalar("ports", join(had.Ports), join(want.Ports), e.Ports.Source, "")
 	d.scalar("volumes", join(had.Volumes), join(want.Volumes), e.Volumes.Source, "")
 	d.labels(had.Labels, want.Labels)
-	d.scalar("healthcheck", healthText(had.Healthcheck), healthText(want.Healthcheck), e.Healthcheck.Source, "")
+	d.masked("healthcheck", healthText(had.Healthcheck, false), healthText(want.Healthcheck, false),
+		healthText(had.Healthcheck, true), healthText(want.Healthcheck, true), healthText(e.Healthcheck.Value, false), e.Healthcheck.Source)
 	d.scalar("restart", had.Restart, want.Restart, e.Restart.Source, "")
 	d.scalar("depends_on", depsText(had.DependsOn), depsText(want.DependsOn), e.DependsOn.Source, "")
 	d.configFiles(had.ConfigFiles, want.ConfigFiles)
 	return d.fields, d.rekeyed
+}
+
+// masked records a change of a field whose recorded value may hold
+// digests of values that embed a secret (project.EmbeddedDigest). had and
+// want are the recorded texts; maskedHad and maskedWant the same with
+// every digest shown as RedactedValue; desired is the desired value in
+// clear text, shown as the new value (the plan's scrubbing then hides the
+// secret inside it and keeps the rest readable). A change involving such a
+// digest is sensitive, and when only the desired side embeds a secret the
+// recorded side may come from a record written before such values were
+// digested, holding the secret's earlier value in clear text: it is
+// hidden whole.
+func (d *differ) masked(path, had, want, maskedHad, maskedWant, desired string, source spec.Source) {
+	if had == want {
+		return
+	}
+	f := FieldChange{Path: path, Old: optional(maskedHad), New: optional(maskedWant), Source: source}
+	hadSecret, wantSecret := maskedHad != had, maskedWant != want
+	if wantSecret {
+		f.New = optional(desired)
+	}
+	if hadSecret || wantSecret {
+		f.Sensitive = true
+		f.Reason = "its value embeds a secret"
+		if maskedHad == maskedWant {
+			f.Reason = "a secret embedded in its value changed"
+		}
+		if wantSecret && !hadSecret && f.Old != nil {
+			f.Old = str(spec.RedactedValue)
+		}
+	}
+	d.fields = append(d.fields, f)
+}
+
+// masked returns args with every digest shown as RedactedValue.
+func masked(args []string) []string {
+	if !slices.ContainsFunc(args, project.IsDigest) {
+		return args
+	}
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = mask(a)
+	}
+	return out
+}
+
+// mask shows a digest as RedactedValue.
+func mask(v string) string {
+	if project.IsDigest(v) {
+		return spec.RedactedValue
+	}
+	return v
 }
 
 // scalar records a change of a single-valued field. Empty means unset.
@@ -74,7 +127,7 @@ func (d *differ) env(had, want map[string]string) {
 	}
 	eachChangedKey(had, want, func(k string, o string, hadOK bool, n string, wantOK bool) {
 		f := FieldChange{Path: "env." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Env) > 0)}
-		sensitive := secret[k] || spec.IsSecretName(k) || isSecretDigest(o)
+		sensitive := secret[k] || spec.IsSecretName(k) || isSecretDigest(o) || isSecretDigest(n)
 		if hadOK {
 			f.Old = str(o)
 		}
@@ -87,6 +140,15 @@ func (d *differ) env(had, want map[string]string) {
 			f.Reason = "secret value changed"
 			if !hadOK {
 				f.Reason = "secret value set"
+			}
+			if !secret[k] && !spec.IsSecretName(k) {
+				// The value is not secret itself but embeds one: show
+				// the desired value (the plan's scrubbing hides the
+				// secret in it), never the recorded digest.
+				f.Reason = "its value embeds a secret"
+				if wantOK {
+					f.New = str(value[k])
+				}
 			}
 			if hadOK && wantOK && secret[k] {
 				d.recheck(&f, d.had.RecheckSecret(d.keys, k, value[k], o), "value")
@@ -119,8 +181,10 @@ func (d *differ) recheck(f *FieldChange, r project.Recheck, what string) {
 
 func (d *differ) labels(had, want map[string]string) {
 	source := map[string]spec.Source{}
+	value := map[string]string{}
 	for _, l := range d.inst.Effective.Labels {
 		source[l.Key] = l.Source
+		value[l.Key] = l.Value
 	}
 	eachChangedKey(had, want, func(k string, o string, hadOK bool, n string, wantOK bool) {
 		f := FieldChange{Path: "labels." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Labels) > 0)}
@@ -129,6 +193,14 @@ func (d *differ) labels(had, want map[string]string) {
 		}
 		if wantOK {
 			f.New = str(n)
+		}
+		if isSecretDigest(o) || isSecretDigest(n) {
+			f.Sensitive = true
+			f.Old, f.New = redact(f.Old), redact(f.New)
+			f.Reason = "its value embeds a secret"
+			if wantOK && isSecretDigest(n) {
+				f.New = str(value[k])
+			}
 		}
 		d.fields = append(d.fields, f)
 	})
@@ -229,7 +301,7 @@ func join[T fmt.Stringer](xs []T) string {
 func words(args []string) string {
 	parts := make([]string, len(args))
 	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]#~") {
+		if a != spec.RedactedValue && (a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>()*?[]#~")) {
 			a = strconv.Quote(a)
 		}
 		parts[i] = a
@@ -244,14 +316,20 @@ func boolStr(b bool) string {
 	return ""
 }
 
-func healthText(h *spec.Healthcheck) string {
+// healthText renders a healthcheck; with hide, digests in its test show
+// as RedactedValue.
+func healthText(h *spec.Healthcheck, hide bool) string {
 	if h == nil {
 		return ""
 	}
 	if h.Disable {
 		return "disabled"
 	}
-	s := words(h.Test)
+	test := h.Test
+	if hide {
+		test = masked(test)
+	}
+	s := words(test)
 	var opts []string
 	if h.Interval != 0 {
 		opts = append(opts, "every "+h.Interval.String())
@@ -282,6 +360,15 @@ func depsText(ds []spec.Dependency) string {
 	return strings.Join(parts, ", ")
 }
 
+// configText renders a recorded config file. A keyed content digest is
+// shown by its first hex digits (they tell versions apart and give nothing
+// away without the key); an unkeyed one, written by a controller from
+// before installation keys, is not shown at all: a piece of an unkeyed hash
+// is enough to confirm a guessed secret offline.
 func configText(c project.ConfigFile) string {
-	return fmt.Sprintf("%s mode %04o content %s", c.Target, c.Mode, shortDigest(c.Digest))
+	content := shortDigest(c.Digest)
+	if !strings.HasPrefix(c.Digest, keyring.DigestPrefix) {
+		content = "(digest made without a key)"
+	}
+	return fmt.Sprintf("%s mode %04o content %s", c.Target, c.Mode, content)
 }

@@ -154,6 +154,30 @@ func TestUnkeyedRecordIsReKeyed(t *testing.T) {
 	if !strings.Contains(db.Reason, "without an installation key") {
 		t.Errorf("change reason %q", db.Reason)
 	}
+	// An unkeyed content digest is not shown, not even in part: a piece of
+	// an unkeyed hash confirms a guessed secret offline.
+	seen := 0
+	for _, c := range p.Changes {
+		for _, f := range c.Fields {
+			if !strings.HasPrefix(f.Path, "config_files.") || f.Old == nil {
+				continue
+			}
+			for _, file := range s.Instances {
+				for _, cf := range file.Effective.ConfigFiles {
+					if strings.Contains(*f.Old, hexSHA256(cf.Content)[:12]) {
+						t.Errorf("%s shows part of the unkeyed content digest: %q", f.Path, *f.Old)
+					}
+				}
+			}
+			if !strings.Contains(*f.Old, "digest made without a key") {
+				t.Errorf("%s old value %q, want it to say the digest was made without a key", f.Path, *f.Old)
+			}
+			seen++
+		}
+	}
+	if seen == 0 {
+		t.Error("no config file change in the plan: the test checks nothing")
+	}
 }
 
 // TestKeyRotationLeavesDigestFreeContainersAlone: a container whose labels

@@ -61,6 +61,7 @@ type ConfigFile struct {
 // Purposes of the installation key's digests (keyring.Key.MAC): a digest
 // made for one use never equals one made for another.
 const (
+	purposeEmbedded    = "devarch.spec embedded secret"
 	purposeSecretEnv   = "devarch.spec secret env"
 	purposeContent     = "devarch.spec config content"
 	purposeConfigSet   = "devarch.config_digest"
@@ -79,6 +80,14 @@ func SecretDigest(k keyring.Key, instanceID int64, name, value string) string {
 // HMAC-SHA256 under the installation key k. Config files can hold secrets
 // (passwords in a server's configuration, private keys), so their digests
 // are keyed like secret env values.
+// EmbeddedDigest replaces, in a record, a value that is not secret itself
+// but embeds one of the stack's secret values (a DATABASE_URL holding the
+// password, a command line passing it): the record is a container label,
+// which monitoring tools and pasted `docker inspect` output carry far.
+func EmbeddedDigest(k keyring.Key, instanceID int64, path, value string) string {
+	return k.Digest(purposeEmbedded, []byte(strconv.FormatInt(instanceID, 10)), []byte(path), []byte(value))
+}
+
 func ContentDigest(k keyring.Key, content string) string {
 	return k.Digest(purposeContent, []byte(content))
 }
@@ -168,9 +177,14 @@ func (r Record) recheck(ring keyring.Ring, digest string, keyed func(keyring.Key
 // NewRecord builds the record of an instance of a stack. Together with the
 // set of enabled instances it determines the instance's compose service
 // completely: equal records (and dependencies) mean equal services.
+//
+// Values that embed one of the stack's secret values (where the stack's
+// Scrubber would hide something) are recorded as keyed digests
+// (EmbeddedDigest), like secret env values: the record holds no secret.
 func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 	e := inst.Effective
 	k := o.Keys.Current
+	sc := s.Scrubber()
 	r := Record{
 		Version:    RecordVersion,
 		StackID:    s.ID,
@@ -193,8 +207,30 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 		Restart:    e.Restart.Value,
 		DependsOn:  e.DependsOn.Value,
 	}
+	hide := func(path, v string) string {
+		if v == "" || sc.Scrub(v) == v {
+			return v
+		}
+		r.KeyID = k.ID
+		return EmbeddedDigest(k, inst.ID, path, v)
+	}
+	hideAll := func(path string, vs []string) []string {
+		if vs == nil {
+			return nil
+		}
+		out := make([]string, len(vs))
+		for i, v := range vs {
+			out[i] = hide(path+"."+strconv.Itoa(i), v)
+		}
+		return out
+	}
+	r.Command = hideAll("command", r.Command)
+	r.Entrypoint = hideAll("entrypoint", r.Entrypoint)
+	r.WorkingDir = hide("working_dir", r.WorkingDir)
+	r.User = hide("user", r.User)
 	if h := e.Healthcheck.Value; h != nil {
 		c := *h
+		c.Test = hideAll("healthcheck.test", h.Test)
 		r.Healthcheck = &c
 	}
 	if len(e.Env) > 0 {
@@ -205,13 +241,13 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 				r.KeyID = k.ID
 				continue
 			}
-			r.Env[v.Key] = v.Value
+			r.Env[v.Key] = hide("env."+v.Key, v.Value)
 		}
 	}
 	if len(e.Labels) > 0 {
 		r.Labels = make(map[string]string, len(e.Labels))
 		for _, l := range e.Labels {
-			r.Labels[l.Key] = l.Value
+			r.Labels[l.Key] = hide("labels."+l.Key, l.Value)
 		}
 	}
 	if len(e.ConfigFiles) > 0 {

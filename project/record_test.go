@@ -180,3 +180,55 @@ func TestIsDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordHidesValuesThatEmbedASecret: a value that is not secret itself
+// but embeds a secret value — a DSN holding the password, a command line or
+// healthcheck passing it, a label quoting it — is recorded as a keyed
+// digest, so the devarch.spec label holds no secret; a value that holds the
+// secret only inside a name the controller generates stays readable.
+func TestRecordHidesValuesThatEmbedASecret(t *testing.T) {
+	const password = "Tr0ub4dor&3x"
+	o := spec.Overrides{ServiceSpec: spec.ServiceSpec{
+		Image:      "redis:7",
+		Command:    []string{"redis-server", "--requirepass", password},
+		Entrypoint: []string{"/entry", "--token=" + password},
+		WorkingDir: "/srv/" + password,
+		Env: []spec.EnvVar{{Key: "REDIS_PASSWORD", Value: password},
+			{Key: "DATABASE_URL", Value: "postgres://app:" + password + "@db/app"}, {Key: "MODE", Value: "dev"}},
+		Labels:      []spec.Label{{Key: "dsn", Value: "redis://:" + password + "@cache"}, {Key: "team", Value: "web"}},
+		Healthcheck: &spec.Healthcheck{Test: []string{"CMD", "redis-cli", "-a", password, "ping"}},
+	}}
+	inst := spec.Instance{ID: 72, Name: "cache", Enabled: true, Overrides: o, Effective: spec.Merge(nil, o)}
+	s := spec.Stack{ID: 8, Name: "web", Enabled: true, Instances: []spec.Instance{inst}}
+	r := project.NewRecord(s, inst, project.Options{StateDir: "/state", Keys: testRing(3)})
+	label := r.Encode()
+	for _, leak := range []string{password, strings.ReplaceAll(password, "&", `\u0026`)} {
+		if strings.Contains(label, leak) {
+			t.Fatalf("the record holds the secret (%q):\n%s", leak, label)
+		}
+	}
+	for what, v := range map[string]string{
+		"command arg": r.Command[2], "entrypoint arg": r.Entrypoint[1], "working dir": r.WorkingDir,
+		"env DATABASE_URL": r.Env["DATABASE_URL"], "label dsn": r.Labels["dsn"], "healthcheck arg": r.Healthcheck.Test[3],
+	} {
+		if !project.IsDigest(v) || !strings.HasPrefix(v, keyring.DigestPrefix) {
+			t.Errorf("%s recorded as %q, want a keyed digest", what, v)
+		}
+	}
+	if r.Command[0] != "redis-server" || r.Env["MODE"] != "dev" || r.Labels["team"] != "web" || r.Healthcheck.Test[2] != "-a" {
+		t.Errorf("values without a secret changed: %+v", r)
+	}
+	if r.KeyID != 3 {
+		t.Errorf("key id %d, want 3", r.KeyID)
+	}
+	// The same secret inside a generated name (a stack named after it) is
+	// not a value: the container name stays readable.
+	o2 := spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: "app:1",
+		Env:     []spec.EnvVar{{Key: "APP_PASSWORD", Value: "devarch"}},
+		Command: []string{"--peer", spec.ContainerName("shop", "db")}}}
+	inst2 := spec.Instance{ID: 73, Name: "app", Enabled: true, Overrides: o2, Effective: spec.Merge(nil, o2)}
+	s2 := spec.Stack{ID: 9, Name: "shop", Enabled: true, Instances: []spec.Instance{inst2, {ID: 74, Name: "db", Enabled: true}}}
+	if got := project.NewRecord(s2, inst2, project.Options{Keys: testRing(3)}).Command[1]; got != "devarch-shop-db" {
+		t.Errorf("a generated name holding the secret was recorded as %q, want it readable", got)
+	}
+}

@@ -13,9 +13,9 @@ import (
 // Stack imports warn about such secrets (see Stack.WeakSecretWarnings).
 const MinScrubLength = 4
 
-// controllerName is the program's name, which appears in the paths it
+// ControllerName is the program's name, which appears in the paths it
 // uses (its default state directory) and in its messages.
-const controllerName = "devarch-controller"
+const ControllerName = "devarch-controller"
 
 // Scrubber hides a stack's secret values in text the controller did not
 // write itself — engine and compose errors, compose's output, values a user
@@ -86,7 +86,7 @@ func (s Stack) Scrubber() Scrubber {
 // never secret: anyone who can list the engine's containers sees them.
 func (s Stack) Identifiers() []string {
 	project := ProjectName(s.Name)
-	out := []string{s.Name, project, s.Network(), controllerName, LabelManagedBy + "=" + ManagedByValue,
+	out := []string{s.Name, project, s.Network(), ControllerName, LabelManagedBy + "=" + ManagedByValue,
 		LabelManagedBy, LabelStackID, LabelStack, LabelInstanceID, LabelInstance, LabelTemplate, LabelConfigDigest, LabelSpec}
 	if s.ID != 0 {
 		out = append(out, strconv.FormatInt(s.ID, 10))
