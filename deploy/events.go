@@ -70,7 +70,7 @@ func (o *Observer) OnSettled(f func(stackID int64)) {
 // (an inspect returns only then), then ends the provisional observation of
 // the die with generation gen, unless a later event replaced it.
 func (o *Observer) settle(id string, gen uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	ctx, cancel := context.WithTimeout(o.rt.ctx, settleTimeout)
 	defer cancel()
 	o.rt.calls.inspects.Add(1)
 	if _, err := o.rt.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err != nil {

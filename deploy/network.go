@@ -56,8 +56,12 @@ func (e *NetworkOwnershipError) Error() string {
 // If a create from outside slipped in between the check and the create
 // anyway, the oldest network is kept and this call removes its own.
 func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (created bool, err error) {
-	r.networksMu.Lock()
-	defer r.networksMu.Unlock()
+	select {
+	case r.networkTurn <- struct{}{}:
+		defer func() { <-r.networkTurn }()
+	case <-ctx.Done():
+		return false, fmt.Errorf("ensure network %q: %w", name, context.Cause(ctx))
+	}
 	want := maps.Clone(labels)
 	if want == nil {
 		want = map[string]string{}

@@ -34,7 +34,14 @@ type Runtime struct {
 	imagesMu sync.Mutex
 	images   map[string]imageDefaults // by image ID
 
-	networksMu sync.Mutex // EnsureNetwork calls take turns
+	// networkTurn is a one-slot semaphore: EnsureNetwork calls take turns,
+	// and a call waiting for its turn still ends with its context.
+	networkTurn chan struct{}
+
+	// ctx ends when the Runtime is closed: background work (see
+	// Observer.HandleEvent) stops with it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // NewRuntime connects to the engine at host, for example
@@ -56,10 +63,14 @@ func NewRuntime(host string, log *zap.Logger) (*Runtime, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runtime{
-		cli:    cli,
-		log:    log.With(zap.String("component", "deploy")),
-		images: map[string]imageDefaults{},
+		cli:         cli,
+		log:         log.With(zap.String("component", "deploy")),
+		images:      map[string]imageDefaults{},
+		networkTurn: make(chan struct{}, 1),
+		ctx:         ctx,
+		cancel:      cancel,
 	}
 	routeComposeLogs(r.log)
 	return r, nil
@@ -80,6 +91,7 @@ func (r *Runtime) Ping(ctx context.Context) error {
 // Close releases the client's idle connections. Compose's log lines
 // logged outside an apply no longer go to the runtime's log.
 func (r *Runtime) Close() error {
+	r.cancel()
 	composeLogs.forgetFallback(r.log)
 	if err := r.cli.Close(); err != nil {
 		return fmt.Errorf("close docker client: %w", err)

@@ -75,7 +75,11 @@ type unfinished struct {
 // failing at once.
 func (c *Controller) processApprovals(ctx context.Context, stackID int64) error {
 	for !c.isDraining() {
-		a, err := c.d.Approvals.ClaimApproval(ctx, stackID, c.o.ReplicaID)
+		// The claim must not be cut off by a shutdown: the row could be
+		// claimed with nobody to apply it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		a, err := c.d.Approvals.ClaimApproval(cctx, stackID, c.o.ReplicaID)
+		cancel()
 		if err != nil {
 			return err
 		}
@@ -200,13 +204,6 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 // later (retryFinishes); the approval is not left applying for a sweep to
 // guess at while this controller knows how it ended.
 func (c *Controller) record(a state.Approval, lease *lock.Lease, out outcome, log *zap.Logger) error {
-	if !out.none {
-		var durations map[string]time.Duration
-		if out.result != nil {
-			durations = out.result.Durations
-		}
-		c.d.Metrics.ObserveApply(out.status, durations)
-	}
 	// Record the outcome even when the shutdown timeout cancelled applyCtx.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.applyCtx), finishTimeout)
 	defer cancel()
@@ -217,7 +214,11 @@ func (c *Controller) record(a state.Approval, lease *lock.Lease, out outcome, lo
 			}
 			return c.d.Approvals.FinishApprovalTx(ctx, tx, a.ID, out.status, out.message, out.resultValue())
 		})
-		if err == nil || out.none {
+		if out.none {
+			return nil
+		}
+		if err == nil {
+			c.observeOutcome(out)
 			return nil
 		}
 		log.Debug("recording the outcome with the lock's release failed; recording it on its own", zap.NamedError("err", err))
@@ -228,6 +229,7 @@ func (c *Controller) record(a state.Approval, lease *lock.Lease, out outcome, lo
 	err := c.d.Approvals.FinishApproval(ctx, a.ID, out.status, out.message, out.resultValue())
 	switch {
 	case err == nil:
+		c.observeOutcome(out)
 		return nil
 	case errors.Is(err, state.ErrNotApplying):
 		log.Info("approval was ended elsewhere (a sweep found its controller gone) before its outcome was recorded",
@@ -239,6 +241,16 @@ func (c *Controller) record(a state.Approval, lease *lock.Lease, out outcome, lo
 	c.mu.Unlock()
 	log.Warn("cannot record the approval's outcome; it is kept and recorded again", zap.String("outcome", out.status), zap.NamedError("err", err))
 	return fmt.Errorf("finish approval %d as %s: %w", a.ID, out.status, err)
+}
+
+// observeOutcome counts a recorded outcome in the metrics (once, when the
+// database took it).
+func (c *Controller) observeOutcome(out outcome) {
+	var durations map[string]time.Duration
+	if out.result != nil {
+		durations = out.result.Durations
+	}
+	c.d.Metrics.ObserveApply(out.status, durations)
 }
 
 func (o outcome) resultValue() any {
@@ -263,7 +275,9 @@ func (c *Controller) retryFinishes(ctx context.Context, stackID int64) error {
 	var first error
 	for _, u := range todo {
 		err := c.d.Approvals.FinishApproval(ctx, u.approval.ID, u.out.status, u.out.message, u.out.resultValue())
-		if err != nil && !errors.Is(err, state.ErrNotApplying) {
+		// Not applying (a sweep ended it) or gone (deleted with its stack):
+		// the outcome can never be recorded; drop it.
+		if err != nil && !errors.Is(err, state.ErrNotApplying) && !errors.Is(err, state.ErrNotFound) {
 			if first == nil {
 				first = fmt.Errorf("finish approval %d as %s: %w", u.approval.ID, u.out.status, err)
 			}
@@ -276,6 +290,7 @@ func (c *Controller) retryFinishes(ctx context.Context, stackID int64) error {
 		if err != nil {
 			log.Info("kept outcome not recorded: the approval was ended elsewhere", zap.String("outcome", u.out.status), zap.NamedError("err", err))
 		} else {
+			c.observeOutcome(u.out)
 			log.Info("kept outcome recorded", zap.String("outcome", u.out.status))
 		}
 		c.queue.Add(u.approval.StackID)

@@ -58,7 +58,8 @@ type fakeWorld struct {
 	invalidated []string    // HandleEvent calls' container ids, in order
 	snapHook    func(n int) // called (outside mu) at the start of the n-th Snapshot, from 1
 	snapCalls   int
-	finishErrs  int // FinishApproval fails this many times first
+	finishErrs  int         // FinishApproval fails this many times first
+	settled     func(int64) // what OnSettled was given
 }
 
 type finishCall struct {
@@ -274,7 +275,11 @@ func (w *fakeWorld) HandleEvent(ev deploy.Event) {
 	w.invalidated = append(w.invalidated, ev.ContainerID)
 }
 
-func (w *fakeWorld) OnSettled(func(int64)) {}
+func (w *fakeWorld) OnSettled(f func(int64)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.settled = f
+}
 
 func (w *fakeWorld) Apply(_ context.Context, s spec.Stack, o deploy.ApplyOptions, progress deploy.ProgressFunc) (deploy.Result, error) {
 	w.mu.Lock()

@@ -82,8 +82,13 @@ func (w *leaseWatch) run(parent context.Context, lease *lock.Lease) {
 			w.cancel(errLockLost)
 		}
 		if reply != nil {
-			if err != nil {
+			switch {
+			case lost:
 				err = fmt.Errorf("%w: %w", errLockLost, err)
+			case err != nil:
+				// The session may still hold the lock, but the apply
+				// cannot go on without knowing.
+				err = fmt.Errorf("cannot confirm the stack's lock: %w", err)
 			}
 			reply <- err
 		}
@@ -93,9 +98,11 @@ func (w *leaseWatch) run(parent context.Context, lease *lock.Lease) {
 	}
 }
 
-// Confirm checks the lock now and returns nil only when it is still held;
-// any doubt (the check failed or timed out) is an error wrapping
-// errLockLost.
+// Confirm checks the lock now and returns nil only when it is still held:
+// an error wrapping errLockLost when the lock is lost (its session ended,
+// or a check got no answer within leaseCheckTimeout, which closes the
+// connection), another error when the check failed otherwise. Either stops
+// the apply.
 func (w *leaseWatch) Confirm(ctx context.Context) error {
 	reply := make(chan error, 1)
 	select {

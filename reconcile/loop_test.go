@@ -621,3 +621,21 @@ func waitCondition(t *testing.T, c *Controller, id int64, want Condition, when s
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestSettledDeathIsReconciled: when the observer says a container's exit
+// has settled (it showed the death provisionally, see
+// deploy.Observer.HandleEvent), the controller reconciles that stack again.
+func TestSettledDeathIsReconciled(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)})
+	var settled func(int64)
+	w.snapshotOf(func() { settled = w.settled })
+	if settled == nil {
+		t.Fatal("the controller gave the observer no function to call when a death settles")
+	}
+	settled(1)
+	if c.QueueDepth() != 1 {
+		t.Fatalf("queue depth %d after a settled death, want the stack queued", c.QueueDepth())
+	}
+}

@@ -44,6 +44,9 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 		return fmt.Errorf("read stack %d: %w", id, err)
 	}
 	in, err := c.d.Desired.Installation(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: not a database problem
+	}
 	if err != nil {
 		c.d.Metrics.SetDatabaseUp(false)
 		return fmt.Errorf("read installation: %w", err)

@@ -2,7 +2,6 @@ package state
 
 import (
 	"net"
-	"strconv"
 	"time"
 )
 
@@ -25,19 +24,15 @@ const (
 	dialTimeout       = 10 * time.Second
 )
 
-// serverKeepalive asks PostgreSQL to watch the same way over its end of
-// every TCP session (these settings are ignored on Unix sockets): a client
-// that vanished without closing its connection — its host gone, a network
+// serverKeepaliveSQL asks PostgreSQL to watch the same way over its end of
+// the session (these settings are ignored on Unix sockets): a client that
+// vanished without closing its connection — its host gone, a network
 // partition — then loses its session, and the stack locks it held, within
-// about 15 s instead of the server's default of hours.
-func serverKeepalive() map[string]string {
-	return map[string]string{
-		"tcp_keepalives_idle":     strconv.Itoa(int(keepAliveIdle.Seconds())),
-		"tcp_keepalives_interval": strconv.Itoa(int(keepAliveInterval.Seconds())),
-		"tcp_keepalives_count":    strconv.Itoa(keepAliveCount),
-		"tcp_user_timeout":        strconv.FormatInt(tcpUserTimeout.Milliseconds(), 10),
-	}
-}
+// about 13 s instead of the server's default of hours. The values are
+// keepAliveIdle, keepAliveInterval, keepAliveCount and tcpUserTimeout
+// (TestConnectionsDetectASilentPeer checks they agree).
+const serverKeepaliveSQL = "SET tcp_keepalives_idle = 3; SET tcp_keepalives_interval = 2; " +
+	"SET tcp_keepalives_count = 4; SET tcp_user_timeout = 10000"
 
 // dialer returns the dialer of every pool connection.
 func dialer() *net.Dialer {

@@ -70,4 +70,8 @@ func TestConnectionsDetectASilentPeer(t *testing.T) {
 		t.Errorf("server side: keepalives idle %d interval %d count %d, user timeout %d ms; want detection within 15 s",
 			serverIdle, serverIntvl, serverCount, serverUser)
 	}
+	if serverIdle != idle || serverIntvl != intvl || serverCount != count || serverUser != opts["TCP_USER_TIMEOUT"] {
+		t.Errorf("server side (idle %d interval %d count %d user timeout %d) differs from the client's socket %v",
+			serverIdle, serverIntvl, serverCount, serverUser, opts)
+	}
 }

@@ -54,13 +54,23 @@ func Open(ctx context.Context, databaseURL, appName string, opts ...Option) (*St
 		cfg.ConnConfig.RuntimeParams["application_name"] = appName
 	}
 	cfg.ConnConfig.DialFunc = dialer().DialContext
-	for k, v := range serverKeepalive() {
-		if _, set := cfg.ConnConfig.RuntimeParams[k]; !set {
-			cfg.ConnConfig.RuntimeParams[k] = v
-		}
-	}
 	for _, fn := range o.configure {
 		fn(cfg)
+	}
+	// The server-side keepalive settings are set after connecting rather
+	// than as startup parameters: a session-pooling proxy (PgBouncer)
+	// refuses startup parameters it does not know. Where SET fails the
+	// connection is used all the same; the client side still watches.
+	after := cfg.AfterConnect
+	log := o.log
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, serverKeepaliveSQL); err != nil {
+			log.Debug("cannot set server-side TCP keepalive for the session", zap.NamedError("err", err))
+		}
+		if after != nil {
+			return after(ctx, conn)
+		}
+		return nil
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

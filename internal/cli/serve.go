@@ -62,7 +62,7 @@ func recordPaths(ctx context.Context, store *state.Store, cfg config.Config, rep
 		return err
 	}
 	if changed {
-		log.Info("installation host paths changed to this controller's configuration; containers built with the old ones are planned for recreation",
+		log.Warn("installation host paths changed to this controller's configuration; containers built with the old ones are planned for recreation and pending approvals are stale. Every replica must use the same state_dir",
 			zap.String("state_dir", p.StateDir), zap.String("workspace_dir", p.WorkspaceDir),
 			zap.String("previous_state_dir", prev.StateDir), zap.String("previous_workspace_dir", prev.WorkspaceDir))
 	}

@@ -1,0 +1,64 @@
+package deploy
+
+import (
+	"testing"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// TestObserverEventBookkeeping checks the generations behind HandleEvent
+// without an engine: a die is shown provisionally only while it is the
+// container's latest event and cached; a pass keeps the marks of deaths
+// still being handled and of events that came during the pass.
+func TestObserverEventBookkeeping(t *testing.T) {
+	o := &Observer{seen: map[string]observed{}, dirty: map[string]uint64{}, died: map[string]death{}}
+	o.seen["c1"] = observed{fingerprint: "running", container: spec.Container{ID: "c1", State: spec.StateRunning, Health: spec.HealthHealthy}}
+	mark := func(id string, d *death) {
+		o.gen++
+		o.dirty[id] = o.gen
+		if d != nil {
+			d.gen = o.gen
+			o.died[id] = *d
+		}
+	}
+
+	mark("c1", &death{exitCode: 137, stackID: 7})
+	dirty, died := o.takeDirty()
+	got, ok := o.provisional("c1", dirty, died)
+	if !ok || got.container.State != spec.StateExited || got.container.ExitCode != 137 || got.container.Health != "" || got.fingerprint != "" {
+		t.Fatalf("provisional after a die = %+v, %v; want exited (137), no health, no fingerprint", got, ok)
+	}
+	if o.seen["c1"].container.State != spec.StateRunning {
+		t.Fatal("the provisional observation changed the cached one")
+	}
+	if _, ok := o.provisional("c2", dirty, died); ok {
+		t.Error("a container never observed was shown provisionally")
+	}
+
+	// A pass handled the marks: the death's mark stays (it was shown
+	// provisionally), another container's goes.
+	mark("c3", nil)
+	dirty, died = o.takeDirty()
+	o.clearDirty(dirty, died)
+	if _, ok := o.dirty["c1"]; !ok {
+		t.Error("the mark of a death still being handled was cleared")
+	}
+	if _, ok := o.dirty["c3"]; ok {
+		t.Error("a handled mark was kept")
+	}
+
+	// An event after the die (a destroy, a start): the die is no longer
+	// the latest event, so the container is inspected, not shown
+	// provisionally.
+	taken, takenDied := o.takeDirty()
+	mark("c1", nil)
+	dirty, died = o.takeDirty()
+	if _, ok := o.provisional("c1", dirty, died); ok {
+		t.Error("a die followed by another event was shown provisionally")
+	}
+	// A pass that took its marks before that event keeps the new mark.
+	o.clearDirty(taken, takenDied)
+	if o.dirty["c1"] != o.gen {
+		t.Errorf("mark of c1 = %d after a pass that started before it, want %d kept", o.dirty["c1"], o.gen)
+	}
+}
