@@ -43,8 +43,14 @@ type death struct {
 //   - "kill" marks nothing: it only says a signal was sent (the process
 //     may ignore it); if the process dies, "die" follows. An inspect now
 //     would wait for the engine as well.
+//
+// Events about containers outside the Observer's selection (another
+// stack's, when it observes one stack) are ignored.
 func (o *Observer) HandleEvent(ev Event) {
 	if ev.ContainerID == "" || ev.Action == "kill" {
+		return
+	}
+	if ev.labels != nil && !o.matches(ev.labels) {
 		return
 	}
 	o.dirtyMu.Lock()

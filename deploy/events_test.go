@@ -62,3 +62,26 @@ func TestObserverEventBookkeeping(t *testing.T) {
 		t.Errorf("mark of c1 = %d after a pass that started before it, want %d kept", o.dirty["c1"], o.gen)
 	}
 }
+
+// TestHandleEventKeepsToItsSelection: an Observer of one stack ignores the
+// events of other stacks' containers (the engine's event stream carries
+// every managed container's), so it neither marks them nor settles them
+// for its stack.
+func TestHandleEventKeepsToItsSelection(t *testing.T) {
+	o := &Observer{
+		selectors: map[string]string{spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: "7"},
+		seen:      map[string]observed{}, dirty: map[string]uint64{}, died: map[string]death{},
+	}
+	other := Event{StackID: 8, ContainerID: "c8", Action: "start",
+		labels: map[string]string{spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: "8"}}
+	o.HandleEvent(other)
+	if len(o.dirty) != 0 {
+		t.Errorf("another stack's event marked %v", o.dirty)
+	}
+	own := Event{StackID: 7, ContainerID: "c7", Action: "start",
+		labels: map[string]string{spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: "7"}}
+	o.HandleEvent(own)
+	if _, ok := o.dirty["c7"]; !ok {
+		t.Error("the stack's own event marked nothing")
+	}
+}

@@ -445,6 +445,9 @@ type Event struct {
 	// ExitCode is the exit code a "die" event reports (0 otherwise).
 	ExitCode int       `json:"exit_code,omitempty"`
 	Time     time.Time `json:"time"`
+	// labels are the container's labels, as the engine sent them with the
+	// event (nil for an Event made by hand).
+	labels map[string]string
 }
 
 // Events streams events of containers labeled devarch.managed_by=devarch
@@ -502,7 +505,7 @@ func toEvent(m events.Message) (Event, bool) {
 	if m.TimeNano != 0 {
 		t = time.Unix(0, m.TimeNano)
 	}
-	ev := Event{StackID: stackID, InstanceID: instanceID, ContainerID: m.Actor.ID, Action: string(m.Action), Time: t.UTC()}
+	ev := Event{StackID: stackID, InstanceID: instanceID, ContainerID: m.Actor.ID, Action: string(m.Action), Time: t.UTC(), labels: m.Actor.Attributes}
 	if code, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
 		ev.ExitCode = code
 	}

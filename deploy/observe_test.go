@@ -192,7 +192,11 @@ func TestToEvent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := toEvent(tt.in)
-			if ok != tt.ok || got != tt.want {
+			if ok && !maps.Equal(got.labels, tt.in.Actor.Attributes) {
+				t.Errorf("toEvent labels = %v, want the actor's attributes %v", got.labels, tt.in.Actor.Attributes)
+			}
+			got.labels = nil
+			if ok != tt.ok || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("toEvent = %+v, %v; want %+v, %v", got, ok, tt.want, tt.ok)
 			}
 		})
