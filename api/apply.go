@@ -12,7 +12,6 @@ import (
 
 	"github.com/devarch/devarch-controller/internal/logging"
 	"github.com/devarch/devarch-controller/plan"
-	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -27,7 +26,7 @@ type applyResponse struct {
 // (the stack's own names are kept, see spec.Scrubber).
 func (s *server) plan(w http.ResponseWriter, r *http.Request, d plan.Desired) (*plan.Plan, bool) {
 	st := d.Stack
-	p, err := s.deps.Planner(r.Context(), d)
+	p, err := s.deps.Planner.Plan(r.Context(), d)
 	if err == nil && p == nil {
 		err = errors.New("the planner returned no plan")
 	}
@@ -38,34 +37,7 @@ func (s *server) plan(w http.ResponseWriter, r *http.Request, d plan.Desired) (*
 			fmt.Sprintf("The plan of stack %q could not be computed: %s. Fix the cause (is the container runtime reachable?) and try again.", st.Name, msg))
 		return nil, false
 	}
-	scrubPlan(p, st.Scrubber())
 	return p, true
-}
-
-// scrubPlan removes the stack's secret values from every text of a plan.
-// Secret env values are redacted by the plan itself; this catches a secret
-// embedded in another field (a connection URL in a non-secret variable, a
-// password in a command). It changes p, which the planner made for this
-// request.
-func scrubPlan(p *plan.Plan, sc spec.Scrubber) {
-	scrub := func(v *string) *string {
-		if v == nil {
-			return nil
-		}
-		s := sc.Scrub(*v)
-		return &s
-	}
-	for i := range p.Changes {
-		c := &p.Changes[i]
-		c.Reason = sc.Scrub(c.Reason)
-		for j := range c.Fields {
-			f := &c.Fields[j]
-			f.Old, f.New, f.Reason = scrub(f.Old), scrub(f.New), sc.Scrub(f.Reason)
-		}
-	}
-	for i := range p.Warnings {
-		p.Warnings[i] = sc.Scrub(p.Warnings[i])
-	}
 }
 
 // apply files an approval of the stack's current plan, after checking that

@@ -10,9 +10,9 @@ import (
 // not one the server answers to.
 const CodeMisdirectedHost = "misdirected_host"
 
-// LoopbackHosts are the host names a server listening on a loopback
+// LoopbackHosts returns the host names a server listening on a loopback
 // address answers to.
-var LoopbackHosts = []string{"localhost", "127.0.0.1", "::1"}
+func LoopbackHosts() []string { return []string{"localhost", "127.0.0.1", "::1"} }
 
 // HostCheck answers 421 to requests whose Host header (without its port)
 // is not in allowed, and passes the others to next. It defends a server on

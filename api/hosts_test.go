@@ -9,7 +9,7 @@ import (
 
 func TestHostCheck(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	h := HostCheck(LoopbackHosts, ok)
+	h := HostCheck(LoopbackHosts(), ok)
 	for host, want := range map[string]int{
 		"127.0.0.1:8080":       http.StatusNoContent,
 		"localhost:8080":       http.StatusNoContent,

@@ -49,7 +49,7 @@ func newRealAPI(t *testing.T) *realAPI {
 	planner := func(_ context.Context, d plan.Desired) (*plan.Plan, error) {
 		return plan.Compute(d, plan.Observed{}, time.Now())
 	}
-	h := New(Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: planner, Locks: locker, Notifications: store,
+	h := New(Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: PlannerFunc(planner), Locks: locker, Notifications: store,
 		Ready: []Check{{Name: "database", Fn: store.Ping}}, Logger: zaptest.NewLogger(t)},
 		Options{ApprovalTTL: time.Hour, PollInterval: time.Hour, HeartbeatInterval: time.Hour})
 	srv := testServer(t, h)

@@ -82,12 +82,11 @@ const (
 	DefaultLogFormat       = "auto"
 )
 
-// LogLevels and LogFormats are the accepted values of log_level and
-// log_format.
-var (
-	LogLevels  = []string{"debug", "info", "warn", "error"}
-	LogFormats = []string{"auto", "console", "json"}
-)
+// LogLevels returns the accepted values of log_level.
+func LogLevels() []string { return []string{"debug", "info", "warn", "error"} }
+
+// LogFormats returns the accepted values of log_format.
+func LogFormats() []string { return []string{"auto", "console", "json"} }
 
 // stateDirName is the directory under the XDG state home.
 const stateDirName = "devarch-controller"

@@ -10,8 +10,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// OutputFormats are the formats Print accepts.
-var OutputFormats = []string{"yaml", "json"}
+// OutputFormats returns the formats Print accepts.
+func OutputFormats() []string { return []string{"yaml", "json"} }
 
 // view is the printable, redacted form of Config. Its field order is the
 // order of the fields table, so output reads like docs/configuration.md.
@@ -77,7 +77,7 @@ func (c Config) Print(w io.Writer, format string) error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("print config: unknown format %q (want one of %s)", format, strings.Join(OutputFormats, ", "))
+		return fmt.Errorf("print config: unknown format %q (want one of %s)", format, strings.Join(OutputFormats(), ", "))
 	}
 }
 

@@ -51,8 +51,8 @@ func (c Config) Validate() error {
 	}
 	add(validateAtLeast("approval_ttl", c.ApprovalTTL, minInterval)...)
 	add(validateAtLeast("shutdown_timeout", c.ShutdownTimeout, minInterval)...)
-	add(validateOneOf("log_level", c.LogLevel, LogLevels)...)
-	add(validateOneOf("log_format", c.LogFormat, LogFormats)...)
+	add(validateOneOf("log_level", c.LogLevel, LogLevels())...)
+	add(validateOneOf("log_format", c.LogFormat, LogFormats())...)
 
 	if len(problems) == 0 {
 		return nil

@@ -42,19 +42,19 @@ import (
 // Compose's questions (prompts) never go through logrus: each session
 // answers them itself (see composeSession.prompt).
 //
-// composeLogs is the one package-level variable of this package: it
-// mirrors the process-wide logger it adapts, and is written only under its
-// mutex.
+// composeLogs is the module's one package-level variable holding state
+// (internal/lint allows it by name): it adapts logrus's standard logger,
+// itself process-wide, and one router must see every running session of
+// the process so that each line is scrubbed of all their secrets. Its
+// fields are written only under its mutex.
 var composeLogs = &composeLogRouter{sessions: map[*composeLogSession]struct{}{}, fallback: zap.NewNop()}
-
-var routeComposeLogsOnce sync.Once
 
 // routeComposeLogs sends logrus's standard logger to composeLogs (once
 // per process) and makes log the logger of lines that belong to no compose
 // session (until the next runtime is created or this one is closed).
 // Debug lines reach zap only when log enables debug.
 func routeComposeLogs(log *zap.Logger) {
-	routeComposeLogsOnce.Do(func() {
+	composeLogs.install.Do(func() {
 		std := logrus.StandardLogger()
 		std.SetOutput(io.Discard)
 		std.SetFormatter(discardFormatter{})
@@ -85,6 +85,8 @@ func (discardFormatter) Format(*logrus.Entry) ([]byte, error) { return nil, nil 
 // composeLogRouter is a logrus hook that writes each entry to the zap
 // logger of the compose session it belongs to.
 type composeLogRouter struct {
+	// install hooks the router into logrus's standard logger, once.
+	install  sync.Once
 	mu       sync.Mutex
 	sessions map[*composeLogSession]struct{}
 	ended    []endedSession // recently ended sessions, still scrubbed

@@ -66,13 +66,15 @@ func BenchmarkComputeAllChanged(b *testing.B) {
 // minSamples is the fewest timed calls percentiles are reported from.
 const minSamples = 1000
 
-// sampleCompute runs Compute in a benchmark loop and times every call.
-// cold empties the config-hash cache before each call (outside the timed
-// call; a warm run fills it once before the loop). ok checks each plan. It
-// reports p50-us and p99-us (nearest rank over the calls) and samples.
+// sampleCompute runs ComputeCached in a benchmark loop and times every
+// call. A warm run fills one config-hash cache before the loop; a cold run
+// gives each call an empty one (made outside the timed call). ok checks
+// each plan. It reports p50-us and p99-us (nearest rank over the calls)
+// and samples.
 func sampleCompute(b *testing.B, d Desired, obs Observed, cold bool, ok func(*Plan, error) bool) {
 	b.Helper()
-	if p, err := Compute(d, obs, testNow); !ok(p, err) {
+	hashes := NewHashCache()
+	if p, err := ComputeCached(d, obs, testNow, hashes); !ok(p, err) {
 		b.Fatalf("unexpected plan: %v %+v", err, p)
 	}
 	var samples []time.Duration
@@ -80,10 +82,10 @@ func sampleCompute(b *testing.B, d Desired, obs Observed, cold bool, ok func(*Pl
 	b.ResetTimer()
 	for b.Loop() {
 		if cold {
-			emptyHashCache()
+			hashes = NewHashCache()
 		}
 		start := time.Now()
-		p, err := Compute(d, obs, testNow)
+		p, err := ComputeCached(d, obs, testNow, hashes)
 		samples = append(samples, time.Since(start))
 		if !ok(p, err) {
 			b.Fatalf("unexpected plan: %v %+v", err, p)
@@ -118,14 +120,6 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
-// emptyHashCache empties the config-hash cache: the next Compute hashes
-// every service again.
-func emptyHashCache() {
-	hashes.mu.Lock()
-	clear(hashes.m)
-	hashes.mu.Unlock()
-}
-
 func BenchmarkToken(b *testing.B) {
 	s := tenInstanceStack()
 	b.ReportAllocs()
@@ -149,33 +143,36 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-// TestEmptyHashCacheMakesComputeCold checks that the cold benchmarks
-// measure what they say: after emptyHashCache the next Compute hashes every
-// service again (the cache fills), and the plan is the same.
-func TestEmptyHashCacheMakesComputeCold(t *testing.T) {
+// TestHashCacheIsExact checks what the warm and cold benchmarks rely on:
+// a ComputeCached with an empty cache hashes every service (the cache
+// fills, one hash per instance), a second one reuses them, and every plan
+// equals Compute's, which caches nothing.
+func TestHashCacheIsExact(t *testing.T) {
 	s := tenInstanceStack()
 	d := Desired{Stack: s, Paths: testPaths}
-	warm, err := Compute(d, observedFor(s), testNow)
+	uncached, err := Compute(d, observedFor(s), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cached := func() int {
-		hashes.mu.Lock()
-		defer hashes.mu.Unlock()
-		return len(hashes.m)
-	}
-	emptyHashCache()
-	if n := cached(); n != 0 {
-		t.Fatalf("cache holds %d hashes after emptyHashCache, want 0", n)
-	}
-	cold, err := Compute(d, observedFor(s), testNow)
+	hashes := NewHashCache()
+	cold, err := ComputeCached(d, observedFor(s), testNow, hashes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := cached(); n != len(s.Instances) {
-		t.Errorf("cache holds %d hashes after a cold Compute, want %d (one per instance)", n, len(s.Instances))
+	if n := hashes.Len(); n != len(s.Instances) {
+		t.Errorf("cache holds %d hashes after a cold ComputeCached, want %d (one per instance)", n, len(s.Instances))
 	}
-	if !warm.Empty() || !cold.Empty() {
-		t.Errorf("warm plan empty %v, cold plan empty %v; want both empty", warm.Empty(), cold.Empty())
+	warm, err := ComputeCached(d, observedFor(s), testNow, hashes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := hashes.Len(); n != len(s.Instances) {
+		t.Errorf("cache holds %d hashes after a warm ComputeCached, want %d", n, len(s.Instances))
+	}
+	if !uncached.Empty() || !warm.Empty() || !cold.Empty() {
+		t.Errorf("uncached plan empty %v, cold %v, warm %v; want all empty", uncached.Empty(), cold.Empty(), warm.Empty())
+	}
+	if (*HashCache)(nil).Len() != 0 {
+		t.Error("a nil cache holds hashes")
 	}
 }

@@ -28,7 +28,17 @@ type Desired struct {
 // Compute returns the plan that converges the observed containers to the
 // desired stack. Containers are matched to instances by their id labels,
 // never by name. It is pure and deterministic for given inputs and now.
+//
+// Every text of the plan is redacted here, once: secret env values are
+// shown as digests and a secret value embedded in any other value, reason
+// or warning is scrubbed (see scrub). Callers never redact again.
 func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
+	return ComputeCached(d, o, now, nil)
+}
+
+// ComputeCached is Compute with compose's config hashes memoized in
+// hashes (nil: none). The planner keeps one HashCache for the process.
+func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Plan, error) {
 	s := d.Stack
 	p := &Plan{
 		FormatVersion: FormatVersion,
@@ -64,7 +74,7 @@ func Compute(d Desired, o Observed, now time.Time) (*Plan, error) {
 		for _, c := range containersAfterFirst(containers) {
 			p.Changes = append(p.Changes, removal(inst.Name, inst.ID, c, "another container of this instance is kept; the duplicate is removed"))
 		}
-		ch, warnings, err := instanceChange(d, p.Token, inst, containers, o, enabled)
+		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled)
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +159,7 @@ func containersAfterFirst(cs []spec.Container) []spec.Container {
 
 // instanceChange compares an enabled instance with its container (the
 // newest one, if any) and returns nil when they are converged.
-func instanceChange(d Desired, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool) (*Change, []string, error) {
+func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool) (*Change, []string, error) {
 	s := d.Stack
 	var warnings []string
 	for _, dep := range inst.Effective.DependsOn.Value {
@@ -158,7 +168,7 @@ func instanceChange(d Desired, token string, inst spec.Instance, containers []sp
 		}
 	}
 	name := spec.ContainerName(s.Name, inst.Name)
-	hash, err := serviceHash(s, inst, d.Paths, token)
+	hash, err := serviceHash(hashes, s, inst, d.Paths, token)
 	if err != nil {
 		var ve *cannotApplyError
 		if !errors.As(err, &ve) {

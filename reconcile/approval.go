@@ -145,20 +145,16 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 		log.Warn("cannot record the apply's start", zap.NamedError("err", err))
 		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
 	}
-	s, err := c.d.Desired.StackByID(ctx, a.StackID)
+	d, err := c.d.Planner.DesiredByID(ctx, a.StackID)
 	if errors.Is(err, state.ErrNotFound) {
 		return outcome{status: state.ApprovalStale, message: "The stack was deleted after the plan was generated; nothing was applied."}
 	}
 	if err != nil {
-		log.Warn("cannot read the stack", zap.NamedError("err", err))
+		log.Warn("cannot read the stack or the installation", zap.NamedError("err", err))
 		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
 	}
-	in, err := c.d.Desired.Installation(ctx)
-	if err != nil {
-		log.Warn("cannot read the installation", zap.NamedError("err", err))
-		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
-	}
-	if plan.Token(plan.Desired{Stack: s, Paths: in}) != a.Token {
+	s, in := d.Stack, d.Paths
+	if plan.Token(d) != a.Token {
 		log.Info("approval is stale: the stack or the installation changed since its plan")
 		return outcome{status: state.ApprovalStale, message: MessageStale}
 	}

@@ -8,23 +8,10 @@ import (
 
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
-	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
-
-// DesiredState reads stacks and the installation from the database.
-type DesiredState interface {
-	// Stacks returns every live stack in a bounded number of queries.
-	Stacks(ctx context.Context) ([]spec.Stack, error)
-	// StackByID returns one live stack (state.ErrNotFound when gone).
-	StackByID(ctx context.Context, id int64) (spec.Stack, error)
-	// Installation returns the host paths and installation keys every plan,
-	// token and apply is computed with (one query). It is read with the
-	// stacks on every pass, so a key rotation or new paths take effect at
-	// the next pass and the next approval check.
-	Installation(ctx context.Context) (project.Options, error)
-}
 
 // StatusStore persists stack statuses.
 type StatusStore interface {
@@ -65,13 +52,13 @@ type Notifier interface {
 	Listen(ctx context.Context, channels ...string) (<-chan state.Notification, error)
 }
 
-// Observer snapshots the runtime. HandleEvent tells it what an engine
-// event said about a container, so its next snapshot shows the change (the
-// engine's container list can lag behind its events); OnSettled gives it
-// the function to call when a change it could only show provisionally can
-// be observed for good (see deploy.Observer.HandleEvent).
+// Observer is told what the engine's events said about containers, so
+// the Planner's next snapshot shows the change (the engine's container
+// list can lag behind its events); OnSettled gives it the function to call
+// when a change it could only show provisionally can be observed for good
+// (see deploy.Observer.HandleEvent). The Planner snapshots through the
+// same observer.
 type Observer interface {
-	Snapshot(ctx context.Context) (deploy.Snapshot, error)
 	HandleEvent(ev deploy.Event)
 	OnSettled(f func(stackID int64))
 }
@@ -107,7 +94,9 @@ type Metrics interface {
 
 // Deps are the controller's collaborators.
 type Deps struct {
-	Desired   DesiredState
+	// Planner reads desired state, observes the engine and plans: the
+	// process's one Planner, shared with the API.
+	Planner   *planner.Planner
 	Statuses  StatusStore
 	Approvals ApprovalStore
 	Events    ApprovalEvents

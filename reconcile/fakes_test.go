@@ -16,6 +16,7 @@ import (
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -108,7 +109,7 @@ func (w *fakeWorld) Installation(context.Context) (project.Options, error) {
 }
 
 func (w *fakeWorld) deps() Deps {
-	return Deps{Desired: w, Statuses: w, Approvals: w, Events: w, Sweeper: w, Counter: w, Notifier: w,
+	return Deps{Planner: planner.New(w, w, planner.Options{}), Statuses: w, Approvals: w, Events: w, Sweeper: w, Counter: w, Notifier: w,
 		Observer: w, Applier: w, Runtime: w, Locker: w}
 }
 
@@ -136,6 +137,18 @@ func (w *fakeWorld) Stacks(context.Context) ([]spec.Stack, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// Stack finds a stack by name (the loop reads stacks by id only).
+func (w *fakeWorld) Stack(_ context.Context, name string) (spec.Stack, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.stacks {
+		if s.Name == name {
+			return s, nil
+		}
+	}
+	return spec.Stack{}, state.ErrNotFound
 }
 
 func (w *fakeWorld) StackByID(_ context.Context, id int64) (spec.Stack, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -280,8 +281,9 @@ func (e *env) startReplicaAt(url, id string, o reconcile.Options, wrap func(*rec
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	d := reconcile.Deps{Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: rt.NewObserver(), Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), log)}
+	obs := rt.NewObserver()
+	d := reconcile.Deps{Planner: planner.New(store, obs, planner.Options{}), Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
+		Notifier: store, Observer: obs, Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), log)}
 	if wrap != nil {
 		wrap(&d)
 	}

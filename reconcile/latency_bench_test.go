@@ -16,6 +16,7 @@ import (
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -89,9 +90,10 @@ func newBenchLoop(b *testing.B, n int) *benchLoop {
 	}
 	starts := make(chan int64, 16)
 	l := &benchLoop{b: b, store: store, docker: docker, stack: s, starts: starts, paths: paths}
+	obs := rt.NewObserver()
 	l.ctrl = reconcile.New(reconcile.Deps{
-		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: rt.NewObserver(), Applier: &recordingApplier{Applier: rt, starts: starts},
+		Planner: planner.New(store, obs, planner.Options{}), Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
+		Notifier: store, Observer: obs, Applier: &recordingApplier{Applier: rt, starts: starts},
 		Runtime: rt, Locker: lock.New(store.Pool(), nil),
 	}, reconcile.Options{ReplicaID: "bench", Resync: time.Hour, Workers: 2})
 	runCtx, cancel := context.WithCancel(ctx)

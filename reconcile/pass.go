@@ -9,7 +9,7 @@ import (
 
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
-	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -31,7 +31,7 @@ func (c *Controller) reconcileStack(ctx context.Context, id int64) error {
 // refreshStatus reads one stack, observes the runtime, plans and records
 // the stack's status; a stack that no longer exists is forgotten.
 func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
-	s, err := c.d.Desired.StackByID(ctx, id)
+	d, err := c.d.Planner.DesiredByID(ctx, id)
 	if errors.Is(err, state.ErrNotFound) {
 		c.forget(id)
 		return nil
@@ -41,32 +41,22 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 	}
 	if err != nil {
 		c.d.Metrics.SetDatabaseUp(false)
-		return fmt.Errorf("read stack %d: %w", id, err)
-	}
-	in, err := c.d.Desired.Installation(ctx)
-	if ctx.Err() != nil {
-		return ctx.Err() // shutting down: not a database problem
-	}
-	if err != nil {
-		c.d.Metrics.SetDatabaseUp(false)
-		return fmt.Errorf("read installation: %w", err)
+		return err
 	}
 	c.d.Metrics.SetDatabaseUp(true)
-	snap, err := c.d.Observer.Snapshot(ctx)
+	s := d.Stack
+	p, err := c.d.Planner.Plan(ctx, d)
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: not an engine problem
 	}
+	observed := planner.StageOf(err) != planner.StageObserve
+	c.d.Metrics.SetRuntimeUp(observed)
 	if err != nil {
-		c.d.Metrics.SetRuntimeUp(false)
-		err = fmt.Errorf("observe containers: %w", err)
 		c.recordStatuses(ctx, []state.StackStatus{statusFromError(s.ID, s.Name, err, c.o.Now())})
+		if observed {
+			return fmt.Errorf("plan stack %q: %w", s.Name, err)
+		}
 		return err
-	}
-	c.d.Metrics.SetRuntimeUp(true)
-	p, err := plan.Compute(plan.Desired{Stack: s, Paths: in}, snap.For(s), c.o.Now())
-	if err != nil {
-		c.recordStatuses(ctx, []state.StackStatus{statusFromError(s.ID, s.Name, err, c.o.Now())})
-		return fmt.Errorf("plan stack %q: %w", s.Name, err)
 	}
 	c.recordStatuses(ctx, []state.StackStatus{statusFromPlan(p, false, c.o.Now())})
 	return nil
@@ -77,11 +67,7 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 // sweeps approvals and enqueues stacks that have pending approvals.
 func (c *Controller) fullPass(ctx context.Context) {
 	start := c.o.Now()
-	stacks, err := c.d.Desired.Stacks(ctx)
-	var in project.Options
-	if err == nil {
-		in, err = c.d.Desired.Installation(ctx)
-	}
+	stacks, in, err := c.d.Planner.All(ctx)
 	if ctx.Err() != nil {
 		return // shutting down: a pass cut short is not a failure
 	}
@@ -103,17 +89,17 @@ func (c *Controller) fullPass(ctx context.Context) {
 	}
 	now := c.o.Now()
 	statuses := make([]state.StackStatus, 0, len(stacks))
-	snap, snapErr := c.d.Observer.Snapshot(ctx)
+	snap, snapErr := c.d.Planner.Snapshot(ctx)
 	if ctx.Err() != nil {
 		return // shutting down: the engine is not at fault
 	}
 	c.d.Metrics.SetRuntimeUp(snapErr == nil)
 	for _, s := range stacks {
 		if snapErr != nil {
-			statuses = append(statuses, statusFromError(s.ID, s.Name, fmt.Errorf("observe containers: %w", snapErr), now))
+			statuses = append(statuses, statusFromError(s.ID, s.Name, snapErr, now))
 			continue
 		}
-		p, err := plan.Compute(plan.Desired{Stack: s, Paths: in}, snap.For(s), now)
+		p, err := c.d.Planner.Compute(plan.Desired{Stack: s, Paths: in}, snap)
 		if err != nil {
 			statuses = append(statuses, statusFromError(s.ID, s.Name, err, now))
 			continue

@@ -24,8 +24,8 @@ const (
 	Error Condition = "Error"
 )
 
-// Conditions lists every condition.
-var Conditions = []Condition{InSync, Drifted, Applying, Error}
+// Conditions returns every condition.
+func Conditions() []Condition { return []Condition{InSync, Drifted, Applying, Error} }
 
 // sameStatus reports whether two statuses differ only in their reconcile
 // time: such a status is not written again.

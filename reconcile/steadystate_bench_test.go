@@ -20,6 +20,7 @@ import (
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -99,9 +100,10 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rt.Close()
+	obs := rt.NewObserver()
 	ctrl := reconcile.New(reconcile.Deps{
-		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: rt.NewObserver(), Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), nil),
+		Planner: planner.New(store, obs, planner.Options{}), Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
+		Notifier: store, Observer: obs, Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), nil),
 	}, reconcile.Options{ReplicaID: "bench"})
 	ctrl.Resync(ctx) // the first pass inspects every container and writes every status
 	if got := len(ctrl.Statuses()); got != n {

@@ -34,7 +34,7 @@ func newConfigPrintCommand(app *App) *cobra.Command {
 			"  DEVARCH_WORKERS=4 devarch-controller config print -o json --config /etc/devarch/controller.yml",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains(config.OutputFormats, output) {
+			if !slices.Contains(config.OutputFormats(), output) {
 				return fmt.Errorf("unknown output format %q; use -o yaml or -o json", output)
 			}
 			cfg, err := app.load()

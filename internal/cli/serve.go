@@ -18,6 +18,7 @@ import (
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -96,12 +97,14 @@ func serve(ctx context.Context, app *App, cfg config.Config, pullPolicy string) 
 	// One observer for the loop and the API: the loop tells it which
 	// containers engine events named, so the API's plans see them too.
 	observer := rt.NewObserver()
-	wiring, err := newServeWiring(app, cfg, store, rt, observer, locker, log)
+	// One planner for the loop and the API, with one config-hash cache.
+	plans := planner.New(store, observer, planner.Options{})
+	wiring, err := newServeWiring(app, cfg, store, rt, plans, locker, log)
 	if err != nil {
 		return err
 	}
 	ctrl := reconcile.New(reconcile.Deps{
-		Desired: store, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
+		Planner: plans, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
 		Notifier: store, Observer: observer, Applier: rt, Runtime: rt, Locker: locker, Metrics: wiring.metrics,
 	}, reconcile.Options{
 		ReplicaID: replica, Workers: cfg.Workers, Resync: cfg.ResyncInterval, ShutdownTimeout: cfg.ShutdownTimeout,

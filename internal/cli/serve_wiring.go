@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -18,7 +16,7 @@ import (
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/metrics"
-	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -30,17 +28,17 @@ type serveWiring struct {
 	cfg     config.Config
 	store   *state.Store
 	rt      *deploy.Runtime
-	obs     *deploy.Observer
+	planner *planner.Planner
 	locker  *lock.Locker
 	log     *zap.Logger
 	reg     *prometheus.Registry
 	metrics metricsAdapter
 }
 
-func newServeWiring(app *App, cfg config.Config, store *state.Store, rt *deploy.Runtime, obs *deploy.Observer, locker *lock.Locker, log *zap.Logger) (*serveWiring, error) {
+func newServeWiring(app *App, cfg config.Config, store *state.Store, rt *deploy.Runtime, plans *planner.Planner, locker *lock.Locker, log *zap.Logger) (*serveWiring, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &serveWiring{app: app, cfg: cfg, store: store, rt: rt, obs: obs, locker: locker, log: log, reg: reg,
+	return &serveWiring{app: app, cfg: cfg, store: store, rt: rt, planner: plans, locker: locker, log: log, reg: reg,
 		metrics: metricsAdapter{metrics.New(reg, app.Version())}}, nil
 }
 
@@ -49,17 +47,9 @@ func (w *serveWiring) queueDepth(f func() int) { w.metrics.m.SetQueueDepthFunc(f
 // server returns the HTTP server: the JSON API under /api/v1, health
 // and metrics endpoints, and the dashboard at /.
 func (w *serveWiring) server(_ *reconcile.Controller) *http.Server {
-	observer := w.obs
-	planner := func(ctx context.Context, d plan.Desired) (*plan.Plan, error) {
-		snap, err := observer.Snapshot(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("observe containers: %w", err)
-		}
-		return plan.Compute(d, snap.For(d.Stack), time.Now())
-	}
 	h := api.New(api.Deps{
 		Stacks: w.store, Statuses: w.store, Approvals: w.store, Locks: w.locker, Notifications: w.store,
-		Installation: w.store, Planner: planner,
+		Installation: w.store, Planner: w.planner,
 		Ready: []api.Check{
 			{Name: "database", Fn: w.store.Ping},
 			{Name: "docker", Fn: w.rt.Ping},
@@ -76,7 +66,7 @@ func (w *serveWiring) server(_ *reconcile.Controller) *http.Server {
 	if w.cfg.APIToken == "" && loopback(w.cfg.HTTPAddr) {
 		// Without a token the loopback address is the only protection:
 		// refuse other Host names (DNS rebinding).
-		handler = api.HostCheck(api.LoopbackHosts, mux)
+		handler = api.HostCheck(api.LoopbackHosts(), mux)
 	}
 	return api.Server(w.cfg.HTTPAddr, handler)
 }

@@ -6,13 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"golang.org/x/term"
 
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -37,11 +37,19 @@ func openRuntime(ctx context.Context, app *App, cfg config.Config) (*deploy.Runt
 	if err != nil {
 		return nil, err
 	}
-	if err := rt.Ping(ctx); err != nil {
+	if err := ping(ctx, rt, cfg); err != nil {
 		_ = rt.Close()
-		return nil, fmt.Errorf("the container engine at %s does not answer (%w); start dockerd or set --docker-host", cfg.DockerHost, err)
+		return nil, err
 	}
 	return rt, nil
+}
+
+// ping checks that the container engine answers.
+func ping(ctx context.Context, rt *deploy.Runtime, cfg config.Config) error {
+	if err := rt.Ping(ctx); err != nil {
+		return fmt.Errorf("the container engine at %s does not answer (%w); start dockerd or set --docker-host", cfg.DockerHost, err)
+	}
+	return nil
 }
 
 // migrate brings the schema up to date and sets up the installation: its
@@ -66,11 +74,9 @@ func paths(cfg config.Config) project.Options {
 // database is computed with: the host paths serve recorded and the keys.
 // When this command's own configuration names other paths, it says on w
 // (one line) that they are not used.
-func installation(ctx context.Context, st *state.Store, cfg config.Config, w io.Writer) (project.Options, error) {
-	in, err := st.Installation(ctx)
-	if err != nil {
-		return project.Options{}, err
-	}
+// notePaths tells the user when the controller's recorded host paths,
+// which plans are computed with, differ from this command's configuration.
+func notePaths(in project.Options, cfg config.Config, w io.Writer) {
 	local := paths(cfg)
 	switch {
 	case local.StateDir != in.StateDir:
@@ -78,7 +84,6 @@ func installation(ctx context.Context, st *state.Store, cfg config.Config, w io.
 	case local.WorkspaceDir != in.WorkspaceDir:
 		fmt.Fprintf(w, "Note: planning with the controller's workspace %s, recorded in the database; this command's workspace %s is not used.\n", in.WorkspaceDir, local.WorkspaceDir)
 	}
-	return in, nil
 }
 
 // isTerminal reports whether w is a terminal (for colour).
@@ -111,26 +116,23 @@ func planStack(ctx context.Context, app *App, cfg config.Config, name, appName s
 }
 
 func planWith(ctx context.Context, app *App, cfg config.Config, st *state.Store, name string) (*stackPlan, error) {
-	stack, err := st.Stack(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	rt, err := openRuntime(ctx, app, cfg)
+	rt, err := deploy.NewRuntime(cfg.DockerHost, app.Logger())
 	if err != nil {
 		return nil, err
 	}
 	defer rt.Close()
-	snap, err := rt.NewObserver().Snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("observe containers: %w", err)
-	}
-	in, err := installation(ctx, st, cfg, app.errOut)
+	pl := planner.New(st, rt.NewObserver(), planner.Options{})
+	d, err := pl.Desired(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Compute(plan.Desired{Stack: stack, Paths: in}, snap.For(stack), time.Now())
+	if err := ping(ctx, rt, cfg); err != nil {
+		return nil, err
+	}
+	notePaths(d.Paths, cfg, app.errOut)
+	p, err := pl.Plan(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	return &stackPlan{store: st, stack: stack, plan: p}, nil
+	return &stackPlan{store: st, stack: d.Stack, plan: p}, nil
 }

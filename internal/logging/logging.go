@@ -18,12 +18,12 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// Formats are the accepted values of format: auto picks console when w is
-// a terminal and json otherwise.
-var Formats = []string{"auto", "console", "json"}
+// Formats returns the accepted values of format: auto picks console when
+// w is a terminal and json otherwise.
+func Formats() []string { return []string{"auto", "console", "json"} }
 
-// Levels are the accepted values of level.
-var Levels = []string{"debug", "info", "warn", "error"}
+// Levels returns the accepted values of level.
+func Levels() []string { return []string{"debug", "info", "warn", "error"} }
 
 // New returns a logger writing entries at level and above to w (nil means
 // os.Stderr) in the given format. Keys are snake_case: time (ISO 8601),
@@ -86,7 +86,7 @@ func parseLevel(level string) (zapcore.Level, error) {
 	case "error":
 		return zapcore.ErrorLevel, nil
 	}
-	return 0, fmt.Errorf("parse log level: %q is not one of %s", level, strings.Join(Levels, ", "))
+	return 0, fmt.Errorf("parse log level: %q is not one of %s", level, strings.Join(Levels(), ", "))
 }
 
 func useConsole(format string, w io.Writer) (bool, error) {
@@ -98,7 +98,7 @@ func useConsole(format string, w io.Writer) (bool, error) {
 	case "auto", "":
 		return isTerminal(w), nil
 	}
-	return false, fmt.Errorf("parse log format: %q is not one of %s", format, strings.Join(Formats, ", "))
+	return false, fmt.Errorf("parse log format: %q is not one of %s", format, strings.Join(Formats(), ", "))
 }
 
 // isTerminal reports whether w is a terminal.

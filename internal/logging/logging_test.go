@@ -93,11 +93,11 @@ func TestNewRejectsUnknownValues(t *testing.T) {
 // TestAcceptsConfigValues keeps the lists in step with what config
 // validates.
 func TestAcceptsConfigValues(t *testing.T) {
-	if !slices.Equal(Levels, config.LogLevels) || !slices.Equal(Formats, config.LogFormats) {
-		t.Fatalf("logging accepts %v/%v; config validates %v/%v", Levels, Formats, config.LogLevels, config.LogFormats)
+	if !slices.Equal(Levels(), config.LogLevels()) || !slices.Equal(Formats(), config.LogFormats()) {
+		t.Fatalf("logging accepts %v/%v; config validates %v/%v", Levels(), Formats(), config.LogLevels(), config.LogFormats())
 	}
-	for _, l := range config.LogLevels {
-		for _, f := range config.LogFormats {
+	for _, l := range config.LogLevels() {
+		for _, f := range config.LogFormats() {
 			if _, err := New(l, f, &bytes.Buffer{}); err != nil {
 				t.Errorf("New(%q, %q): %v", l, f, err)
 			}
