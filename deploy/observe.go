@@ -279,6 +279,7 @@ func toContainer(in *container.InspectResponse, image imageDefaults) spec.Contai
 		Entrypoint: []string{},
 		Env:        map[string]string{},
 		Ports:      []spec.Port{},
+		Published:  []spec.Port{},
 		Mounts:     []spec.Volume{},
 		Labels:     map[string]string{},
 		Networks:   map[string]string{},
@@ -318,6 +319,7 @@ func toContainer(in *container.InspectResponse, image imageDefaults) spec.Contai
 	}
 	c.Mounts = mounts(in.Mounts, in.HostConfig)
 	if ns := in.NetworkSettings; ns != nil {
+		c.Published = portBindings(ns.Ports)
 		for name, ep := range ns.Networks {
 			if ep != nil {
 				c.Networks[name] = ep.NetworkID
@@ -355,8 +357,8 @@ func envWithoutDefaults(env, imageEnv []string) map[string]string {
 	return out
 }
 
-// portBindings lists the desired host bindings (HostConfig, not the live
-// NetworkSettings), in spec.ComparePorts order.
+// portBindings lists port bindings (the desired ones of HostConfig, or the
+// live ones of NetworkSettings), in spec.ComparePorts order.
 func portBindings(pm network.PortMap) []spec.Port {
 	out := []spec.Port{}
 	for p, bindings := range pm {
@@ -430,6 +432,7 @@ func cloneContainer(c spec.Container) spec.Container {
 	c.Entrypoint = slices.Clone(c.Entrypoint)
 	c.Env = maps.Clone(c.Env)
 	c.Ports = slices.Clone(c.Ports)
+	c.Published = slices.Clone(c.Published)
 	c.Mounts = slices.Clone(c.Mounts)
 	c.Labels = maps.Clone(c.Labels)
 	c.Networks = maps.Clone(c.Networks)

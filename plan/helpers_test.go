@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/docker/compose/v5/pkg/api"
@@ -119,7 +120,7 @@ func convergedWith(s spec.Stack, paths project.Options) []spec.Container {
 			StackID: s.ID, StackName: s.Name, InstanceID: inst.ID, InstanceName: inst.Name,
 			Project: p.Name, Service: inst.Name, ConfigHash: hash, Image: svc.Image, ImageID: imageID(svc.Image),
 			Labels: labels, Networks: map[string]string{s.Network(): testNetworkID},
-			State: spec.StateRunning, Created: testNow.Add(-time.Hour),
+			State: spec.StateRunning, Created: testNow.Add(-time.Hour), Published: slices.Clone(inst.Effective.Ports.Value),
 		})
 	}
 	return out

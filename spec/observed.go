@@ -43,12 +43,16 @@ type Container struct {
 	WorkingDir   string            `json:"working_dir,omitempty"`
 	Env          map[string]string `json:"env"`
 	Ports        []Port            `json:"ports"`
-	Mounts       []Volume          `json:"mounts"`
-	Labels       map[string]string `json:"labels"`
-	Networks     map[string]string `json:"networks"` // network name → network id
-	State        string            `json:"state"`
-	Health       string            `json:"health,omitempty"`
-	ExitCode     int               `json:"exit_code,omitempty"`
+	// Published are the ports the engine publishes now (its live
+	// NetworkSettings; empty unless the container runs), where Ports are
+	// the bindings it was created with.
+	Published []Port            `json:"published,omitempty"`
+	Mounts    []Volume          `json:"mounts"`
+	Labels    map[string]string `json:"labels"`
+	Networks  map[string]string `json:"networks"` // network name → network id
+	State     string            `json:"state"`
+	Health    string            `json:"health,omitempty"`
+	ExitCode  int               `json:"exit_code,omitempty"`
 	// RestartCount is how often the engine restarted the container by its
 	// restart policy since it was created.
 	RestartCount int       `json:"restart_count,omitempty"`
