@@ -112,7 +112,7 @@ func (c *Controller) handleApproval(a state.Approval) error {
 	var out outcome
 	switch {
 	case errors.Is(err, lock.ErrHeld):
-		c.d.Metrics.IncLockConflicts()
+		c.metrics.lockConflict()
 		log.Info("approval conflicts with another session holding the stack's lock")
 		out = outcome{status: state.ApprovalConflict, message: MessageConflict}
 	case err != nil:
@@ -246,7 +246,7 @@ func (c *Controller) observeOutcome(out outcome) {
 	if out.result != nil {
 		durations = out.result.Durations
 	}
-	c.d.Metrics.ObserveApply(out.status, durations)
+	c.metrics.observeApply(out.status, durations)
 }
 
 func (o outcome) resultValue() any {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/deploy"
@@ -31,6 +32,10 @@ type Options struct {
 	// PullPolicy is passed to compose ("missing" by default).
 	PullPolicy string
 	Logger     *zap.Logger
+	// Registerer receives the loop's metrics (see metrics.go and
+	// docs/metrics.md). Nil keeps them unregistered: they still work but
+	// nothing exports them. One controller per registry.
+	Registerer prometheus.Registerer
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 }
@@ -38,10 +43,11 @@ type Options struct {
 // Controller is the reconcile loop. Create it with New and start it with
 // Run; the read methods are safe to call while it runs.
 type Controller struct {
-	d     Deps
-	o     Options
-	log   *zap.Logger
-	queue *queue
+	d       Deps
+	o       Options
+	log     *zap.Logger
+	queue   *queue
+	metrics *metrics
 
 	mu       sync.Mutex
 	statuses map[int64]state.StackStatus // last status computed, by stack id
@@ -75,15 +81,14 @@ func New(d Deps, o Options) *Controller {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if d.Metrics == nil {
-		d.Metrics = nopMetrics{}
-	}
 	q := newQueue()
+	m := newMetrics(o.Registerer)
+	m.setQueueDepthFunc(q.Len)
 	// A container change the observer showed provisionally (a container
 	// the engine is still stopping) is observed again once it settles.
 	d.Observer.OnSettled(q.Add)
 	return &Controller{
-		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: q,
+		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: q, metrics: m,
 		statuses: map[int64]state.StackStatus{}, written: map[int64]state.StackStatus{}, names: map[int64]string{},
 		unfinished: map[int64]unfinished{},
 		draining:   make(chan struct{}), resync: make(chan struct{}, 1),
@@ -176,7 +181,7 @@ func (c *Controller) worker(ctx context.Context) {
 			delay := c.queue.Retry(id)
 			c.log.Warn("reconcile failed; retrying", zap.Int64("stack_id", id), zap.Duration("retry_in", delay), zap.NamedError("err", err))
 		}
-		c.d.Metrics.ObserveReconcile(result, c.o.Now().Sub(start))
+		c.metrics.observeReconcile(result, c.o.Now().Sub(start))
 		c.queue.Done(id)
 	}
 }
@@ -186,15 +191,3 @@ func (c *Controller) worker(ctx context.Context) {
 func (c *Controller) applyOptions(in project.Options) deploy.ApplyOptions {
 	return deploy.ApplyOptions{Paths: in, PullPolicy: c.o.PullPolicy}
 }
-
-type nopMetrics struct{}
-
-func (nopMetrics) ObserveReconcile(string, time.Duration)        {}
-func (nopMetrics) SetStackStatus(state.StackStatus)              {}
-func (nopMetrics) DeleteStackStatus(string)                      {}
-func (nopMetrics) RetainStacks([]string)                         {}
-func (nopMetrics) ObserveApply(string, map[string]time.Duration) {}
-func (nopMetrics) SetApprovals(map[string]int)                   {}
-func (nopMetrics) IncLockConflicts()                             {}
-func (nopMetrics) SetRuntimeUp(bool)                             {}
-func (nopMetrics) SetDatabaseUp(bool)                            {}

@@ -78,20 +78,6 @@ type Locker interface {
 	TryLock(ctx context.Context, stackID int64) (*lock.Lease, error)
 }
 
-// Metrics receives what the loop observes. A nil Metrics in Deps records
-// nothing.
-type Metrics interface {
-	ObserveReconcile(result string, d time.Duration)
-	SetStackStatus(st state.StackStatus)
-	DeleteStackStatus(stack string)
-	RetainStacks(names []string)
-	ObserveApply(result string, durations map[string]time.Duration)
-	SetApprovals(counts map[string]int)
-	IncLockConflicts()
-	SetRuntimeUp(up bool)
-	SetDatabaseUp(up bool)
-}
-
 // Deps are the controller's collaborators.
 type Deps struct {
 	// Planner reads desired state, observes the engine and plans: the
@@ -107,5 +93,4 @@ type Deps struct {
 	Applier   Applier
 	Runtime   RuntimeEvents
 	Locker    Locker
-	Metrics   Metrics
 }

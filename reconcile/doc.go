@@ -7,4 +7,8 @@
 //
 // It must not talk to Docker or PostgreSQL directly: it goes through the
 // small interfaces declared here, implemented by deploy, state and lock.
+//
+// It owns the loop's Prometheus metrics (metrics*.go, listed in
+// docs/metrics.md): New registers them on Options.Registerer (nil: working
+// but unregistered), and the loop reports into them what it observes.
 package reconcile

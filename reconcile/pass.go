@@ -40,17 +40,17 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 		return ctx.Err() // shutting down: not a database problem
 	}
 	if err != nil {
-		c.d.Metrics.SetDatabaseUp(false)
+		c.metrics.setDatabaseUp(false)
 		return err
 	}
-	c.d.Metrics.SetDatabaseUp(true)
+	c.metrics.setDatabaseUp(true)
 	s := d.Stack
 	p, err := c.d.Planner.Plan(ctx, d)
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: not an engine problem
 	}
 	observed := planner.StageOf(err) != planner.StageObserve
-	c.d.Metrics.SetRuntimeUp(observed)
+	c.metrics.setRuntimeUp(observed)
 	if err != nil {
 		c.recordStatuses(ctx, []state.StackStatus{statusFromError(s.ID, s.Name, err, c.o.Now())})
 		if observed {
@@ -72,12 +72,12 @@ func (c *Controller) fullPass(ctx context.Context) {
 		return // shutting down: a pass cut short is not a failure
 	}
 	if err != nil {
-		c.d.Metrics.SetDatabaseUp(false)
-		c.d.Metrics.ObserveReconcile("error", c.o.Now().Sub(start))
+		c.metrics.setDatabaseUp(false)
+		c.metrics.observeReconcile("error", c.o.Now().Sub(start))
 		c.log.Warn("full pass: cannot read desired state; retrying at the next resync", zap.NamedError("err", err))
 		return
 	}
-	c.d.Metrics.SetDatabaseUp(true)
+	c.metrics.setDatabaseUp(true)
 	c.sweepApprovals(ctx)
 	pending, applying, err := c.d.Sweeper.ActiveApprovalStacks(ctx)
 	if err != nil {
@@ -93,7 +93,7 @@ func (c *Controller) fullPass(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: the engine is not at fault
 	}
-	c.d.Metrics.SetRuntimeUp(snapErr == nil)
+	c.metrics.setRuntimeUp(snapErr == nil)
 	for _, s := range stacks {
 		if snapErr != nil {
 			statuses = append(statuses, statusFromError(s.ID, s.Name, snapErr, now))
@@ -123,7 +123,7 @@ func (c *Controller) fullPass(ctx context.Context) {
 		result = "error"
 		c.log.Warn("full pass: cannot observe containers; stacks marked Error", zap.NamedError("err", snapErr))
 	}
-	c.d.Metrics.ObserveReconcile(result, c.o.Now().Sub(start))
+	c.metrics.observeReconcile(result, c.o.Now().Sub(start))
 }
 
 // sweepApprovals expires stale pending approvals, marks approvals of dead
@@ -138,7 +138,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 	} else if n > 0 {
 		c.log.Info("approvals expired", zap.Int64("count", n))
 		for i := int64(0); i < n; i++ {
-			c.d.Metrics.ObserveApply(state.ApprovalExpired, nil)
+			c.metrics.observeApply(state.ApprovalExpired, nil)
 		}
 	}
 	// Outcomes this controller knows but could not record go first, so the
@@ -155,7 +155,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 	} else if len(stacks) > 0 {
 		c.log.Warn("approvals interrupted: the controller applying them was lost during the apply", zap.Int("count", len(stacks)))
 		for _, id := range stacks {
-			c.d.Metrics.ObserveApply(state.ApprovalInterrupted, nil)
+			c.metrics.observeApply(state.ApprovalInterrupted, nil)
 			c.queue.Add(id) // plan the stack again
 		}
 		// The dead controller's "Applying" rows are still stored, and the
@@ -168,7 +168,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 	}
 	if c.d.Counter != nil {
 		if counts, err := c.d.Counter.ApprovalCounts(ctx); err == nil {
-			c.d.Metrics.SetApprovals(counts)
+			c.metrics.setApprovals(counts)
 		}
 	}
 }
@@ -184,14 +184,14 @@ func (c *Controller) recordStatuses(ctx context.Context, statuses []state.StackS
 			changed = append(changed, st)
 		}
 		if old, ok := c.names[st.StackID]; ok && old != st.Stack {
-			c.d.Metrics.DeleteStackStatus(old)
+			c.metrics.deleteStack(old)
 		}
 		c.statuses[st.StackID] = st
 		c.names[st.StackID] = st.Stack
 	}
 	c.mu.Unlock()
 	for _, st := range statuses {
-		c.d.Metrics.SetStackStatus(st)
+		c.metrics.setStackStatus(st)
 	}
 	if len(changed) == 0 || ctx.Err() != nil {
 		return // nothing new, or shutting down (the next controller writes)
@@ -220,7 +220,7 @@ func (c *Controller) forget(id int64) {
 	delete(c.names, id)
 	c.mu.Unlock()
 	if ok {
-		c.d.Metrics.DeleteStackStatus(name)
+		c.metrics.deleteStack(name)
 	}
 }
 
@@ -241,5 +241,5 @@ func (c *Controller) retain(live []spec.Stack) {
 		}
 	}
 	c.mu.Unlock()
-	c.d.Metrics.RetainStacks(names)
+	c.metrics.retainStacks(names)
 }

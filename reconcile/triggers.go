@@ -68,7 +68,7 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		c.d.Metrics.SetRuntimeUp(false)
+		c.metrics.setRuntimeUp(false)
 		if time.Since(connected) > watchMaxBackoff {
 			backoff = watchMinBackoff
 		}
@@ -89,7 +89,7 @@ func (c *Controller) watchDatabase(ctx context.Context) {
 	for ctx.Err() == nil {
 		ch, err := c.d.Notifier.Listen(ctx, state.ChannelDesired, state.ChannelApprovals)
 		if err != nil {
-			c.d.Metrics.SetDatabaseUp(false)
+			c.metrics.setDatabaseUp(false)
 			c.log.Warn("cannot listen for database notifications; retrying", zap.Duration("retry_in", backoff), zap.NamedError("err", err))
 			if !sleep(ctx, backoff) {
 				return

@@ -8,7 +8,8 @@
 // and write through cmd.OutOrStdout()/cmd.ErrOrStderr().
 //
 // It must not hold business logic: commands parse arguments, call into the
-// packages that own the work (state, plan, deploy, reconcile, api) and
-// report. It must not read the process environment or configuration
+// packages that own the work (state, plan, deploy, reconcile, api, serve)
+// and report; `serve` only builds serve.Options from the configuration and
+// calls serve.Run. It must not read the process environment or configuration
 // directly (config does), and must not print an error more than once.
 package cli

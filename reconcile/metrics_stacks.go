@@ -1,4 +1,4 @@
-package metrics
+package reconcile
 
 import (
 	"slices"
@@ -7,19 +7,33 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/devarch/devarch-controller/state"
 )
 
 var (
 	// planActions are the action label of devarch_stack_changes.
 	planActions = []string{"add", "modify", "remove"}
-	// stackConditions are the condition label of devarch_stack_condition,
-	// the same words as reconcile's conditions.
-	stackConditions = []string{"InSync", "Drifted", "Applying", "Error"}
+	// stackConditions are the condition label of devarch_stack_condition.
+	stackConditions = []string{InSync, Drifted, Applying, Error}
 )
 
-// StackState is what the metrics show about one stack after a
+// stackCollectors are the per-stack series, all labeled by stack.
+type stackCollectors struct {
+	drifted       *prometheus.GaugeVec
+	changes       *prometheus.GaugeVec
+	lastReconcile *prometheus.GaugeVec
+	condition     *prometheus.GaugeVec
+}
+
+// all lists the per-stack vectors, so deleting a stack cannot miss one.
+func (s stackCollectors) all() []*prometheus.GaugeVec {
+	return []*prometheus.GaugeVec{s.drifted, s.changes, s.lastReconcile, s.condition}
+}
+
+// stackState is what the metrics show about one stack after a
 // reconciliation.
-type StackState struct {
+type stackState struct {
 	// Drifted is true when the stack's plan is not empty.
 	Drifted bool
 	// Add, Modify and Remove count the plan's entries by action.
@@ -52,15 +66,27 @@ func newStackCollectors(f promauto.Factory) stackCollectors {
 	}
 }
 
-// SetStack sets every per-stack series of stack name from st. An empty
-// name or one that is not valid UTF-8 (Prometheus cannot carry it) is
-// rejected and records nothing. A condition outside InSync,
-// Drifted, Applying, Error is rejected: every condition series of the stack
-// is set to 0 and the other series are still set.
-func (m *Metrics) SetStack(name string, st StackState) {
-	if m == nil {
-		return
+// setStackStatus sets every per-stack series of the stack of st: drifted
+// when its plan has changes, the change counts by action, its condition
+// and when it was reconciled.
+func (m *metrics) setStackStatus(st state.StackStatus) {
+	m.setStack(st.Stack, stackStateOf(st))
+}
+
+// stackStateOf is what the metrics show of a stack status.
+func stackStateOf(st state.StackStatus) stackState {
+	add, mod, rem := st.Counts["add"], st.Counts["modify"], st.Counts["remove"]
+	return stackState{
+		Drifted: add+mod+rem > 0, Add: add, Modify: mod, Remove: rem, Condition: st.Condition, LastReconcile: st.LastReconcile,
 	}
+}
+
+// setStack sets every per-stack series of stack name from st. An empty
+// name or one that is not valid UTF-8 (Prometheus cannot carry it) is
+// rejected and records nothing. A condition outside InSync, Drifted,
+// Applying, Error is rejected: every condition series of the stack is set
+// to 0 and the other series are still set.
+func (m *metrics) setStack(name string, st stackState) {
 	if name == "" || !utf8.ValidString(name) {
 		m.reject(labelStack)
 		return
@@ -83,26 +109,20 @@ func (m *Metrics) SetStack(name string, st StackState) {
 	}
 }
 
-// DeleteStack removes every series of stack name, for a stack that was
-// deleted. Deleting an unknown stack does nothing.
-func (m *Metrics) DeleteStack(name string) {
-	if m == nil {
-		return
-	}
+// deleteStack removes every series of stack name, for a stack that was
+// deleted or renamed. Deleting an unknown stack does nothing.
+func (m *metrics) deleteStack(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.deleteStackLocked(name)
 }
 
-// RetainStacks removes every series of the stacks not in names. The loop
+// retainStacks removes every series of the stacks not in names. The loop
 // calls it after a full pass with the stacks that exist, so series of
 // stacks deleted while the controller was not watching disappear too. A
 // stack created after names was listed loses its series until its next
-// SetStack, which the loop does when it reconciles the new stack.
-func (m *Metrics) RetainStacks(names []string) {
-	if m == nil {
-		return
-	}
+// setStack, which the loop does when it reconciles the new stack.
+func (m *metrics) retainStacks(names []string) {
 	keep := make(map[string]struct{}, len(names))
 	for _, n := range names {
 		keep[n] = struct{}{}
@@ -116,7 +136,7 @@ func (m *Metrics) RetainStacks(names []string) {
 	}
 }
 
-func (m *Metrics) deleteStackLocked(name string) {
+func (m *metrics) deleteStackLocked(name string) {
 	for _, v := range m.stacks.all() {
 		v.DeletePartialMatch(prometheus.Labels{labelStack: name})
 	}

@@ -1,8 +1,8 @@
-package metrics
+package serve
 
 // Tests of contrib/prometheus: the alerting rules, their unit tests and
-// the example config pass promtool, the exposition passes
-// `promtool check metrics`, and the rules only use metrics this package
+// the example config pass promtool, the exposition of a running serve
+// passes `promtool check metrics`, and the rules only use metrics it
 // exports. promtool comes from Debian's prometheus package; without it the
 // tests skip, unless DEVARCH_TEST_REQUIRE=1.
 
@@ -14,10 +14,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/devarch/devarch-controller/internal/testenv"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/devarch/devarch-controller/internal/testenv"
 )
 
 var prometheusDir = filepath.Join("..", "contrib", "prometheus")
@@ -111,9 +113,8 @@ func TestPromtoolConfigWithToken(t *testing.T) {
 	runPromtool(t, nil, "check", "config", path)
 }
 
-func TestPromtoolCheckMetrics(t *testing.T) {
-	m, reg := newTest(t)
-	populate(m)
+// checkPromtoolMetrics runs `promtool check metrics` on what reg exports.
+func checkPromtoolMetrics(t *testing.T, reg prometheus.Gatherer) {
 	text, err := testutil.GatherAndFormat(reg, expfmt.TypeTextPlain)
 	if err != nil {
 		t.Fatal(err)
@@ -123,11 +124,10 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}
 }
 
-// TestAlertsUseExportedMetrics keeps alerts.yml from drifting from the
-// code: every metric an alert selects must be exported by this package.
-func TestAlertsUseExportedMetrics(t *testing.T) {
-	m, reg := newTest(t)
-	populate(m)
+// checkAlertsUseExportedMetrics keeps alerts.yml from drifting from the
+// code: every metric an alert selects must be exported by reg, the
+// registry /metrics serves.
+func checkAlertsUseExportedMetrics(t *testing.T, reg prometheus.Gatherer) {
 	known := queryableNames(t, reg)
 
 	raw, err := os.ReadFile(filepath.Join(prometheusDir, "alerts.yml"))
@@ -156,7 +156,7 @@ func TestAlertsUseExportedMetrics(t *testing.T) {
 		}
 		for _, n := range names {
 			if !known[n] {
-				t.Errorf("alert %s uses %s, which package metrics does not export", r.Alert, n)
+				t.Errorf("alert %s uses %s, which /metrics does not export", r.Alert, n)
 			}
 		}
 	}

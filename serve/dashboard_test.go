@@ -1,7 +1,7 @@
-package metrics
+package serve
 
 // Tests of contrib/grafana/devarch.json: the dashboard parses, is laid out
-// sanely, queries only metrics this package exports (so it cannot drift
+// sanely, queries only metrics /metrics exports (so it cannot drift
 // from the code), shows every one of them, and every query is valid PromQL
 // (promtool parses them as recording rules).
 
@@ -14,11 +14,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 var dashboardPath = filepath.Join("..", "contrib", "grafana", "devarch.json")
 
-type dashboard struct {
+type grafanaDashboard struct {
 	Title         string  `json:"title"`
 	UID           string  `json:"uid"`
 	SchemaVersion int     `json:"schemaVersion"`
@@ -73,13 +75,13 @@ func (v variable) query(t *testing.T) string {
 	return obj.Query
 }
 
-func loadDashboard(t *testing.T) dashboard {
+func loadDashboard(t *testing.T) grafanaDashboard {
 	t.Helper()
 	raw, err := os.ReadFile(dashboardPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d dashboard
+	var d grafanaDashboard
 	dec := json.NewDecoder(strings.NewReader(string(raw)))
 	if err := dec.Decode(&d); err != nil {
 		t.Fatalf("parse %s: %v", dashboardPath, err)
@@ -100,7 +102,7 @@ func allPanels(ps []panel) []panel {
 // dashboardQuery is one PromQL query of the dashboard and where it is.
 type dashboardQuery struct{ where, expr string }
 
-func dashboardQueries(t *testing.T, d dashboard) []dashboardQuery {
+func dashboardQueries(t *testing.T, d grafanaDashboard) []dashboardQuery {
 	t.Helper()
 	var qs []dashboardQuery
 	for _, p := range allPanels(d.Panels) {
@@ -173,9 +175,10 @@ func TestDashboardStructure(t *testing.T) {
 	}
 }
 
-func TestDashboardUsesExportedMetrics(t *testing.T) {
-	m, reg := newTest(t)
-	populate(m)
+// checkDashboardUsesExportedMetrics checks that every dashboard query
+// selects only metrics reg (the registry /metrics serves) exports, and
+// that some panel shows each of the controller's families.
+func checkDashboardUsesExportedMetrics(t *testing.T, reg prometheus.Gatherer) {
 	known := queryableNames(t, reg)
 	d := loadDashboard(t)
 
@@ -187,7 +190,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 		}
 		for _, n := range names {
 			if !known[n] {
-				t.Errorf("%s uses %s, which package metrics does not export", q.where, n)
+				t.Errorf("%s uses %s, which /metrics does not export", q.where, n)
 			}
 			shown[familyOf(n, allFamilies)] = true
 		}
@@ -203,7 +206,7 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 			continue
 		}
 		if !known[sub[1]] {
-			t.Errorf("variable %s uses %s, which package metrics does not export", v.Name, sub[1])
+			t.Errorf("variable %s uses %s, which /metrics does not export", v.Name, sub[1])
 		}
 	}
 	for _, f := range allFamilies {

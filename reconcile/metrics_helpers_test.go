@@ -1,4 +1,4 @@
-package metrics
+package reconcile
 
 import (
 	"sort"
@@ -80,26 +80,26 @@ func seriesWith(t *testing.T, reg prometheus.Gatherer, label, value string) []st
 }
 
 // invalid returns devarch_metrics_invalid_label_values_total{label}.
-func invalid(m *Metrics, label string) float64 {
+func invalid(m *metrics, label string) float64 {
 	return testutil.ToFloat64(m.invalid.WithLabelValues(label))
 }
 
 // populate gives every family of m at least one series with a non-zero
-// value, so exposition and lint tests see everything the package exports.
-func populate(m *Metrics) {
+// value, so exposition and lint tests see everything the loop exports.
+func populate(m *metrics) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	m.ReconcileFinished(nil, 12*time.Millisecond)
-	m.SetStack("shop", StackState{Drifted: true, Add: 1, Modify: 2, Condition: "Drifted", LastReconcile: now})
-	m.SetStack("blog", StackState{Condition: "InSync", LastReconcile: now})
-	m.ApplyFinished("succeeded")
+	m.observeReconcile(reconcileSuccess, 12*time.Millisecond)
+	m.setStack("shop", stackState{Drifted: true, Add: 1, Modify: 2, Condition: "Drifted", LastReconcile: now})
+	m.setStack("blog", stackState{Condition: "InSync", LastReconcile: now})
+	m.applyFinished("succeeded")
 	for _, p := range applyPhases {
-		m.ObserveApplyPhase(p, 1500*time.Millisecond)
+		m.observeApplyPhase(p, 1500*time.Millisecond)
 	}
-	m.SetApprovals(map[string]int{"pending": 2, "succeeded": 5})
-	m.LockConflict()
-	m.SetQueueDepthFunc(func() int { return 4 })
-	m.SetRuntimeUp(true)
-	m.SetDatabaseUp(true)
+	m.setApprovals(map[string]int{"pending": 2, "succeeded": 5})
+	m.lockConflict()
+	m.setQueueDepthFunc(func() int { return 4 })
+	m.setRuntimeUp(true)
+	m.setDatabaseUp(true)
 }
 
 func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }

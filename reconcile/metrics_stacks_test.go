@@ -1,4 +1,4 @@
-package metrics
+package reconcile
 
 import (
 	"fmt"
@@ -18,11 +18,11 @@ var stackFamilies = []string{
 
 func TestSetStackExposition(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetStack("shop", StackState{
+	m.setStack("shop", stackState{
 		Drifted: true, Add: 1, Modify: 2, Remove: 3, Condition: "Drifted",
 		LastReconcile: time.Unix(1767225600, 500_000_000),
 	})
-	m.SetStack("blog", StackState{Condition: "InSync"}) // never reconciled: timestamp 0
+	m.setStack("blog", stackState{Condition: "InSync"}) // never reconciled: timestamp 0
 	compare(t, reg, `
 # HELP devarch_stack_drifted 1 when the stack's plan has changes (desired and actual state differ), else 0.
 # TYPE devarch_stack_drifted gauge
@@ -75,7 +75,7 @@ func TestSetStackCondition(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, c := range tc.conditions {
-				m.SetStack("shop", StackState{Condition: c})
+				m.setStack("shop", stackState{Condition: c})
 			}
 			for _, c := range stackConditions {
 				want := 0.0
@@ -98,7 +98,7 @@ func TestSetStackCondition(t *testing.T) {
 
 func TestSetStackEmptyNameRejected(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetStack("", StackState{Drifted: true, Condition: "Drifted"})
+	m.setStack("", stackState{Drifted: true, Condition: "Drifted"})
 	for _, f := range stackFamilies {
 		if n, _ := testutil.GatherAndCount(reg, f); n != 0 {
 			t.Errorf("%s has %d series after an empty stack name, want 0", f, n)
@@ -130,10 +130,10 @@ func TestDeleteStack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, s := range tc.set {
-				m.SetStack(s, StackState{Drifted: true, Add: 1, Condition: "Drifted", LastReconcile: time.Now()})
+				m.setStack(s, stackState{Drifted: true, Add: 1, Condition: "Drifted", LastReconcile: time.Now()})
 			}
 			for _, s := range tc.delete {
-				m.DeleteStack(s)
+				m.deleteStack(s)
 			}
 			assertStacks(t, m, reg, tc.set, tc.want)
 			assertOnlyStackSeries(t, reg, len(tc.want))
@@ -157,9 +157,9 @@ func TestRetainStacks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, s := range tc.set {
-				m.SetStack(s, StackState{Condition: "InSync", LastReconcile: time.Now()})
+				m.setStack(s, stackState{Condition: "InSync", LastReconcile: time.Now()})
 			}
-			m.RetainStacks(tc.retain)
+			m.retainStacks(tc.retain)
 			assertStacks(t, m, reg, tc.set, tc.want)
 			assertOnlyStackSeries(t, reg, len(tc.want))
 		})
@@ -170,9 +170,9 @@ func TestRetainStacks(t *testing.T) {
 // series (deletion leaves no state behind).
 func TestStackComesBack(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetStack("shop", StackState{Drifted: true, Remove: 2, Condition: "Drifted"})
-	m.DeleteStack("shop")
-	m.SetStack("shop", StackState{Condition: "InSync"})
+	m.setStack("shop", stackState{Drifted: true, Remove: 2, Condition: "Drifted"})
+	m.deleteStack("shop")
+	m.setStack("shop", stackState{Condition: "InSync"})
 	if got := seriesWith(t, reg, "stack", "shop"); len(got) != seriesPerStack {
 		t.Fatalf("shop has %d series, want %d: %v", len(got), seriesPerStack, got)
 	}
@@ -183,7 +183,7 @@ func TestStackComesBack(t *testing.T) {
 
 // assertStacks checks which of the stacks in all own series, and that a
 // stack that keeps series keeps every one of them.
-func assertStacks(t *testing.T, m *Metrics, reg prometheus.Gatherer, all, want []string) {
+func assertStacks(t *testing.T, m *metrics, reg prometheus.Gatherer, all, want []string) {
 	t.Helper()
 	for _, s := range all {
 		got := seriesWith(t, reg, "stack", s)
@@ -227,11 +227,11 @@ func TestConcurrentStacks(t *testing.T) {
 				name := fmt.Sprintf("s%d", (w+i)%10)
 				switch i % 4 {
 				case 0, 1:
-					m.SetStack(name, StackState{Drifted: i%2 == 0, Add: i, Condition: "Drifted"})
+					m.setStack(name, stackState{Drifted: i%2 == 0, Add: i, Condition: "Drifted"})
 				case 2:
-					m.DeleteStack(name)
+					m.deleteStack(name)
 				default:
-					m.RetainStacks([]string{"s0", "s1", "s2"})
+					m.retainStacks([]string{"s0", "s1", "s2"})
 				}
 			}
 		}()

@@ -1,8 +1,6 @@
-package metrics
+package reconcile
 
 import (
-	"errors"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// newTest returns Metrics on a fresh registry.
-func newTest(t *testing.T) (*Metrics, *prometheus.Registry) {
+// newTest returns the loop's metrics on a fresh registry.
+func newTest(t *testing.T) (*metrics, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	return New(reg, "v1.2.3"), reg
+	return newMetrics(reg), reg
 }
 
 // compare checks the named families of reg against expected exposition text.
@@ -94,64 +92,44 @@ devarch_metrics_invalid_label_values_total{label="status"} 0
 	}
 }
 
-func TestBuildInfo(t *testing.T) {
-	_, reg := newTest(t)
-	compare(t, reg, `
-# HELP devarch_build_info Always 1; labels carry the controller's version and the Go version it was built with.
-# TYPE devarch_build_info gauge
-devarch_build_info{go_version="`+runtime.Version()+`",version="v1.2.3"} 1
-`, "devarch_build_info")
-}
-
 func TestNewPanicsOnSecondRegistration(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	New(reg, "a")
+	newMetrics(reg)
 	defer func() {
 		if recover() == nil {
-			t.Fatal("second New on the same registry did not panic")
+			t.Fatal("second newMetrics on the same registry did not panic")
 		}
 	}()
-	New(reg, "b")
+	newMetrics(reg)
 }
 
-func TestNilRegistryAndNilMetrics(t *testing.T) {
-	m := New(nil, "dev")
-	m.ReconcileFinished(nil, time.Millisecond)
+func TestNilRegistry(t *testing.T) {
+	m := newMetrics(nil)
+	m.observeReconcile(reconcileSuccess, time.Millisecond)
 	if got := testutil.ToFloat64(m.reconcileTotal.WithLabelValues(reconcileSuccess)); got != 1 {
 		t.Errorf("unregistered metrics: reconcile success = %v, want 1", got)
 	}
-
-	var nilM *Metrics // every method must be a no-op, not a panic
-	nilM.ReconcileFinished(errors.New("x"), time.Second)
-	nilM.SetStack("s", StackState{Condition: "InSync"})
-	nilM.DeleteStack("s")
-	nilM.RetainStacks(nil)
-	nilM.ApplyFinished("succeeded")
-	nilM.ObserveApplyPhase(PhaseTotal, time.Second)
-	nilM.SetApprovals(map[string]int{"pending": 1})
-	nilM.LockConflict()
-	nilM.SetQueueDepthFunc(func() int { return 1 })
-	nilM.SetRuntimeUp(true)
-	nilM.SetDatabaseUp(true)
+	newMetrics(nil) // nothing registered: a second one does not panic
 }
 
-func TestReconcileFinished(t *testing.T) {
+func TestObserveReconcile(t *testing.T) {
 	tests := []struct {
 		name             string
-		errs             []error
+		results          []string
 		took             time.Duration
 		success, failure float64
 		sum              float64
 	}{
-		{"one success", []error{nil}, 20 * time.Millisecond, 1, 0, 0.02},
-		{"one error", []error{errors.New("ping docker: refused")}, 2 * time.Second, 0, 1, 2},
-		{"mixed", []error{nil, errors.New("x"), nil}, 500 * time.Millisecond, 2, 1, 1.5},
+		{"one success", []string{"success"}, 20 * time.Millisecond, 1, 0, 0.02},
+		{"one error", []string{"error"}, 2 * time.Second, 0, 1, 2},
+		{"mixed", []string{"success", "error", "success"}, 500 * time.Millisecond, 2, 1, 1.5},
+		{"anything but success is an error", []string{"", "Success"}, time.Second, 0, 2, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
-			for _, err := range tc.errs {
-				m.ReconcileFinished(err, tc.took)
+			for _, r := range tc.results {
+				m.observeReconcile(r, tc.took)
 			}
 			if got := testutil.ToFloat64(m.reconcileTotal.WithLabelValues("success")); got != tc.success {
 				t.Errorf("success = %v, want %v", got, tc.success)
@@ -160,8 +138,8 @@ func TestReconcileFinished(t *testing.T) {
 				t.Errorf("error = %v, want %v", got, tc.failure)
 			}
 			h := histogram(t, reg, "devarch_reconcile_duration_seconds", nil)
-			if h.GetSampleCount() != uint64(len(tc.errs)) || !near(h.GetSampleSum(), tc.sum) {
-				t.Errorf("duration count %d sum %v, want %d and %v", h.GetSampleCount(), h.GetSampleSum(), len(tc.errs), tc.sum)
+			if h.GetSampleCount() != uint64(len(tc.results)) || !near(h.GetSampleSum(), tc.sum) {
+				t.Errorf("duration count %d sum %v, want %d and %v", h.GetSampleCount(), h.GetSampleSum(), len(tc.results), tc.sum)
 			}
 		})
 	}
@@ -187,7 +165,7 @@ func TestQueueDepthFunc(t *testing.T) {
 	if got := read(); got != 0 {
 		t.Fatalf("depth without func = %v, want 0", got)
 	}
-	m.SetQueueDepthFunc(func() int { return depth })
+	m.setQueueDepthFunc(func() int { return depth })
 	depth = 7
 	if got := read(); got != 7 {
 		t.Errorf("depth = %v, want 7 (read at scrape time)", got)
@@ -196,7 +174,7 @@ func TestQueueDepthFunc(t *testing.T) {
 	if got := read(); got != 3 {
 		t.Errorf("depth = %v, want 3", got)
 	}
-	m.SetQueueDepthFunc(nil)
+	m.setQueueDepthFunc(nil)
 	if got := read(); got != 0 {
 		t.Errorf("depth after reset = %v, want 0", got)
 	}
@@ -217,10 +195,10 @@ func TestHealthGauges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := newTest(t)
 			for _, up := range tc.runtime {
-				m.SetRuntimeUp(up)
+				m.setRuntimeUp(up)
 			}
 			for _, up := range tc.database {
-				m.SetDatabaseUp(up)
+				m.setDatabaseUp(up)
 			}
 			if got := testutil.ToFloat64(m.runtimeUp); got != tc.wantRT {
 				t.Errorf("runtime_up = %v, want %v", got, tc.wantRT)
@@ -235,7 +213,7 @@ func TestHealthGauges(t *testing.T) {
 func TestLockConflict(t *testing.T) {
 	m, _ := newTest(t)
 	for range 3 {
-		m.LockConflict()
+		m.lockConflict()
 	}
 	if got := testutil.ToFloat64(m.lockConflicts); got != 3 {
 		t.Errorf("lock conflicts = %v, want 3", got)

@@ -1,4 +1,4 @@
-package metrics
+package reconcile
 
 import (
 	"strings"
@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/devarch/devarch-controller/deploy"
 )
 
 func TestApplyFinished(t *testing.T) {
@@ -28,7 +30,7 @@ func TestApplyFinished(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, r := range tc.results {
-				m.ApplyFinished(r)
+				m.applyFinished(r)
 			}
 			for _, r := range applyResults {
 				if got := testutil.ToFloat64(m.applyTotal.WithLabelValues(r)); got != tc.want[r] {
@@ -52,17 +54,17 @@ func TestObserveApplyPhase(t *testing.T) {
 		took        time.Duration
 		wantInvalid float64
 	}{
-		{"network", PhaseNetwork, 30 * time.Millisecond, 0},
-		{"configs", PhaseConfigs, 5 * time.Millisecond, 0},
-		{"compose", PhaseCompose, 3 * time.Minute, 0},
-		{"total", PhaseTotal, 3*time.Minute + time.Second, 0},
+		{"network", deploy.PhaseNetwork, 30 * time.Millisecond, 0},
+		{"configs", deploy.PhaseConfigs, 5 * time.Millisecond, 0},
+		{"compose", deploy.PhaseCompose, 3 * time.Minute, 0},
+		{"total", deploy.PhaseTotal, 3*time.Minute + time.Second, 0},
 		{"unknown phase", "pull", time.Second, 1},
 		{"empty phase", "", time.Second, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
-			m.ObserveApplyPhase(tc.phase, tc.took)
+			m.observeApplyPhase(tc.phase, tc.took)
 			for _, p := range applyPhases {
 				h := histogram(t, reg, "devarch_apply_duration_seconds", map[string]string{"phase": p})
 				var wantCount uint64
@@ -86,8 +88,8 @@ func TestObserveApplyPhase(t *testing.T) {
 
 func TestApplyDurationBuckets(t *testing.T) {
 	m, reg := newTest(t)
-	m.ObserveApplyPhase(PhaseCompose, 90*time.Second)
-	h := histogram(t, reg, "devarch_apply_duration_seconds", map[string]string{"phase": PhaseCompose})
+	m.observeApplyPhase(deploy.PhaseCompose, 90*time.Second)
+	h := histogram(t, reg, "devarch_apply_duration_seconds", map[string]string{"phase": deploy.PhaseCompose})
 	for _, b := range h.GetBucket() {
 		want := uint64(0)
 		if b.GetUpperBound() >= 90 {
@@ -115,7 +117,7 @@ func TestSetApprovals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, c := range tc.calls {
-				m.SetApprovals(c)
+				m.setApprovals(c)
 			}
 			var got []string
 			for _, s := range approvalStatuses {
@@ -138,7 +140,7 @@ func TestSetApprovals(t *testing.T) {
 
 func TestSetApprovalsExposition(t *testing.T) {
 	m, reg := newTest(t)
-	m.SetApprovals(map[string]int{"pending": 1, "applying": 1, "conflict": 2})
+	m.setApprovals(map[string]int{"pending": 1, "applying": 1, "conflict": 2})
 	compare(t, reg, `
 # HELP devarch_approvals Approvals currently stored, by status.
 # TYPE devarch_approvals gauge

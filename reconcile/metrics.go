@@ -1,14 +1,28 @@
-package metrics
+package reconcile
 
 import (
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
+
+// The loop's Prometheus collectors. The loop reports what happened in the
+// domain's words (a stack's status, an apply's result, approval counts)
+// and these methods turn it into series; they decide nothing, do no I/O,
+// do not log and never panic on bad input.
+//
+// Label values are bounded. result, phase, status and condition accept
+// only the values listed here; any other value is rejected: the call
+// records nothing for it and increments
+// devarch_metrics_invalid_label_values_total{label="..."} instead, so a
+// bug shows on the dashboard rather than as an unbounded new series. Stack
+// names are bounded by the stacks that exist: deleteStack and retainStacks
+// remove every series of a stack that is gone. Every label combination
+// that can be known up front is created at 0 in newMetrics, so rate(),
+// increase() and alerts work from the first scrape.
 
 // Label names.
 const (
@@ -31,15 +45,22 @@ var (
 	applyBuckets = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
 )
 
-// Metrics holds every collector of the controller. Create it with [New];
-// its methods are safe for concurrent use, and a nil *Metrics records
-// nothing.
-type Metrics struct {
+// Reconcile results: the result label of devarch_reconcile_total.
+const (
+	reconcileSuccess = "success"
+	reconcileError   = "error"
+)
+
+var reconcileResults = []string{reconcileSuccess, reconcileError}
+
+// metrics holds the loop's collectors. Create it with [newMetrics]; its
+// methods are safe for concurrent use.
+type metrics struct {
 	reconcileTotal    *prometheus.CounterVec
 	reconcileDuration prometheus.Histogram
 
 	stacks stackCollectors
-	// mu makes SetStack, DeleteStack and RetainStacks atomic with respect
+	// mu makes setStack, deleteStack and retainStacks atomic with respect
 	// to each other and guards known, the stacks that have series.
 	mu    sync.Mutex
 	known map[string]struct{}
@@ -56,29 +77,16 @@ type Metrics struct {
 	invalid *prometheus.CounterVec
 }
 
-// stackCollectors are the per-stack series, all labeled by stack.
-type stackCollectors struct {
-	drifted       *prometheus.GaugeVec
-	changes       *prometheus.GaugeVec
-	lastReconcile *prometheus.GaugeVec
-	condition     *prometheus.GaugeVec
-}
-
-// all lists the per-stack vectors, so deleting a stack cannot miss one.
-func (s stackCollectors) all() []*prometheus.GaugeVec {
-	return []*prometheus.GaugeVec{s.drifted, s.changes, s.lastReconcile, s.condition}
-}
-
-// New creates the controller's collectors, registers them on reg and
-// creates every known label combination at 0. version is the controller's
-// build version, exported as devarch_build_info{version,go_version} = 1.
+// newMetrics creates the loop's collectors, registers them on reg and
+// creates every known label combination at 0.
 //
 // A nil reg creates working collectors that are not registered anywhere.
-// New panics if reg already holds collectors with the same names: that is
-// a wiring bug (one Metrics per registry), as with prometheus.MustRegister.
-func New(reg prometheus.Registerer, version string) *Metrics {
+// newMetrics panics if reg already holds collectors with the same names:
+// that is a wiring bug (one controller per registry), as with
+// prometheus.MustRegister.
+func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
-	m := &Metrics{known: make(map[string]struct{})}
+	m := &metrics{known: make(map[string]struct{})}
 
 	m.reconcileTotal = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "devarch_reconcile_total",
@@ -122,10 +130,6 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		Name: "devarch_database_up",
 		Help: "1 when PostgreSQL answered the last request, else 0.",
 	})
-	f.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "devarch_build_info",
-		Help: "Always 1; labels carry the controller's version and the Go version it was built with.",
-	}, []string{"version", "go_version"}).WithLabelValues(strings.ToValidUTF8(version, "?"), runtime.Version()).Set(1)
 
 	m.invalid = f.NewCounterVec(prometheus.CounterOpts{
 		Name: "devarch_metrics_invalid_label_values_total",
@@ -137,7 +141,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 }
 
 // initSeries creates every known label combination at 0.
-func (m *Metrics) initSeries() {
+func (m *metrics) initSeries() {
 	for _, r := range reconcileResults {
 		m.reconcileTotal.WithLabelValues(r)
 	}
@@ -156,8 +160,58 @@ func (m *Metrics) initSeries() {
 }
 
 // reject records a label value outside its fixed set.
-func (m *Metrics) reject(label string) {
+func (m *metrics) reject(label string) {
 	m.invalid.WithLabelValues(label).Inc()
+}
+
+// observeReconcile records one reconciliation (of a stack, or a full
+// pass) and how long it took: devarch_reconcile_total{result="success"}
+// when result is "success", else {result="error"}, and
+// devarch_reconcile_duration_seconds either way.
+func (m *metrics) observeReconcile(result string, took time.Duration) {
+	if result != reconcileSuccess {
+		result = reconcileError
+	}
+	m.reconcileTotal.WithLabelValues(result).Inc()
+	m.reconcileDuration.Observe(took.Seconds())
+}
+
+// setQueueDepthFunc makes devarch_workqueue_depth report depth() at every
+// scrape. depth runs on the scraping goroutine, so it must be safe for
+// concurrent use and fast (a locked length read). Nil reports 0.
+func (m *metrics) setQueueDepthFunc(depth func() int) {
+	if depth == nil {
+		m.queueDepth.Store(nil)
+		return
+	}
+	m.queueDepth.Store(&depth)
+}
+
+// queueDepthValue is the callback of devarch_workqueue_depth.
+func (m *metrics) queueDepthValue() float64 {
+	depth := m.queueDepth.Load()
+	if depth == nil {
+		return 0
+	}
+	return float64((*depth)())
+}
+
+// lockConflict records one attempt to take a stack's advisory lock that
+// found it held by another session (devarch_lock_conflicts_total).
+func (m *metrics) lockConflict() {
+	m.lockConflicts.Inc()
+}
+
+// setRuntimeUp records whether the container runtime (Docker or Podman
+// API) answered the last request: devarch_runtime_up is 1 or 0.
+func (m *metrics) setRuntimeUp(up bool) {
+	m.runtimeUp.Set(boolValue(up))
+}
+
+// setDatabaseUp records whether PostgreSQL answered the last request:
+// devarch_database_up is 1 or 0.
+func (m *metrics) setDatabaseUp(up bool) {
+	m.databaseUp.Set(boolValue(up))
 }
 
 // boolValue is 1 for true, 0 for false.

@@ -1,4 +1,4 @@
-package metrics
+package reconcile
 
 import (
 	"testing"
@@ -18,11 +18,11 @@ func FuzzStackNames(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name, condition, result, status string) {
 		reg := prometheus.NewRegistry()
-		m := New(reg, name) // version from build flags is arbitrary text too
-		m.SetStack(name, StackState{Drifted: true, Add: 1, Condition: condition, LastReconcile: time.Now()})
-		m.ApplyFinished(result)
-		m.ObserveApplyPhase(result, time.Second)
-		m.SetApprovals(map[string]int{status: 1})
+		m := newMetrics(reg)
+		m.setStack(name, stackState{Drifted: true, Add: 1, Condition: condition, LastReconcile: time.Now()})
+		m.applyFinished(result)
+		m.observeApplyPhase(result, time.Second)
+		m.setApprovals(map[string]int{status: 1})
 
 		want := 0
 		if name != "" && utf8.ValidString(name) {
@@ -34,7 +34,7 @@ func FuzzStackNames(f *testing.F) {
 		if n, _ := testutil.GatherAndCount(reg, "devarch_apply_total"); n != len(applyResults) {
 			t.Fatalf("apply_total has %d series after result %q", n, result)
 		}
-		m.RetainStacks([]string{name + "x"})
+		m.retainStacks([]string{name + "x"})
 		if got := seriesWith(t, reg, "stack", name); len(got) != 0 {
 			t.Fatalf("stack %q kept series after RetainStacks: %v", name, got)
 		}

@@ -1,0 +1,67 @@
+package serve
+
+import (
+	"net"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/api"
+	"github.com/devarch/devarch-controller/api/dashboard"
+	"github.com/devarch/devarch-controller/config"
+	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/state"
+)
+
+// httpDeps are what the HTTP server is built from.
+type httpDeps struct {
+	store   *state.Store
+	rt      *deploy.Runtime
+	planner api.Planner
+	locker  *lock.Locker
+	reg     prometheus.Gatherer
+	log     *zap.Logger
+}
+
+// newServer returns the HTTP server: the JSON API under /api/v1, health
+// and metrics endpoints, and the dashboard at /.
+func newServer(cfg config.Config, d httpDeps) *http.Server {
+	h := api.New(api.Deps{
+		Stacks: d.store, Statuses: d.store, Approvals: d.store, Locks: d.locker, Notifications: d.store,
+		Installation: d.store, Planner: d.planner,
+		Ready: []api.Check{
+			{Name: "database", Fn: d.store.Ping},
+			{Name: "docker", Fn: d.rt.Ping},
+		},
+		Metrics: promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}),
+		Logger:  d.log,
+	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL})
+	mux := http.NewServeMux()
+	for _, p := range []string{api.Base + "/", "/healthz", "/readyz", "/metrics"} {
+		mux.Handle(p, h)
+	}
+	mux.Handle("/", dashboard.Handler())
+	var handler http.Handler = mux
+	if cfg.APIToken == "" && loopback(cfg.HTTPAddr) {
+		// Without a token the loopback address is the only protection:
+		// refuse other Host names (DNS rebinding).
+		handler = api.HostCheck(api.LoopbackHosts(), mux)
+	}
+	return api.Server(cfg.HTTPAddr, handler)
+}
+
+// loopback reports whether a listen address is on a loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
