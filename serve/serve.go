@@ -18,8 +18,8 @@ import (
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
-	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/planner"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/state"
 )
