@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/logging"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
@@ -18,8 +19,8 @@ import (
 
 // applyResponse is the body of a filed approval (202).
 type applyResponse struct {
-	Approval state.Approval `json:"approval"`
-	URL      string         `json:"url"`
+	Approval approval.Approval `json:"approval"`
+	URL      string            `json:"url"`
 }
 
 // plan computes a fresh plan of d, answering 500 itself when it fails.

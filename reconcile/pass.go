@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
@@ -152,7 +153,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 	} else if n > 0 {
 		c.log.Info("approvals expired", zap.Int64("count", n))
 		for i := int64(0); i < n; i++ {
-			c.d.Metrics.ObserveApply(state.ApprovalExpired, nil)
+			c.d.Metrics.ObserveApply(string(approval.Expired), nil)
 		}
 	}
 	// Outcomes this controller knows but could not record go first, so the
@@ -169,7 +170,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 	} else if len(stacks) > 0 {
 		c.log.Warn("approvals interrupted: the controller applying them was lost during the apply", zap.Int("count", len(stacks)))
 		for _, id := range stacks {
-			c.d.Metrics.ObserveApply(state.ApprovalInterrupted, nil)
+			c.d.Metrics.ObserveApply(string(approval.Interrupted), nil)
 			c.queue.Add(id) // plan the stack again
 		}
 		// The dead controller's "Applying" rows are still stored, and the

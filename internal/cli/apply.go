@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -72,7 +73,7 @@ func newApplyCommand(app *App) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(out, "\nApproval %d %s: %s\n", final.ID, final.Status, final.Message)
-			if final.Status != state.ApprovalSucceeded {
+			if final.Status != approval.Succeeded {
 				if out := composeOutput(final); out != "" {
 					fmt.Fprintf(cmd.ErrOrStderr(), "\n%s\n", out)
 				}
@@ -112,10 +113,10 @@ func requester() string {
 // follow prints an approval's progress events until it reaches a final
 // status and returns it. It listens for NOTIFY and also polls every
 // second, so a missed notification only delays output.
-func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (state.Approval, error) {
+func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (approval.Approval, error) {
 	notes, err := st.Listen(ctx, state.ChannelApprovalEvents, state.ChannelApprovals)
 	if err != nil {
-		return state.Approval{}, err
+		return approval.Approval{}, err
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -124,7 +125,7 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (stat
 	for {
 		events, err := st.ApprovalEvents(ctx, id, seq)
 		if err != nil {
-			return state.Approval{}, err
+			return approval.Approval{}, err
 		}
 		for _, e := range events {
 			seq = e.Seq
@@ -132,18 +133,18 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (stat
 		}
 		a, err := st.Approval(ctx, id)
 		if err != nil {
-			return state.Approval{}, err
+			return approval.Approval{}, err
 		}
-		if state.ApprovalFinal(a.Status) {
+		if a.Status.Final() {
 			return a, nil
 		}
-		if a.Status == state.ApprovalPending && !hinted && time.Since(started) > 10*time.Second {
+		if a.Status == approval.Pending && !hinted && time.Since(started) > 10*time.Second {
 			hinted = true
 			fmt.Fprintln(out, "  still pending: is a controller (devarch-controller serve) running against this database?")
 		}
 		select {
 		case <-ctx.Done():
-			return state.Approval{}, fmt.Errorf("stopped following approval %d (it is %s and continues without this command): %w", id, a.Status, ctx.Err())
+			return approval.Approval{}, fmt.Errorf("stopped following approval %d (it is %s and continues without this command): %w", id, a.Status, ctx.Err())
 		case <-notes:
 		case <-tick.C:
 		}
@@ -151,7 +152,7 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (stat
 }
 
 // composeOutput extracts compose's error text from a failed approval.
-func composeOutput(a state.Approval) string {
+func composeOutput(a approval.Approval) string {
 	var r struct {
 		ComposeOutput string `json:"compose_output"`
 	}
