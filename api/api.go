@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
@@ -193,6 +194,7 @@ type server struct {
 	tokenHash *[sha256.Size]byte
 	csrf      *http.CrossOriginProtection
 	hub       *hub
+	filer     *filing.Filer
 	mux       *http.ServeMux
 }
 
@@ -211,6 +213,10 @@ func New(deps Deps, opts Options) http.Handler {
 		s.tokenHash = &h
 	}
 	s.hub = newHub(deps.Notifications, log)
+	s.filer = filing.New(filing.Deps{
+		Desired: desiredReader{deps.Stacks, deps.Installation}, Locks: deps.Locks, Applying: deps.Approvals,
+		Approvals: deps.Approvals, Planner: filing.PlannerFunc(s.filingPlanner), Logger: log,
+	}, s.opts.ApprovalTTL)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
 	}
