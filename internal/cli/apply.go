@@ -15,6 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
+	"github.com/devarch/devarch-controller/config"
+	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -54,13 +57,9 @@ func newApplyCommand(app *App) *cobra.Command {
 					return err
 				}
 			}
-			body, err := json.Marshal(p)
+			a, err := fileApproval(ctx, app, cfg, st, stack.Name, p.Token)
 			if err != nil {
 				return err
-			}
-			a, err := st.CreateApproval(ctx, stack.ID, p.Token, body, requester(), cfg.ApprovalTTL)
-			if err != nil {
-				return fmt.Errorf("file approval: %w", err)
 			}
 			fmt.Fprintf(out, "\nApproval %d filed; waiting for the controller to apply it.\n", a.ID)
 			if timeout > 0 {
@@ -85,6 +84,22 @@ func newApplyCommand(app *App) *cobra.Command {
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "give up following the apply after this long (0 = never)")
 	return cmd
+}
+
+// fileApproval files an approval of stack's plan with token (the one the
+// user confirmed) through the same use case as the API's
+// POST /api/v1/stacks/{name}/apply: same checks, same errors, same audit.
+func fileApproval(ctx context.Context, app *App, cfg config.Config, st *state.Store, stack, token string) (approval.Approval, error) {
+	rt, err := openRuntime(ctx, app, cfg)
+	if err != nil {
+		return approval.Approval{}, err
+	}
+	defer rt.Close()
+	f := filing.New(filing.Deps{
+		Desired: st, Locks: lock.New(st.Pool(), app.Logger()), Applying: st, Approvals: st,
+		Planner: observedPlanner{rt.NewObserver()}, Logger: app.Logger(),
+	}, cfg.ApprovalTTL)
+	return f.File(ctx, stack, token, requester())
 }
 
 // confirm asks for "yes" like terraform apply.

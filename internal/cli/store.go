@@ -120,17 +120,24 @@ func planWith(ctx context.Context, app *App, cfg config.Config, st *state.Store,
 		return nil, err
 	}
 	defer rt.Close()
-	snap, err := rt.NewObserver().Snapshot(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("observe containers: %w", err)
-	}
 	in, err := installation(ctx, st, cfg, app.errOut)
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.Compute(plan.Desired{Stack: stack, Paths: in}, snap.For(stack), time.Now())
+	p, err := observedPlanner{rt.NewObserver()}.Plan(ctx, plan.Desired{Stack: stack, Paths: in})
 	if err != nil {
 		return nil, err
 	}
 	return &stackPlan{store: st, stack: stack, plan: p}, nil
+}
+
+// observedPlanner plans a stack against what the engine runs now.
+type observedPlanner struct{ obs *deploy.Observer }
+
+func (o observedPlanner) Plan(ctx context.Context, d plan.Desired) (*plan.Plan, error) {
+	snap, err := o.obs.Snapshot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe containers: %w", err)
+	}
+	return plan.Compute(d, snap.For(d.Stack), time.Now())
 }
