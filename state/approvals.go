@@ -70,9 +70,11 @@ func collectApproval(rows pgx.Rows) (*approval.Approval, error) {
 	return &a, nil
 }
 
-// CreateApproval files a pending approval of a plan (already redacted, JSON)
-// for a live stack; ErrNotFound (wrapped) when the stack does not exist or
-// was deleted. It expires ttl after the database's now(); ttl <= 0: never.
+// CreateApproval records a pending approval of a plan (already redacted,
+// JSON) for a live stack (callers file through package approval/filing,
+// which checks the request first); ErrNotFound (wrapped) when the stack
+// does not exist or was deleted. It expires ttl after the database's
+// now(); ttl <= 0: never.
 // The stack row is share-locked while filing, so a concurrent delete of the
 // stack either waits for the approval or makes this call ErrNotFound.
 // Errors never echo the plan, token or requester.
