@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
@@ -36,17 +38,17 @@ type StatusReader interface {
 // ApprovalReader reads approvals and their progress events (implemented by
 // *state.Store). Errors wrap state.ErrNotFound for an unknown approval.
 type ApprovalReader interface {
-	Approval(ctx context.Context, id int64) (state.Approval, error)
-	Approvals(ctx context.Context, stackID int64, limit int) ([]state.Approval, error)
-	ApprovalEvents(ctx context.Context, id int64, after int) ([]state.ApprovalEvent, error)
+	Approval(ctx context.Context, id int64) (approval.Approval, error)
+	Approvals(ctx context.Context, stackID int64, limit int) ([]approval.Approval, error)
+	ApprovalEvents(ctx context.Context, id int64, after int) ([]approval.Event, error)
 }
 
 // ApprovalWriter files and cancels approvals (implemented by *state.Store).
 // CancelApproval's error wraps state.ErrNotPending when the approval is
 // past pending.
 type ApprovalWriter interface {
-	CreateApproval(ctx context.Context, stackID int64, token string, plan []byte, requestedBy string, ttl time.Duration) (state.Approval, error)
-	CancelApproval(ctx context.Context, id int64, message string) (state.Approval, error)
+	CreateApproval(ctx context.Context, stackID int64, token string, plan []byte, requestedBy string, ttl time.Duration) (approval.Approval, error)
+	CancelApproval(ctx context.Context, id int64, message string) (approval.Approval, error)
 }
 
 // ApplyingLister tells which stacks have an approval applying (implemented
@@ -201,6 +203,7 @@ type server struct {
 	tokenHash *[sha256.Size]byte
 	csrf      *http.CrossOriginProtection
 	hub       *hub
+	filer     *filing.Filer
 	mux       *http.ServeMux
 }
 
@@ -219,6 +222,10 @@ func New(deps Deps, opts Options) http.Handler {
 		s.tokenHash = &h
 	}
 	s.hub = newHub(deps.Notifications, log)
+	s.filer = filing.New(filing.Deps{
+		Desired: desiredReader{deps.Stacks, deps.Installation}, Locks: deps.Locks, Applying: deps.Approvals,
+		Approvals: deps.Approvals, Planner: deps.Planner, Logger: log,
+	}, s.opts.ApprovalTTL)
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.method+" "+rt.path, s.guard(rt))
 	}

@@ -10,9 +10,9 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
-	"github.com/devarch/devarch-controller/state"
 )
 
 func shopToken(t *testing.T, hs *harness) string {
@@ -238,7 +238,7 @@ func TestApprovalsListAndLimit(t *testing.T) {
 		t.Run(tt.query, func(t *testing.T) {
 			hs := newHarness(t, Options{})
 			for range 3 {
-				hs.store.addApproval(state.ApprovalSucceeded)
+				hs.store.addApproval(approval.Succeeded)
 			}
 			w := hs.do(t, request{path: "/api/v1/approvals" + tt.query})
 			var got approvalList
@@ -257,13 +257,13 @@ func TestApprovalsListAndLimit(t *testing.T) {
 
 func TestGetApproval(t *testing.T) {
 	hs := newHarness(t, Options{})
-	a := hs.store.addApproval(state.ApprovalSucceeded)
+	a := hs.store.addApproval(approval.Succeeded)
 	w := hs.do(t, request{path: approvalURL(a.ID)})
-	var got state.Approval
+	var got approval.Approval
 	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	if w.Code != 200 || got.ID != a.ID || got.Status != state.ApprovalSucceeded {
+	if w.Code != 200 || got.ID != a.ID || got.Status != approval.Succeeded {
 		t.Fatalf("status %d approval %+v", w.Code, got)
 	}
 }
@@ -271,16 +271,16 @@ func TestGetApproval(t *testing.T) {
 func TestCancel(t *testing.T) {
 	tests := []struct {
 		name     string
-		status   string
+		status   approval.Status
 		body     string
 		want     int
 		wantCode string
 	}{
-		{"pending, no body", state.ApprovalPending, "", 200, ""},
-		{"pending, empty object", state.ApprovalPending, "{}", 200, ""},
-		{"pending, unknown field", state.ApprovalPending, `{"reason":"x"}`, 400, "invalid_body"},
-		{"applying", state.ApprovalApplying, "", 409, "approval_not_pending"},
-		{"succeeded", state.ApprovalSucceeded, "", 409, "approval_not_pending"},
+		{"pending, no body", approval.Pending, "", 200, ""},
+		{"pending, empty object", approval.Pending, "{}", 200, ""},
+		{"pending, unknown field", approval.Pending, `{"reason":"x"}`, 400, "invalid_body"},
+		{"applying", approval.Applying, "", 409, "approval_not_pending"},
+		{"succeeded", approval.Succeeded, "", 409, "approval_not_pending"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,11 +296,11 @@ func TestCancel(t *testing.T) {
 				}
 				return
 			}
-			var got state.Approval
+			var got approval.Approval
 			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != state.ApprovalCancelled || got.Message != "Cancelled by alice." {
+			if got.Status != approval.Cancelled || got.Message != "Cancelled by alice." {
 				t.Errorf("approval = %+v", got)
 			}
 		})
@@ -355,8 +355,8 @@ func TestApply(t *testing.T) {
 		{name: "installation unreadable", setup: func(h *harness) { h.store.installationErr = errors.New("db down") }, want: 500, wantCode: "internal_error"},
 		{name: "lock held", setup: func(h *harness) { h.locks.holders = held }, want: 409, wantCode: "stack_locked",
 			wantMessage: "Stack is being applied by another session."},
-		{name: "approval applying", setup: func(h *harness) { h.store.addApproval(state.ApprovalApplying) }, want: 409, wantCode: "stack_locked"},
-		{name: "pending approval does not lock", setup: func(h *harness) { h.store.addApproval(state.ApprovalPending) }, want: 202},
+		{name: "approval applying", setup: func(h *harness) { h.store.addApproval(approval.Applying) }, want: 409, wantCode: "stack_locked"},
+		{name: "pending approval does not lock", setup: func(h *harness) { h.store.addApproval(approval.Pending) }, want: 202},
 		{name: "waiter does not lock", setup: func(h *harness) { h.locks.holders = []lock.Holder{{StackID: 1, Granted: false}} }, want: 202},
 		{name: "other stack locked", setup: func(h *harness) { h.locks.holders = []lock.Holder{{StackID: 2, Granted: true}} }, want: 202},
 		{name: "lock check fails", setup: func(h *harness) { h.locks.err = errors.New("db down") }, want: 500, wantCode: "internal_error"},
@@ -411,7 +411,7 @@ func checkFiled(t *testing.T, hs *harness, w *httptest.ResponseRecorder, tok str
 		t.Fatal(err)
 	}
 	a := got.Approval
-	if a.Status != state.ApprovalPending || a.StackID != 1 || a.Token != tok || a.RequestedBy != "api" || a.ExpiresAt == nil {
+	if a.Status != approval.Pending || a.StackID != 1 || a.Token != tok || a.RequestedBy != "api" || a.ExpiresAt == nil {
 		t.Errorf("approval = %+v", a)
 	}
 	if got.URL != approvalURL(a.ID) || w.Header().Get("Location") != got.URL {

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -19,7 +20,7 @@ const (
 
 // approvalList is the body of GET /api/v1/approvals.
 type approvalList struct {
-	Approvals []state.Approval `json:"approvals"`
+	Approvals []approval.Approval `json:"approvals"`
 }
 
 // parseApprovalID parses an approval id: a positive decimal integer.
@@ -80,18 +81,18 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []state.Approval{}
+		list = []approval.Approval{}
 	}
 	writeJSON(w, http.StatusOK, approvalList{Approvals: list})
 }
 
 // loadApproval reads the approval named in the path, answering 400, 404
 // or 500 itself when it cannot.
-func (s *server) loadApproval(w http.ResponseWriter, r *http.Request) (state.Approval, bool) {
+func (s *server) loadApproval(w http.ResponseWriter, r *http.Request) (approval.Approval, bool) {
 	id, e := parseApprovalID(r.PathValue("id"))
 	if e != nil {
 		e.write(w)
-		return state.Approval{}, false
+		return approval.Approval{}, false
 	}
 	a, err := s.deps.Approvals.Approval(r.Context(), id)
 	if errors.Is(err, state.ErrNotFound) {

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/devarch/devarch-controller/state"
+	"github.com/devarch/devarch-controller/approval"
 )
 
 // TestSecretsNeverLeave calls every endpoint on a stack whose secrets are
@@ -50,11 +50,11 @@ func TestSecretsNeverLeave(t *testing.T) {
 	call(request{path: approvalURL(filed.Approval.ID)})
 	hs.store.appendEvents(filed.Approval.ID, "created devarch-shop-db")
 	hs.store.mu.Lock()
-	hs.store.approvals[filed.Approval.ID].Status = state.ApprovalApplying
+	hs.store.approvals[filed.Approval.ID].Status = approval.Applying
 	hs.store.mu.Unlock()
-	hs.store.setStatus(filed.Approval.ID, state.ApprovalSucceeded)
+	hs.store.setStatus(filed.Approval.ID, approval.Succeeded)
 	call(request{path: approvalURL(filed.Approval.ID) + "/events"})
-	pending := hs.store.addApproval(state.ApprovalPending)
+	pending := hs.store.addApproval(approval.Pending)
 	call(request{method: "POST", path: approvalURL(pending.ID) + "/cancel", body: "{}"})
 	call(request{path: "/api/v1/approvals/" + canary})
 	call(request{path: "/api/v1/stacks/" + canary})

@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/internal/logging"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // SSE event names.
@@ -57,7 +56,7 @@ func (s *server) streamEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var wake <-chan struct{}
-	if !state.ApprovalFinal(a.Status) {
+	if !a.Status.Final() {
 		sub := s.hub.subscribe(a.ID)
 		defer s.hub.unsubscribe(sub)
 		wake = sub.wake
@@ -135,7 +134,7 @@ func (s *server) catchUp(r *http.Request, st *sseStream, id int64) (done bool, e
 		}
 		st.last = ev.Seq
 	}
-	if !state.ApprovalFinal(a.Status) {
+	if !a.Status.Final() {
 		return false, nil
 	}
 	return true, st.event(eventStatus, "", a)

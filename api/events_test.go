@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -49,12 +50,12 @@ func waitSession(t *testing.T, l *fakeListener) {
 	}
 }
 
-func expectProgress(t *testing.T, ev sseEvent, seq int) state.ApprovalEvent {
+func expectProgress(t *testing.T, ev sseEvent, seq int) approval.Event {
 	t.Helper()
 	if ev.name != eventProgress || ev.id != strconv.Itoa(seq) {
 		t.Fatalf("event %+v, want progress with id %d", ev, seq)
 	}
-	var got state.ApprovalEvent
+	var got approval.Event
 	if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
 		t.Fatalf("progress data: %v", err)
 	}
@@ -64,12 +65,12 @@ func expectProgress(t *testing.T, ev sseEvent, seq int) state.ApprovalEvent {
 	return got
 }
 
-func expectStatus(t *testing.T, ev sseEvent, status string) {
+func expectStatus(t *testing.T, ev sseEvent, status approval.Status) {
 	t.Helper()
 	if ev.name != eventStatus || ev.id != "" {
 		t.Fatalf("event %+v, want status without id", ev)
 	}
-	var got state.Approval
+	var got approval.Approval
 	if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
 		t.Fatalf("status data: %v", err)
 	}
@@ -103,14 +104,14 @@ func eventsChange(id int64, seq int) state.Notification {
 	return state.Notification{Channel: state.ChannelApprovalEvents, Payload: fmt.Sprintf(`{"approval_id":%d,"seq":%d}`, id, seq)}
 }
 
-func approvalChange(id int64, status string) state.Notification {
+func approvalChange(id int64, status approval.Status) state.Notification {
 	return state.Notification{Channel: state.ChannelApprovals, Payload: fmt.Sprintf(`{"id":%d,"stack_id":1,"status":%q}`, id, status)}
 }
 
 func TestEventsReplayLiveAndFinal(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: quiet, HeartbeatInterval: quiet})
 	srv := testServer(t, hs.h)
-	a := hs.store.addApproval(state.ApprovalApplying)
+	a := hs.store.addApproval(approval.Applying)
 	hs.store.appendEvents(a.ID, "network created", "config written")
 
 	r, resp := stream(t, srv, approvalURL(a.ID)+"/events", nil)
@@ -132,10 +133,10 @@ func TestEventsReplayLiveAndFinal(t *testing.T) {
 	}
 
 	hs.store.appendEvents(a.ID, "done")
-	hs.store.setStatus(a.ID, state.ApprovalSucceeded)
-	hs.listener.notify(approvalChange(a.ID, state.ApprovalSucceeded))
+	hs.store.setStatus(a.ID, approval.Succeeded)
+	hs.listener.notify(approvalChange(a.ID, approval.Succeeded))
 	expectProgress(t, nextEvent(t, r, eventTimeout), 4)
-	expectStatus(t, nextEvent(t, r, eventTimeout), state.ApprovalSucceeded)
+	expectStatus(t, nextEvent(t, r, eventTimeout), approval.Succeeded)
 	expectEnd(t, r)
 	eventually(t, "the hub to stop listening", func() bool { return !hs.listener.open() })
 }
@@ -143,8 +144,8 @@ func TestEventsReplayLiveAndFinal(t *testing.T) {
 func TestEventsNeverTrustThePayload(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: quiet, HeartbeatInterval: quiet})
 	srv := testServer(t, hs.h)
-	a := hs.store.addApproval(state.ApprovalApplying)
-	other := hs.store.addApproval(state.ApprovalApplying)
+	a := hs.store.addApproval(approval.Applying)
+	other := hs.store.addApproval(approval.Applying)
 	r, _ := stream(t, srv, approvalURL(a.ID)+"/events", nil)
 	waitSession(t, hs.listener)
 	eventually(t, "the first catch-up", func() bool { return hs.store.readCount() >= 4 }) // initial load + catch-up + wake-all
@@ -189,13 +190,13 @@ func TestEventsResume(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			hs := newHarness(t, Options{PollInterval: quiet, HeartbeatInterval: quiet})
 			srv := testServer(t, hs.h)
-			a := hs.store.addApproval(state.ApprovalFailed)
+			a := hs.store.addApproval(approval.Failed)
 			hs.store.appendEvents(a.ID, "a", "b", "c")
 			r, _ := stream(t, srv, approvalURL(a.ID)+"/events"+tt.query, tt.headers)
 			for seq := tt.first; seq <= 3; seq++ {
 				expectProgress(t, nextEvent(t, r, eventTimeout), seq)
 			}
-			expectStatus(t, nextEvent(t, r, eventTimeout), state.ApprovalFailed)
+			expectStatus(t, nextEvent(t, r, eventTimeout), approval.Failed)
 			expectEnd(t, r)
 		})
 	}
@@ -204,9 +205,9 @@ func TestEventsResume(t *testing.T) {
 func TestEventsOfAFinalApprovalDoNotListen(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: quiet, HeartbeatInterval: quiet})
 	srv := testServer(t, hs.h)
-	a := hs.store.addApproval(state.ApprovalCancelled)
+	a := hs.store.addApproval(approval.Cancelled)
 	r, _ := stream(t, srv, approvalURL(a.ID)+"/events", nil)
-	expectStatus(t, nextEvent(t, r, eventTimeout), state.ApprovalCancelled)
+	expectStatus(t, nextEvent(t, r, eventTimeout), approval.Cancelled)
 	expectEnd(t, r)
 	if hs.listener.sessions != 0 {
 		t.Errorf("a final approval's stream started %d LISTEN sessions", hs.listener.sessions)
@@ -217,19 +218,19 @@ func TestEventsFallBackToPolling(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: 20 * time.Millisecond, HeartbeatInterval: quiet})
 	hs.listener.err = errors.New("no connection available")
 	srv := testServer(t, hs.h)
-	a := hs.store.addApproval(state.ApprovalPending)
+	a := hs.store.addApproval(approval.Pending)
 	r, _ := stream(t, srv, approvalURL(a.ID)+"/events", nil)
 	hs.store.appendEvents(a.ID, "started")
 	expectProgress(t, nextEvent(t, r, eventTimeout), 1)
-	hs.store.setStatus(a.ID, state.ApprovalStale)
-	expectStatus(t, nextEvent(t, r, eventTimeout), state.ApprovalStale)
+	hs.store.setStatus(a.ID, approval.Stale)
+	expectStatus(t, nextEvent(t, r, eventTimeout), approval.Stale)
 	expectEnd(t, r)
 }
 
 func TestEventsHeartbeat(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: quiet, HeartbeatInterval: 10 * time.Millisecond})
 	srv := testServer(t, hs.h)
-	a := hs.store.addApproval(state.ApprovalApplying)
+	a := hs.store.addApproval(approval.Applying)
 	r, _ := stream(t, srv, approvalURL(a.ID)+"/events", nil)
 	for {
 		ev, err := readEvent(r)
@@ -245,7 +246,7 @@ func TestEventsHeartbeat(t *testing.T) {
 func TestEventsStoreFailureEndsTheStream(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: 10 * time.Millisecond, HeartbeatInterval: quiet})
 	srv := testServer(t, hs.h)
-	a := hs.store.addApproval(state.ApprovalApplying)
+	a := hs.store.addApproval(approval.Applying)
 	r, _ := stream(t, srv, approvalURL(a.ID)+"/events", nil)
 	hs.store.mu.Lock()
 	hs.store.failWith = errors.New("connection lost")
@@ -256,8 +257,8 @@ func TestEventsStoreFailureEndsTheStream(t *testing.T) {
 func TestHubSharesOneSession(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: quiet, HeartbeatInterval: quiet})
 	srv := testServer(t, hs.h)
-	a := hs.store.addApproval(state.ApprovalApplying)
-	b := hs.store.addApproval(state.ApprovalApplying)
+	a := hs.store.addApproval(approval.Applying)
+	b := hs.store.addApproval(approval.Applying)
 	ra, _ := stream(t, srv, approvalURL(a.ID)+"/events", nil)
 	rb, respB := stream(t, srv, approvalURL(b.ID)+"/events", nil)
 	waitSession(t, hs.listener)
@@ -271,8 +272,8 @@ func TestHubSharesOneSession(t *testing.T) {
 		t.Fatalf("%d LISTEN sessions for two streams, want 1", hs.listener.sessions)
 	}
 	_ = respB.Body.Close()
-	hs.store.setStatus(a.ID, state.ApprovalSucceeded)
-	hs.listener.notify(approvalChange(a.ID, state.ApprovalSucceeded))
-	expectStatus(t, nextEvent(t, ra, eventTimeout), state.ApprovalSucceeded)
+	hs.store.setStatus(a.ID, approval.Succeeded)
+	hs.listener.notify(approvalChange(a.ID, approval.Succeeded))
+	expectStatus(t, nextEvent(t, ra, eventTimeout), approval.Succeeded)
 	eventually(t, "the last stream to stop the session", func() bool { return !hs.listener.open() })
 }

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
@@ -67,8 +68,8 @@ type fakeStore struct {
 	mu        sync.Mutex
 	stacks    []spec.Stack
 	statuses  map[int64]state.StackStatus
-	approvals map[int64]*state.Approval
-	events    map[int64][]state.ApprovalEvent
+	approvals map[int64]*approval.Approval
+	events    map[int64][]approval.Event
 	nextID    int64
 	failWith  error
 	reads     int // calls of Approval and ApprovalEvents
@@ -116,8 +117,8 @@ func newFakeStore() *fakeStore {
 		statuses: map[int64]state.StackStatus{1: {StackID: 1, Stack: "shop", Condition: "Drifted", Token: "t0",
 			Counts: map[string]int{"add": 2, "modify": 0, "remove": 0}, Message: "Plan: 2 to add, 0 to modify, 0 to remove.",
 			LastReconcile: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}},
-		approvals: map[int64]*state.Approval{},
-		events:    map[int64][]state.ApprovalEvent{},
+		approvals: map[int64]*approval.Approval{},
+		events:    map[int64][]approval.Event{},
 		nextID:    100,
 	}
 }
@@ -166,9 +167,9 @@ func (f *fakeStore) StackStatuses(context.Context) (map[int64]state.StackStatus,
 	return out, nil
 }
 
-func (f *fakeStore) CreateApproval(_ context.Context, stackID int64, token string, p []byte, by string, ttl time.Duration) (state.Approval, error) {
+func (f *fakeStore) CreateApproval(_ context.Context, stackID int64, token string, p []byte, by string, ttl time.Duration) (approval.Approval, error) {
 	if err := f.fail(); err != nil {
-		return state.Approval{}, err
+		return approval.Approval{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -179,12 +180,12 @@ func (f *fakeStore) CreateApproval(_ context.Context, stackID int64, token strin
 		}
 	}
 	if name == "" {
-		return state.Approval{}, fmt.Errorf("stack %d: %w", stackID, state.ErrNotFound)
+		return approval.Approval{}, fmt.Errorf("stack %d: %w", stackID, state.ErrNotFound)
 	}
 	f.nextID++
 	now := time.Now().UTC()
-	a := &state.Approval{ID: f.nextID, StackID: stackID, Stack: name, Token: token, Plan: p, RequestedBy: by,
-		Status: state.ApprovalPending, Result: []byte("null"), CreatedAt: now, UpdatedAt: now}
+	a := &approval.Approval{ID: f.nextID, StackID: stackID, Stack: name, Token: token, Plan: p, RequestedBy: by,
+		Status: approval.Pending, Result: []byte("null"), CreatedAt: now, UpdatedAt: now}
 	if ttl > 0 {
 		exp := now.Add(ttl)
 		a.ExpiresAt = &exp
@@ -193,66 +194,66 @@ func (f *fakeStore) CreateApproval(_ context.Context, stackID int64, token strin
 	return *a, nil
 }
 
-func (f *fakeStore) Approval(_ context.Context, id int64) (state.Approval, error) {
+func (f *fakeStore) Approval(_ context.Context, id int64) (approval.Approval, error) {
 	if err := f.fail(); err != nil {
-		return state.Approval{}, err
+		return approval.Approval{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
 	a, ok := f.approvals[id]
 	if !ok {
-		return state.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+		return approval.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
 	}
 	return *a, nil
 }
 
-func (f *fakeStore) Approvals(_ context.Context, stackID int64, limit int) ([]state.Approval, error) {
+func (f *fakeStore) Approvals(_ context.Context, stackID int64, limit int) ([]approval.Approval, error) {
 	if err := f.fail(); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastLimit = limit
-	var out []state.Approval
+	var out []approval.Approval
 	for _, a := range f.approvals {
 		if stackID == 0 || a.StackID == stackID {
 			out = append(out, *a)
 		}
 	}
-	slices.SortFunc(out, func(a, b state.Approval) int { return int(b.ID - a.ID) })
+	slices.SortFunc(out, func(a, b approval.Approval) int { return int(b.ID - a.ID) })
 	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
 }
 
-func (f *fakeStore) CancelApproval(_ context.Context, id int64, message string) (state.Approval, error) {
+func (f *fakeStore) CancelApproval(_ context.Context, id int64, message string) (approval.Approval, error) {
 	if err := f.fail(); err != nil {
-		return state.Approval{}, err
+		return approval.Approval{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, ok := f.approvals[id]
 	if !ok {
-		return state.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+		return approval.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
 	}
-	if a.Status != state.ApprovalPending {
+	if a.Status != approval.Pending {
 		return *a, fmt.Errorf("approval %d is %s: %w", id, a.Status, state.ErrNotPending)
 	}
 	now := time.Now().UTC()
-	a.Status, a.Message, a.FinishedAt = state.ApprovalCancelled, message, &now
+	a.Status, a.Message, a.FinishedAt = approval.Cancelled, message, &now
 	return *a, nil
 }
 
-func (f *fakeStore) ApprovalEvents(_ context.Context, id int64, after int) ([]state.ApprovalEvent, error) {
+func (f *fakeStore) ApprovalEvents(_ context.Context, id int64, after int) ([]approval.Event, error) {
 	if err := f.fail(); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
-	var out []state.ApprovalEvent
+	var out []approval.Event
 	for _, e := range f.events[id] {
 		if e.Seq > after {
 			out = append(out, e)
@@ -269,9 +270,9 @@ func (f *fakeStore) ActiveApprovalStacks(context.Context) (pending, applying []i
 	defer f.mu.Unlock()
 	for _, a := range f.approvals {
 		switch a.Status {
-		case state.ApprovalPending:
+		case approval.Pending:
 			pending = append(pending, a.StackID)
-		case state.ApprovalApplying:
+		case approval.Applying:
 			applying = append(applying, a.StackID)
 		}
 	}
@@ -279,17 +280,17 @@ func (f *fakeStore) ActiveApprovalStacks(context.Context) (pending, applying []i
 }
 
 // addApproval stores an approval of stack 1 in the given status.
-func (f *fakeStore) addApproval(status string) state.Approval {
+func (f *fakeStore) addApproval(status approval.Status) approval.Approval {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextID++
 	now := time.Now().UTC()
-	a := &state.Approval{ID: f.nextID, StackID: 1, Stack: "shop", Token: "tok", Plan: []byte(`{"format_version":1,"stack_id":1,"stack":"shop","token":"tok","generated_at":"2026-11-26T12:00:00Z","summary":{"add":0,"modify":0,"remove":0},"changes":[],"warnings":[]}`),
+	a := &approval.Approval{ID: f.nextID, StackID: 1, Stack: "shop", Token: "tok", Plan: []byte(`{"format_version":1,"stack_id":1,"stack":"shop","token":"tok","generated_at":"2026-11-26T12:00:00Z","summary":{"add":0,"modify":0,"remove":0},"changes":[],"warnings":[]}`),
 		RequestedBy: "tester", Status: status, Result: []byte("null"), CreatedAt: now, UpdatedAt: now}
-	if status != state.ApprovalPending {
+	if status != approval.Pending {
 		a.StartedAt = &now
 	}
-	if state.ApprovalFinal(status) {
+	if status.Final() {
 		a.FinishedAt = &now
 		a.Result = []byte(`{"network_created":true,"config_files":1,"created":["devarch-shop-db"],"recreated":null,"started":null,"restarted":null,"removed":null,"durations":{"compose":1500000}}`)
 	}
@@ -303,16 +304,16 @@ func (f *fakeStore) appendEvents(id int64, messages ...string) {
 	defer f.mu.Unlock()
 	for _, m := range messages {
 		seq := len(f.events[id]) + 1
-		f.events[id] = append(f.events[id], state.ApprovalEvent{ApprovalID: id, Seq: seq, At: time.Now().UTC(),
+		f.events[id] = append(f.events[id], approval.Event{ApprovalID: id, Seq: seq, At: time.Now().UTC(),
 			Container: "devarch-shop-db", Action: "create", Status: "done", Message: m})
 	}
 }
 
-func (f *fakeStore) setStatus(id int64, status string) {
+func (f *fakeStore) setStatus(id int64, status approval.Status) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.approvals[id].Status = status
-	if state.ApprovalFinal(status) {
+	if status.Final() {
 		now := time.Now().UTC()
 		f.approvals[id].FinishedAt = &now
 		f.approvals[id].Message = "Applied."

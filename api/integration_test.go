@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
@@ -153,7 +154,7 @@ func TestIntegrationApproveAndStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := filed.Approval
-	if a.Status != state.ApprovalPending || a.Token != p.Token || a.ExpiresAt == nil {
+	if a.Status != approval.Pending || a.Token != p.Token || a.ExpiresAt == nil {
 		t.Fatalf("approval = %+v", a)
 	}
 	ra.call(t, "GET", approvalURL(a.ID), "", 200, "Approval")
@@ -166,7 +167,7 @@ func TestIntegrationApproveAndStream(t *testing.T) {
 	// Applying: a second apply is refused while this one runs.
 	ra.call(t, "POST", "/api/v1/stacks/shop/apply", apply, 409, "Error")
 
-	events := []state.ApprovalEvent{
+	events := []approval.Event{
 		{At: time.Now(), Container: "devarch-shop-db", Action: "create", Status: "working", Message: "Creating"},
 		{At: time.Now(), Container: "devarch-shop-db", Action: "create", Status: "done", Message: "Created"},
 	}
@@ -185,19 +186,19 @@ func TestIntegrationApproveAndStream(t *testing.T) {
 	resumed, _ := streamURL(t, ra.base+approvalURL(a.ID)+"/events", map[string]string{"Last-Event-ID": "1"})
 	expectProgress(t, nextEvent(t, resumed, eventTimeout), 2)
 
-	if err := ra.store.AppendApprovalEvents(ctx, a.ID, []state.ApprovalEvent{{At: time.Now(), Container: "devarch-shop-db", Action: "start", Status: "done", Message: "Started"}}); err != nil {
+	if err := ra.store.AppendApprovalEvents(ctx, a.ID, []approval.Event{{At: time.Now(), Container: "devarch-shop-db", Action: "start", Status: "done", Message: "Started"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ra.store.FinishApproval(ctx, a.ID, state.ApprovalSucceeded, "Applied: 1 created.", map[string]any{"created": []string{"devarch-shop-db"}}); err != nil {
+	if err := ra.store.FinishApproval(ctx, a.ID, approval.Succeeded, "Applied: 1 created.", map[string]any{"created": []string{"devarch-shop-db"}}); err != nil {
 		t.Fatal(err)
 	}
 	expectProgress(t, nextEvent(t, live, eventTimeout), 3)
 	final := nextEvent(t, live, eventTimeout)
-	expectStatus(t, final, state.ApprovalSucceeded)
+	expectStatus(t, final, approval.Succeeded)
 	ra.validateEvent(t, "Approval", final.data)
 	expectEnd(t, live)
 	expectProgress(t, nextEvent(t, resumed, eventTimeout), 3)
-	expectStatus(t, nextEvent(t, resumed, eventTimeout), state.ApprovalSucceeded)
+	expectStatus(t, nextEvent(t, resumed, eventTimeout), approval.Succeeded)
 	expectEnd(t, resumed)
 
 	// A finished approval replays at once.
@@ -205,7 +206,7 @@ func TestIntegrationApproveAndStream(t *testing.T) {
 	for seq := 1; seq <= 3; seq++ {
 		expectProgress(t, nextEvent(t, again, eventTimeout), seq)
 	}
-	expectStatus(t, nextEvent(t, again, eventTimeout), state.ApprovalSucceeded)
+	expectStatus(t, nextEvent(t, again, eventTimeout), approval.Succeeded)
 	ra.call(t, "POST", approvalURL(a.ID)+"/cancel", "", 409, "Error")
 
 	// A key rotation makes the token stale: 409, never accepted.
@@ -226,11 +227,11 @@ func TestIntegrationApproveAndStream(t *testing.T) {
 	if err := json.Unmarshal(ra.call(t, "POST", "/api/v1/stacks/shop/apply", `{"token":"`+p.Token+`"}`, 202, "ApplyResponse"), &filed); err != nil {
 		t.Fatal(err)
 	}
-	var cancelled state.Approval
+	var cancelled approval.Approval
 	if err := json.Unmarshal(ra.call(t, "POST", approvalURL(filed.Approval.ID)+"/cancel", "{}", 200, "Approval"), &cancelled); err != nil {
 		t.Fatal(err)
 	}
-	if cancelled.Status != state.ApprovalCancelled || cancelled.Message != "Cancelled by api." {
+	if cancelled.Status != approval.Cancelled || cancelled.Message != "Cancelled by api." {
 		t.Errorf("cancelled = %+v", cancelled)
 	}
 	ra.call(t, "GET", "/api/v1/approvals/"+strconv.FormatInt(filed.Approval.ID+100, 10), "", 404, "Error")

@@ -16,8 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/lock"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // operation is one documented path and method.
@@ -97,7 +97,7 @@ func TestOpenAPIRoutesAreServed(t *testing.T) {
 	for _, op := range doc.operations(t) {
 		t.Run(op.method+" "+op.path, func(t *testing.T) {
 			hs := newHarness(t, Options{})
-			a := hs.store.addApproval(state.ApprovalSucceeded)
+			a := hs.store.addApproval(approval.Succeeded)
 			path := strings.NewReplacer("{name}", "shop", "{id}", strconv.FormatInt(a.ID, 10)).Replace(op.path)
 			w := hs.do(t, request{method: op.method, path: path, body: ""})
 			if w.Code == 404 || w.Code == 405 {
@@ -136,7 +136,7 @@ func conformanceCases() []conformanceCase {
 			return request{method: "POST", path: "/api/v1/stacks/shop/apply", body: body, headers: headers}
 		}
 	}
-	withApproval := func(status, suffix string, rq request) func(*harness) request {
+	withApproval := func(status approval.Status, suffix string, rq request) func(*harness) request {
 		return func(h *harness) request {
 			a := h.store.addApproval(status)
 			h.store.appendEvents(a.ID, "created", "started")
@@ -144,7 +144,7 @@ func conformanceCases() []conformanceCase {
 			return rq
 		}
 	}
-	cancel := func(status string, rq request) func(*harness) request {
+	cancel := func(status approval.Status, rq request) func(*harness) request {
 		rq.method = "POST"
 		return withApproval(status, "/cancel", rq)
 	}
@@ -177,31 +177,31 @@ func conformanceCases() []conformanceCase {
 		{"apply 413", "POST /api/v1/stacks/{name}/apply", Options{MaxBodyBytes: 16}, apply(`{"token":"0123456789abcdef"}`, nil, nil), 413},
 		{"apply 415", "POST /api/v1/stacks/{name}/apply", Options{}, apply("", nil, map[string]string{"Content-Type": "text/plain"}), 415},
 		{"approvals", "GET /api/v1/approvals", Options{}, func(h *harness) request {
-			h.store.addApproval(state.ApprovalSucceeded)
+			h.store.addApproval(approval.Succeeded)
 			return request{path: "/api/v1/approvals"}
 		}, 200},
 		{"approvals by stack", "GET /api/v1/approvals", Options{}, func(h *harness) request {
-			h.store.addApproval(state.ApprovalPending)
+			h.store.addApproval(approval.Pending)
 			return request{path: "/api/v1/approvals?stack=shop&limit=10"}
 		}, 200},
 		{"approvals 400", "GET /api/v1/approvals", Options{}, get("/api/v1/approvals?limit=-1"), 400},
 		{"approvals 401", "GET /api/v1/approvals", auth, get("/api/v1/approvals"), 401},
 		{"approvals 404", "GET /api/v1/approvals", Options{}, get("/api/v1/approvals?stack=nope"), 404},
-		{"approval", "GET /api/v1/approvals/{id}", Options{}, withApproval(state.ApprovalSucceeded, "", request{}), 200},
-		{"approval pending", "GET /api/v1/approvals/{id}", Options{}, withApproval(state.ApprovalPending, "", request{}), 200},
+		{"approval", "GET /api/v1/approvals/{id}", Options{}, withApproval(approval.Succeeded, "", request{}), 200},
+		{"approval pending", "GET /api/v1/approvals/{id}", Options{}, withApproval(approval.Pending, "", request{}), 200},
 		{"approval 400", "GET /api/v1/approvals/{id}", Options{}, get("/api/v1/approvals/x"), 400},
 		{"approval 401", "GET /api/v1/approvals/{id}", auth, get("/api/v1/approvals/1"), 401},
 		{"approval 404", "GET /api/v1/approvals/{id}", Options{}, get("/api/v1/approvals/77"), 404},
-		{"cancel", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(state.ApprovalPending, request{}), 200},
-		{"cancel 400", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(state.ApprovalPending, request{body: `{"x":1}`}), 400},
-		{"cancel 401", "POST /api/v1/approvals/{id}/cancel", auth, cancel(state.ApprovalPending, request{}), 401},
-		{"cancel 403", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(state.ApprovalPending, request{headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}), 403},
+		{"cancel", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(approval.Pending, request{}), 200},
+		{"cancel 400", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(approval.Pending, request{body: `{"x":1}`}), 400},
+		{"cancel 401", "POST /api/v1/approvals/{id}/cancel", auth, cancel(approval.Pending, request{}), 401},
+		{"cancel 403", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(approval.Pending, request{headers: map[string]string{"Sec-Fetch-Site": "cross-site"}}), 403},
 		{"cancel 404", "POST /api/v1/approvals/{id}/cancel", Options{}, func(*harness) request { return request{method: "POST", path: "/api/v1/approvals/77/cancel"} }, 404},
-		{"cancel 409", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(state.ApprovalApplying, request{}), 409},
-		{"cancel 413", "POST /api/v1/approvals/{id}/cancel", Options{MaxBodyBytes: 4}, cancel(state.ApprovalPending, request{body: `{"aaaaaaaa":1}`}), 413},
-		{"cancel 415", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(state.ApprovalPending, request{headers: map[string]string{"Content-Type": "text/plain"}}), 415},
-		{"events", "GET /api/v1/approvals/{id}/events", Options{}, withApproval(state.ApprovalSucceeded, "/events", request{}), 200},
-		{"events 400", "GET /api/v1/approvals/{id}/events", Options{}, withApproval(state.ApprovalSucceeded, "/events", request{headers: map[string]string{"Last-Event-ID": "z"}}), 400},
+		{"cancel 409", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(approval.Applying, request{}), 409},
+		{"cancel 413", "POST /api/v1/approvals/{id}/cancel", Options{MaxBodyBytes: 4}, cancel(approval.Pending, request{body: `{"aaaaaaaa":1}`}), 413},
+		{"cancel 415", "POST /api/v1/approvals/{id}/cancel", Options{}, cancel(approval.Pending, request{headers: map[string]string{"Content-Type": "text/plain"}}), 415},
+		{"events", "GET /api/v1/approvals/{id}/events", Options{}, withApproval(approval.Succeeded, "/events", request{}), 200},
+		{"events 400", "GET /api/v1/approvals/{id}/events", Options{}, withApproval(approval.Succeeded, "/events", request{headers: map[string]string{"Last-Event-ID": "z"}}), 400},
 		{"events 401", "GET /api/v1/approvals/{id}/events", auth, get("/api/v1/approvals/1/events"), 401},
 		{"events 404", "GET /api/v1/approvals/{id}/events", Options{}, get("/api/v1/approvals/77/events"), 404},
 		{"openapi", "GET /api/v1/openapi.yaml", auth, get("/api/v1/openapi.yaml"), 200},

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/logging"
 )
 
@@ -35,8 +36,8 @@ const (
 
 // User-facing messages shared with the reconcile loop's approval outcomes.
 const (
-	messageStale  = "Plan is stale: the stack changed since the plan was generated. Generate a new plan."
-	messageLocked = "Stack is being applied by another session."
+	messageStale  = approval.MessageStale
+	messageLocked = approval.MessageConflict
 )
 
 // errorBody is the body of every error response.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/devarch/devarch-controller/state"
+	"github.com/devarch/devarch-controller/approval"
 )
 
 // serve runs h on a loopback port with short read and write timeouts.
@@ -54,13 +54,13 @@ func TestEventStreamOutlivesServerTimeouts(t *testing.T) {
 	const timeout = 150 * time.Millisecond
 	hs := newHarness(t, Options{PollInterval: 20 * time.Millisecond, HeartbeatInterval: 40 * time.Millisecond})
 	_, base := serve(t, hs.h, timeout)
-	a := hs.store.addApproval(state.ApprovalApplying)
+	a := hs.store.addApproval(approval.Applying)
 	r := openStream(t, base+approvalURL(a.ID)+"/events")
 	time.Sleep(4 * timeout)
 	hs.store.appendEvents(a.ID, "late")
 	expectProgress(t, nextEvent(t, r, eventTimeout), 1)
-	hs.store.setStatus(a.ID, state.ApprovalSucceeded)
-	expectStatus(t, nextEvent(t, r, eventTimeout), state.ApprovalSucceeded)
+	hs.store.setStatus(a.ID, approval.Succeeded)
+	expectStatus(t, nextEvent(t, r, eventTimeout), approval.Succeeded)
 	expectEnd(t, r)
 }
 
@@ -69,7 +69,7 @@ func TestEventStreamOutlivesServerTimeouts(t *testing.T) {
 func TestShutdownEndsEventStreams(t *testing.T) {
 	hs := newHarness(t, Options{PollInterval: time.Hour, HeartbeatInterval: time.Hour})
 	srv, base := serve(t, hs.h, time.Minute)
-	a := hs.store.addApproval(state.ApprovalApplying)
+	a := hs.store.addApproval(approval.Applying)
 	r := openStream(t, base+approvalURL(a.ID)+"/events")
 	if ev, err := readEvent(r); err != nil || ev.retry == "" {
 		t.Fatalf("first block %+v, %v", ev, err)

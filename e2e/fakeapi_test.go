@@ -14,6 +14,7 @@ import (
 
 	"github.com/devarch/devarch-controller/api/dashboard"
 	"github.com/devarch/devarch-controller/api/view"
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
@@ -54,14 +55,14 @@ type fakeStack struct {
 	reconciled    bool          // false: no status yet
 	applying      bool
 	lastReconcile time.Time
-	outcome       string        // final status of the next apply: succeeded, failed, stale, conflict
-	locked        bool          // apply answers 409 stack_locked
-	gate          chan struct{} // non-nil: the apply waits for it after its first events
+	outcome       approval.Status // final status of the next apply: succeeded, failed, stale, conflict
+	locked        bool            // apply answers 409 stack_locked
+	gate          chan struct{}   // non-nil: the apply waits for it after its first events
 }
 
 type fakeApproval struct {
-	approval state.Approval
-	events   []state.ApprovalEvent
+	approval approval.Approval
+	events   []approval.Event
 }
 
 const fakeComposeOutput = "Container devarch-billing-api  Creating\n" +
@@ -75,12 +76,12 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 	f := &fakeAPI{t: t, changed: make(chan struct{}), seen: map[string][]http.Header{}}
 	now := time.Now()
 	f.stacks = []*fakeStack{
-		{stack: shopStack(), drift: shopDrift(), reconciled: true, lastReconcile: now.Add(-12 * time.Second), outcome: state.ApprovalSucceeded},
-		{stack: billingStack(), drift: billingDrift(), reconciled: true, lastReconcile: now.Add(-3 * time.Minute), outcome: state.ApprovalFailed},
-		{stack: simpleStack(5, "blog", "ghost", "ghost:5"), reconciled: true, lastReconcile: now.Add(-40 * time.Second), outcome: state.ApprovalSucceeded},
-		{stack: simpleStack(6, "legacy", "mysql", "mysql:5.7"), reconciled: true, lastReconcile: now.Add(-2 * time.Hour), outcome: state.ApprovalSucceeded,
+		{stack: shopStack(), drift: shopDrift(), reconciled: true, lastReconcile: now.Add(-12 * time.Second), outcome: approval.Succeeded},
+		{stack: billingStack(), drift: billingDrift(), reconciled: true, lastReconcile: now.Add(-3 * time.Minute), outcome: approval.Failed},
+		{stack: simpleStack(5, "blog", "ghost", "ghost:5"), reconciled: true, lastReconcile: now.Add(-40 * time.Second), outcome: approval.Succeeded},
+		{stack: simpleStack(6, "legacy", "mysql", "mysql:5.7"), reconciled: true, lastReconcile: now.Add(-2 * time.Hour), outcome: approval.Succeeded,
 			errMessage: "Cannot read the containers of stack legacy: the Docker engine did not answer. Check that dockerd is running."},
-		{stack: simpleStack(7, "scratch", "redis", "redis:7"), outcome: state.ApprovalSucceeded},
+		{stack: simpleStack(7, "scratch", "redis", "redis:7"), outcome: approval.Succeeded},
 	}
 	return f
 }
@@ -327,8 +328,8 @@ func (f *fakeAPI) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now()
 	expires := now.Add(10 * time.Minute)
-	a := &fakeApproval{approval: state.Approval{ID: int64(len(f.approvals) + 1), StackID: s.stack.ID, Stack: s.stack.Name, Token: p.Token,
-		Plan: planJSON, RequestedBy: requestedBy(r), Status: state.ApprovalPending, Result: json.RawMessage("null"),
+	a := &fakeApproval{approval: approval.Approval{ID: int64(len(f.approvals) + 1), StackID: s.stack.ID, Stack: s.stack.Name, Token: p.Token,
+		Plan: planJSON, RequestedBy: requestedBy(r), Status: approval.Pending, Result: json.RawMessage("null"),
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: &expires}}
 	f.approvals = append(f.approvals, a)
 	f.notifyLocked()
@@ -349,7 +350,7 @@ func requestedBy(r *http.Request) string {
 func (f *fakeAPI) listApprovals(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := []state.Approval{}
+	out := []approval.Approval{}
 	for _, a := range slices.Backward(f.approvals) {
 		if name := r.URL.Query().Get("stack"); name == "" || a.approval.Stack == name {
 			out = append(out, a.approval)

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/plan"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // The fake's apply: pending → applying → progress events per change →
@@ -21,17 +21,17 @@ func (f *fakeAPI) run(s *fakeStack, a *fakeApproval, gate chan struct{}) {
 	f.mu.Lock()
 	outcome := s.outcome
 	switch outcome {
-	case state.ApprovalStale:
+	case approval.Stale:
 		f.finishLocked(s, a, outcome, "Plan is stale: the stack changed since the plan was generated. Generate a new plan.", nil)
 		f.mu.Unlock()
 		return
-	case state.ApprovalConflict:
+	case approval.Conflict:
 		f.finishLocked(s, a, outcome, "Stack is being applied by another session.", nil)
 		f.mu.Unlock()
 		return
 	}
 	now := time.Now()
-	a.approval.Status, a.approval.StartedAt, a.approval.UpdatedAt, a.approval.ClaimedBy = state.ApprovalApplying, &now, now, "fake-replica"
+	a.approval.Status, a.approval.StartedAt, a.approval.UpdatedAt, a.approval.ClaimedBy = approval.Applying, &now, now, "fake-replica"
 	s.applying, s.lastReconcile = true, now
 	changes := slices.Clone(s.drift)
 	f.notifyLocked()
@@ -44,7 +44,7 @@ func (f *fakeAPI) run(s *fakeStack, a *fakeApproval, gate chan struct{}) {
 		if i == pauseAt && gate != nil {
 			<-gate
 		}
-		if outcome == state.ApprovalFailed && i == len(changes)-1 {
+		if outcome == approval.Failed && i == len(changes)-1 {
 			f.event(a, c.Container, progressVerb(c, false), "error", "Bind for 0.0.0.0:8080 failed: port is already allocated")
 			break
 		}
@@ -53,7 +53,7 @@ func (f *fakeAPI) run(s *fakeStack, a *fakeApproval, gate chan struct{}) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if outcome == state.ApprovalFailed {
+	if outcome == approval.Failed {
 		f.finishLocked(s, a, outcome, "Compose could not apply the stack; containers may be partly updated. Read compose's output, fix the cause and generate a new plan.",
 			map[string]any{"compose_output": fakeComposeOutput, "created": []string{}, "recreated": []string{}, "removed": []string{}})
 		return
@@ -90,13 +90,13 @@ func progressVerb(c plan.Change, done bool) string {
 func (f *fakeAPI) event(a *fakeApproval, container, action, status, message string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	a.events = append(a.events, state.ApprovalEvent{ApprovalID: a.approval.ID, Seq: len(a.events) + 1, At: time.Now().UTC(),
+	a.events = append(a.events, approval.Event{ApprovalID: a.approval.ID, Seq: len(a.events) + 1, At: time.Now().UTC(),
 		Container: container, Action: action, Status: status, Message: message})
 	f.notifyLocked()
 }
 
 // finishLocked records an approval's final status. f.mu must be held.
-func (f *fakeAPI) finishLocked(s *fakeStack, a *fakeApproval, status, message string, result any) {
+func (f *fakeAPI) finishLocked(s *fakeStack, a *fakeApproval, status approval.Status, message string, result any) {
 	now := time.Now()
 	b, err := json.Marshal(result)
 	if err != nil {
@@ -143,7 +143,7 @@ func (f *fakeAPI) events(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "event: progress\nid: %d\ndata: %s\n\n", ev.Seq, b)
 		}
 		sent += len(evs)
-		if state.ApprovalFinal(snapshot.Status) {
+		if snapshot.Status.Final() {
 			b, _ := json.Marshal(snapshot)
 			fmt.Fprintf(w, "event: status\ndata: %s\n\n", b)
 			flusher.Flush()

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
@@ -20,8 +21,8 @@ import (
 
 // User-facing messages of approval outcomes.
 const (
-	MessageConflict = "Stack is being applied by another session."
-	MessageStale    = "Plan is stale: the stack changed since the plan was generated. Generate a new plan."
+	MessageConflict = approval.MessageConflict
+	MessageStale    = approval.MessageStale
 	// MessageShutdown is the outcome of an apply cut off because the
 	// controller's shutdown timeout ran out.
 	MessageShutdown = "The controller stopped before the apply finished (its shutdown timeout ran out); the stack may be partly applied. Generate a new plan and apply it again."
@@ -48,7 +49,7 @@ var errApplyFailed = errors.New("apply failed")
 
 // outcome is how an approval ended, as it is recorded.
 type outcome struct {
-	status  string
+	status  approval.Status
 	message string
 	result  *deploy.Result
 	// applyFailed: the apply ran and failed; the stack is planned again
@@ -63,7 +64,7 @@ type outcome struct {
 // before the stack's next reconcile and before every sweep, so that the
 // approval ends with what really happened rather than stay applying.
 type unfinished struct {
-	approval state.Approval
+	approval approval.Approval
 	out      outcome
 }
 
@@ -105,7 +106,7 @@ func (c *Controller) processApprovals(ctx context.Context, stackID int64) error 
 // its outcome commits (lock.Lease.Release), and no approval of a stack is
 // claimed while another one is applying, so the holder is never a
 // controller handing over. Nothing here sleeps or waits for a lock.
-func (c *Controller) handleApproval(a state.Approval) error {
+func (c *Controller) handleApproval(a approval.Approval) error {
 	ctx := c.applyCtx
 	log := c.log.With(zap.String("stack", a.Stack), zap.Int64("approval_id", a.ID))
 	lease, err := c.d.Locker.TryLock(ctx, a.StackID)
@@ -114,10 +115,10 @@ func (c *Controller) handleApproval(a state.Approval) error {
 	case errors.Is(err, lock.ErrHeld):
 		c.metrics.lockConflict()
 		log.Info("approval conflicts with another session holding the stack's lock")
-		out = outcome{status: state.ApprovalConflict, message: MessageConflict}
+		out = outcome{status: approval.Conflict, message: MessageConflict}
 	case err != nil:
 		log.Warn("cannot take the stack's lock; the approval fails", zap.NamedError("err", err))
-		out = outcome{status: state.ApprovalFailed, message: MessageNoLock}
+		out = outcome{status: approval.Failed, message: MessageNoLock}
 	default:
 		out = c.applyLocked(ctx, a, lease, log)
 	}
@@ -136,27 +137,27 @@ func (c *Controller) handleApproval(a state.Approval) error {
 
 // applyLocked runs an approval whose stack lock is held, and says how it
 // ended.
-func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *lock.Lease, log *zap.Logger) outcome {
+func (c *Controller) applyLocked(ctx context.Context, a approval.Approval, lease *lock.Lease, log *zap.Logger) outcome {
 	if err := c.d.Approvals.MarkApprovalLocked(ctx, a.ID, lease.BackendPID()); err != nil {
 		if errors.Is(err, state.ErrNotApplying) {
 			log.Info("approval was ended elsewhere before the apply started", zap.NamedError("err", err))
 			return outcome{none: true}
 		}
 		log.Warn("cannot record the apply's start", zap.NamedError("err", err))
-		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
+		return outcome{status: approval.Failed, message: MessageNoStart}
 	}
 	d, err := c.d.Planner.DesiredByID(ctx, a.StackID)
 	if errors.Is(err, state.ErrNotFound) {
-		return outcome{status: state.ApprovalStale, message: "The stack was deleted after the plan was generated; nothing was applied."}
+		return outcome{status: approval.Stale, message: "The stack was deleted after the plan was generated; nothing was applied."}
 	}
 	if err != nil {
 		log.Warn("cannot read the stack or the installation", zap.NamedError("err", err))
-		return outcome{status: state.ApprovalFailed, message: MessageNoStart}
+		return outcome{status: approval.Failed, message: MessageNoStart}
 	}
 	s, in := d.Stack, d.Paths
 	if plan.Token(d) != a.Token {
 		log.Info("approval is stale: the stack or the installation changed since its plan")
-		return outcome{status: state.ApprovalStale, message: MessageStale}
+		return outcome{status: approval.Stale, message: MessageStale}
 	}
 	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s, in)})
 	log.Info("applying approved plan")
@@ -170,7 +171,7 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, scrub, log))
 	lockLost := watch.Stop() || errors.Is(applyErr, errLockLost)
 	if applyErr == nil {
-		return outcome{status: state.ApprovalSucceeded, message: successMessage(res), result: &res}
+		return outcome{status: approval.Succeeded, message: successMessage(res), result: &res}
 	}
 	res.ComposeOutput = scrub.Scrub(res.ComposeOutput)
 	scrubbed := zap.NamedError("err", errors.New(scrub.Scrub(applyErr.Error())))
@@ -182,14 +183,14 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 			phase = ae.Phase
 		}
 		log.Warn("stack lock lost during the apply (database session ended); apply stopped", zap.String("phase", phase), scrubbed)
-		return outcome{status: state.ApprovalFailed, message: fmt.Sprintf(MessageLockLost, phase), result: &res, applyFailed: true}
+		return outcome{status: approval.Failed, message: fmt.Sprintf(MessageLockLost, phase), result: &res, applyFailed: true}
 	case ctx.Err() != nil:
 		log.Warn("apply cut off by the shutdown timeout", scrubbed)
-		return outcome{status: state.ApprovalInterrupted, message: MessageShutdown, result: &res}
+		return outcome{status: approval.Interrupted, message: MessageShutdown, result: &res}
 	}
 	msg := failureMessage(applyErr, scrub)
 	log.Warn("apply failed", zap.String("message", msg))
-	return outcome{status: state.ApprovalFailed, message: msg, result: &res, applyFailed: true}
+	return outcome{status: approval.Failed, message: msg, result: &res, applyFailed: true}
 }
 
 // record writes an approval's outcome. With a lease, the outcome is
@@ -199,7 +200,7 @@ func (c *Controller) applyLocked(ctx context.Context, a state.Approval, lease *l
 // When the database takes neither, the outcome is kept and written again
 // later (retryFinishes); the approval is not left applying for a sweep to
 // guess at while this controller knows how it ended.
-func (c *Controller) record(a state.Approval, lease *lock.Lease, out outcome, log *zap.Logger) error {
+func (c *Controller) record(a approval.Approval, lease *lock.Lease, out outcome, log *zap.Logger) error {
 	// Record the outcome even when the shutdown timeout cancelled applyCtx.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.applyCtx), finishTimeout)
 	defer cancel()
@@ -229,13 +230,13 @@ func (c *Controller) record(a state.Approval, lease *lock.Lease, out outcome, lo
 		return nil
 	case errors.Is(err, state.ErrNotApplying):
 		log.Info("approval was ended elsewhere (a sweep found its controller gone) before its outcome was recorded",
-			zap.String("outcome", out.status), zap.NamedError("err", err))
+			zap.String("outcome", string(out.status)), zap.NamedError("err", err))
 		return nil
 	}
 	c.mu.Lock()
 	c.unfinished[a.ID] = unfinished{approval: a, out: out}
 	c.mu.Unlock()
-	log.Warn("cannot record the approval's outcome; it is kept and recorded again", zap.String("outcome", out.status), zap.NamedError("err", err))
+	log.Warn("cannot record the approval's outcome; it is kept and recorded again", zap.String("outcome", string(out.status)), zap.NamedError("err", err))
 	return fmt.Errorf("finish approval %d as %s: %w", a.ID, out.status, err)
 }
 
@@ -246,7 +247,7 @@ func (c *Controller) observeOutcome(out outcome) {
 	if out.result != nil {
 		durations = out.result.Durations
 	}
-	c.metrics.observeApply(out.status, durations)
+	c.metrics.observeApply(string(out.status), durations)
 }
 
 func (o outcome) resultValue() any {
@@ -284,10 +285,10 @@ func (c *Controller) retryFinishes(ctx context.Context, stackID int64) error {
 		c.mu.Unlock()
 		log := c.log.With(zap.String("stack", u.approval.Stack), zap.Int64("approval_id", u.approval.ID))
 		if err != nil {
-			log.Info("kept outcome not recorded: the approval was ended elsewhere", zap.String("outcome", u.out.status), zap.NamedError("err", err))
+			log.Info("kept outcome not recorded: the approval was ended elsewhere", zap.String("outcome", string(u.out.status)), zap.NamedError("err", err))
 		} else {
 			c.observeOutcome(u.out)
-			log.Info("kept outcome recorded", zap.String("outcome", u.out.status))
+			log.Info("kept outcome recorded", zap.String("outcome", string(u.out.status)))
 		}
 		c.queue.Add(u.approval.StackID)
 	}
@@ -327,9 +328,9 @@ func (c *Controller) applyingStatus(s spec.Stack, in project.Options) state.Stac
 // announces it for live streaming), scrubbed of secrets.
 func (c *Controller) progressRecorder(ctx context.Context, approvalID int64, scrub spec.Scrubber, log *zap.Logger) deploy.ProgressFunc {
 	return func(p deploy.Progress) {
-		ev := state.ApprovalEvent{At: p.Time, Container: scrub.Scrub(p.Container), Action: scrub.Scrub(p.Action),
+		ev := approval.Event{At: p.Time, Container: scrub.Scrub(p.Container), Action: scrub.Scrub(p.Action),
 			Status: p.Status, Message: scrub.Scrub(p.Message)}
-		if err := c.d.Events.AppendApprovalEvents(ctx, approvalID, []state.ApprovalEvent{ev}); err != nil {
+		if err := c.d.Events.AppendApprovalEvents(ctx, approvalID, []approval.Event{ev}); err != nil {
 			log.Warn("store progress event", zap.NamedError("err", err))
 		}
 	}

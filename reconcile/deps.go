@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/planner"
@@ -20,17 +21,17 @@ type StatusStore interface {
 
 // ApprovalStore is the approvals lifecycle seen from the loop.
 type ApprovalStore interface {
-	ClaimApproval(ctx context.Context, stackID int64, replica string) (*state.Approval, error)
+	ClaimApproval(ctx context.Context, stackID int64, replica string) (*approval.Approval, error)
 	MarkApprovalLocked(ctx context.Context, id int64, pid int32) error
-	FinishApproval(ctx context.Context, id int64, status, message string, result any) error
+	FinishApproval(ctx context.Context, id int64, status approval.Status, message string, result any) error
 	// FinishApprovalTx is FinishApproval in tx, the transaction that
 	// releases the stack's lock (lock.Lease.Release).
-	FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status, message string, result any) error
+	FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status approval.Status, message string, result any) error
 }
 
 // ApprovalEvents stores an apply's progress.
 type ApprovalEvents interface {
-	AppendApprovalEvents(ctx context.Context, id int64, events []state.ApprovalEvent) error
+	AppendApprovalEvents(ctx context.Context, id int64, events []approval.Event) error
 }
 
 // ApprovalSweeper finds approvals that need attention without a trigger.

@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -139,7 +140,7 @@ func appliedStack(t *testing.T, e *env, prefix string) (spec.Stack, *replica) {
 	s := e.createStack(prefix, smallInstance("web", true))
 	r := e.startReplica(prefix, reconcile.Options{Resync: outageResync}, nil)
 	a := e.file(t.Context(), s, "")
-	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded {
+	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
 		t.Fatalf("apply: %s %q", got.Status, got.Message)
 	}
 	e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })
@@ -268,7 +269,7 @@ func TestDisruptiveDockerRestart(t *testing.T) {
 	// Events flow again: a re-apply makes the stack InSync, and stopping
 	// the container is seen at once.
 	a := e.file(t.Context(), s, "")
-	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded {
+	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
 		t.Fatalf("apply after the restart: %s %q", got.Status, got.Message)
 	}
 	e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })

@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/plan"
@@ -110,8 +111,8 @@ func newDriftBench(b *testing.B) *driftBench {
 	}
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
 		got, err := store.Approval(ctx, a.ID)
-		if err == nil && state.ApprovalFinal(got.Status) {
-			if got.Status != state.ApprovalSucceeded {
+		if err == nil && got.Status.Final() {
+			if got.Status != approval.Succeeded {
 				b.Fatalf("first apply: %s %q", got.Status, got.Message)
 			}
 			break

@@ -6,6 +6,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
@@ -21,7 +22,7 @@ func TestDockerStopIsDriftAtOnce(t *testing.T) {
 	s := e.createStack("drift", smallInstance("web", true))
 	r := e.startReplica("drift", reconcile.Options{Resync: time.Hour}, nil)
 	a := e.file(t.Context(), s, "")
-	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded {
+	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
 		t.Fatalf("apply: %s %q", got.Status, got.Message)
 	}
 	e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
@@ -33,14 +34,14 @@ type fakeWorld struct {
 	snapErr      error
 	lockErr      error // TryLock fails with it
 	applyFn      func(spec.Stack) (deploy.Result, error)
-	pending      map[int64][]state.Approval // claimable approvals by stack, oldest first
-	active       []int64                    // ActiveApprovalStacks: stacks with pending approvals
-	notes        chan state.Notification    // Listen's channel
-	events       chan deploy.Event          // Events' channel
-	writeErr     error                      // WriteStackStatuses fails with it
-	finished     map[int64]finishCall       // by approval id
-	locked       map[int64]int32            // MarkApprovalLocked by approval id
-	progress     map[int64][]state.ApprovalEvent
+	pending      map[int64][]approval.Approval // claimable approvals by stack, oldest first
+	active       []int64                       // ActiveApprovalStacks: stacks with pending approvals
+	notes        chan state.Notification       // Listen's channel
+	events       chan deploy.Event             // Events' channel
+	writeErr     error                         // WriteStackStatuses fails with it
+	finished     map[int64]finishCall          // by approval id
+	locked       map[int64]int32               // MarkApprovalLocked by approval id
+	progress     map[int64][]approval.Event
 	applied      []string              // stack names, in Apply order
 	appliedWith  []deploy.ApplyOptions // the options of each Apply
 	installation *project.Options      // Installation's answer (unitInstallation when nil)
@@ -64,14 +65,15 @@ type fakeWorld struct {
 }
 
 type finishCall struct {
-	status, message string
-	result          any
+	status  approval.Status
+	message string
+	result  any
 }
 
 func newFakeWorld(stacks ...spec.Stack) *fakeWorld {
 	w := &fakeWorld{
-		stacks: map[int64]spec.Stack{}, pending: map[int64][]state.Approval{}, finished: map[int64]finishCall{},
-		locked: map[int64]int32{}, progress: map[int64][]state.ApprovalEvent{}, byIDReads: map[int64]int{},
+		stacks: map[int64]spec.Stack{}, pending: map[int64][]approval.Approval{}, finished: map[int64]finishCall{},
+		locked: map[int64]int32{}, progress: map[int64][]approval.Event{}, byIDReads: map[int64]int{},
 		snap:  deploy.Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, Images: map[string]string{}},
 		notes: make(chan state.Notification, 16), events: make(chan deploy.Event, 16),
 	}
@@ -117,8 +119,8 @@ func (w *fakeWorld) deps() Deps {
 func (w *fakeWorld) file(id, stackID int64, token string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.pending[stackID] = append(w.pending[stackID], state.Approval{ID: id, StackID: stackID, Stack: w.stacks[stackID].Name,
-		Token: token, Status: state.ApprovalPending})
+	w.pending[stackID] = append(w.pending[stackID], approval.Approval{ID: id, StackID: stackID, Stack: w.stacks[stackID].Name,
+		Token: token, Status: approval.Pending})
 }
 
 func (w *fakeWorld) Stacks(context.Context) ([]spec.Stack, error) {
@@ -173,7 +175,7 @@ func (w *fakeWorld) WriteStackStatuses(_ context.Context, statuses []state.Stack
 	return w.writeErr
 }
 
-func (w *fakeWorld) ClaimApproval(_ context.Context, stackID int64, replica string) (*state.Approval, error) {
+func (w *fakeWorld) ClaimApproval(_ context.Context, stackID int64, replica string) (*approval.Approval, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.claims++
@@ -183,7 +185,7 @@ func (w *fakeWorld) ClaimApproval(_ context.Context, stackID int64, replica stri
 	}
 	a := q[0]
 	w.pending[stackID] = q[1:]
-	a.Status, a.ClaimedBy = state.ApprovalApplying, replica
+	a.Status, a.ClaimedBy = approval.Applying, replica
 	return &a, nil
 }
 
@@ -194,7 +196,7 @@ func (w *fakeWorld) MarkApprovalLocked(_ context.Context, id int64, pid int32) e
 	return nil
 }
 
-func (w *fakeWorld) FinishApproval(_ context.Context, id int64, status, message string, result any) error {
+func (w *fakeWorld) FinishApproval(_ context.Context, id int64, status approval.Status, message string, result any) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.finishErrs > 0 {
@@ -210,11 +212,11 @@ func (w *fakeWorld) FinishApproval(_ context.Context, id int64, status, message 
 
 // FinishApprovalTx is never reached with the fake's leases (they hold no
 // session, so Release fails and the loop records through FinishApproval).
-func (w *fakeWorld) FinishApprovalTx(ctx context.Context, _ pgx.Tx, id int64, status, message string, result any) error {
+func (w *fakeWorld) FinishApprovalTx(ctx context.Context, _ pgx.Tx, id int64, status approval.Status, message string, result any) error {
 	return w.FinishApproval(ctx, id, status, message, result)
 }
 
-func (w *fakeWorld) AppendApprovalEvents(_ context.Context, id int64, events []state.ApprovalEvent) error {
+func (w *fakeWorld) AppendApprovalEvents(_ context.Context, id int64, events []approval.Event) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.progress[id] = append(w.progress[id], events...)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -24,8 +25,8 @@ func TestFaultContainerRemovedMidApply(t *testing.T) {
 	s := e.createStack("rmmid", slowInstances()...)
 	r := e.startReplica("rmmid", reconcile.Options{Resync: 2 * time.Second}, nil)
 	a := e.file(t.Context(), s, "")
-	e.waitApproval(a.ID, 60*time.Second, "applying under the lock", func(a state.Approval) bool {
-		return a.Status == state.ApprovalApplying && a.LockPID != 0
+	e.waitApproval(a.ID, 60*time.Second, "applying under the lock", func(a approval.Approval) bool {
+		return a.Status == approval.Applying && a.LockPID != 0
 	})
 	e.waitRunning(s, "db", 30*time.Second) // "app" waits for db's healthcheck
 	removed := time.Now()
@@ -36,11 +37,11 @@ func TestFaultContainerRemovedMidApply(t *testing.T) {
 	got := e.waitApproval(a.ID, 60*time.Second, "final", final)
 	t.Logf("apply ended %v after the removal: %s %q", time.Since(removed).Round(time.Millisecond), got.Status, got.Message)
 	switch got.Status {
-	case state.ApprovalFailed:
+	case approval.Failed:
 		if !strings.HasPrefix(got.Message, "Apply failed in the compose phase: ") || !strings.Contains(string(got.Result), `"compose_output"`) {
 			t.Errorf("failed approval: message %q, result %s; want the compose phase named and compose's output kept", got.Message, got.Result)
 		}
-	case state.ApprovalSucceeded:
+	case approval.Succeeded:
 	default:
 		t.Fatalf("approval after the removal: %s %q, want failed or succeeded", got.Status, got.Message)
 	}
@@ -75,7 +76,7 @@ func TestFaultContainerRemovedMidApply(t *testing.T) {
 	}
 
 	next := e.file(t.Context(), s, "")
-	if got := e.waitApproval(next.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded {
+	if got := e.waitApproval(next.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
 		t.Fatalf("approval after the removal: %s %q", got.Status, got.Message)
 	}
 	e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -48,8 +49,8 @@ func (e *env) auditApprovals() {
 // auditRow is one recorded change of an approval.
 type auditRow struct {
 	ApprovalID int64
-	OldStatus  string
-	NewStatus  string
+	OldStatus  approval.Status
+	NewStatus  approval.Status
 	ClaimedBy  *string
 	StartedAt  *time.Time
 }
@@ -72,9 +73,9 @@ func (e *env) checkAudit(ids []int64) {
 	bad := 0
 	for _, id := range ids {
 		h := byID[id]
-		ok := len(h) == 2 && h[0].OldStatus == state.ApprovalPending && h[0].NewStatus == state.ApprovalApplying &&
+		ok := len(h) == 2 && h[0].OldStatus == approval.Pending && h[0].NewStatus == approval.Applying &&
 			h[0].ClaimedBy != nil && h[0].StartedAt != nil &&
-			h[1].OldStatus == state.ApprovalApplying && state.ApprovalFinal(h[1].NewStatus) &&
+			h[1].OldStatus == approval.Applying && h[1].NewStatus.Final() &&
 			h[1].ClaimedBy != nil && *h[1].ClaimedBy == *h[0].ClaimedBy && h[1].StartedAt != nil && h[1].StartedAt.Equal(*h[0].StartedAt)
 		if !ok {
 			if bad++; bad <= 10 {
@@ -147,8 +148,8 @@ func TestFaultApprovalFlood(t *testing.T) {
 	if total := sum(counts); total != nApproval {
 		t.Errorf("the database holds %d approvals, want %d: approvals were lost or invented", total, nApproval)
 	}
-	if counts[state.ApprovalConflict] != 0 {
-		t.Errorf("%d approvals ended in conflict: replicas must never conflict with each other", counts[state.ApprovalConflict])
+	if counts[string(approval.Conflict)] != 0 {
+		t.Errorf("%d approvals ended in conflict: replicas must never conflict with each other", counts[string(approval.Conflict)])
 	}
 	succeeded := e.checkFloodApprovals(all, replicas)
 	ids := make([]int64, len(all))
@@ -212,10 +213,10 @@ func (e *env) checkFloodApprovals(all []floodApproval, replicas []*replica) map[
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		want, message := state.ApprovalSucceeded, a.Message
+		want, message := approval.Succeeded, a.Message
 		if f.stale {
-			want, message = state.ApprovalStale, reconcile.MessageStale
-		} else if a.Status == state.ApprovalSucceeded {
+			want, message = approval.Stale, reconcile.MessageStale
+		} else if a.Status == approval.Succeeded {
 			succeeded[f.stack.ID]++
 			took = append(took, a.Duration())
 		}
@@ -274,7 +275,7 @@ func (e *env) waitApprovalsFinal(start time.Time, bound time.Duration) map[strin
 	e.t.Helper()
 	for {
 		counts, err := e.store.ApprovalCounts(e.t.Context())
-		if err == nil && counts[state.ApprovalPending]+counts[state.ApprovalApplying] == 0 {
+		if err == nil && counts[string(approval.Pending)]+counts[string(approval.Applying)] == 0 {
 			return counts
 		}
 		if time.Since(start) > bound {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -33,9 +34,9 @@ func manyConfigInstance(name string) spec.Instance {
 	return inst
 }
 
-func isNetworkEvent(ev state.ApprovalEvent) bool { return strings.HasPrefix(ev.Container, "network ") }
-func isConfigsEvent(ev state.ApprovalEvent) bool { return ev.Container == "config files" }
-func isComposeEvent(ev state.ApprovalEvent) bool {
+func isNetworkEvent(ev approval.Event) bool { return strings.HasPrefix(ev.Container, "network ") }
+func isConfigsEvent(ev approval.Event) bool { return ev.Container == "config files" }
+func isComposeEvent(ev approval.Event) bool {
 	// Compose names containers devarch-<stack>-<instance>; volumes and
 	// networks carry their kind ("volume x", "network x").
 	return strings.HasPrefix(ev.Container, "devarch-")
@@ -49,9 +50,9 @@ func isComposeEvent(ev state.ApprovalEvent) bool {
 var killPhases = []struct {
 	phase     string
 	instances func() []spec.Instance
-	entered   func(state.ApprovalEvent) bool
+	entered   func(approval.Event) bool
 	underWay  func(e *env, s spec.Stack) bool
-	left      func(state.ApprovalEvent) bool
+	left      func(approval.Event) bool
 	partial   func(e *env, s spec.Stack) error
 }{
 	{
@@ -59,10 +60,10 @@ var killPhases = []struct {
 		// engine tens of milliseconds.
 		phase:     deploy.PhaseNetwork,
 		instances: func() []spec.Instance { return []spec.Instance{smallInstance("web", true)} },
-		entered: func(ev state.ApprovalEvent) bool {
+		entered: func(ev approval.Event) bool {
 			return isNetworkEvent(ev) && ev.Action == "ensure" && ev.Status == deploy.ProgressWorking
 		},
-		left: func(ev state.ApprovalEvent) bool { return isNetworkEvent(ev) && ev.Status != deploy.ProgressWorking },
+		left: func(ev approval.Event) bool { return isNetworkEvent(ev) && ev.Status != deploy.ProgressWorking },
 	},
 	{
 		// Materializing follows the network step. The host is watched from
@@ -88,7 +89,7 @@ var killPhases = []struct {
 		phase:     deploy.PhaseCompose,
 		instances: slowInstances,
 		entered:   isComposeEvent,
-		left:      func(state.ApprovalEvent) bool { return false }, // the approval still applying proves it
+		left:      func(approval.Event) bool { return false }, // the approval still applying proves it
 	},
 }
 
@@ -119,7 +120,7 @@ func TestFaultKillAtEachApplyPhase(t *testing.T) {
 			seen := e.killWhen(serve, a.ID, events, tt.entered, func() bool { return tt.underWay == nil || tt.underWay(e, s) })
 
 			got, err := e.store.Approval(t.Context(), a.ID)
-			if err != nil || got.Status != state.ApprovalApplying {
+			if err != nil || got.Status != approval.Applying {
 				t.Fatalf("after the kill the approval is %+v (err %v), want still applying", got, err)
 			}
 			if i := slices.IndexFunc(seen, tt.left); i >= 0 {
@@ -133,7 +134,7 @@ func TestFaultKillAtEachApplyPhase(t *testing.T) {
 			t.Logf("killed in the %s phase after %d progress events; work folders left: %v", tt.phase, len(seen), e.workFolders())
 
 			e.startReplica("after-kill", reconcile.Options{Resync: 2 * time.Second}, nil)
-			if got := e.waitApproval(a.ID, 20*time.Second, "final", final); got.Status != state.ApprovalInterrupted ||
+			if got := e.waitApproval(a.ID, 20*time.Second, "final", final); got.Status != approval.Interrupted ||
 				!strings.Contains(got.Message, "was lost during the apply") {
 				t.Fatalf("killed approval: %s %q, want interrupted saying the controller stopped", got.Status, got.Message)
 			}
@@ -145,7 +146,7 @@ func TestFaultKillAtEachApplyPhase(t *testing.T) {
 			}
 
 			next := e.file(t.Context(), s, "")
-			if got := e.waitApproval(next.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded {
+			if got := e.waitApproval(next.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
 				t.Fatalf("new approval after the kill: %s %q", got.Status, got.Message)
 			}
 			e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })
@@ -162,9 +163,9 @@ func TestFaultKillAtEachApplyPhase(t *testing.T) {
 // progress event for which at returns true and then underWay returns true
 // (polled without pause, for at most 10 s), waits for the process to die
 // and returns every event recorded by then.
-func (e *env) killWhen(serve *child, id int64, events <-chan state.Notification, at func(state.ApprovalEvent) bool, underWay func() bool) []state.ApprovalEvent {
+func (e *env) killWhen(serve *child, id int64, events <-chan state.Notification, at func(approval.Event) bool, underWay func() bool) []approval.Event {
 	e.t.Helper()
-	var seen []state.ApprovalEvent
+	var seen []approval.Event
 	timeout := time.After(60 * time.Second)
 	for killed := false; !killed; {
 		select {

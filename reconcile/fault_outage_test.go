@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -128,8 +129,8 @@ func outageUnderLoad(t *testing.T, e *env, command string, wait func(context.Con
 	// An apply of the slow stack spans the outage: compose up waits for db
 	// to become healthy.
 	a := e.file(t.Context(), slow, "")
-	e.waitApproval(a.ID, 60*time.Second, "applying under the lock", func(a state.Approval) bool {
-		return a.Status == state.ApprovalApplying && a.LockPID != 0
+	e.waitApproval(a.ID, 60*time.Second, "applying under the lock", func(a approval.Approval) bool {
+		return a.Status == approval.Applying && a.LockPID != 0
 	})
 	e.waitRunning(slow, "db", 30*time.Second)
 	load = e.startLoad(stacks)
@@ -178,8 +179,8 @@ func checkOutcomes(t *testing.T, e *env, ledger *applyLedger, load *loadGenerato
 			t.Errorf("approval %d (%s) message %q is not a full sentence", a.ID, a.Status, a.Message)
 		}
 		switch a.Status {
-		case state.ApprovalSucceeded, state.ApprovalStale:
-		case state.ApprovalFailed, state.ApprovalInterrupted:
+		case approval.Succeeded, approval.Stale:
+		case approval.Failed, approval.Interrupted:
 			m := staleTask.FindStringSubmatch(a.Message)
 			switch {
 			case m != nil:
@@ -223,7 +224,7 @@ func converge(t *testing.T, e *env, replicas []*replica, stacks []spec.Stack, un
 	}
 	for _, s := range stacks {
 		a := e.file(t.Context(), s, "")
-		if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded {
+		if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
 			t.Fatalf("apply of %s after the outage: %s %q", s.Name, got.Status, got.Message)
 		}
 	}

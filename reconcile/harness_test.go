@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
@@ -168,13 +169,13 @@ func isNotFound(err error) bool { return cerrdefs.IsNotFound(err) }
 // file files an approval of stack s with token (the stack's current token
 // when token is ""). It may run on any goroutine: it reports failures
 // with Errorf.
-func (e *env) file(ctx context.Context, s spec.Stack, token string) state.Approval {
+func (e *env) file(ctx context.Context, s spec.Stack, token string) approval.Approval {
 	e.t.Helper()
 	if token == "" {
 		cur, err := e.store.StackByID(ctx, s.ID)
 		if err != nil {
 			e.t.Errorf("read stack %s: %v", s.Name, err)
-			return state.Approval{}
+			return approval.Approval{}
 		}
 		token = e.token(cur)
 	}
@@ -186,7 +187,7 @@ func (e *env) file(ctx context.Context, s spec.Stack, token string) state.Approv
 }
 
 // waitApproval polls approval id until done(a) or the timeout.
-func (e *env) waitApproval(id int64, timeout time.Duration, what string, done func(state.Approval) bool) state.Approval {
+func (e *env) waitApproval(id int64, timeout time.Duration, what string, done func(approval.Approval) bool) approval.Approval {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -201,7 +202,7 @@ func (e *env) waitApproval(id int64, timeout time.Duration, what string, done fu
 	}
 }
 
-func final(a state.Approval) bool { return state.ApprovalFinal(a.Status) }
+func final(a approval.Approval) bool { return a.Status.Final() }
 
 // waitStatus polls the stored status of stack id until done or the
 // timeout and returns it.

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/keyring"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // TestKeyRotationMakesApprovalsStale: an approval filed with a token made
@@ -22,7 +22,7 @@ func TestKeyRotationMakesApprovalsStale(t *testing.T) {
 	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.finished[1]; got.status != state.ApprovalStale || got.message != MessageStale {
+	if got := w.finished[1]; got.status != approval.Stale || got.message != MessageStale {
 		t.Errorf("approval ended %q (%q), want stale", got.status, got.message)
 	}
 	if len(w.applied) != 0 {
@@ -44,7 +44,7 @@ func TestApplyUsesTheInstallation(t *testing.T) {
 	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := w.finished[1]; got.status != state.ApprovalSucceeded {
+	if got := w.finished[1]; got.status != approval.Succeeded {
 		t.Fatalf("approval ended %q: %s", got.status, got.message)
 	}
 	if len(w.appliedWith) != 1 || w.appliedWith[0].Paths.StateDir != "/srv/recorded" || w.appliedWith[0].Paths.Keys.Current.ID != 1 {

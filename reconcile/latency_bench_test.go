@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
@@ -108,7 +109,7 @@ func newBenchLoop(b *testing.B, n int) *benchLoop {
 		_ = rt.RemoveNetwork(context.Background(), down.Network())
 		_ = rt.Close()
 	})
-	if a := l.approve(); a.Status != state.ApprovalSucceeded {
+	if a := l.approve(); a.Status != approval.Succeeded {
 		b.Fatalf("first apply: %s: %s", a.Status, a.Message)
 	}
 	l.waitCondition(reconcile.InSync, 30*time.Second)
@@ -117,12 +118,12 @@ func newBenchLoop(b *testing.B, n int) *benchLoop {
 
 // approve files an approval with the stack's current token and waits
 // until it is final.
-func (l *benchLoop) approve() state.Approval {
+func (l *benchLoop) approve() approval.Approval {
 	a := l.file()
 	return l.waitFinal(a.ID)
 }
 
-func (l *benchLoop) file() state.Approval {
+func (l *benchLoop) file() approval.Approval {
 	body, _ := json.Marshal(map[string]any{"format_version": 1})
 	a, err := l.store.CreateApproval(context.Background(), l.stack.ID, plan.Token(plan.Desired{Stack: l.stack, Paths: l.paths}), body, "bench", time.Minute)
 	if err != nil {
@@ -131,20 +132,20 @@ func (l *benchLoop) file() state.Approval {
 	return a
 }
 
-func (l *benchLoop) waitFinal(id int64) state.Approval {
+func (l *benchLoop) waitFinal(id int64) approval.Approval {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		a, err := l.store.Approval(context.Background(), id)
 		if err != nil {
 			l.b.Fatal(err)
 		}
-		if state.ApprovalFinal(a.Status) {
+		if a.Status.Final() {
 			return a
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	l.b.Fatalf("approval %d did not finish", id)
-	return state.Approval{}
+	return approval.Approval{}
 }
 
 func (l *benchLoop) waitCondition(cond string, timeout time.Duration) time.Duration {
@@ -206,7 +207,7 @@ func BenchmarkNoOpApply(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		a := l.approve()
-		if a.Status != state.ApprovalSucceeded {
+		if a.Status != approval.Succeeded {
 			b.Fatalf("approval %s: %s", a.Status, a.Message)
 		}
 		samples = append(samples, time.Since(start))

@@ -14,12 +14,12 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // phaseHook wraps a replica's Applier: before the apply's own check of its
@@ -131,7 +131,7 @@ func TestLockLostStopsTheApply(t *testing.T) {
 
 	ap := e.file(t.Context(), before, "")
 	got := e.waitApproval(ap.ID, 30*time.Second, "final", final)
-	if want := fmt.Sprintf(reconcile.MessageLockLost, deploy.PhaseConfigs); got.Status != state.ApprovalFailed || got.Message != want {
+	if want := fmt.Sprintf(reconcile.MessageLockLost, deploy.PhaseConfigs); got.Status != approval.Failed || got.Message != want {
 		t.Fatalf("approval after the lock was lost before configs: %s %q, want failed %q", got.Status, got.Message, want)
 	}
 	if p := hook.phases(); strings.Join(p, ",") != deploy.PhaseNetwork {
@@ -145,15 +145,15 @@ func TestLockLostStopsTheApply(t *testing.T) {
 	}
 
 	ap = e.file(t.Context(), during, "")
-	e.waitApproval(ap.ID, 60*time.Second, "applying under the lock", func(a state.Approval) bool {
-		return a.Status == state.ApprovalApplying && a.LockPID != 0
+	e.waitApproval(ap.ID, 60*time.Second, "applying under the lock", func(a approval.Approval) bool {
+		return a.Status == approval.Applying && a.LockPID != 0
 	})
 	e.waitRunning(during, "db", 30*time.Second) // compose up now waits for db's healthcheck
 	e.terminate(e.lockHolder(during.ID))
 	terminated := time.Now()
 	got = e.waitApproval(ap.ID, 30*time.Second, "final", final)
 	t.Logf("approval final %v after its lock session was terminated", time.Since(terminated).Round(time.Millisecond))
-	if want := fmt.Sprintf(reconcile.MessageLockLost, deploy.PhaseCompose); got.Status != state.ApprovalFailed || got.Message != want {
+	if want := fmt.Sprintf(reconcile.MessageLockLost, deploy.PhaseCompose); got.Status != approval.Failed || got.Message != want {
 		t.Fatalf("approval after the lock was lost in compose up: %s %q, want failed %q", got.Status, got.Message, want)
 	}
 	// compose up stopped: app (created with the others, then waiting for
@@ -171,7 +171,7 @@ func TestLockLostStopsTheApply(t *testing.T) {
 	for _, s := range []spec.Stack{before, during} {
 		e.lockFree(s.ID)
 		again := e.file(t.Context(), s, "")
-		if got := e.waitApproval(again.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded || got.ClaimedBy != "b" {
+		if got := e.waitApproval(again.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded || got.ClaimedBy != "b" {
 			t.Errorf("re-filed approval of %s: %s by %q %q, want succeeded by b", s.Name, got.Status, got.ClaimedBy, got.Message)
 		}
 	}
@@ -214,7 +214,7 @@ func TestSilentLockSessionIsLost(t *testing.T) {
 	got := e.waitApproval(ap.ID, 60*time.Second, "final", final)
 	lost := got.FinishedAt.Sub(silenced)
 	t.Logf("approval final %v after the lock's connection went silent", lost.Round(time.Millisecond))
-	if want := fmt.Sprintf(reconcile.MessageLockLost, deploy.PhaseConfigs); got.Status != state.ApprovalFailed || got.Message != want {
+	if want := fmt.Sprintf(reconcile.MessageLockLost, deploy.PhaseConfigs); got.Status != approval.Failed || got.Message != want {
 		t.Fatalf("approval: %s %q, want failed %q", got.Status, got.Message, want)
 	}
 	if silenced.IsZero() || lost > 15*time.Second {

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/spec"
@@ -50,22 +51,22 @@ func TestApprovalOutcomes(t *testing.T) {
 		token       string
 		lockErr     error
 		applyFn     func(spec.Stack) (deploy.Result, error)
-		wantStatus  string
+		wantStatus  approval.Status
 		wantMessage func(t *testing.T, msg string)
 		wantApplied int
 		wantLocked  bool
 	}{
-		{name: "current token applies", token: unitToken(s), wantStatus: state.ApprovalSucceeded, wantApplied: 1, wantLocked: true,
+		{name: "current token applies", token: unitToken(s), wantStatus: approval.Succeeded, wantApplied: 1, wantLocked: true,
 			wantMessage: func(t *testing.T, msg string) {
 				if msg != "Applied: 1 created, 0 recreated, 0 started, 0 restarted, 0 removed." {
 					t.Errorf("message = %q", msg)
 				}
 			}},
-		{name: "stale token touches nothing", token: "0000stale", wantStatus: state.ApprovalStale, wantLocked: true,
+		{name: "stale token touches nothing", token: "0000stale", wantStatus: approval.Stale, wantLocked: true,
 			wantMessage: exactly(MessageStale)},
 		{name: "lock held elsewhere is a conflict", token: unitToken(s), lockErr: &lock.HeldError{StackID: 1, HolderPID: 4242},
-			wantStatus: state.ApprovalConflict, wantMessage: exactly(MessageConflict)},
-		{name: "compose failure names the phase", token: unitToken(s), applyFn: composeErr, wantStatus: state.ApprovalFailed,
+			wantStatus: approval.Conflict, wantMessage: exactly(MessageConflict)},
+		{name: "compose failure names the phase", token: unitToken(s), applyFn: composeErr, wantStatus: approval.Failed,
 			wantApplied: 1, wantLocked: true, wantMessage: func(t *testing.T, msg string) {
 				if !strings.HasPrefix(msg, "Apply failed in the compose phase: start devarch-shop-web:") || strings.Contains(msg, "more detail") {
 					t.Errorf("message = %q, want the compose phase and the error's first line", msg)
@@ -74,7 +75,7 @@ func TestApprovalOutcomes(t *testing.T) {
 					t.Errorf("message %q does not say what was left behind", msg)
 				}
 			}},
-		{name: "network failure names the phase", token: unitToken(s), applyFn: networkErr, wantStatus: state.ApprovalFailed,
+		{name: "network failure names the phase", token: unitToken(s), applyFn: networkErr, wantStatus: approval.Failed,
 			wantApplied: 1, wantLocked: true, wantMessage: func(t *testing.T, msg string) {
 				if !strings.HasPrefix(msg, "Apply failed in the network phase: create network: address pool exhausted.") ||
 					!strings.Contains(msg, "Nothing was changed.") {
@@ -167,7 +168,7 @@ func TestLockErrorFailsTheApproval(t *testing.T) {
 	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
-	if got := w.finished[5]; got.status != state.ApprovalFailed || got.message != MessageNoLock {
+	if got := w.finished[5]; got.status != approval.Failed || got.message != MessageNoLock {
 		t.Fatalf("finished %+v, want failed with %q", got, MessageNoLock)
 	}
 	if len(w.applied) != 0 {
@@ -198,7 +199,7 @@ func TestUnrecordedOutcomeIsRecordedLater(t *testing.T) {
 	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatalf("third reconcile: %v", err)
 	}
-	if got := w.finished[7]; got.status != state.ApprovalSucceeded {
+	if got := w.finished[7]; got.status != approval.Succeeded {
 		t.Fatalf("finished %+v, want the real outcome, succeeded", got)
 	}
 	if len(w.applied) != 1 {
@@ -231,7 +232,7 @@ func TestApprovalOfDeletedStackIsStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok := w.finished[4]
-	if !ok || got.status != state.ApprovalStale || !strings.Contains(got.message, "deleted") {
+	if !ok || got.status != approval.Stale || !strings.Contains(got.message, "deleted") {
 		t.Fatalf("finished = %+v (ok %v), want stale saying the stack was deleted", got, ok)
 	}
 	if len(w.applied) != 0 {
@@ -475,7 +476,7 @@ func TestShutdownRecordsStatusOfInFlightApply(t *testing.T) {
 	}
 	close(release)
 	<-done
-	if got := w.finished[1].status; got != state.ApprovalSucceeded {
+	if got := w.finished[1].status; got != approval.Succeeded {
 		t.Fatalf("in-flight approval = %q, want succeeded", got)
 	}
 	if _, ok := w.finished[2]; ok || len(w.pending[1]) != 1 {
@@ -510,7 +511,7 @@ func TestShutdownTimeoutInterruptsApply(t *testing.T) {
 	if !ok {
 		t.Fatal("the approval cut off by the shutdown timeout was left applying")
 	}
-	if got.status != state.ApprovalInterrupted || !strings.Contains(got.message, "stopped") {
+	if got.status != approval.Interrupted || !strings.Contains(got.message, "stopped") {
 		t.Fatalf("finished = %+v, want interrupted saying the controller stopped", got)
 	}
 }

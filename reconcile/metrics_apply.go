@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 )
 
@@ -12,14 +13,26 @@ var (
 	// the apply's phases that change something, and the whole apply.
 	applyPhases = []string{deploy.PhaseNetwork, deploy.PhaseConfigs, deploy.PhaseCompose, deploy.PhaseTotal}
 
-	// applyResults are the final statuses of an approval: the result
-	// label of devarch_apply_total.
-	applyResults = []string{"succeeded", "failed", "stale", "conflict", "interrupted", "expired", "cancelled"}
+	// applyResults are the final statuses of an approval
+	// (approval.Status.Final): the result label of devarch_apply_total.
+	applyResults = labels(approval.Status.Final)
 
-	// approvalStatuses are every status an approval row can have: the
-	// status label of devarch_approvals.
-	approvalStatuses = []string{"pending", "applying", "succeeded", "failed", "stale", "conflict", "interrupted", "expired", "cancelled"}
+	// approvalStatuses are every status an approval row can have
+	// (approval.Statuses): the status label of devarch_approvals.
+	approvalStatuses = labels(approval.Status.Known)
 )
+
+// labels are the approval statuses that keep holds, in lifecycle order, as
+// label values.
+func labels(keep func(approval.Status) bool) []string {
+	var out []string
+	for _, s := range approval.Statuses() {
+		if keep(s) {
+			out = append(out, string(s))
+		}
+	}
+	return out
+}
 
 // observeApply records an approval that reached its final status result
 // and, for an apply that reached the runtime, how long each of its phases

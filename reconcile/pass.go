@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/planner"
@@ -138,7 +139,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 	} else if n > 0 {
 		c.log.Info("approvals expired", zap.Int64("count", n))
 		for i := int64(0); i < n; i++ {
-			c.metrics.observeApply(state.ApprovalExpired, nil)
+			c.metrics.observeApply(string(approval.Expired), nil)
 		}
 	}
 	// Outcomes this controller knows but could not record go first, so the
@@ -155,7 +156,7 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 	} else if len(stacks) > 0 {
 		c.log.Warn("approvals interrupted: the controller applying them was lost during the apply", zap.Int("count", len(stacks)))
 		for _, id := range stacks {
-			c.metrics.observeApply(state.ApprovalInterrupted, nil)
+			c.metrics.observeApply(string(approval.Interrupted), nil)
 			c.queue.Add(id) // plan the stack again
 		}
 		// The dead controller's "Applying" rows are still stored, and the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
@@ -64,7 +65,7 @@ type claimTracker struct {
 	current map[int64]int64 // stack id → approval claimed last
 }
 
-func (c *claimTracker) ClaimApproval(ctx context.Context, stackID int64, replica string) (*state.Approval, error) {
+func (c *claimTracker) ClaimApproval(ctx context.Context, stackID int64, replica string) (*approval.Approval, error) {
 	a, err := c.ApprovalStore.ClaimApproval(ctx, stackID, replica)
 	if a != nil {
 		c.mu.Lock()
@@ -109,7 +110,7 @@ func TestReplicasApplyEachApprovalOnce(t *testing.T) {
 
 	start := time.Now()
 	type filed struct {
-		approval state.Approval
+		approval approval.Approval
 		stale    bool
 	}
 	all := make([]filed, nStacks*perStack)
@@ -134,16 +135,16 @@ func TestReplicasApplyEachApprovalOnce(t *testing.T) {
 
 	const bound = 90 * time.Second
 	replicaIDs := []string{replicas[0].id, replicas[1].id, replicas[2].id}
-	counts := map[string]int{}
+	counts := map[approval.Status]int{}
 	for _, f := range all {
 		a := e.waitApproval(f.approval.ID, bound-time.Since(start), "final", final)
 		counts[a.Status]++
 		if !slices.Contains(replicaIDs, a.ClaimedBy) {
 			t.Errorf("approval %d claimed by %q, want one of the replicas", a.ID, a.ClaimedBy)
 		}
-		want := state.ApprovalSucceeded
+		want := approval.Succeeded
 		if f.stale {
-			want = state.ApprovalStale
+			want = approval.Stale
 		}
 		if a.Status != want {
 			t.Errorf("approval %d (stack %s, stale %v): %s %q, want %s", a.ID, a.Stack, f.stale, a.Status, a.Message, want)
@@ -176,8 +177,8 @@ func TestReplicasApplyEachApprovalOnce(t *testing.T) {
 			t.Errorf("stack %d: %d applies ran at once", id, n)
 		}
 	}
-	if counts[state.ApprovalConflict] != 0 {
-		t.Errorf("%d approvals ended in conflict: replicas must never conflict with each other", counts[state.ApprovalConflict])
+	if counts[approval.Conflict] != 0 {
+		t.Errorf("%d approvals ended in conflict: replicas must never conflict with each other", counts[approval.Conflict])
 	}
 
 	// Every stack converges, and every replica agrees.
@@ -210,7 +211,7 @@ type holdInFinish struct {
 	claims *claimCounter
 }
 
-func (h holdInFinish) FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status, message string, result any) error {
+func (h holdInFinish) FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status approval.Status, message string, result any) error {
 	if err := h.ApprovalStore.FinishApprovalTx(ctx, tx, id, status, message, result); err != nil {
 		return err
 	}
@@ -228,7 +229,7 @@ type claimCounter struct {
 	n *atomic.Int64
 }
 
-func (c claimCounter) ClaimApproval(ctx context.Context, stackID int64, replica string) (*state.Approval, error) {
+func (c claimCounter) ClaimApproval(ctx context.Context, stackID int64, replica string) (*approval.Approval, error) {
 	c.n.Add(1)
 	return c.ApprovalStore.ClaimApproval(ctx, stackID, replica)
 }
@@ -247,7 +248,7 @@ func TestReplicaHandoffIsNotAConflict(t *testing.T) {
 	e.startReplica("holder", reconcile.Options{Workers: 1, Resync: time.Hour}, func(d *reconcile.Deps) {
 		d.Approvals = holdInFinish{ApprovalStore: d.Approvals, claims: takerClaims}
 	})
-	e.waitApproval(a1.ID, 30*time.Second, "claimed", func(a state.Approval) bool { return a.Status != state.ApprovalPending })
+	e.waitApproval(a1.ID, 30*time.Second, "claimed", func(a approval.Approval) bool { return a.Status != approval.Pending })
 	e.startReplica("taker", reconcile.Options{Workers: 1, Resync: time.Hour}, func(d *reconcile.Deps) {
 		takerClaims.ApprovalStore = d.Approvals
 		d.Approvals = takerClaims
@@ -255,7 +256,7 @@ func TestReplicaHandoffIsNotAConflict(t *testing.T) {
 	a2 := e.file(t.Context(), s, "")
 	for _, id := range []int64{a1.ID, a2.ID} {
 		got := e.waitApproval(id, 30*time.Second, "final", final)
-		if got.Status != state.ApprovalSucceeded {
+		if got.Status != approval.Succeeded {
 			t.Errorf("approval %d claimed by %s: %s %q, want succeeded", id, got.ClaimedBy, got.Status, got.Message)
 		}
 	}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // TestApprovalMessageNamesTheNetwork reproduces the catalog's postgres
@@ -35,7 +35,7 @@ func TestApprovalMessageNamesTheNetwork(t *testing.T) {
 	r := e.startReplica("scrubnet", reconcile.Options{Resync: time.Hour}, nil)
 	a := e.file(t.Context(), s, "")
 	got := e.waitApproval(a.ID, 60*time.Second, "final", final)
-	if got.Status != state.ApprovalFailed {
+	if got.Status != approval.Failed {
 		t.Fatalf("approval = %s %q, want failed", got.Status, got.Message)
 	}
 	want := `Apply failed in the network phase: network "` + network + `" belongs to another stack of this controller (stack id ` +

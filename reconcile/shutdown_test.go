@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/reconcile"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // TestSigtermFinishesInFlightApply: serve receiving SIGTERM while it
@@ -20,8 +20,8 @@ func TestSigtermFinishesInFlightApply(t *testing.T) {
 	other := e.createStack("other", smallInstance("web", false))
 	serve := e.startChild(time.Hour)
 	a := e.file(t.Context(), s, "")
-	e.waitApproval(a.ID, 60*time.Second, "applying under the lock", func(a state.Approval) bool {
-		return a.Status == state.ApprovalApplying && a.LockPID != 0
+	e.waitApproval(a.ID, 60*time.Second, "applying under the lock", func(a approval.Approval) bool {
+		return a.Status == approval.Applying && a.LockPID != 0
 	})
 	e.waitRunning(s, "db", 30*time.Second)
 	serve.signal(syscall.SIGTERM)
@@ -32,7 +32,7 @@ func TestSigtermFinishesInFlightApply(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	later := []state.Approval{e.file(t.Context(), s, ""), e.file(t.Context(), other, "")}
+	later := []approval.Approval{e.file(t.Context(), s, ""), e.file(t.Context(), other, "")}
 
 	st := serve.wait(40 * time.Second)
 	t.Logf("serve exited %v after SIGTERM: %v", time.Since(signalled).Round(time.Millisecond), st)
@@ -43,13 +43,13 @@ func TestSigtermFinishesInFlightApply(t *testing.T) {
 		t.Error(`serve did not log "stopped cleanly"`)
 	}
 	got, err := e.store.Approval(t.Context(), a.ID)
-	if err != nil || got.Status != state.ApprovalSucceeded {
+	if err != nil || got.Status != approval.Succeeded {
 		t.Fatalf("in-flight approval: %+v (err %v), want succeeded", got, err)
 	}
 	e.lockFree(s.ID)
 	for _, l := range later {
 		got, err := e.store.Approval(t.Context(), l.ID)
-		if err != nil || got.Status != state.ApprovalPending || got.ClaimedBy != "" {
+		if err != nil || got.Status != approval.Pending || got.ClaimedBy != "" {
 			t.Errorf("approval %d filed after SIGTERM: %+v (err %v), want pending and unclaimed", l.ID, got, err)
 		}
 	}
@@ -81,8 +81,8 @@ func TestSigtermHandsOverPendingWork(t *testing.T) {
 	idle.noWarnings("idle, SIGTERM")
 
 	a1 := e.file(t.Context(), s, "")
-	e.waitApproval(a1.ID, 60*time.Second, "applying under the lock", func(a state.Approval) bool {
-		return a.Status == state.ApprovalApplying && a.LockPID != 0
+	e.waitApproval(a1.ID, 60*time.Second, "applying under the lock", func(a approval.Approval) bool {
+		return a.Status == approval.Applying && a.LockPID != 0
 	})
 	e.waitRunning(s, "db", 30*time.Second) // compose up now waits for db's healthcheck
 	e.startReplica("successor", reconcile.Options{Workers: 1, Resync: time.Hour}, nil)
@@ -95,7 +95,7 @@ func TestSigtermHandsOverPendingWork(t *testing.T) {
 
 	first := e.waitApproval(a1.ID, 30*time.Second, "final", final)
 	second := e.waitApproval(a2.ID, 60*time.Second, "final", final)
-	if first.Status != state.ApprovalSucceeded || second.Status != state.ApprovalSucceeded {
+	if first.Status != approval.Succeeded || second.Status != approval.Succeeded {
 		t.Fatalf("approvals: %s %q and %s %q, want both succeeded", first.Status, first.Message, second.Status, second.Message)
 	}
 	if second.ClaimedBy != "successor" {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/reconcile"
@@ -164,7 +165,7 @@ func TestRestartLoopIsDrift(t *testing.T) {
 func (e *env) applyNow(s spec.Stack) {
 	e.t.Helper()
 	a := e.file(e.t.Context(), s, "")
-	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != state.ApprovalSucceeded {
+	if got := e.waitApproval(a.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
 		e.t.Fatalf("apply of %s: %s %q", s.Name, got.Status, got.Message)
 	}
 }

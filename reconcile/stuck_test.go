@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/reconcile"
@@ -48,7 +49,7 @@ func TestOutcomeSurvivesADatabaseHiccup(t *testing.T) {
 	})
 	a := e.file(t.Context(), s, "")
 	got := e.waitApproval(a.ID, 60*time.Second, "final", final)
-	if got.Status != state.ApprovalSucceeded {
+	if got.Status != approval.Succeeded {
 		t.Fatalf("approval after the hiccup: %s %q, want succeeded (the outcome the controller knew)", got.Status, got.Message)
 	}
 	t.Logf("outcome recorded %v after the database came back", got.FinishedAt.Sub(back).Round(time.Millisecond))
@@ -78,7 +79,7 @@ func TestLostControllerApprovalIsSwept(t *testing.T) {
 	if err := a.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.store.Approval(t.Context(), ap.ID); err != nil || got.Status != state.ApprovalApplying {
+	if got, err := e.store.Approval(t.Context(), ap.ID); err != nil || got.Status != approval.Applying {
 		t.Fatalf("approval of the lost controller: %+v (err %v), want still applying", got, err)
 	}
 
@@ -86,7 +87,7 @@ func TestLostControllerApprovalIsSwept(t *testing.T) {
 	e.startReplica("sweeper", reconcile.Options{Resync: 10 * time.Minute}, nil)
 	got := e.waitApproval(ap.ID, 20*time.Second, "final", final)
 	t.Logf("approval ended %v after another controller started", time.Since(start).Round(time.Millisecond))
-	if got.Status != state.ApprovalInterrupted || !strings.Contains(got.Message, "controller was lost during the apply") {
+	if got.Status != approval.Interrupted || !strings.Contains(got.Message, "controller was lost during the apply") {
 		t.Fatalf("approval: %s %q, want interrupted saying the controller was lost during the apply", got.Status, got.Message)
 	}
 	e.waitStatus(s.ID, 20*time.Second, "planned again (InSync: the apply had finished)", func(st state.StackStatus) bool {

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -130,7 +131,7 @@ func (c *Controller) onNotification(n state.Notification) {
 			c.log.Warn("ignore malformed notification", zap.String("channel", n.Channel), zap.NamedError("err", err))
 			return
 		}
-		if ch.Status == state.ApprovalPending || state.ApprovalFinal(ch.Status) {
+		if ch.Status == approval.Pending || ch.Status.Final() {
 			c.queue.Add(ch.StackID)
 		}
 	}

@@ -8,9 +8,9 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // TestApprovalHistoryShowsKeptVolume applies, through the loop, a stack
@@ -37,7 +37,7 @@ func TestApprovalHistoryShowsKeptVolume(t *testing.T) {
 	r := e.startReplica("vol", reconcile.Options{Resync: time.Hour}, nil)
 	a := e.file(t.Context(), s, "")
 	a = e.waitApproval(a.ID, 2*time.Minute, "final", final)
-	if a.Status != state.ApprovalSucceeded {
+	if a.Status != approval.Succeeded {
 		t.Fatalf("approval %s: %s", a.Status, a.Message)
 	}
 

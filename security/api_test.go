@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/devarch/devarch-controller/api"
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
@@ -56,27 +57,27 @@ func (d *stubDeps) Stack(_ context.Context, name string) (spec.Stack, error) {
 func (d *stubDeps) StackStatuses(context.Context) (map[int64]state.StackStatus, error) {
 	return map[int64]state.StackStatus{}, nil
 }
-func (d *stubDeps) approval(status string) state.Approval {
-	return state.Approval{ID: 5, StackID: 1, Stack: "shop", Token: d.token(), Plan: json.RawMessage(`{}`),
+func (d *stubDeps) approval(status approval.Status) approval.Approval {
+	return approval.Approval{ID: 5, StackID: 1, Stack: "shop", Token: d.token(), Plan: json.RawMessage(`{}`),
 		Result: json.RawMessage(`null`), Status: status, CreatedAt: time.Unix(0, 0), UpdatedAt: time.Unix(0, 0)}
 }
-func (d *stubDeps) Approval(_ context.Context, id int64) (state.Approval, error) {
+func (d *stubDeps) Approval(_ context.Context, id int64) (approval.Approval, error) {
 	if id != 5 {
-		return state.Approval{}, state.ErrNotFound
+		return approval.Approval{}, state.ErrNotFound
 	}
-	return d.approval(state.ApprovalSucceeded), nil
+	return d.approval(approval.Succeeded), nil
 }
-func (d *stubDeps) Approvals(context.Context, int64, int) ([]state.Approval, error) {
-	return []state.Approval{d.approval(state.ApprovalSucceeded)}, nil
+func (d *stubDeps) Approvals(context.Context, int64, int) ([]approval.Approval, error) {
+	return []approval.Approval{d.approval(approval.Succeeded)}, nil
 }
-func (d *stubDeps) ApprovalEvents(context.Context, int64, int) ([]state.ApprovalEvent, error) {
+func (d *stubDeps) ApprovalEvents(context.Context, int64, int) ([]approval.Event, error) {
 	return nil, nil
 }
-func (d *stubDeps) CreateApproval(_ context.Context, _ int64, _ string, _ []byte, _ string, _ time.Duration) (state.Approval, error) {
-	return d.approval(state.ApprovalPending), nil
+func (d *stubDeps) CreateApproval(_ context.Context, _ int64, _ string, _ []byte, _ string, _ time.Duration) (approval.Approval, error) {
+	return d.approval(approval.Pending), nil
 }
-func (d *stubDeps) CancelApproval(context.Context, int64, string) (state.Approval, error) {
-	return d.approval(state.ApprovalCancelled), nil
+func (d *stubDeps) CancelApproval(context.Context, int64, string) (approval.Approval, error) {
+	return d.approval(approval.Cancelled), nil
 }
 func (d *stubDeps) ActiveApprovalStacks(context.Context) (pending, applying []int64, err error) {
 	return nil, nil, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/sirupsen/logrus"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/cli"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -238,18 +239,18 @@ func (c *apiClient) planToken(stack string) string {
 
 // apply files an approval of the plan with token and follows its event
 // stream to the end; it returns the final approval.
-func (c *apiClient) apply(stack, token string) state.Approval {
+func (c *apiClient) apply(stack, token string) approval.Approval {
 	c.t.Helper()
 	code, body := c.do(http.MethodPost, "/api/v1/stacks/"+stack+"/apply", `{"token":"`+token+`"}`)
 	var filed struct {
-		Approval state.Approval `json:"approval"`
-		URL      string         `json:"url"`
+		Approval approval.Approval `json:"approval"`
+		URL      string            `json:"url"`
 	}
 	if code != http.StatusAccepted || json.Unmarshal([]byte(body), &filed) != nil || filed.URL == "" {
 		c.t.Fatalf("apply %s: %d %s", stack, code, body)
 	}
 	stream := c.followEvents(filed.URL + "/events")
-	var final state.Approval
+	var final approval.Approval
 	for _, line := range strings.Split(stream, "\n") {
 		if data, ok := strings.CutPrefix(line, "data: "); ok && strings.Contains(data, `"status"`) && strings.Contains(data, `"requested_by"`) {
 			if err := json.Unmarshal([]byte(data), &final); err != nil {
@@ -257,7 +258,7 @@ func (c *apiClient) apply(stack, token string) state.Approval {
 			}
 		}
 	}
-	if !state.ApprovalFinal(final.Status) {
+	if !final.Status.Final() {
 		c.t.Fatalf("the event stream of %s ended without a final status:\n%s", filed.URL, stream)
 	}
 	return final

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -192,7 +193,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	// A good apply through the API.
 	c.do(http.MethodGet, "/api/v1/stacks", "")
 	c.do(http.MethodGet, "/api/v1/stacks/"+stackName, "")
-	if a := c.apply(stackName, c.planToken(stackName)); a.Status != state.ApprovalSucceeded {
+	if a := c.apply(stackName, c.planToken(stackName)); a.Status != approval.Succeeded {
 		t.Fatalf("apply: %s: %s", a.Status, a.Message)
 	}
 	assertCanaryInContainer(t, docker, spec.ContainerName(stackName, "app"), canary, templateSecret)
@@ -206,7 +207,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 		t.Fatalf("stack import with the broken instance: %d\n%s", code, out)
 	}
 	failed := c.apply(stackName, c.planToken(stackName))
-	if failed.Status != state.ApprovalFailed || !strings.Contains(failed.Message, "compose phase") {
+	if failed.Status != approval.Failed || !strings.Contains(failed.Message, "compose phase") {
 		t.Fatalf("the broken apply ended %s: %s", failed.Status, failed.Message)
 	}
 	if !strings.Contains(string(failed.Result), spec.RedactedValue) {

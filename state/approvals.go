@@ -6,44 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/devarch/devarch-controller/approval"
 )
-
-// Approval statuses. pending → applying → one of the outcomes (succeeded,
-// failed, stale, conflict, interrupted); a pending approval may instead
-// become expired or cancelled. Every status but pending and applying is
-// final.
-const (
-	ApprovalPending     = "pending"
-	ApprovalApplying    = "applying"
-	ApprovalSucceeded   = "succeeded"
-	ApprovalFailed      = "failed"
-	ApprovalStale       = "stale"
-	ApprovalConflict    = "conflict"
-	ApprovalInterrupted = "interrupted"
-	ApprovalExpired     = "expired"
-	ApprovalCancelled   = "cancelled"
-)
-
-// ApprovalStatuses lists every status, in lifecycle order.
-var ApprovalStatuses = []string{ApprovalPending, ApprovalApplying, ApprovalSucceeded, ApprovalFailed,
-	ApprovalStale, ApprovalConflict, ApprovalInterrupted, ApprovalExpired, ApprovalCancelled}
-
-// approvalOutcomes are the final statuses FinishApproval accepts: what an
-// apply that was claimed can end as. expired and cancelled are reached
-// from pending only.
-var approvalOutcomes = []string{ApprovalSucceeded, ApprovalFailed, ApprovalStale, ApprovalConflict, ApprovalInterrupted}
-
-// ApprovalFinal reports whether status is a known final status (anything
-// but pending and applying).
-func ApprovalFinal(status string) bool {
-	return slices.Contains(ApprovalStatuses, status) && status != ApprovalPending && status != ApprovalApplying
-}
 
 var (
 	// ErrNotPending says an approval can no longer be cancelled: it was
@@ -53,57 +23,25 @@ var (
 	// its lock cannot be recorded, it cannot be finished, or (never
 	// claimed) it has no progress events.
 	ErrNotApplying = errors.New("approval is not applying")
+	// ErrTransition says the database refused a status change that
+	// approval.Transitions does not list (or a new approval that is not
+	// pending): the trigger of migration 6.
+	ErrTransition = errors.New("the approval's status cannot change that way")
 )
 
-// Messages the store itself writes into approval rows.
-const (
-	messageExpired     = "The approval expired before a controller applied it. Generate a new plan and approve it again."
-	messageInterrupted = "The controller was lost during the apply (it stopped, or its database session ended) before it recorded the outcome; the stack may be partly applied. Generate a new plan and apply it again."
-	messageCancelled   = "The approval was cancelled before it was applied. Nothing was changed."
-)
+// transitionConstraint names the check violation the trigger of migration
+// 6 raises for a status change outside approval_transitions.
+const transitionConstraint = "approvals_status_transition"
 
-// Approval is a user's go-ahead to apply one plan to one stack. Plan is the
-// redacted plan the user saw; Result holds what the apply did (redacted).
-type Approval struct {
-	ID          int64           `json:"id"`
-	StackID     int64           `json:"stack_id"`
-	Stack       string          `json:"stack"`
-	Token       string          `json:"token"`
-	Plan        json.RawMessage `json:"plan"`
-	RequestedBy string          `json:"requested_by"`
-	Status      string          `json:"status"`
-	Message     string          `json:"message"`
-	Result      json.RawMessage `json:"result"`
-	ClaimedBy   string          `json:"claimed_by,omitempty"`
-	// LockPID is the backend pid of the session holding the stack's lock
-	// while applying (0 when none was recorded).
-	LockPID    int32      `json:"lock_pid,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
-	StartedAt  *time.Time `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at"`
-	ExpiresAt  *time.Time `json:"expires_at"`
-}
-
-// Duration is how long the apply took: finished_at - started_at, or 0 when
-// it was never claimed or has not finished.
-func (a Approval) Duration() time.Duration {
-	if a.StartedAt == nil || a.FinishedAt == nil {
-		return 0
+// refusedTransition wraps err with ErrTransition when it is the database
+// refusing a status change, keeping the database's message (ids and
+// statuses only).
+func refusedTransition(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23514" && pe.ConstraintName == transitionConstraint {
+		return fmt.Errorf("%w: %s", ErrTransition, pe.Message)
 	}
-	return a.FinishedAt.Sub(*a.StartedAt)
-}
-
-// ApprovalEvent is one progress event of an apply. A zero At is stored as
-// the time of the append.
-type ApprovalEvent struct {
-	ApprovalID int64     `json:"approval_id"`
-	Seq        int       `json:"seq"`
-	At         time.Time `json:"at"`
-	Container  string    `json:"container"`
-	Action     string    `json:"action"`
-	Status     string    `json:"status"`
-	Message    string    `json:"message"`
+	return err
 }
 
 // approvalColumns reads an approval "a" joined with its stack "s".
@@ -111,8 +49,8 @@ const approvalColumns = `a.id, a.stack_id, s.name, a.token, a.plan, a.requested_
 	coalesce(a.result, 'null'::jsonb), coalesce(a.claimed_by, ''), coalesce(a.lock_pid, 0),
 	a.created_at, a.updated_at, a.started_at, a.finished_at, a.expires_at`
 
-func scanApproval(row pgx.CollectableRow) (Approval, error) {
-	var a Approval
+func scanApproval(row pgx.CollectableRow) (approval.Approval, error) {
+	var a approval.Approval
 	var plan, result []byte
 	err := row.Scan(&a.ID, &a.StackID, &a.Stack, &a.Token, &plan, &a.RequestedBy, &a.Status, &a.Message,
 		&result, &a.ClaimedBy, &a.LockPID, &a.CreatedAt, &a.UpdatedAt, &a.StartedAt, &a.FinishedAt, &a.ExpiresAt)
@@ -121,7 +59,7 @@ func scanApproval(row pgx.CollectableRow) (Approval, error) {
 }
 
 // collectApproval reads the one approval rows may hold: nil when none.
-func collectApproval(rows pgx.Rows) (*Approval, error) {
+func collectApproval(rows pgx.Rows) (*approval.Approval, error) {
 	a, err := pgx.CollectExactlyOneRow(rows, scanApproval)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -132,18 +70,20 @@ func collectApproval(rows pgx.Rows) (*Approval, error) {
 	return &a, nil
 }
 
-// CreateApproval files a pending approval of a plan (already redacted, JSON)
-// for a live stack; ErrNotFound (wrapped) when the stack does not exist or
-// was deleted. It expires ttl after the database's now(); ttl <= 0: never.
+// CreateApproval records a pending approval of a plan (already redacted,
+// JSON) for a live stack (callers file through package approval/filing,
+// which checks the request first); ErrNotFound (wrapped) when the stack
+// does not exist or was deleted. It expires ttl after the database's
+// now(); ttl <= 0: never.
 // The stack row is share-locked while filing, so a concurrent delete of the
 // stack either waits for the approval or makes this call ErrNotFound.
 // Errors never echo the plan, token or requester.
-func (s *Store) CreateApproval(ctx context.Context, stackID int64, token string, plan []byte, requestedBy string, ttl time.Duration) (Approval, error) {
+func (s *Store) CreateApproval(ctx context.Context, stackID int64, token string, plan []byte, requestedBy string, ttl time.Duration) (approval.Approval, error) {
 	switch {
 	case strings.TrimSpace(token) == "":
-		return Approval{}, fmt.Errorf("create approval of stack %d: the staleness token is empty; generate a plan first", stackID)
+		return approval.Approval{}, fmt.Errorf("create approval of stack %d: the staleness token is empty; generate a plan first", stackID)
 	case len(bytes.TrimSpace(plan)) == 0 || !json.Valid(plan):
-		return Approval{}, fmt.Errorf("create approval of stack %d: the plan is not valid JSON", stackID)
+		return approval.Approval{}, fmt.Errorf("create approval of stack %d: the plan is not valid JSON", stackID)
 	}
 	var ttlMicros int64
 	if ttl > 0 {
@@ -160,29 +100,29 @@ func (s *Store) CreateApproval(ctx context.Context, stackID int64, token string,
 	a, err := collectApproval(rows)
 	switch {
 	case err != nil:
-		return Approval{}, fmt.Errorf("create approval of stack %d: %w", stackID, err)
+		return approval.Approval{}, fmt.Errorf("create approval of stack %d: %w", stackID, err)
 	case a == nil:
-		return Approval{}, fmt.Errorf("create approval: stack %d %w", stackID, ErrNotFound)
+		return approval.Approval{}, fmt.Errorf("create approval: stack %d %w", stackID, ErrNotFound)
 	}
 	return *a, nil
 }
 
 // Approval returns one approval (ErrNotFound, wrapped, when there is none).
-func (s *Store) Approval(ctx context.Context, id int64) (Approval, error) {
+func (s *Store) Approval(ctx context.Context, id int64) (approval.Approval, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+approvalColumns+` FROM approvals a JOIN stacks s ON s.id = a.stack_id WHERE a.id = $1`, id)
 	a, err := collectApproval(rows)
 	switch {
 	case err != nil:
-		return Approval{}, fmt.Errorf("read approval %d: %w", id, err)
+		return approval.Approval{}, fmt.Errorf("read approval %d: %w", id, err)
 	case a == nil:
-		return Approval{}, fmt.Errorf("approval %d %w", id, ErrNotFound)
+		return approval.Approval{}, fmt.Errorf("approval %d %w", id, ErrNotFound)
 	}
 	return *a, nil
 }
 
 // Approvals lists approvals, newest first, of one stack (by id; 0 = all
 // stacks, deleted ones included), at most limit of them (limit <= 0: all).
-func (s *Store) Approvals(ctx context.Context, stackID int64, limit int) ([]Approval, error) {
+func (s *Store) Approvals(ctx context.Context, stackID int64, limit int) ([]approval.Approval, error) {
 	var lim any
 	if limit > 0 {
 		lim = limit
@@ -202,9 +142,9 @@ func (s *Store) Approvals(ctx context.Context, stackID int64, limit int) ([]Appr
 // ErrNotFound when it does not exist. A claim running at the same moment
 // wins or loses as a whole: the cancel waits for it and then sees the
 // approval applying.
-func (s *Store) CancelApproval(ctx context.Context, id int64, message string) (Approval, error) {
+func (s *Store) CancelApproval(ctx context.Context, id int64, message string) (approval.Approval, error) {
 	if message = cleanText(message); strings.TrimSpace(message) == "" {
-		message = messageCancelled
+		message = approval.MessageCancelled
 	}
 	rows, _ := s.pool.Query(ctx, `UPDATE approvals a SET status = 'cancelled', message = $2, finished_at = now()
 		FROM stacks s WHERE s.id = a.stack_id AND a.id = $1 AND a.status = 'pending'
@@ -212,13 +152,13 @@ func (s *Store) CancelApproval(ctx context.Context, id int64, message string) (A
 	a, err := collectApproval(rows)
 	switch {
 	case err != nil:
-		return Approval{}, fmt.Errorf("cancel approval %d: %w", id, err)
+		return approval.Approval{}, fmt.Errorf("cancel approval %d: %w", id, refusedTransition(err))
 	case a != nil:
 		return *a, nil
 	}
 	cur, err := s.Approval(ctx, id)
 	if err != nil {
-		return Approval{}, fmt.Errorf("cancel approval: %w", err)
+		return approval.Approval{}, fmt.Errorf("cancel approval: %w", err)
 	}
 	return cur, fmt.Errorf("cancel approval %d: it is %s: %w", id, cur.Status, ErrNotPending)
 }
@@ -249,11 +189,11 @@ const oneApplyingIndex = "approvals_one_applying_per_stack"
 //
 // Approvals of a stack deleted after they were filed are still claimed, so
 // that the loop finishes them (as stale) instead of leaving them pending.
-func (s *Store) ClaimApproval(ctx context.Context, stackID int64, replica string) (*Approval, error) {
+func (s *Store) ClaimApproval(ctx context.Context, stackID int64, replica string) (*approval.Approval, error) {
 	if strings.TrimSpace(replica) == "" {
 		return nil, fmt.Errorf("claim approval of stack %d: the replica identity is empty", stackID)
 	}
-	var claimed *Approval
+	var claimed *approval.Approval
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, _ := tx.Query(ctx, `SELECT id FROM stacks WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED`, stackID)
 		if n, err := pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil || len(n) == 0 {
@@ -278,7 +218,7 @@ func (s *Store) ClaimApproval(ctx context.Context, stackID int64, replica string
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("claim approval of stack %d: %w", stackID, err)
+		return nil, fmt.Errorf("claim approval of stack %d: %w", stackID, refusedTransition(err))
 	}
 	return claimed, nil
 }
@@ -310,7 +250,7 @@ func (s *Store) MarkApprovalLocked(ctx context.Context, id int64, pid int32) err
 // (wrapped) when the approval is not applying, ErrNotFound when it does not
 // exist. Finish before releasing the stack's lock: once the lock is gone
 // the sweep may call the approval interrupted.
-func (s *Store) FinishApproval(ctx context.Context, id int64, status, message string, result any) error {
+func (s *Store) FinishApproval(ctx context.Context, id int64, status approval.Status, message string, result any) error {
 	return s.finishApproval(ctx, s.pool, id, status, message, result)
 }
 
@@ -318,7 +258,7 @@ func (s *Store) FinishApproval(ctx context.Context, id int64, status, message st
 // an outcome in the same transaction that releases the stack's lock
 // (lock.Lease.Release), so that nobody sees a finished approval while its
 // lock is still held.
-func (s *Store) FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status, message string, result any) error {
+func (s *Store) FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64, status approval.Status, message string, result any) error {
 	return s.finishApproval(ctx, tx, id, status, message, result)
 }
 
@@ -327,10 +267,14 @@ type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-func (s *Store) finishApproval(ctx context.Context, db execer, id int64, status, message string, result any) error {
-	if !slices.Contains(approvalOutcomes, status) {
+func (s *Store) finishApproval(ctx context.Context, db execer, id int64, status approval.Status, message string, result any) error {
+	if !approval.CanTransition(approval.Applying, status) {
+		outcomes := make([]string, 0, len(approval.Outcomes()))
+		for _, o := range approval.Outcomes() {
+			outcomes = append(outcomes, string(o))
+		}
 		return fmt.Errorf("finish approval %d: the status is not an outcome of an apply; use one of %s",
-			id, strings.Join(approvalOutcomes, ", "))
+			id, strings.Join(outcomes, ", "))
 	}
 	var body []byte
 	if result != nil {
@@ -343,7 +287,7 @@ func (s *Store) finishApproval(ctx context.Context, db execer, id int64, status,
 	tag, err := db.Exec(ctx, `UPDATE approvals SET status = $2, message = $3, result = $4, finished_at = now()
 		WHERE id = $1 AND status = 'applying'`, id, status, cleanText(message), body)
 	if err != nil {
-		return fmt.Errorf("finish approval %d: %w", id, err)
+		return fmt.Errorf("finish approval %d: %w", id, refusedTransition(err))
 	}
 	if tag.RowsAffected() == 0 {
 		return s.wrongStatus(ctx, "finish", id, ErrNotApplying)
@@ -370,7 +314,7 @@ func (s *Store) wrongStatus(ctx context.Context, verb string, id int64, sentinel
 // itself on ChannelApprovalEvents at commit. Text that PostgreSQL cannot
 // store (NUL, invalid UTF-8) is replaced by U+FFFD. It returns
 // ErrNotApplying (wrapped) for an approval never claimed.
-func (s *Store) AppendApprovalEvents(ctx context.Context, id int64, events []ApprovalEvent) error {
+func (s *Store) AppendApprovalEvents(ctx context.Context, id int64, events []approval.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -411,10 +355,10 @@ func (s *Store) AppendApprovalEvents(ctx context.Context, id int64, events []App
 // ApprovalEvents returns an approval's events with seq > after, in seq
 // order (none for an unknown approval). To follow an apply, call it again
 // with the last seq received when ChannelApprovalEvents announces more.
-func (s *Store) ApprovalEvents(ctx context.Context, id int64, after int) ([]ApprovalEvent, error) {
+func (s *Store) ApprovalEvents(ctx context.Context, id int64, after int) ([]approval.Event, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT approval_id, seq, at, container, action, status, message
 		FROM approval_events WHERE approval_id = $1 AND seq > $2 ORDER BY seq`, id, after)
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ApprovalEvent])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[approval.Event])
 	if err != nil {
 		return nil, fmt.Errorf("read events of approval %d: %w", id, err)
 	}
@@ -426,9 +370,9 @@ func (s *Store) ApprovalEvents(ctx context.Context, id int64, after int) ([]Appr
 // approval being claimed at that moment is left to the claim.
 func (s *Store) ExpireApprovals(ctx context.Context) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE approvals SET status = 'expired', finished_at = now(), message = $1
-		WHERE status = 'pending' AND expires_at <= now()`, messageExpired)
+		WHERE status = 'pending' AND expires_at <= now()`, approval.MessageExpired)
 	if err != nil {
-		return 0, fmt.Errorf("expire approvals: %w", err)
+		return 0, fmt.Errorf("expire approvals: %w", refusedTransition(err))
 	}
 	return tag.RowsAffected(), nil
 }
@@ -457,10 +401,10 @@ func (s *Store) InterruptOrphanedApprovals(ctx context.Context, namespace int32,
 				  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 				  AND l.classid::int8 = $1 AND l.objid::int8 = a.stack_id AND l.pid = a.lock_pid)))
 		RETURNING a.stack_id`,
-		int64(uint32(namespace)), max(grace.Microseconds(), 1), messageInterrupted)
+		int64(uint32(namespace)), max(grace.Microseconds(), 1), approval.MessageInterrupted)
 	stacks, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, fmt.Errorf("interrupt orphaned approvals: %w", err)
+		return nil, fmt.Errorf("interrupt orphaned approvals: %w", refusedTransition(err))
 	}
 	return stacks, nil
 }
@@ -473,9 +417,9 @@ func (s *Store) ActiveApprovalStacks(ctx context.Context) (pending, applying []i
 		WHERE status = 'applying' OR (status = 'pending' AND (expires_at IS NULL OR expires_at > now()))
 		ORDER BY stack_id`)
 	var id int64
-	var status string
+	var status approval.Status
 	_, err = pgx.ForEachRow(rows, []any{&id, &status}, func() error {
-		if status == ApprovalPending {
+		if status == approval.Pending {
 			pending = append(pending, id)
 		} else {
 			applying = append(applying, id)
@@ -491,9 +435,9 @@ func (s *Store) ActiveApprovalStacks(ctx context.Context) (pending, applying []i
 // ApprovalCounts counts approvals per status; every status is present,
 // zeros included.
 func (s *Store) ApprovalCounts(ctx context.Context) (map[string]int, error) {
-	counts := make(map[string]int, len(ApprovalStatuses))
-	for _, st := range ApprovalStatuses {
-		counts[st] = 0
+	counts := make(map[string]int, len(approval.Statuses()))
+	for _, st := range approval.Statuses() {
+		counts[string(st)] = 0
 	}
 	rows, _ := s.pool.Query(ctx, `SELECT status, count(*) FROM approvals GROUP BY status`)
 	var status string

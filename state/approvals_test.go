@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/state"
@@ -57,7 +58,7 @@ func newStackRow(t *testing.T, s *state.Store, name string) int64 {
 	return id
 }
 
-func fileApproval(t *testing.T, s *state.Store, stackID int64, ttl time.Duration) state.Approval {
+func fileApproval(t *testing.T, s *state.Store, stackID int64, ttl time.Duration) approval.Approval {
 	t.Helper()
 	a, err := s.CreateApproval(testContext(t), stackID, "token-1", []byte(testPlan), "alice", ttl)
 	if err != nil {
@@ -67,7 +68,7 @@ func fileApproval(t *testing.T, s *state.Store, stackID int64, ttl time.Duration
 }
 
 // claim claims the next approval of a stack and fails unless there is one.
-func claim(t *testing.T, s *state.Store, stackID int64) state.Approval {
+func claim(t *testing.T, s *state.Store, stackID int64) approval.Approval {
 	t.Helper()
 	a, err := s.ClaimApproval(testContext(t), stackID, "replica-test")
 	if err != nil || a == nil {
@@ -76,7 +77,7 @@ func claim(t *testing.T, s *state.Store, stackID int64) state.Approval {
 	return *a
 }
 
-func approvalStatus(t *testing.T, s *state.Store, id int64) state.Approval {
+func approvalStatus(t *testing.T, s *state.Store, id int64) approval.Approval {
 	t.Helper()
 	a, err := s.Approval(testContext(t), id)
 	if err != nil {
@@ -136,7 +137,7 @@ func TestCreateApproval(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CreateApproval: %v", err)
 			}
-			if a.Status != state.ApprovalPending || a.StackID != live || a.Stack != "shop" || a.Token != tc.token ||
+			if a.Status != approval.Pending || a.StackID != live || a.Stack != "shop" || a.Token != tc.token ||
 				a.RequestedBy != "alice" || a.StartedAt != nil || a.FinishedAt != nil || a.ClaimedBy != "" || a.LockPID != 0 {
 				t.Errorf("created %+v", a)
 			}
@@ -260,10 +261,10 @@ func TestClaimApprovalExactlyOnce(t *testing.T) {
 					if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM approvals WHERE stack_id = $1 AND status = 'applying'`, stackID).Scan(&applying); err != nil || applying != 1 {
 						fail("stack %d: %d applying approvals while %s applies %d (%v)", stackID, applying, name, a.ID, err)
 					}
-					if a.Status != state.ApprovalApplying || a.ClaimedBy != name || a.StackID != stackID || a.StartedAt == nil {
+					if a.Status != approval.Applying || a.ClaimedBy != name || a.StackID != stackID || a.StartedAt == nil {
 						fail("claimed %+v", *a)
 					}
-					if err := s.FinishApproval(ctx, a.ID, state.ApprovalSucceeded, "Applied.", nil); err != nil {
+					if err := s.FinishApproval(ctx, a.ID, approval.Succeeded, "Applied.", nil); err != nil {
 						fail("FinishApproval(%d): %v", a.ID, err)
 					}
 					done.Add(1)
@@ -293,7 +294,7 @@ func TestClaimApprovalExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts[state.ApprovalSucceeded] != approvals || counts[state.ApprovalPending] != 0 || counts[state.ApprovalApplying] != 0 {
+	if counts[string(approval.Succeeded)] != approvals || counts[string(approval.Pending)] != 0 || counts[string(approval.Applying)] != 0 {
 		t.Errorf("counts after the run: %v", counts)
 	}
 	t.Logf("claims per replica: %v", byWho)
@@ -324,7 +325,7 @@ func TestClaimApprovalRules(t *testing.T) {
 	if code, constraint := pgCode(err); code != "23505" || constraint != "approvals_one_applying_per_stack" {
 		t.Fatalf("second applying approval: err %v, want unique violation", err)
 	}
-	if err := s.FinishApproval(ctx, first.ID, state.ApprovalSucceeded, "Applied.", nil); err != nil {
+	if err := s.FinishApproval(ctx, first.ID, approval.Succeeded, "Applied.", nil); err != nil {
 		t.Fatal(err)
 	}
 	// Approvals filed before the stack was deleted are still claimed, so
@@ -408,14 +409,14 @@ func TestExpireApprovals(t *testing.T) {
 		t.Fatalf("ExpireApprovals = %d, %v; want 1", n, err)
 	}
 	a := approvalStatus(t, s, short.ID)
-	if a.Status != state.ApprovalExpired || a.FinishedAt == nil || a.StartedAt != nil || a.Duration() != 0 {
+	if a.Status != approval.Expired || a.FinishedAt == nil || a.StartedAt != nil || a.Duration() != 0 {
 		t.Errorf("expired approval: %+v", a)
 	}
 	assertSentence(t, "expired", a.Message)
 	if n, err := s.ExpireApprovals(ctx); err != nil || n != 0 {
 		t.Errorf("second ExpireApprovals = %d, %v; want 0", n, err)
 	}
-	if got := approvalStatus(t, s, lasting.ID); got.Status != state.ApprovalApplying {
+	if got := approvalStatus(t, s, lasting.ID); got.Status != approval.Applying {
 		t.Errorf("applying approval became %s", got.Status)
 	}
 	pending, applying, err := s.ActiveApprovalStacks(ctx)
@@ -446,20 +447,20 @@ func TestInterruptOrphanedApprovals(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		setup     func(t *testing.T, a state.Approval)
+		setup     func(t *testing.T, a approval.Approval)
 		interrupt bool
 	}{
-		{"lock held by the recorded session", func(t *testing.T, a state.Approval) {
+		{"lock held by the recorded session", func(t *testing.T, a approval.Approval) {
 			mark(t, a.ID, lease(t, a.StackID).BackendPID())
 		}, false},
-		{"lock released", func(t *testing.T, a state.Approval) {
+		{"lock released", func(t *testing.T, a approval.Approval) {
 			l := lease(t, a.StackID)
 			mark(t, a.ID, l.BackendPID())
 			if err := l.Unlock(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}, true},
-		{"locking session terminated", func(t *testing.T, a state.Approval) {
+		{"locking session terminated", func(t *testing.T, a approval.Approval) {
 			l := lease(t, a.StackID)
 			mark(t, a.ID, l.BackendPID())
 			var ok bool
@@ -467,11 +468,11 @@ func TestInterruptOrphanedApprovals(t *testing.T) {
 				t.Fatalf("pg_terminate_backend: %v, %v", ok, err)
 			}
 		}, true},
-		{"lock held by another session than recorded", func(t *testing.T, a state.Approval) {
+		{"lock held by another session than recorded", func(t *testing.T, a approval.Approval) {
 			l := lease(t, a.StackID)
 			mark(t, a.ID, l.BackendPID()+100000)
 		}, true},
-		{"recorded session holds the lock of another namespace", func(t *testing.T, a state.Approval) {
+		{"recorded session holds the lock of another namespace", func(t *testing.T, a approval.Approval) {
 			conn, err := stores[1].Pool().Acquire(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -483,12 +484,12 @@ func TestInterruptOrphanedApprovals(t *testing.T) {
 			}
 			mark(t, a.ID, pid)
 		}, true},
-		{"no lock recorded, claimed longer ago than grace", func(t *testing.T, a state.Approval) {
+		{"no lock recorded, claimed longer ago than grace", func(t *testing.T, a approval.Approval) {
 			if _, err := s.Pool().Exec(ctx, `UPDATE approvals SET started_at = now() - interval '2 hours' WHERE id = $1`, a.ID); err != nil {
 				t.Fatal(err)
 			}
 		}, true},
-		{"no lock recorded, within grace", func(t *testing.T, a state.Approval) {}, false},
+		{"no lock recorded, within grace", func(t *testing.T, a approval.Approval) {}, false},
 	}
 	ids := make([]int64, len(tests))
 	var want []int64
@@ -513,11 +514,11 @@ func TestInterruptOrphanedApprovals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := approvalStatus(t, s, ids[i])
 			switch {
-			case tc.interrupt && (a.Status != state.ApprovalInterrupted || a.FinishedAt == nil):
+			case tc.interrupt && (a.Status != approval.Interrupted || a.FinishedAt == nil):
 				t.Errorf("status %s, want interrupted", a.Status)
 			case tc.interrupt:
 				assertSentence(t, "interrupted", a.Message)
-			case a.Status != state.ApprovalApplying:
+			case a.Status != approval.Applying:
 				t.Errorf("status %s, want applying", a.Status)
 			}
 		})
@@ -598,7 +599,7 @@ func TestMigration3InterruptsDuplicateApplying(t *testing.T) {
 		if err := rows.Scan(&st, &msg); err != nil {
 			t.Fatal(err)
 		}
-		if st == state.ApprovalInterrupted {
+		if st == string(approval.Interrupted) {
 			assertSentence(t, "migration", msg)
 		}
 		statuses = append(statuses, st)
@@ -646,9 +647,9 @@ func TestAppendApprovalEventsConcurrently(t *testing.T) {
 		wg.Go(func() {
 			batch := w + 1 // 1, 2, 3, 4 events per call
 			for i := 0; i < perWriter && errs[w] == nil; i += batch {
-				var evs []state.ApprovalEvent
+				var evs []approval.Event
 				for j := i; j < min(i+batch, perWriter); j++ {
-					evs = append(evs, state.ApprovalEvent{Container: fmt.Sprintf("w%d", w), Action: "create",
+					evs = append(evs, approval.Event{Container: fmt.Sprintf("w%d", w), Action: "create",
 						Status: "done", Message: fmt.Sprintf("%d", j)})
 				}
 				errs[w] = s.AppendApprovalEvents(ctx, a.ID, evs)
@@ -708,22 +709,22 @@ func TestAppendApprovalEventsRules(t *testing.T) {
 	tests := []struct {
 		name    string
 		id      int64
-		event   state.ApprovalEvent
+		event   approval.Event
 		wantErr error
-		want    state.ApprovalEvent // compared when wantErr is nil
+		want    approval.Event // compared when wantErr is nil
 	}{
-		{"given time kept", applying.ID, state.ApprovalEvent{At: at, Container: "c", Action: "create", Status: "done", Message: "ok"}, nil,
-			state.ApprovalEvent{At: at, Container: "c", Action: "create", Status: "done", Message: "ok"}},
-		{"zero time is now", applying.ID, state.ApprovalEvent{Container: "c"}, nil, state.ApprovalEvent{Container: "c"}},
-		{"text PostgreSQL refuses", applying.ID, state.ApprovalEvent{Container: "c", Message: "a\x00b\xffc"}, nil,
-			state.ApprovalEvent{Container: "c", Message: "a\uFFFDb\uFFFDc"}},
-		{"never claimed", pending.ID, state.ApprovalEvent{Message: secretValue}, state.ErrNotApplying, state.ApprovalEvent{}},
-		{"unknown approval", 999999, state.ApprovalEvent{Message: secretValue}, state.ErrNotFound, state.ApprovalEvent{}},
+		{"given time kept", applying.ID, approval.Event{At: at, Container: "c", Action: "create", Status: "done", Message: "ok"}, nil,
+			approval.Event{At: at, Container: "c", Action: "create", Status: "done", Message: "ok"}},
+		{"zero time is now", applying.ID, approval.Event{Container: "c"}, nil, approval.Event{Container: "c"}},
+		{"text PostgreSQL refuses", applying.ID, approval.Event{Container: "c", Message: "a\x00b\xffc"}, nil,
+			approval.Event{Container: "c", Message: "a\uFFFDb\uFFFDc"}},
+		{"never claimed", pending.ID, approval.Event{Message: secretValue}, state.ErrNotApplying, approval.Event{}},
+		{"unknown approval", 999999, approval.Event{Message: secretValue}, state.ErrNotFound, approval.Event{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := time.Now()
-			err := s.AppendApprovalEvents(ctx, tc.id, []state.ApprovalEvent{tc.event})
+			err := s.AppendApprovalEvents(ctx, tc.id, []approval.Event{tc.event})
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err = %v, want %v", err, tc.wantErr)
@@ -790,7 +791,7 @@ func TestCancelApproval(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CancelApproval: %v", err)
 			}
-			if a.Status != state.ApprovalCancelled || a.FinishedAt == nil || a.ID != tc.id || a.Stack != "shop" {
+			if a.Status != approval.Cancelled || a.FinishedAt == nil || a.ID != tc.id || a.Stack != "shop" {
 				t.Errorf("cancelled approval: %+v", a)
 			}
 			if assertSentence(t, "cancelled", a.Message); tc.wantMsg != "" && a.Message != tc.wantMsg {
@@ -798,7 +799,7 @@ func TestCancelApproval(t *testing.T) {
 			}
 		})
 	}
-	if got := approvalStatus(t, s, applying.ID); got.Status != state.ApprovalApplying {
+	if got := approvalStatus(t, s, applying.ID); got.Status != approval.Applying {
 		t.Errorf("a refused cancel changed the applying approval to %s", got.Status)
 	}
 }
@@ -814,19 +815,19 @@ func TestFinishApproval(t *testing.T) {
 	tests := []struct {
 		name       string
 		claimed    bool
-		status     string
+		status     approval.Status
 		result     any
 		wantErr    error
 		wantResult string
 	}{
-		{"succeeded with result", true, state.ApprovalSucceeded, result{"up", map[string]int{"db": 2}}, nil, `{"compose_output": "up", "durations": {"db": 2}}`},
-		{"failed with NUL in output", true, state.ApprovalFailed, result{ComposeOutput: "a\x00b"}, nil, `{"compose_output": "a\ufffdb", "durations": null}`},
-		{"stale without result", true, state.ApprovalStale, nil, nil, "null"},
-		{"conflict with raw JSON", true, state.ApprovalConflict, json.RawMessage(`{"holder": 42}`), nil, `{"holder": 42}`},
-		{"interrupted", true, state.ApprovalInterrupted, nil, nil, "null"},
-		{"from pending", false, state.ApprovalSucceeded, nil, state.ErrNotApplying, ""},
-		{"cancelled is no outcome", true, state.ApprovalCancelled, nil, errAny, ""},
-		{"applying is not final", true, state.ApprovalApplying, nil, errAny, ""},
+		{"succeeded with result", true, approval.Succeeded, result{"up", map[string]int{"db": 2}}, nil, `{"compose_output": "up", "durations": {"db": 2}}`},
+		{"failed with NUL in output", true, approval.Failed, result{ComposeOutput: "a\x00b"}, nil, `{"compose_output": "a\ufffdb", "durations": null}`},
+		{"stale without result", true, approval.Stale, nil, nil, "null"},
+		{"conflict with raw JSON", true, approval.Conflict, json.RawMessage(`{"holder": 42}`), nil, `{"holder": 42}`},
+		{"interrupted", true, approval.Interrupted, nil, nil, "null"},
+		{"from pending", false, approval.Succeeded, nil, state.ErrNotApplying, ""},
+		{"cancelled is no outcome", true, approval.Cancelled, nil, errAny, ""},
+		{"applying is not final", true, approval.Applying, nil, errAny, ""},
 		{"unknown status", true, secretValue, nil, errAny, ""},
 	}
 	for i, tc := range tests {
@@ -857,12 +858,12 @@ func TestFinishApproval(t *testing.T) {
 			if d := got.Duration(); d < 0 || d != got.FinishedAt.Sub(*got.StartedAt) {
 				t.Errorf("Duration() = %v, started %v finished %v", d, got.StartedAt, got.FinishedAt)
 			}
-			if err := s.FinishApproval(ctx, a.ID, state.ApprovalSucceeded, "Again.", nil); !errors.Is(err, state.ErrNotApplying) {
+			if err := s.FinishApproval(ctx, a.ID, approval.Succeeded, "Again.", nil); !errors.Is(err, state.ErrNotApplying) {
 				t.Errorf("second finish: err = %v, want ErrNotApplying", err)
 			}
 		})
 	}
-	if err := s.FinishApproval(ctx, 999999, state.ApprovalSucceeded, "Done.", nil); !errors.Is(err, state.ErrNotFound) {
+	if err := s.FinishApproval(ctx, 999999, approval.Succeeded, "Done.", nil); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("unknown approval: err = %v, want ErrNotFound", err)
 	}
 }
@@ -882,7 +883,7 @@ func TestApprovalDuration(t *testing.T) {
 		{"pending", nil, nil, 0},
 	}
 	for _, tc := range tests {
-		if got := (state.Approval{StartedAt: tc.started, FinishedAt: tc.finished}).Duration(); got != tc.want {
+		if got := (approval.Approval{StartedAt: tc.started, FinishedAt: tc.finished}).Duration(); got != tc.want {
 			t.Errorf("%s: Duration() = %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -893,7 +894,7 @@ func TestApprovalCountsAndListing(t *testing.T) {
 	s := newStore(t)
 	ctx := testContext(t)
 	counts, err := s.ApprovalCounts(ctx)
-	if err != nil || len(counts) != len(state.ApprovalStatuses) {
+	if err != nil || len(counts) != len(approval.Statuses()) {
 		t.Fatalf("ApprovalCounts on an empty table = %v, %v; want every status", counts, err)
 	}
 	for st, n := range counts {
@@ -910,10 +911,10 @@ func TestApprovalCountsAndListing(t *testing.T) {
 	}
 	claim(t, s, one)
 	counts, err = s.ApprovalCounts(ctx)
-	want := map[string]int{state.ApprovalPending: 1, state.ApprovalApplying: 1, state.ApprovalCancelled: 1}
-	for _, st := range state.ApprovalStatuses {
-		if counts[st] != want[st] {
-			t.Errorf("%s = %d, want %d (%v)", st, counts[st], want[st], err)
+	want := map[approval.Status]int{approval.Pending: 1, approval.Applying: 1, approval.Cancelled: 1}
+	for _, st := range approval.Statuses() {
+		if counts[string(st)] != want[st] {
+			t.Errorf("%s = %d, want %d (%v)", st, counts[string(st)], want[st], err)
 		}
 	}
 	pending, applying, err := s.ActiveApprovalStacks(ctx)
@@ -926,19 +927,19 @@ func TestApprovalCountsAndListing(t *testing.T) {
 		want  int
 	}{{0, 0, 3}, {0, 2, 2}, {one, 0, 2}, {two, 10, 1}} {
 		list, err := s.Approvals(ctx, tc.stack, tc.limit)
-		if err != nil || len(list) != tc.want || !slices.IsSortedFunc(list, func(a, b state.Approval) int { return int(b.ID - a.ID) }) {
+		if err != nil || len(list) != tc.want || !slices.IsSortedFunc(list, func(a, b approval.Approval) int { return int(b.ID - a.ID) }) {
 			t.Errorf("Approvals(%d, %d) = %d approvals, %v; want %d newest first", tc.stack, tc.limit, len(list), err, tc.want)
 		}
 	}
 	if _, err := s.Approval(ctx, 999999); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("Approval(unknown): err = %v, want ErrNotFound", err)
 	}
-	for _, st := range state.ApprovalStatuses {
-		if final := st != state.ApprovalPending && st != state.ApprovalApplying; state.ApprovalFinal(st) != final {
+	for _, st := range approval.Statuses() {
+		if final := st != approval.Pending && st != approval.Applying; approval.Status(st).Final() != final {
 			t.Errorf("ApprovalFinal(%s) = %v", st, !final)
 		}
 	}
-	if state.ApprovalFinal("done") {
+	if approval.Status("done").Final() {
 		t.Error("ApprovalFinal accepts an unknown status")
 	}
 }
@@ -964,11 +965,11 @@ func TestApprovalsKeepInputsOutOfErrors(t *testing.T) {
 			_, err := s.CreateApproval(ctx, 999999, secretValue, []byte(`{"p": "`+secretValue+`"}`), secretValue, 0)
 			return err
 		},
-		"finish unknown": func() error { return s.FinishApproval(ctx, 999999, state.ApprovalFailed, secretValue, secretValue) },
+		"finish unknown": func() error { return s.FinishApproval(ctx, 999999, approval.Failed, secretValue, secretValue) },
 		"result not encodable": func() error {
 			a := claim(t, s, fileApproval(t, s, stackID, 0).StackID)
-			defer func() { _ = s.FinishApproval(ctx, a.ID, state.ApprovalFailed, "Failed.", nil) }()
-			return s.FinishApproval(ctx, a.ID, state.ApprovalFailed, secretValue, map[string]any{secretValue: func() {}})
+			defer func() { _ = s.FinishApproval(ctx, a.ID, approval.Failed, "Failed.", nil) }()
+			return s.FinishApproval(ctx, a.ID, approval.Failed, secretValue, map[string]any{secretValue: func() {}})
 		},
 	}
 	for name, call := range calls {

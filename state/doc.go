@@ -4,7 +4,9 @@
 // computed with spec.Merge, the installation (the keys of staleness tokens
 // and label digests, and the recorded host paths), and LISTEN/NOTIFY on the
 // channels the schema's triggers feed. The approvals, approval_events and
-// stack_status tables are created here for the reconcile loop;
+// stack_status tables are created here for the reconcile loop; approvals
+// are stored here, but their lifecycle (statuses and allowed transitions,
+// which migration 6 enforces in the database) belongs to package approval.
 // docs/schema.md describes every table, trigger and payload.
 //
 // Every write validates with spec before it touches a row, runs in one

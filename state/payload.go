@@ -3,6 +3,8 @@ package state
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/devarch/devarch-controller/approval"
 )
 
 // DesiredChange is the payload on ChannelDesired. StackID is the stack's
@@ -17,9 +19,9 @@ type DesiredChange struct {
 
 // ApprovalChange is the payload on ChannelApprovals.
 type ApprovalChange struct {
-	ID      int64  `json:"id"`
-	StackID int64  `json:"stack_id"`
-	Status  string `json:"status"`
+	ID      int64           `json:"id"`
+	StackID int64           `json:"stack_id"`
+	Status  approval.Status `json:"status"`
 }
 
 // ApprovalEventChange is the payload on ChannelApprovalEvents.

@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,30 +121,34 @@ func TestApprovalConstraints(t *testing.T) {
 	s := newStore(t)
 	pool := s.Pool()
 	ctx := testContext(t)
-	var stackID int64
-	if err := pool.QueryRow(ctx, `INSERT INTO stacks (name) VALUES ('shop') RETURNING id`).Scan(&stackID); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name       string
+		claimed    bool // the row is applying (claimed) before the update, else pending
 		set        string
 		constraint string // "" when the row must be accepted
 	}{
-		{"pending", `status = 'pending'`, ""},
-		{"applying claimed", `status = 'applying', claimed_by = 'replica-1', started_at = now()`, ""},
-		{"succeeded", `status = 'succeeded', claimed_by = 'r', started_at = now(), finished_at = now()`, ""},
-		{"expired never started", `status = 'expired', finished_at = now()`, ""},
-		{"unknown status", `status = 'done', finished_at = now()`, "approvals_status_known"},
-		{"applying unclaimed", `status = 'applying', started_at = now()`, "approvals_applying_claimed"},
-		{"final without finished_at", `status = 'failed', claimed_by = 'r', started_at = now()`, "approvals_finished_final"},
-		{"pending with finished_at", `status = 'pending', finished_at = now()`, "approvals_finished_final"},
+		{"pending", false, `status = 'pending'`, ""},
+		{"applying claimed", false, `status = 'applying', claimed_by = 'replica-1', started_at = now()`, ""},
+		{"succeeded", true, `status = 'succeeded', claimed_by = 'r', started_at = now(), finished_at = now()`, ""},
+		{"expired never started", false, `status = 'expired', finished_at = now()`, ""},
+		{"unknown status", false, `status = 'done', finished_at = now()`, "approvals_status_known"},
+		{"applying unclaimed", false, `status = 'applying', started_at = now()`, "approvals_applying_claimed"},
+		{"final without finished_at", true, `status = 'failed', claimed_by = 'r', started_at = now()`, "approvals_finished_final"},
+		{"pending with finished_at", false, `status = 'pending', finished_at = now()`, "approvals_finished_final"},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var id int64
-			err := pool.QueryRow(ctx, `INSERT INTO approvals (stack_id, token, plan, requested_by) VALUES ($1, 'tok', '{}', 'tester') RETURNING id`, stackID).Scan(&id)
+			var id int64 // a stack of its own: at most one applying approval per stack
+			err := pool.QueryRow(ctx, `WITH s AS (INSERT INTO stacks (name) VALUES ($1) RETURNING id)
+				INSERT INTO approvals (stack_id, token, plan, requested_by) SELECT id, 'tok', '{}', 'tester' FROM s RETURNING id`,
+				fmt.Sprintf("shop-%d", i)).Scan(&id)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.claimed { // only applying may become succeeded or failed (migration 6)
+				if _, err := pool.Exec(ctx, `UPDATE approvals SET status = 'applying', claimed_by = 'r', started_at = now() WHERE id = $1`, id); err != nil {
+					t.Fatal(err)
+				}
 			}
 			_, err = pool.Exec(ctx, `UPDATE approvals SET `+tc.set+` WHERE id = $1`, id)
 			code, constraint := pgCode(err)

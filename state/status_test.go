@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -131,8 +132,8 @@ func TestWriteStackStatusesWhileApplying(t *testing.T) {
 			}
 		})
 	}
-	for _, a := range []state.Approval{a1, a2} {
-		if err := s.FinishApproval(ctx, a.ID, state.ApprovalSucceeded, "Applied.", nil); err != nil {
+	for _, a := range []approval.Approval{a1, a2} {
+		if err := s.FinishApproval(ctx, a.ID, approval.Succeeded, "Applied.", nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,7 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
+	"github.com/devarch/devarch-controller/config"
+	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -39,8 +44,8 @@ func newApplyCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, stack, p := sp.store, sp.stack, sp.plan
-			defer st.Close()
+			defer sp.close()
+			st, p := sp.store, sp.plan
 			out := cmd.OutOrStdout()
 			if err := p.WriteText(out, plan.TextOptions{Color: isTerminal(out)}); err != nil {
 				return err
@@ -53,13 +58,9 @@ func newApplyCommand(app *App) *cobra.Command {
 					return err
 				}
 			}
-			body, err := json.Marshal(p)
+			a, err := fileApproval(ctx, app, cfg, st, sp.planner, sp.stack.Name, p.Token)
 			if err != nil {
 				return err
-			}
-			a, err := st.CreateApproval(ctx, stack.ID, p.Token, body, requester(), cfg.ApprovalTTL)
-			if err != nil {
-				return fmt.Errorf("file approval: %w", err)
 			}
 			fmt.Fprintf(out, "\nApproval %d filed; waiting for the controller to apply it.\n", a.ID)
 			if timeout > 0 {
@@ -72,7 +73,7 @@ func newApplyCommand(app *App) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(out, "\nApproval %d %s: %s\n", final.ID, final.Status, final.Message)
-			if final.Status != state.ApprovalSucceeded {
+			if final.Status != approval.Succeeded {
 				if out := composeOutput(final); out != "" {
 					fmt.Fprintf(cmd.ErrOrStderr(), "\n%s\n", out)
 				}
@@ -84,6 +85,18 @@ func newApplyCommand(app *App) *cobra.Command {
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Minute, "give up following the apply after this long (0 = never)")
 	return cmd
+}
+
+// fileApproval files an approval of stack's plan with token (the one the
+// user confirmed) through the same use case as the API's
+// POST /api/v1/stacks/{name}/apply: same checks, same errors, same audit,
+// with the planner that made the plan the user saw.
+func fileApproval(ctx context.Context, app *App, cfg config.Config, st *state.Store, pl *planner.Planner, stack, token string) (approval.Approval, error) {
+	f := filing.New(filing.Deps{
+		Desired: st, Locks: lock.New(st.Pool(), app.Logger()), Applying: st, Approvals: st,
+		Planner: pl, Logger: app.Logger(),
+	}, cfg.ApprovalTTL)
+	return f.File(ctx, stack, token, requester())
 }
 
 // confirm asks for "yes" like terraform apply.
@@ -112,10 +125,10 @@ func requester() string {
 // follow prints an approval's progress events until it reaches a final
 // status and returns it. It listens for NOTIFY and also polls every
 // second, so a missed notification only delays output.
-func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (state.Approval, error) {
+func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (approval.Approval, error) {
 	notes, err := st.Listen(ctx, state.ChannelApprovalEvents, state.ChannelApprovals)
 	if err != nil {
-		return state.Approval{}, err
+		return approval.Approval{}, err
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -124,7 +137,7 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (stat
 	for {
 		events, err := st.ApprovalEvents(ctx, id, seq)
 		if err != nil {
-			return state.Approval{}, err
+			return approval.Approval{}, err
 		}
 		for _, e := range events {
 			seq = e.Seq
@@ -132,18 +145,18 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (stat
 		}
 		a, err := st.Approval(ctx, id)
 		if err != nil {
-			return state.Approval{}, err
+			return approval.Approval{}, err
 		}
-		if state.ApprovalFinal(a.Status) {
+		if a.Status.Final() {
 			return a, nil
 		}
-		if a.Status == state.ApprovalPending && !hinted && time.Since(started) > 10*time.Second {
+		if a.Status == approval.Pending && !hinted && time.Since(started) > 10*time.Second {
 			hinted = true
 			fmt.Fprintln(out, "  still pending: is a controller (devarch-controller serve) running against this database?")
 		}
 		select {
 		case <-ctx.Done():
-			return state.Approval{}, fmt.Errorf("stopped following approval %d (it is %s and continues without this command): %w", id, a.Status, ctx.Err())
+			return approval.Approval{}, fmt.Errorf("stopped following approval %d (it is %s and continues without this command): %w", id, a.Status, ctx.Err())
 		case <-notes:
 		case <-tick.C:
 		}
@@ -151,7 +164,7 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (stat
 }
 
 // composeOutput extracts compose's error text from a failed approval.
-func composeOutput(a state.Approval) string {
+func composeOutput(a approval.Approval) string {
 	var r struct {
 		ComposeOutput string `json:"compose_output"`
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
@@ -323,7 +324,7 @@ func TestKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if final := waitFinal(t, w.store, a.ID); final.Status != state.ApprovalStale {
+	if final := waitFinal(t, w.store, a.ID); final.Status != approval.Stale {
 		t.Errorf("approval with the old token ended %s: %s", final.Status, final.Message)
 	}
 
@@ -422,18 +423,18 @@ func (w *installationWorld) post(t *testing.T, path, body string) (int, string) 
 	return resp.StatusCode, string(b)
 }
 
-func waitFinal(t *testing.T, st *state.Store, id int64) state.Approval {
+func waitFinal(t *testing.T, st *state.Store, id int64) approval.Approval {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		a, err := st.Approval(t.Context(), id)
-		if err == nil && state.ApprovalFinal(a.Status) {
+		if err == nil && a.Status.Final() {
 			return a
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("approval %d did not finish within a minute", id)
-	return state.Approval{}
+	return approval.Approval{}
 }
 
 func tableText(t *testing.T, st *state.Store, table string) string {

@@ -34,7 +34,7 @@ func newPlanCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sp.store.Close()
+			defer sp.close()
 			p := sp.plan
 			out := cmd.OutOrStdout()
 			if output == "json" {

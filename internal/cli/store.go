@@ -92,12 +92,20 @@ func isTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// stackPlan is a stack's fresh plan, with the store it was read from (the
-// caller closes it).
+// stackPlan is a stack's fresh plan, with the store, runtime and planner
+// it was made with (the caller closes them with close).
 type stackPlan struct {
-	store *state.Store
-	stack spec.Stack
-	plan  *plan.Plan
+	store   *state.Store
+	rt      *deploy.Runtime
+	planner *planner.Planner
+	stack   spec.Stack
+	plan    *plan.Plan
+}
+
+// close closes the runtime and the store.
+func (sp *stackPlan) close() {
+	_ = sp.rt.Close()
+	sp.store.Close()
 }
 
 // planStack reads a stack from the database, observes the runtime and
@@ -120,7 +128,16 @@ func planWith(ctx context.Context, app *App, cfg config.Config, st *state.Store,
 	if err != nil {
 		return nil, err
 	}
-	defer rt.Close()
+	sp, err := planOn(ctx, app, cfg, st, rt, name)
+	if err != nil {
+		_ = rt.Close()
+		return nil, err
+	}
+	return sp, nil
+}
+
+// planOn plans the stack named name with a planner over st and rt.
+func planOn(ctx context.Context, app *App, cfg config.Config, st *state.Store, rt *deploy.Runtime, name string) (*stackPlan, error) {
 	pl := planner.New(st, rt.NewObserver(), planner.Options{})
 	d, err := pl.Desired(ctx, name)
 	if err != nil {
@@ -134,5 +151,5 @@ func planWith(ctx context.Context, app *App, cfg config.Config, st *state.Store,
 	if err != nil {
 		return nil, err
 	}
-	return &stackPlan{store: st, stack: d.Stack, plan: p}, nil
+	return &stackPlan{store: st, rt: rt, planner: pl, stack: d.Stack, plan: p}, nil
 }
