@@ -2,8 +2,8 @@ package approval
 
 // User-facing messages of the lifecycle: full sentences saying what
 // happened and what to do next. The API answers with MessageStale and
-// MessageConflict when it refuses to file an approval, and approvals that
-// end stale or conflict carry them.
+// MessageConflict when it refuses to file an approval; approvals that end
+// stale carry MessageStale.
 const (
 	// MessageStale: the stack or the installation changed since the plan.
 	MessageStale = "Plan is stale: the stack changed since the plan was generated. Generate a new plan."

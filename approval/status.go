@@ -19,7 +19,11 @@ const (
 	// Stale: the stack or the installation changed since the plan; nothing
 	// was applied.
 	Stale Status = "stale"
-	// Conflict: another session held the stack's lock; nothing was applied.
+	// Conflict: another session held the stack's lock when the approval
+	// was claimed; nothing was applied. Controllers before the lock-first
+	// order recorded it; the loop now takes the lock before it claims and
+	// leaves the approval pending while the lock is held, so it is found in
+	// old rows only (and stays in the table for them).
 	Conflict Status = "conflict"
 	// Interrupted: the controller was lost (or stopped) during the apply.
 	Interrupted Status = "interrupted"

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
 
+	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -64,6 +65,10 @@ type Result struct {
 	// ComposeOutput is compose's error output when the compose phase
 	// failed, kept for the approval row and the dashboard.
 	ComposeOutput string `json:"compose_output,omitempty"`
+	// Mismatches are how the engine after a successful apply differs from
+	// what the apply's plan predicted (see plan.Verify); none when it did
+	// what the plan said. The reconcile loop fills them in.
+	Mismatches []plan.Mismatch `json:"mismatches,omitempty"`
 }
 
 // ApplyError says which phase of an apply failed. Nothing after that phase

@@ -64,6 +64,11 @@ func TestToContainer(t *testing.T) {
 		NetworkSettings: &container.NetworkSettings{Networks: map[string]*network.EndpointSettings{
 			"devarch-shop-net": {NetworkID: "n1"},
 			"created-only":     nil,
+		}, Ports: network.PortMap{
+			// What the engine publishes now (an exited container publishes
+			// nothing; the input is synthetic): the live bindings.
+			network.MustParsePort("5432/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "15432"}},
+			network.MustParsePort("53/udp"):   {{HostIP: netip.MustParseAddr("0.0.0.0"), HostPort: "5353"}},
 		}},
 	}
 	labels["org.opencontainers.image.title"] = "postgres"
@@ -85,6 +90,10 @@ func TestToContainer(t *testing.T) {
 		Ports: []spec.Port{
 			{HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
 			{ContainerPort: 5432, Protocol: "tcp"},
+			{HostIP: "127.0.0.1", HostPort: 15432, ContainerPort: 5432, Protocol: "tcp"},
+		},
+		Published: []spec.Port{
+			{HostIP: "0.0.0.0", HostPort: 5353, ContainerPort: 53, Protocol: "udp"},
 			{HostIP: "127.0.0.1", HostPort: 15432, ContainerPort: 5432, Protocol: "tcp"},
 		},
 		Mounts: []spec.Volume{
@@ -332,6 +341,17 @@ func TestObserveRealEngine(t *testing.T) {
 		t.Errorf("web created %v, want about now", got.Created)
 	}
 	got.Created = time.Time{}
+	// The engine publishes 80/tcp on the requested host port and 53/udp on
+	// an ephemeral one (127.0.0.1 as requested).
+	var udpPort uint16
+	for _, p := range got.Published {
+		if p.ContainerPort == 53 && p.Protocol == "udp" && p.HostIP == "127.0.0.1" {
+			udpPort = p.HostPort
+		}
+	}
+	if udpPort == 0 {
+		t.Errorf("web publishes %v, want 53/udp on an ephemeral port of 127.0.0.1", got.Published)
+	}
 	want := spec.Container{
 		ID: web, Name: webName, StackID: stackID, StackName: stack, InstanceID: 1, InstanceName: "web",
 		Project: spec.ProjectName(stack), Service: "web", ConfigHash: "hash-web",
@@ -340,6 +360,10 @@ func TestObserveRealEngine(t *testing.T) {
 		Env: map[string]string{"FOO": "bar", "API_TOKEN": "hunter2"},
 		Ports: []spec.Port{
 			{HostIP: "127.0.0.1", ContainerPort: 53, Protocol: "udp"},
+			{HostIP: "127.0.0.1", HostPort: hostPort, ContainerPort: 80, Protocol: "tcp"},
+		},
+		Published: []spec.Port{
+			{HostIP: "127.0.0.1", HostPort: udpPort, ContainerPort: 53, Protocol: "udp"},
 			{HostIP: "127.0.0.1", HostPort: hostPort, ContainerPort: 80, Protocol: "tcp"},
 		},
 		Mounts: []spec.Volume{

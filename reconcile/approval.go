@@ -21,8 +21,7 @@ import (
 
 // User-facing messages of approval outcomes.
 const (
-	MessageConflict = approval.MessageConflict
-	MessageStale    = approval.MessageStale
+	MessageStale = approval.MessageStale
 	// MessageShutdown is the outcome of an apply cut off because the
 	// controller's shutdown timeout ran out.
 	MessageShutdown = "The controller stopped before the apply finished (its shutdown timeout ran out); the stack may be partly applied. Generate a new plan and apply it again."
@@ -31,9 +30,6 @@ const (
 	// restarted, the connection cut or silent) while it ran; %s is the
 	// phase it stopped in.
 	MessageLockLost = "Apply stopped in the %s phase: the controller lost the stack's lock (its database session ended), so no further phase ran; the stack may be partly applied. Generate a new plan and apply it again."
-	// MessageNoLock is the outcome (failed) of an approval whose stack lock
-	// could not be asked for (the database did not answer).
-	MessageNoLock = "The controller could not take the stack's lock (the database did not answer); nothing was applied. Apply again."
 	// MessageNoStart is the outcome (failed) of an approval that could not
 	// be started because the database did not answer.
 	MessageNoStart = "The controller could not read the stack or record the apply's start (the database did not answer); nothing was applied. Apply again."
@@ -68,64 +64,98 @@ type unfinished struct {
 	out      outcome
 }
 
-// processApprovals claims and applies the stack's pending approvals one
-// at a time, until none is left, an apply failed, or the controller
-// drains. After a failed apply the stack is planned again (afterApply
-// queued it) before its next approval is claimed: when the engine is down,
-// that reconcile fails and the approvals wait, pending, instead of all
-// failing at once.
-func (c *Controller) processApprovals(ctx context.Context, stackID int64) error {
-	for !c.isDraining() {
+// actOutcome is how the act step ended.
+type actOutcome int
+
+const (
+	// idle: no approval of the stack is pending.
+	idle actOutcome = iota
+	// applyFailed: an apply ran and failed; the stack is planned again
+	// (afterApply queued it) before its next approval is claimed.
+	applyFailed
+	// lockBusy: another session holds the stack's lock; the approval
+	// stays pending and the stack comes back after Options.LockRetry.
+	lockBusy
+	// draining: the controller stopped taking approvals.
+	draining
+)
+
+// act applies the stack's pending approvals one at a time: it takes the
+// stack's lock, claims the oldest pending approval and applies it, until
+// none is left, an apply failed, the lock is busy, or the controller
+// drains. The lock comes first, so an approval is claimed only when it can
+// be applied at once: while another session holds the lock (an apply of
+// another replica, an operator), the approval stays pending and the stack
+// is requeued after a delay; nothing sleeps in the worker. After a failed
+// apply the stack is planned again before its next approval is claimed:
+// when the engine is down, that reconcile fails and the approvals wait,
+// pending, instead of all failing at once.
+func (c *Controller) act(ctx context.Context, stackID int64) (passResult, error) {
+	out, err := c.applyPending(ctx, stackID)
+	if out == lockBusy {
+		return passResult{requeueAfter: c.o.LockRetry}, nil
+	}
+	return passResult{}, err
+}
+
+func (c *Controller) applyPending(ctx context.Context, stackID int64) (actOutcome, error) {
+	for {
+		if c.isDraining() {
+			return draining, nil
+		}
+		pending, err := c.d.Approvals.HasPendingApproval(ctx, stackID)
+		if err != nil || !pending {
+			return idle, err
+		}
+		lease, err := c.d.Locker.TryLock(c.applyCtx, stackID)
+		if errors.Is(err, lock.ErrHeld) {
+			c.metrics.lockConflict()
+			c.log.Info("stack's lock is held by another session; its pending approval waits",
+				zap.Int64("stack_id", stackID), zap.Duration("retry_in", c.o.LockRetry), zap.NamedError("err", err))
+			return lockBusy, nil
+		}
+		if err != nil {
+			return idle, fmt.Errorf("lock stack %d: %w", stackID, err)
+		}
 		// The claim must not be cut off by a shutdown: the row could be
 		// claimed with nobody to apply it.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		a, err := c.d.Approvals.ClaimApproval(cctx, stackID, c.o.ReplicaID)
 		cancel()
-		if err != nil {
-			return err
+		if err != nil || a == nil {
+			c.unlock(lease)
+			return idle, err
 		}
-		if a == nil {
-			return nil
-		}
-		err = c.handleApproval(*a)
+		err = c.handleApproval(*a, lease)
 		if errors.Is(err, errApplyFailed) {
-			return nil
+			return applyFailed, nil
 		}
 		if err != nil {
-			return err
+			return idle, err
 		}
 	}
-	return nil
 }
 
-// handleApproval applies one claimed approval: lock → recompute token →
-// apply → record the outcome and release the lock in one transaction →
-// plan the stack again. It runs on applyCtx, which outlives a shutdown
-// request by ShutdownTimeout. A lock held by another session is a conflict
-// at once: a controller finishing an approval releases the lock before
-// its outcome commits (lock.Lease.Release), and no approval of a stack is
-// claimed while another one is applying, so the holder is never a
-// controller handing over. Nothing here sleeps or waits for a lock.
-func (c *Controller) handleApproval(a approval.Approval) error {
+// unlock releases a lease that applied nothing.
+func (c *Controller) unlock(lease *lock.Lease) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.applyCtx), finishTimeout)
+	defer cancel()
+	if err := lease.Unlock(ctx); err != nil {
+		c.log.Warn("release an unused stack lock", zap.NamedError("err", err))
+	}
+}
+
+// handleApproval applies one claimed approval under lease, the stack's
+// lock: recompute the token → apply → check the apply → record the
+// outcome and release the lock in one transaction → plan the stack again.
+// It runs on applyCtx, which outlives a shutdown request by
+// ShutdownTimeout.
+func (c *Controller) handleApproval(a approval.Approval, lease *lock.Lease) error {
 	ctx := c.applyCtx
 	log := c.log.With(zap.String("stack", a.Stack), zap.Int64("approval_id", a.ID))
-	lease, err := c.d.Locker.TryLock(ctx, a.StackID)
-	var out outcome
-	switch {
-	case errors.Is(err, lock.ErrHeld):
-		c.metrics.lockConflict()
-		log.Info("approval conflicts with another session holding the stack's lock")
-		out = outcome{status: approval.Conflict, message: MessageConflict}
-	case err != nil:
-		log.Warn("cannot take the stack's lock; the approval fails", zap.NamedError("err", err))
-		out = outcome{status: approval.Failed, message: MessageNoLock}
-	default:
-		out = c.applyLocked(ctx, a, lease, log)
-	}
-	err = c.record(a, lease, out, log)
-	if lease != nil {
-		c.afterApply(a.StackID) // the lock is released: plan again
-	}
+	out := c.applyLocked(ctx, a, lease, log)
+	err := c.record(a, lease, out, log)
+	c.afterApply(a.StackID) // the lock is released: plan again
 	if err != nil {
 		return err
 	}
@@ -160,6 +190,7 @@ func (c *Controller) applyLocked(ctx context.Context, a approval.Approval, lease
 		return outcome{status: approval.Stale, message: MessageStale}
 	}
 	c.recordStatuses(ctx, []state.StackStatus{c.applyingStatus(s, in)})
+	check := c.predict(ctx, d, log)
 	log.Info("applying approved plan")
 	// The state directory is a name too: it appears in engine errors about
 	// bind mounts and config files.
@@ -171,7 +202,17 @@ func (c *Controller) applyLocked(ctx context.Context, a approval.Approval, lease
 	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, scrub, log))
 	lockLost := watch.Stop() || errors.Is(applyErr, errLockLost)
 	if applyErr == nil {
-		return outcome{status: approval.Succeeded, message: successMessage(res), result: &res}
+		out := outcome{status: approval.Succeeded, message: successMessage(res), result: &res}
+		if ms := check.verify(ctx); len(ms) > 0 {
+			res.Mismatches = ms
+			out.message = successMessage(res) + " " + plan.SummarizeMismatches(ms)
+			for _, m := range ms {
+				c.metrics.applyMismatch(m.Kind)
+			}
+			log.Warn("the engine after the apply differs from what its plan predicted", zap.Int("mismatches", len(ms)),
+				zap.String("message", out.message))
+		}
+		return out
 	}
 	res.ComposeOutput = scrub.Scrub(res.ComposeOutput)
 	scrubbed := zap.NamedError("err", errors.New(scrub.Scrub(applyErr.Error())))
@@ -191,6 +232,57 @@ func (c *Controller) applyLocked(ctx context.Context, a approval.Approval, lease
 	msg := failureMessage(applyErr, scrub)
 	log.Warn("apply failed", zap.String("message", msg))
 	return outcome{status: approval.Failed, message: msg, result: &res, applyFailed: true}
+}
+
+// applyCheck is what an apply is checked against afterwards: the plan
+// computed under the stack's lock right before it, and the engine it was
+// computed against.
+type applyCheck struct {
+	c         *Controller
+	desired   plan.Desired
+	before    deploy.Snapshot
+	predicted *plan.Plan
+	log       *zap.Logger
+}
+
+// predict plans the stack under its lock right before the apply, for the
+// check after it. When the engine cannot be observed or the stack cannot be
+// planned, the apply is not checked (nil): the apply itself reports the
+// engine's trouble.
+func (c *Controller) predict(ctx context.Context, d plan.Desired, log *zap.Logger) *applyCheck {
+	before, err := c.d.Planner.Snapshot(ctx)
+	if err == nil {
+		var p *plan.Plan
+		if p, err = c.d.Planner.Compute(d, before); err == nil {
+			return &applyCheck{c: c, desired: d, before: before, predicted: p, log: log}
+		}
+	}
+	log.Info("cannot plan the stack before the apply; the apply is not checked afterwards", zap.NamedError("err", err))
+	return nil
+}
+
+// verify compares what the engine reports right after a successful apply
+// with what the plan predicted (plan.Verify): every change carried out,
+// nothing else touched, a fresh plan empty.
+func (k *applyCheck) verify(ctx context.Context) []plan.Mismatch {
+	if k == nil {
+		return nil
+	}
+	c := k.c
+	if c.o.BeforeVerify != nil {
+		c.o.BeforeVerify(ctx, k.desired.Stack)
+	}
+	after, err := c.d.Planner.Snapshot(ctx)
+	var fresh *plan.Plan
+	if err == nil {
+		fresh, err = c.d.Planner.Compute(k.desired, after)
+	}
+	if err != nil {
+		k.log.Info("cannot observe the engine after the apply; the apply is not checked", zap.NamedError("err", err))
+		return nil
+	}
+	s := k.desired.Stack
+	return plan.Verify(k.desired, k.predicted, k.before.For(s), after.For(s), fresh)
 }
 
 // record writes an approval's outcome. With a lease, the outcome is

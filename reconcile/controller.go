@@ -11,6 +11,7 @@ import (
 
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	// InterruptGrace is how long a claimed approval may go without
 	// recording its lock before the sweep calls it interrupted (default 1 min).
 	InterruptGrace time.Duration
+	// LockRetry is how long a stack whose lock another session holds
+	// waits before its pending approval is tried again (default 1 s).
+	LockRetry time.Duration
 	// PullPolicy is passed to compose ("missing" by default).
 	PullPolicy string
 	Logger     *zap.Logger
@@ -36,6 +40,10 @@ type Options struct {
 	// docs/metrics.md). Nil keeps them unregistered: they still work but
 	// nothing exports them. One controller per registry.
 	Registerer prometheus.Registerer
+	// BeforeVerify, when set, runs after a successful apply and before the
+	// apply is checked against its plan: a test hook, to change the engine
+	// by hand at that moment.
+	BeforeVerify func(ctx context.Context, s spec.Stack)
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 }
@@ -58,7 +66,10 @@ type Controller struct {
 
 	applyCtx context.Context // outlives Run's ctx by ShutdownTimeout
 	draining chan struct{}   // closed when Run's ctx ends: take no approvals
-	resync   chan struct{}   // full-pass requests, coalesced
+	// listenTried is closed after the first attempt to LISTEN, which the
+	// start's full pass waits for.
+	listenTried chan struct{}
+	resync      chan struct{} // full-pass requests, coalesced
 }
 
 // New returns a controller over its collaborators.
@@ -74,6 +85,9 @@ func New(d Deps, o Options) *Controller {
 	}
 	if o.InterruptGrace <= 0 {
 		o.InterruptGrace = time.Minute
+	}
+	if o.LockRetry <= 0 {
+		o.LockRetry = time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -91,7 +105,7 @@ func New(d Deps, o Options) *Controller {
 		d: d, o: o, log: o.Logger.With(zap.String("component", "reconcile")), queue: q, metrics: m,
 		statuses: map[int64]state.StackStatus{}, written: map[int64]state.StackStatus{}, names: map[int64]string{},
 		unfinished: map[int64]unfinished{},
-		draining:   make(chan struct{}), resync: make(chan struct{}, 1),
+		draining:   make(chan struct{}), resync: make(chan struct{}, 1), listenTried: make(chan struct{}),
 	}
 }
 
@@ -169,9 +183,12 @@ func (c *Controller) worker(ctx context.Context) {
 			return
 		}
 		start := c.o.Now()
-		err := c.reconcileStack(ctx, id)
+		res, err := c.reconcileStack(ctx, id)
 		result := "success"
 		switch {
+		case err == nil && res.requeueAfter > 0:
+			c.queue.Forget(id)
+			c.queue.AddAfter(id, res.requeueAfter)
 		case err == nil:
 			c.queue.Forget(id)
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil:

@@ -21,6 +21,9 @@ type StatusStore interface {
 
 // ApprovalStore is the approvals lifecycle seen from the loop.
 type ApprovalStore interface {
+	// HasPendingApproval reports whether the stack has a pending approval
+	// that has not expired (a cheap check before its lock is taken).
+	HasPendingApproval(ctx context.Context, stackID int64) (bool, error)
 	ClaimApproval(ctx context.Context, stackID int64, replica string) (*approval.Approval, error)
 	MarkApprovalLocked(ctx context.Context, id int64, pid int32) error
 	FinishApproval(ctx context.Context, id int64, status approval.Status, message string, result any) error

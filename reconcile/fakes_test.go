@@ -175,6 +175,12 @@ func (w *fakeWorld) WriteStackStatuses(_ context.Context, statuses []state.Stack
 	return w.writeErr
 }
 
+func (w *fakeWorld) HasPendingApproval(_ context.Context, stackID int64) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.pending[stackID]) > 0, nil
+}
+
 func (w *fakeWorld) ClaimApproval(_ context.Context, stackID int64, replica string) (*approval.Approval, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -305,10 +311,18 @@ func (w *fakeWorld) Apply(_ context.Context, s spec.Stack, o deploy.ApplyOptions
 	if progress != nil {
 		progress(deploy.Progress{Time: time.Now(), Container: spec.ContainerName(s.Name, "web"), Action: "create", Status: deploy.ProgressDone})
 	}
-	if fn == nil {
-		return deploy.Result{Created: []string{spec.ContainerName(s.Name, "web")}}, nil
+	res, err := deploy.Result{Created: []string{spec.ContainerName(s.Name, "web")}}, error(nil)
+	if fn != nil {
+		res, err = fn(s)
 	}
-	return fn(s)
+	if err == nil {
+		// The engine now runs what the apply converged to.
+		w.mu.Lock()
+		w.snap.Containers[s.ID] = convergedContainers(s)
+		w.snap.Networks[s.Network()] = "net1"
+		w.mu.Unlock()
+	}
+	return res, err
 }
 
 func (w *fakeWorld) Events(ctx context.Context) (<-chan deploy.Event, <-chan error) {
@@ -368,23 +382,36 @@ func (w *fakeWorld) snapshotOf(f func()) {
 // stack's network, with compose's config hash and the devarch labels.
 func runningContainerOf(t *testing.T, s spec.Stack) spec.Container {
 	t.Helper()
+	return convergedContainers(s)[0]
+}
+
+// convergedContainers are the containers compose up of s creates, one per
+// enabled instance: running, on the stack's network ("net1"), with
+// compose's config hash.
+func convergedContainers(s spec.Stack) []spec.Container {
 	p, err := project.Build(s, unitInstallation)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
-	inst := s.Instances[0]
-	svc := p.Services[inst.Name]
-	hash, err := project.ServiceHash(svc)
-	if err != nil {
-		t.Fatal(err)
+	var out []spec.Container
+	for _, inst := range s.Instances {
+		svc, ok := p.Services[inst.Name]
+		if !ok {
+			continue
+		}
+		hash, err := project.ServiceHash(svc)
+		if err != nil {
+			panic(err)
+		}
+		labels := maps.Clone(map[string]string(svc.Labels))
+		maps.Copy(labels, svc.CustomLabels)
+		labels[api.ConfigHashLabel] = hash
+		out = append(out, spec.Container{
+			ID: "c0ffee" + strconv.FormatInt(inst.ID, 10), Name: svc.ContainerName,
+			StackID: s.ID, StackName: s.Name, InstanceID: inst.ID, InstanceName: inst.Name,
+			Project: p.Name, Service: inst.Name, ConfigHash: hash, Image: svc.Image,
+			Labels: labels, Networks: map[string]string{s.Network(): "net1"}, State: spec.StateRunning,
+		})
 	}
-	labels := maps.Clone(map[string]string(svc.Labels))
-	maps.Copy(labels, svc.CustomLabels)
-	labels[api.ConfigHashLabel] = hash
-	return spec.Container{
-		ID: "c0ffee" + strconv.FormatInt(inst.ID, 10), Name: svc.ContainerName,
-		StackID: s.ID, StackName: s.Name, InstanceID: inst.ID, InstanceName: inst.Name,
-		Project: p.Name, Service: inst.Name, ConfigHash: hash, Image: svc.Image,
-		Labels: labels, Networks: map[string]string{s.Network(): "net1"}, State: spec.StateRunning,
-	}
+	return out
 }

@@ -40,7 +40,7 @@ func TestFailedApplyEndsTheClaimLoop(t *testing.T) {
 				w.file(id, s.ID, unitToken(s))
 			}
 			c := newUnitController(t, w)
-			if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+			if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 				t.Fatalf("reconcileStack: %v", err)
 			}
 			w.snapshotOf(func() {

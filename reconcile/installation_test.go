@@ -19,7 +19,7 @@ func TestKeyRotationMakesApprovalsStale(t *testing.T) {
 		Retired: []keyring.Key{unitInstallation.Keys.Current}}
 	w.installation = &rotated
 	c := newUnitController(t, w)
-	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.finished[1]; got.status != approval.Stale || got.message != MessageStale {
@@ -41,7 +41,7 @@ func TestApplyUsesTheInstallation(t *testing.T) {
 	token := tokenIn(s, elsewhere)
 	w.file(1, s.ID, token)
 	c := newUnitController(t, w)
-	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.finished[1]; got.status != approval.Succeeded {
@@ -62,7 +62,7 @@ func TestUnreadableInstallationFailsTheReconcile(t *testing.T) {
 	w := newFakeWorld(s)
 	w.installErr = errors.New("no installation key")
 	c := newUnitController(t, w)
-	if err := c.reconcileStack(t.Context(), s.ID); err == nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err == nil {
 		t.Fatal("reconcile succeeded without an installation")
 	}
 	if _, ok := c.Statuses()[s.ID]; ok {

@@ -64,8 +64,6 @@ func TestApprovalOutcomes(t *testing.T) {
 			}},
 		{name: "stale token touches nothing", token: "0000stale", wantStatus: approval.Stale, wantLocked: true,
 			wantMessage: exactly(MessageStale)},
-		{name: "lock held elsewhere is a conflict", token: unitToken(s), lockErr: &lock.HeldError{StackID: 1, HolderPID: 4242},
-			wantStatus: approval.Conflict, wantMessage: exactly(MessageConflict)},
 		{name: "compose failure names the phase", token: unitToken(s), applyFn: composeErr, wantStatus: approval.Failed,
 			wantApplied: 1, wantLocked: true, wantMessage: func(t *testing.T, msg string) {
 				if !strings.HasPrefix(msg, "Apply failed in the compose phase: start devarch-shop-web:") || strings.Contains(msg, "more detail") {
@@ -89,7 +87,7 @@ func TestApprovalOutcomes(t *testing.T) {
 			w.lockErr, w.applyFn = tt.lockErr, tt.applyFn
 			w.file(7, s.ID, tt.token)
 			c := newUnitController(t, w)
-			if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+			if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 				t.Fatalf("reconcile: %v", err)
 			}
 			w.snapshotOf(func() {
@@ -137,7 +135,7 @@ func TestFailedApplyStoresScrubbedResult(t *testing.T) {
 	}
 	w.file(3, s.ID, unitToken(s))
 	c := newUnitController(t, w)
-	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
 	}
 	res, ok := w.finished[3].result.(*deploy.Result)
@@ -155,24 +153,63 @@ func TestFailedApplyStoresScrubbedResult(t *testing.T) {
 	}
 }
 
-// TestLockErrorFailsTheApproval: when the stack's lock cannot even be
-// asked for (the database does not answer), the approval fails at once
-// with a message saying nothing was applied, rather than waiting applying
-// for a sweep.
-func TestLockErrorFailsTheApproval(t *testing.T) {
+// TestBusyLockRequeuesThePendingApproval: while another session holds
+// the stack's lock, the pass claims nothing — the approval stays pending —
+// and asks for the stack again after Options.LockRetry instead of waiting;
+// once the lock is free, the next pass applies the approval. Nothing fails.
+func TestBusyLockRequeuesThePendingApproval(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.lockErr = &lock.HeldError{StackID: 1, HolderPID: 4242}
+	w.file(5, s.ID, unitToken(s))
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Logger: zaptest.NewLogger(t), LockRetry: 1500 * time.Millisecond})
+	c.applyCtx = t.Context()
+	res, err := c.reconcileStack(t.Context(), s.ID)
+	if err != nil || res.requeueAfter != 1500*time.Millisecond {
+		t.Fatalf("reconcile with the lock held: %+v, %v; want a requeue after the lock retry delay and no error", res, err)
+	}
+	w.snapshotOf(func() {
+		if w.claims != 0 || len(w.pending[s.ID]) != 1 || len(w.finished) != 0 || len(w.applied) != 0 {
+			t.Fatalf("claims %d, pending %d, finished %v, applied %v; want the approval left pending, untouched",
+				w.claims, len(w.pending[s.ID]), w.finished, w.applied)
+		}
+		w.lockErr = nil
+	})
+	res, err = c.reconcileStack(t.Context(), s.ID)
+	if err != nil || res.requeueAfter != 0 {
+		t.Fatalf("reconcile with the lock free: %+v, %v", res, err)
+	}
+	w.snapshotOf(func() {
+		if got := w.finished[5]; got.status != approval.Succeeded || len(w.applied) != 1 {
+			t.Fatalf("finished %+v, applied %v; want the approval applied once the lock was free", got, w.applied)
+		}
+	})
+}
+
+// TestLockErrorKeepsTheApprovalPending: when the stack's lock cannot even
+// be asked for (the database does not answer), nothing is claimed: the
+// pass fails (and is retried with backoff) and the approval stays pending,
+// to be applied when the database answers again.
+func TestLockErrorKeepsTheApprovalPending(t *testing.T) {
 	s := unitStack(1, "shop")
 	w := newFakeWorld(s)
 	w.lockErr = errors.New("acquire connection: connection refused")
 	w.file(5, s.ID, unitToken(s))
 	c := newUnitController(t, w)
-	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
-		t.Fatalf("reconcile: %v", err)
+	if _, err := c.reconcileStack(t.Context(), s.ID); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("reconcile: %v, want the lock error to retry", err)
 	}
-	if got := w.finished[5]; got.status != approval.Failed || got.message != MessageNoLock {
-		t.Fatalf("finished %+v, want failed with %q", got, MessageNoLock)
+	w.snapshotOf(func() {
+		if w.claims != 0 || len(w.finished) != 0 || len(w.applied) != 0 || len(w.pending[s.ID]) != 1 {
+			t.Fatalf("claims %d, finished %v, applied %v; want nothing claimed, the approval pending", w.claims, w.finished, w.applied)
+		}
+		w.lockErr = nil
+	})
+	if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
+		t.Fatalf("reconcile after the database came back: %v", err)
 	}
-	if len(w.applied) != 0 {
-		t.Fatalf("applied %v, want nothing", w.applied)
+	if got := w.finished[5]; got.status != approval.Succeeded {
+		t.Fatalf("finished %+v, want succeeded", got)
 	}
 }
 
@@ -187,16 +224,16 @@ func TestUnrecordedOutcomeIsRecordedLater(t *testing.T) {
 	w.file(7, s.ID, unitToken(s))
 	w.finishErrs = 2
 	c := newUnitController(t, w)
-	if err := c.reconcileStack(t.Context(), s.ID); err == nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err == nil {
 		t.Fatal("reconcile succeeded although the outcome was not recorded; want an error to retry")
 	}
 	if len(w.applied) != 1 || len(w.finished) != 0 {
 		t.Fatalf("applied %v, finished %v; want one apply, no outcome yet", w.applied, w.finished)
 	}
-	if err := c.reconcileStack(t.Context(), s.ID); err == nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err == nil {
 		t.Fatal("second reconcile succeeded although the database still refused the outcome")
 	}
-	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatalf("third reconcile: %v", err)
 	}
 	if got := w.finished[7]; got.status != approval.Succeeded {
@@ -213,7 +250,7 @@ func TestDrainingControllerClaimsNothing(t *testing.T) {
 	w.file(1, s.ID, unitToken(s))
 	c := newUnitController(t, w)
 	close(c.draining)
-	if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+	if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 		t.Fatal(err)
 	}
 	if w.claims != 0 || len(w.applied) != 0 {
@@ -228,7 +265,7 @@ func TestApprovalOfDeletedStackIsStale(t *testing.T) {
 	w := newFakeWorld() // stack 9 is gone
 	w.file(4, 9, "token-of-a-deleted-stack")
 	c := newUnitController(t, w)
-	if err := c.reconcileStack(t.Context(), 9); err != nil {
+	if _, err := c.reconcileStack(t.Context(), 9); err != nil {
 		t.Fatal(err)
 	}
 	got, ok := w.finished[4]
@@ -247,7 +284,7 @@ func TestStatusWrittenOnlyWhenItChanges(t *testing.T) {
 	ctx := t.Context()
 	reconcile := func() {
 		t.Helper()
-		if err := c.reconcileStack(ctx, s.ID); err != nil {
+		if _, err := c.reconcileStack(ctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,7 +322,7 @@ func TestSnapshotFailureIsErrorStatus(t *testing.T) {
 	w := newFakeWorld(a, b)
 	w.snapErr = errors.New("Cannot connect to the Docker daemon")
 	c := newUnitController(t, w)
-	err := c.reconcileStack(t.Context(), 1)
+	_, err := c.reconcileStack(t.Context(), 1)
 	if err == nil || !strings.Contains(err.Error(), "observe containers") {
 		t.Fatalf("reconcile err = %v, want an observe error (retried with backoff)", err)
 	}
@@ -313,7 +350,7 @@ func TestInterruptSweepRewritesStatuses(t *testing.T) {
 	w := newFakeWorld(s)
 	c := newUnitController(t, w)
 	c.fullPass(t.Context())
-	if err := c.reconcileStack(t.Context(), 1); err != nil {
+	if _, err := c.reconcileStack(t.Context(), 1); err != nil {
 		t.Fatal(err)
 	}
 	if len(w.writes) != 1 {

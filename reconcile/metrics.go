@@ -7,6 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/devarch/devarch-controller/plan"
 )
 
 // The loop's Prometheus collectors. The loop reports what happened in the
@@ -33,6 +35,7 @@ const (
 	labelAction    = "action"
 	labelCondition = "condition"
 	labelLabel     = "label"
+	labelKind      = "kind"
 )
 
 // Histogram buckets, in seconds.
@@ -65,9 +68,10 @@ type metrics struct {
 	mu    sync.Mutex
 	known map[string]struct{}
 
-	applyTotal    *prometheus.CounterVec
-	applyDuration *prometheus.HistogramVec
-	approvals     *prometheus.GaugeVec
+	applyTotal      *prometheus.CounterVec
+	applyMismatches *prometheus.CounterVec
+	applyDuration   *prometheus.HistogramVec
+	approvals       *prometheus.GaugeVec
 
 	lockConflicts prometheus.Counter
 	queueDepth    atomic.Pointer[func() int]
@@ -104,6 +108,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "devarch_apply_total",
 		Help: "Approved plans that finished applying, by result (the approval's final status).",
 	}, []string{labelResult})
+	m.applyMismatches = f.NewCounterVec(prometheus.CounterOpts{
+		Name: "devarch_apply_mismatch_total",
+		Help: "Differences between what a successful apply's plan predicted and what the engine reported right after it, by kind: not_applied, unplanned or not_converged.",
+	}, []string{labelKind})
 	m.applyDuration = f.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "devarch_apply_duration_seconds",
 		Help:    "Time taken by each phase of an apply (network, configs, compose) and by the whole apply (total).",
@@ -151,10 +159,13 @@ func (m *metrics) initSeries() {
 	for _, p := range applyPhases {
 		m.applyDuration.WithLabelValues(p)
 	}
+	for _, k := range plan.MismatchKinds() {
+		m.applyMismatches.WithLabelValues(string(k))
+	}
 	for _, s := range approvalStatuses {
 		m.approvals.WithLabelValues(s).Set(0)
 	}
-	for _, l := range []string{labelResult, labelPhase, labelStatus, labelCondition, labelStack} {
+	for _, l := range []string{labelResult, labelPhase, labelStatus, labelCondition, labelStack, labelKind} {
 		m.invalid.WithLabelValues(l)
 	}
 }

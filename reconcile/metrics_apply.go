@@ -6,6 +6,7 @@ import (
 
 	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/plan"
 )
 
 var (
@@ -85,4 +86,15 @@ func (m *metrics) setApprovals(counts map[string]int) {
 	for _, status := range approvalStatuses {
 		m.approvals.WithLabelValues(status).Set(float64(counts[status]))
 	}
+}
+
+// applyMismatch records one difference between what an apply's plan
+// predicted and the engine after it (devarch_apply_mismatch_total{kind});
+// a kind outside plan.MismatchKinds is rejected.
+func (m *metrics) applyMismatch(kind plan.MismatchKind) {
+	if !slices.Contains(plan.MismatchKinds(), kind) {
+		m.reject(labelKind)
+		return
+	}
+	m.applyMismatches.WithLabelValues(string(kind)).Inc()
 }

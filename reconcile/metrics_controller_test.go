@@ -87,7 +87,9 @@ func TestControllerCountsApplies(t *testing.T) {
 				deploy.PhaseBuild: time.Second, deploy.PhaseNetwork: time.Second, deploy.PhaseConfigs: time.Second,
 				deploy.PhaseCompose: time.Second, deploy.PhaseTotal: 4 * time.Second}}, nil
 		}},
-		{name: "conflict", result: "conflict", conflicts: 1, lockErr: &lock.HeldError{StackID: 1, HolderPID: 4242}},
+		// A busy lock counts a lock conflict and no apply: the approval
+		// stays pending.
+		{name: "busy lock", result: "", conflicts: 1, lockErr: &lock.HeldError{StackID: 1, HolderPID: 4242}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +99,7 @@ func TestControllerCountsApplies(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			c := New(w.deps(), Options{ReplicaID: "unit/1", Logger: zaptest.NewLogger(t), Registerer: reg})
 			c.applyCtx = t.Context()
-			if err := c.reconcileStack(t.Context(), s.ID); err != nil {
+			if _, err := c.reconcileStack(t.Context(), s.ID); err != nil {
 				t.Fatalf("reconcile: %v", err)
 			}
 			for _, r := range applyResults {

@@ -12,6 +12,7 @@ import (
 // whole /metrics exposition, these and its own).
 var loopFamilies = []string{
 	"devarch_apply_duration_seconds",
+	"devarch_apply_mismatch_total",
 	"devarch_apply_total",
 	"devarch_approvals",
 	"devarch_database_up",

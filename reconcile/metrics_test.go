@@ -40,6 +40,11 @@ devarch_apply_total{result="failed"} 0
 devarch_apply_total{result="interrupted"} 0
 devarch_apply_total{result="stale"} 0
 devarch_apply_total{result="succeeded"} 0
+# HELP devarch_apply_mismatch_total Differences between what a successful apply's plan predicted and what the engine reported right after it, by kind: not_applied, unplanned or not_converged.
+# TYPE devarch_apply_mismatch_total counter
+devarch_apply_mismatch_total{kind="not_applied"} 0
+devarch_apply_mismatch_total{kind="not_converged"} 0
+devarch_apply_mismatch_total{kind="unplanned"} 0
 # HELP devarch_approvals Approvals currently stored, by status.
 # TYPE devarch_approvals gauge
 devarch_approvals{status="applying"} 0
@@ -66,11 +71,12 @@ devarch_database_up 0
 # HELP devarch_metrics_invalid_label_values_total Metric updates rejected because a label value was outside its fixed set (a caller bug), by label name.
 # TYPE devarch_metrics_invalid_label_values_total counter
 devarch_metrics_invalid_label_values_total{label="condition"} 0
+devarch_metrics_invalid_label_values_total{label="kind"} 0
 devarch_metrics_invalid_label_values_total{label="phase"} 0
 devarch_metrics_invalid_label_values_total{label="result"} 0
 devarch_metrics_invalid_label_values_total{label="stack"} 0
 devarch_metrics_invalid_label_values_total{label="status"} 0
-`, "devarch_reconcile_total", "devarch_apply_total", "devarch_approvals", "devarch_lock_conflicts_total",
+`, "devarch_reconcile_total", "devarch_apply_total", "devarch_apply_mismatch_total", "devarch_approvals", "devarch_lock_conflicts_total",
 		"devarch_workqueue_depth", "devarch_runtime_up", "devarch_database_up", "devarch_metrics_invalid_label_values_total")
 
 	// Histograms exist per phase with no observations; per-stack families

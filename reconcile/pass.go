@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -15,51 +16,128 @@ import (
 	"github.com/devarch/devarch-controller/state"
 )
 
-// reconcileStack is one worker pass over one stack: read it afresh,
-// observe the runtime, plan, record the status, then handle the stack's
-// pending approvals (unless the controller is draining). Approvals of a
-// stack deleted after they were filed are handled too: they end stale.
-func (c *Controller) reconcileStack(ctx context.Context, id int64) error {
-	if err := c.retryFinishes(ctx, id); err != nil {
-		return err
-	}
-	if err := c.refreshStatus(ctx, id); err != nil {
-		return err
-	}
-	return c.processApprovals(ctx, id)
+// passResult tells the worker when a stack comes back, as a controller's
+// reconcile result does: requeueAfter > 0 asks for another pass after that
+// delay without counting a failure (the stack's lock was busy). An error
+// instead asks for a retry with backoff.
+type passResult struct {
+	requeueAfter time.Duration
 }
 
-// refreshStatus reads one stack, observes the runtime, plans and records
-// the stack's status; a stack that no longer exists is forgotten.
-func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
-	d, err := c.d.Planner.DesiredByID(ctx, id)
-	if errors.Is(err, state.ErrNotFound) {
+// reconcileStack is one worker pass over one stack, as a short list of
+// named steps, each ending with a typed outcome:
+//
+//	finish   record outcomes of earlier applies the database did not take
+//	observe  read the stack and the installation afresh, snapshot the
+//	         engine and plan (observation: planned, gone, or why not)
+//	derive   the stack's status and condition (newStatus, condition)
+//	record   keep the status and write it when it changed
+//	act      take the stack's lock, then claim and apply its pending
+//	         approvals (actOutcome: idle, applied, failed, busy, draining)
+//
+// Approvals of a stack deleted after they were filed are handled too: they
+// end stale.
+func (c *Controller) reconcileStack(ctx context.Context, id int64) (passResult, error) {
+	if err := c.retryFinishes(ctx, id); err != nil {
+		return passResult{}, err
+	}
+	o := c.observe(ctx, id)
+	switch o.outcome {
+	case stackGone:
 		c.forget(id)
-		return nil
+		return c.act(ctx, id) // its approvals end stale
+	case desiredUnavailable, shuttingDown:
+		return passResult{}, o.err
 	}
-	if ctx.Err() != nil {
-		return ctx.Err() // shutting down: not a database problem
+	c.recordStatuses(ctx, []state.StackStatus{newStatus(o.desired.Stack, o.plan, o.err, false, c.o.Now())})
+	if o.err != nil {
+		return passResult{}, o.passError()
 	}
-	if err != nil {
+	return c.act(ctx, id)
+}
+
+// observeOutcome is how the observe step ended.
+type observeOutcome int
+
+const (
+	// planned: the stack was read, observed and planned.
+	planned observeOutcome = iota
+	// stackGone: the stack no longer exists.
+	stackGone
+	// desiredUnavailable: the stack or the installation could not be read
+	// (the database): no status is derived.
+	desiredUnavailable
+	// engineUnavailable: the engine could not be observed: the stack's
+	// status is Error.
+	engineUnavailable
+	// unplannable: the plan could not be computed: the stack's status is
+	// Error.
+	unplannable
+	// shuttingDown: the pass was cut off by the controller's shutdown.
+	shuttingDown
+)
+
+// observation is what the observe step learned about one stack.
+type observation struct {
+	outcome observeOutcome
+	desired plan.Desired
+	plan    *plan.Plan
+	err     error
+}
+
+// passError is the error a pass that could not plan the stack returns.
+func (o observation) passError() error {
+	if o.outcome == unplannable {
+		return fmt.Errorf("plan stack %q: %w", o.desired.Stack.Name, o.err)
+	}
+	return o.err
+}
+
+// observe reads one stack and the installation, snapshots the engine and
+// plans the stack, keeping the database and engine health gauges.
+func (c *Controller) observe(ctx context.Context, id int64) observation {
+	d, err := c.d.Planner.DesiredByID(ctx, id)
+	switch {
+	case errors.Is(err, state.ErrNotFound):
+		return observation{outcome: stackGone, err: err}
+	case ctx.Err() != nil:
+		return observation{outcome: shuttingDown, err: ctx.Err()} // not a database problem
+	case err != nil:
 		c.metrics.setDatabaseUp(false)
-		return err
+		return observation{outcome: desiredUnavailable, err: err}
 	}
 	c.metrics.setDatabaseUp(true)
-	s := d.Stack
 	p, err := c.d.Planner.Plan(ctx, d)
 	if ctx.Err() != nil {
-		return ctx.Err() // shutting down: not an engine problem
+		return observation{outcome: shuttingDown, desired: d, err: ctx.Err()} // not an engine problem
 	}
-	observed := planner.StageOf(err) != planner.StageObserve
-	c.metrics.setRuntimeUp(observed)
-	if err != nil {
-		c.recordStatuses(ctx, []state.StackStatus{statusFromError(s.ID, s.Name, err, c.o.Now())})
-		if observed {
-			return fmt.Errorf("plan stack %q: %w", s.Name, err)
-		}
-		return err
+	engineDown := planner.StageOf(err) == planner.StageObserve
+	c.metrics.setRuntimeUp(!engineDown)
+	switch {
+	case engineDown:
+		return observation{outcome: engineUnavailable, desired: d, err: err}
+	case err != nil:
+		return observation{outcome: unplannable, desired: d, err: err}
 	}
-	c.recordStatuses(ctx, []state.StackStatus{statusFromPlan(p, false, c.o.Now())})
+	return observation{outcome: planned, desired: d, plan: p}
+}
+
+// refreshStatus observes one stack and records its status (used after an
+// apply while the controller drains, when the queue takes nothing); a
+// stack that no longer exists is forgotten.
+func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
+	o := c.observe(ctx, id)
+	switch o.outcome {
+	case stackGone:
+		c.forget(id)
+		return nil
+	case desiredUnavailable, shuttingDown:
+		return o.err
+	}
+	c.recordStatuses(ctx, []state.StackStatus{newStatus(o.desired.Stack, o.plan, o.err, false, c.o.Now())})
+	if o.err != nil {
+		return o.passError()
+	}
 	return nil
 }
 
@@ -96,16 +174,12 @@ func (c *Controller) fullPass(ctx context.Context) {
 	}
 	c.metrics.setRuntimeUp(snapErr == nil)
 	for _, s := range stacks {
-		if snapErr != nil {
-			statuses = append(statuses, statusFromError(s.ID, s.Name, snapErr, now))
-			continue
+		var p *plan.Plan
+		err := snapErr
+		if err == nil {
+			p, err = c.d.Planner.Compute(plan.Desired{Stack: s, Paths: in}, snap)
 		}
-		p, err := c.d.Planner.Compute(plan.Desired{Stack: s, Paths: in}, snap)
-		if err != nil {
-			statuses = append(statuses, statusFromError(s.ID, s.Name, err, now))
-			continue
-		}
-		statuses = append(statuses, statusFromPlan(p, isApplying[s.ID], now))
+		statuses = append(statuses, newStatus(s, p, err, isApplying[s.ID], now))
 	}
 	// A full pass offers every status to the database again: the store
 	// updates only rows whose content differs, and a write it dropped

@@ -202,8 +202,8 @@ func TestReplicasApplyEachApprovalOnce(t *testing.T) {
 // holdInFinish holds the replica's worker inside the transaction that
 // records an approval's outcome and releases the stack's lock, after the
 // outcome is written and before the lock is released and the outcome
-// committed, until another replica has tried to claim the stack's next
-// approval (its claim counter moved), and 100 ms more. The same window
+// committed, until another replica has looked for the stack's next
+// approval (its counter moved), and 100 ms more. The same window
 // opens, shorter, whenever a replica finishes an approval, and longer on a
 // loaded machine.
 type holdInFinish struct {
@@ -223,23 +223,24 @@ func (h holdInFinish) FinishApprovalTx(ctx context.Context, tx pgx.Tx, id int64,
 	return nil
 }
 
-// claimCounter counts a replica's claim attempts.
+// claimCounter counts how often a replica looked for a stack's pending
+// approval, the step before it takes the lock and claims.
 type claimCounter struct {
 	reconcile.ApprovalStore
 	n *atomic.Int64
 }
 
-func (c claimCounter) ClaimApproval(ctx context.Context, stackID int64, replica string) (*approval.Approval, error) {
+func (c claimCounter) HasPendingApproval(ctx context.Context, stackID int64) (bool, error) {
 	c.n.Add(1)
-	return c.ApprovalStore.ClaimApproval(ctx, stackID, replica)
+	return c.ApprovalStore.HasPendingApproval(ctx, stackID)
 }
 
 // TestReplicaHandoffIsNotAConflict: a replica records an approval's
 // outcome in the transaction that releases the stack's lock. Another
-// replica that tries to claim the stack's next approval meanwhile finds
-// nothing to claim (the first approval is still applying to it) instead of
-// a held lock, and claims it once the outcome is committed: no conflict,
-// no waiting for the lock.
+// replica that comes for the stack's next approval meanwhile finds the
+// lock held, leaves the approval pending (no conflict, nothing claimed)
+// and comes back after its lock retry delay: both approvals succeed, and
+// neither replica waits on the lock.
 func TestReplicaHandoffIsNotAConflict(t *testing.T) {
 	e := newEnv(t)
 	s := e.createStack("handoff", smallInstance("web", false))
@@ -261,7 +262,7 @@ func TestReplicaHandoffIsNotAConflict(t *testing.T) {
 		}
 	}
 	if takerClaims.n.Load() == 0 {
-		t.Error("the taker never tried to claim: the test did not open the hand-off window")
+		t.Error("the taker never came for the stack's approval: the test did not open the hand-off window")
 	}
 	e.lockFree(s.ID)
 }

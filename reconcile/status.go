@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -41,24 +42,44 @@ func sameStatus(a, b state.StackStatus) bool {
 	return true
 }
 
-// statusFromPlan derives a stack's status from its plan; an approval
-// applying wins over the plan's content.
-func statusFromPlan(p *plan.Plan, applying bool, now time.Time) state.StackStatus {
-	st := state.StackStatus{
-		StackID: p.StackID, Stack: p.Stack, Token: p.Token, LastReconcile: now, Condition: InSync, Message: p.SummaryLine(),
-		Counts: map[string]int{"add": p.Summary.Add, "modify": p.Summary.Modify, "remove": p.Summary.Remove},
+// condition is a stack's condition, derived here and nowhere else: the
+// status row the loop records carries it, and the API, the dashboard and
+// the metrics read it from there. An approval applying wins; then a plan
+// that could not be made (err: the engine or the desired state) is Error;
+// then a plan with changes is Drifted; otherwise the stack is InSync.
+func condition(p *plan.Plan, err error, applying bool) Condition {
+	switch {
+	case applying:
+		return Applying
+	case err != nil || p == nil:
+		return Error
+	case !p.Empty():
+		return Drifted
+	}
+	return InSync
+}
+
+// newStatus is the status a pass records for stack s: its plan p (nil when
+// it could not be computed, err says why) and whether an approval of the
+// stack is applying. Counts and token are the plan's (zero without one);
+// the message says the apply is under way, else the error, else the plan's
+// summary.
+func newStatus(s spec.Stack, p *plan.Plan, err error, applying bool, now time.Time) state.StackStatus {
+	st := state.StackStatus{StackID: s.ID, Stack: s.Name, LastReconcile: now, Condition: condition(p, err, applying),
+		Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}}
+	if p != nil {
+		st.Token, st.Message = p.Token, p.SummaryLine()
+		st.Counts = map[string]int{"add": p.Summary.Add, "modify": p.Summary.Modify, "remove": p.Summary.Remove}
 	}
 	switch {
 	case applying:
-		st.Condition = Applying
-	case !p.Empty():
-		st.Condition = Drifted
+		st.Message = messageApplying
+	case err != nil:
+		st.Message = err.Error()
 	}
 	return st
 }
 
-// statusFromError is the status of a stack that could not be planned.
-func statusFromError(id int64, name string, err error, now time.Time) state.StackStatus {
-	return state.StackStatus{StackID: id, Stack: name, Condition: Error, Message: err.Error(), LastReconcile: now,
-		Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}}
-}
+// messageApplying is the status message while an approved plan is
+// applied.
+const messageApplying = "Applying an approved plan."

@@ -19,6 +19,14 @@ const (
 // resyncLoop runs a full pass at start, every jittered Resync period, and
 // whenever a watcher asks for one after it lost events.
 func (c *Controller) resyncLoop(ctx context.Context) {
+	// List after watch: the start's full pass reads the database only once
+	// LISTEN is in place (or failed; a later reconnect asks for a pass), so
+	// an approval filed meanwhile is either read by it or notified.
+	select {
+	case <-c.listenTried:
+	case <-ctx.Done():
+		return
+	}
 	c.fullPass(ctx)
 	for {
 		timer := time.NewTimer(c.queue.Jittered(c.o.Resync))
@@ -84,11 +92,15 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 // watchDatabase enqueues stacks named by NOTIFY on desired-state and
 // approval changes. A template or installation change (a key rotation, new
 // host paths), or a reconnect after lost notifications, asks for a full
-// pass.
+// pass. The start's full pass waits for its first attempt to listen (see
+// resyncLoop).
 func (c *Controller) watchDatabase(ctx context.Context) {
 	backoff := watchMinBackoff
-	for ctx.Err() == nil {
+	for first := true; ctx.Err() == nil; first = false {
 		ch, err := c.d.Notifier.Listen(ctx, state.ChannelDesired, state.ChannelApprovals)
+		if first {
+			close(c.listenTried)
+		}
 		if err != nil {
 			c.metrics.setDatabaseUp(false)
 			c.log.Warn("cannot listen for database notifications; retrying", zap.Duration("retry_in", backoff), zap.NamedError("err", err))

@@ -223,6 +223,7 @@ func TestRunFailsToListen(t *testing.T) {
 // list is pinned here.
 var allFamilies = []string{
 	"devarch_apply_duration_seconds",
+	"devarch_apply_mismatch_total",
 	"devarch_apply_total",
 	"devarch_approvals",
 	"devarch_build_info",

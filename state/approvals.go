@@ -223,6 +223,20 @@ func (s *Store) ClaimApproval(ctx context.Context, stackID int64, replica string
 	return claimed, nil
 }
 
+// HasPendingApproval reports whether stack stackID has a pending approval
+// that has not expired: what ClaimApproval would look for. The loop asks
+// before it takes the stack's lock, so that a stack with nothing to apply
+// costs one query and no lock.
+func (s *Store) HasPendingApproval(ctx context.Context, stackID int64) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM approvals
+		WHERE stack_id = $1 AND status = 'pending' AND (expires_at IS NULL OR expires_at > now()))`, stackID).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look for pending approvals of stack %d: %w", stackID, err)
+	}
+	return ok, nil
+}
+
 // MarkApprovalLocked records pid, the backend pid of the session holding
 // the stack's advisory lock (lock.Lease.BackendPID), on an applying
 // approval: from then on InterruptOrphanedApprovals checks that this

@@ -79,6 +79,7 @@ func newApplyCommand(app *App) *cobra.Command {
 				}
 				return &ExitError{Code: ExitFailure}
 			}
+			writeMismatches(cmd.ErrOrStderr(), final)
 			return nil
 		},
 	}
@@ -164,6 +165,23 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (appr
 }
 
 // composeOutput extracts compose's error text from a failed approval.
+// writeMismatches warns, one line each, of the differences the
+// controller found between what the approval's plan predicted and the
+// engine after the apply (see plan.Verify); nothing when there are none.
+func writeMismatches(w io.Writer, a approval.Approval) {
+	var r struct {
+		Mismatches []plan.Mismatch `json:"mismatches"`
+	}
+	if len(a.Result) == 0 || json.Unmarshal(a.Result, &r) != nil || len(r.Mismatches) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nWarning: the engine after the apply differs from what the plan predicted (%d):\n", len(r.Mismatches))
+	for _, m := range r.Mismatches {
+		fmt.Fprintf(w, "  %s %s: %s\n", m.Kind, m.Instance, m.Detail)
+	}
+	fmt.Fprintln(w, "Run devarch-controller plan to see what is left to change.")
+}
+
 func composeOutput(a approval.Approval) string {
 	var r struct {
 		ComposeOutput string `json:"compose_output"`

@@ -5,7 +5,7 @@
 import { ApiError, apiPath, getJSON, postJSON } from './api.js';
 import { watchApproval } from './approval.js';
 import { h, replace } from './dom.js';
-import { durationText, plural } from './format.js';
+import { durationText, mismatchList, plural } from './format.js';
 import { isEmptyPlan, renderPlan } from './plan-view.js';
 import { ProgressView } from './progress-view.js';
 
@@ -132,10 +132,17 @@ export class DeployPanel {
   showOutcome(a) {
     const result = parseJSON(a.result) || {};
     switch (a.status) {
-      case 'succeeded':
-        this.result('ok', '✓', 'Apply succeeded', a.message, a.started_at && a.finished_at
-          ? `Took ${durationText(new Date(a.finished_at) - new Date(a.started_at))}.` : null);
+      case 'succeeded': {
+        const took = a.started_at && a.finished_at
+          ? `Took ${durationText(new Date(a.finished_at) - new Date(a.started_at))}.` : null;
+        const differences = mismatchList(result.mismatches);
+        if (differences) {
+          this.result('warn', '!', 'Applied with differences', a.message, took, differences);
+        } else {
+          this.result('ok', '✓', 'Apply succeeded', a.message, took);
+        }
         break;
+      }
       case 'failed':
         this.result('error', '✕', 'Apply failed', a.message || 'The apply failed.',
           result.compose_output ? [h('h4', { text: 'Compose output' }), h('pre', { class: 'compose-output', text: result.compose_output })] : null);

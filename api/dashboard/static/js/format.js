@@ -134,3 +134,17 @@ const sourceTitles = {
   runtime: 'The running container differs; the desired state did not change',
   wire: 'Injected by a wire between instances',
 };
+
+/**
+ * mismatchList lists the differences the controller found between what an
+ * apply's plan predicted and the engine after it (result.mismatches), or
+ * returns null when there are none.
+ */
+export function mismatchList(mismatches) {
+  if (!Array.isArray(mismatches) || mismatches.length === 0) return null;
+  return h('div', { class: 'mismatches' },
+    h('h4', { text: `Applied with differences (${mismatches.length})` }),
+    h('ul', { class: 'mismatch-list' }, mismatches.map((m) =>
+      h('li', { class: `mismatch mismatch-${m.kind}`, 'data-kind': m.kind, 'data-field': m.field },
+        h('strong', { text: m.instance }), ` ${m.field}: ${m.detail}`))));
+}

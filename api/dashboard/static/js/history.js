@@ -3,7 +3,7 @@
 // (expandable, drawn by the same renderer as the Deploy tab).
 import { apiPath, getJSON } from './api.js';
 import { h, replace } from './dom.js';
-import { approvalBadge, durationText, plural, timeAgo } from './format.js';
+import { approvalBadge, durationText, mismatchList, plural, timeAgo } from './format.js';
 import { renderPlan } from './plan-view.js';
 
 export class HistoryPanel {
@@ -63,6 +63,7 @@ function renderApproval(a) {
       h('span', { class: 'approval-when' }, timeAgo(a.created_at)),
       h('span', { class: 'approval-duration muted', text: started === null ? '' : `took ${durationText(started)}` })),
     a.message ? h('p', { class: 'approval-message', text: a.message }) : null,
+    mismatchList(result.mismatches),
     result.compose_output ? h('details', { class: 'approval-output' }, h('summary', { text: 'Compose output' }),
       h('pre', { class: 'compose-output', text: result.compose_output })) : null,
     details);
