@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -209,17 +208,6 @@ func withAttr(attrs map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port)
-}
-
 func waitHealthy(t *testing.T, rt *Runtime, id string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -254,7 +242,7 @@ func TestObserveRealEngine(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = cli.VolumeRemove(context.Background(), volume, client.VolumeRemoveOptions{Force: true}) })
 	bindDir := t.TempDir()
-	hostPort := freePort(t)
+	hostPort := testenv.FreePort(t)
 
 	webLabels := managedLabels(stackID, 1, stack, "web")
 	webLabels[composeProjectLabel] = spec.ProjectName(stack)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -72,7 +71,7 @@ func startRealBackend(t *testing.T) *realBackend {
 	start := time.Now()
 	b := &realBackend{t: t, dir: t.TempDir(), dbURL: testenv.DatabaseURL(t), docker: testenv.Docker(t)}
 	b.stateDir = filepath.Join(b.dir, "state")
-	b.root = moduleRoot(t)
+	b.root = testenv.RepoRoot(t)
 	b.bin = filepath.Join(b.dir, "devarch-controller")
 	b.buildBinary()
 	b.tagDemoImages()
@@ -103,20 +102,6 @@ func (b *realBackend) buildBinary() {
 		t.Fatalf("go %s: %v\n%s", strings.Join(build.Args[1:], " "), err, out)
 	}
 	t.Logf("built %s (race detector %v) in %s", b.bin, raceBuild, time.Since(start).Round(time.Millisecond))
-}
-
-// moduleRoot is the directory of go.mod, from `go env GOMOD`.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v (is the go command on PATH?)", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("go env GOMOD names no go.mod: run the tests inside the module")
-	}
-	return filepath.Dir(gomod)
 }
 
 // tagDemoImages makes sure devarch-demo/{web,api,cache}:1, the images of
@@ -199,7 +184,7 @@ func (b *realBackend) cli(t *testing.T, args ...string) string {
 func (b *realBackend) startServe() {
 	t := b.t
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	b.base = "http://" + addr + "/"
 	b.logPath = filepath.Join(b.dir, "serve.log")
 	logFile, err := os.Create(b.logPath)
@@ -223,20 +208,6 @@ func (b *realBackend) startServe() {
 	}()
 	t.Cleanup(b.stopServe)
 	b.waitReady(30 * time.Second)
-}
-
-// freeAddr returns a loopback address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatalf("close probe listener: %v", err)
-	}
-	return addr
 }
 
 // waitReady polls /readyz until it answers 200, serve exits, or timeout.

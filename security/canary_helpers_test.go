@@ -23,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/devarch/devarch-controller/internal/cli"
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -31,25 +32,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// running controller.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // evidence collects every text the controller let out, by where it came
@@ -125,7 +107,7 @@ func runCLI(t *testing.T, ev *evidence, env cliEnv, args ...string) (int, string
 
 // serveProcess is `devarch-controller serve` running in this process.
 type serveProcess struct {
-	log  *lockedBuffer
+	log  *testenv.SyncBuffer
 	base string // http://127.0.0.1:PORT
 	done chan int
 	stop context.CancelFunc
@@ -140,7 +122,7 @@ var servingAddr = regexp.MustCompile(`"msg":"serving","addr":"(http://127\.0\.0\
 func startServe(t *testing.T, env cliEnv) *serveProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sp := &serveProcess{log: &lockedBuffer{}, done: make(chan int, 1), stop: cancel}
+	sp := &serveProcess{log: &testenv.SyncBuffer{}, done: make(chan int, 1), stop: cancel}
 	go func() {
 		sp.done <- cli.Execute(ctx, []string{"serve", "--pull-policy", "never"}, "security-test",
 			cli.WithStreams(strings.NewReader(""), sp.log, sp.log), cli.WithLookupEnv(env.lookup))
@@ -297,9 +279,9 @@ func (c *apiClient) followEvents(path string) string {
 
 // captureLogrus sends the compose library's own log (logrus, at its
 // default level, as in production) to a buffer for the scan.
-func captureLogrus(t *testing.T) *lockedBuffer {
+func captureLogrus(t *testing.T) *testenv.SyncBuffer {
 	t.Helper()
-	buf := &lockedBuffer{}
+	buf := &testenv.SyncBuffer{}
 	prev := logrus.StandardLogger().Out
 	logrus.SetOutput(buf)
 	t.Cleanup(func() { logrus.SetOutput(prev) })

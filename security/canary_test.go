@@ -170,7 +170,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 
 	// The catalog and the stack, imported through the CLI as a user does.
 	tmplDir := filepath.Join(work, "templates", "security", "secapp")
-	mkdir(t, tmplDir)
+	testenv.MkdirAll(t, tmplDir)
 	writeFile(t, filepath.Join(tmplDir, "compose.yml"), subst(canaryTemplate))
 	if code, out := runCLI(t, ev, env, "catalog", "import", filepath.Join(work, "templates")); code != 0 {
 		t.Fatalf("catalog import: %d\n%s", code, out)
