@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/internal/testenv"
+	"github.com/devarch/devarch-controller/spec"
 )
 
 // The real backend: a `devarch-controller serve` child process built from
@@ -319,53 +319,12 @@ func (b *realBackend) newStackName(prefix string) string {
 // removeStacks removes every container, network and volume labelled with
 // one of the run's stacks, stacks in parallel.
 func (b *realBackend) removeStacks() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	b.mu.Lock()
 	stacks := append([]string(nil), b.stacks...)
 	b.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, name := range stacks {
-		wg.Go(func() {
-			if err := removeStack(ctx, b.docker, name); err != nil {
-				b.t.Logf("clean up stack %s: %v", name, err)
-			}
-		})
+		wg.Go(func() { testenv.RemoveLabeled(b.t, b.docker, spec.LabelStack+"="+name) })
 	}
 	wg.Wait()
-}
-
-func removeStack(ctx context.Context, docker *client.Client, name string) error {
-	label := make(client.Filters).Add("label", "devarch.stack="+name)
-	containers, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
-	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
-	}
-	var errs []error
-	for _, c := range containers.Items {
-		if _, err := docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID, err))
-		}
-	}
-	networks, err := docker.NetworkList(ctx, client.NetworkListOptions{Filters: label})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("list networks: %w", err))
-	} else {
-		for _, n := range networks.Items {
-			if _, err := docker.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
-				errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
-			}
-		}
-	}
-	volumes, err := docker.VolumeList(ctx, client.VolumeListOptions{Filters: label})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("list volumes: %w", err))
-	} else {
-		for _, v := range volumes.Items {
-			if _, err := docker.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil {
-				errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }

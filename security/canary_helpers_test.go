@@ -12,19 +12,15 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
 	"github.com/sirupsen/logrus"
 
 	"github.com/devarch/devarch-controller/internal/cli"
 	"github.com/devarch/devarch-controller/internal/testenv"
-	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -332,27 +328,6 @@ func tableRows(t *testing.T, st *state.Store, table string) []string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// removeStackContainers deletes the engine's containers and network of
-// stack s.
-func removeStackContainers(t *testing.T, docker *client.Client, s spec.Stack) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	label := make(client.Filters).Add("label", spec.LabelStackID+"="+strconv.FormatInt(s.ID, 10))
-	list, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
-	if err != nil {
-		t.Logf("clean up stack %s: %v", s.Name, err)
-		return
-	}
-	for _, c := range list.Items {
-		if _, err := docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			t.Logf("remove container %s: %v", c.ID, err)
-		}
-	}
-	if _, err := docker.NetworkRemove(ctx, s.Network(), client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-		t.Logf("remove network %s: %v", s.Network(), err)
-	}
 }
 
 // writeFile writes a test input file.

@@ -184,7 +184,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeStackContainers(t, docker, stack) })
+	t.Cleanup(func() { testenv.RemoveLabeled(t, docker, spec.LabelStackID+"="+strconv.FormatInt(stack.ID, 10)) })
 
 	srv := startServe(t, env)
 	c := newAPIClient(t, ev, srv.base, apiToken)
