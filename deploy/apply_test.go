@@ -56,7 +56,7 @@ func newBenchFixture(t testing.TB, instances ...spec.Instance) *applyFixture {
 	dir := t.TempDir()
 	f := &applyFixture{t: t, rt: rt, stack: s,
 		opts: ApplyOptions{Paths: project.Options{StateDir: filepath.Join(dir, "state"), WorkspaceDir: filepath.Join(dir, "ws")}, PullPolicy: "never"},
-		obs:  rt.NewObserver(spec.LabelStackID + "=" + itoa(s.ID)),
+		obs:  stackObserver(rt, s.ID),
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

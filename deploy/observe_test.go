@@ -208,6 +208,34 @@ func withAttr(attrs map[string]string, k, v string) map[string]string {
 	return out
 }
 
+// stackObserver returns an Observer of the containers of stack stackID.
+func stackObserver(rt *Runtime, stackID int64) *Observer {
+	return rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+}
+
+// settledStacks returns the channel that receives the stacks obs reports
+// settled (OnSettled).
+func settledStacks(obs *Observer) <-chan int64 {
+	settled := make(chan int64, 64)
+	obs.OnSettled(func(id int64) { settled <- id })
+	return settled
+}
+
+// observedContainer observes and returns container id, found false when
+// obs does not see it.
+func observedContainer(ctx context.Context, obs *Observer, id string) (spec.Container, bool, error) {
+	got, err := obs.Observe(ctx)
+	if err != nil {
+		return spec.Container{}, false, err
+	}
+	for _, c := range got {
+		if c.ID == id {
+			return c, true, nil
+		}
+	}
+	return spec.Container{}, false, nil
+}
+
 func waitHealthy(t *testing.T, rt *Runtime, id string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -370,7 +398,7 @@ func TestObserverInspectsOnlyChanged(t *testing.T) {
 	}
 	a := run("a", 1)
 	run("b", 2)
-	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+	obs := stackObserver(rt, stackID)
 
 	pass := func(step string, want Calls, wantStates map[string]string) []spec.Container {
 		t.Helper()
@@ -409,7 +437,7 @@ func TestObserverInspectsOnlyChanged(t *testing.T) {
 	if len(obs.seen) != 2 {
 		t.Errorf("cache holds %d containers after removal, want 2", len(obs.seen))
 	}
-	obs = rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+	obs = stackObserver(rt, stackID)
 	pass("fresh observer", Calls{ContainerLists: 1, ContainerInspects: 2}, map[string]string{"b": running, "c": running})
 }
 
@@ -494,9 +522,8 @@ func TestObserverFollowsEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	evs, errs := rt.Events(ctx)
-	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
-	settled := make(chan int64, 64)
-	obs.OnSettled(func(id int64) { settled <- id })
+	obs := stackObserver(rt, stackID)
+	settled := settledStacks(obs)
 	id := createContainer(t, rt, client.ContainerCreateOptions{
 		Name:   spec.ContainerName(stack, "web"),
 		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 1, stack, "web")},
@@ -521,21 +548,12 @@ func TestObserverFollowsEvents(t *testing.T) {
 				got, _ := obs.Observe(ctx)
 				t.Fatalf("%s: not observed within 30 s after the engine's events; observer has %+v", step, got)
 			}
-			{
-				got, err := obs.Observe(ctx)
-				if err != nil {
-					t.Fatalf("%s: Observe: %v", step, err)
-				}
-				var c spec.Container
-				found := false
-				for _, x := range got {
-					if x.ID == id {
-						c, found = x, true
-					}
-				}
-				if want(c, found) {
-					return
-				}
+			c, found, err := observedContainer(ctx, obs, id)
+			if err != nil {
+				t.Fatalf("%s: Observe: %v", step, err)
+			}
+			if want(c, found) {
+				return
 			}
 		}
 	}
@@ -593,9 +611,8 @@ func TestDieIsShownAtOnceThenSettled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	evs, errs := rt.Events(ctx)
-	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
-	settled := make(chan int64, 16)
-	obs.OnSettled(func(id int64) { settled <- id })
+	obs := stackObserver(rt, stackID)
+	settled := settledStacks(obs)
 	id := createContainer(t, rt, client.ContainerCreateOptions{
 		Name: spec.ContainerName(stack, "loop"),
 		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 1, stack, "loop"),
@@ -607,17 +624,14 @@ func TestDieIsShownAtOnceThenSettled(t *testing.T) {
 	}
 	state := func() spec.Container {
 		t.Helper()
-		got, err := obs.Observe(ctx)
+		c, found, err := observedContainer(ctx, obs, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range got {
-			if c.ID == id {
-				return c
-			}
+		if !found {
+			t.Fatal("container not observed")
 		}
-		t.Fatal("container not observed")
-		return spec.Container{}
+		return c
 	}
 	for {
 		select {
