@@ -67,3 +67,24 @@ func TestDigest(t *testing.T) {
 		})
 	}
 }
+
+// TestDigestIsStable pins the digest of a template whose sets are out of
+// order: stored templates carry their digest, so a change of the encoding
+// or of the canonical order would make every template look changed on the
+// next import.
+func TestDigestIsStable(t *testing.T) {
+	tmpl := digestBase()
+	tmpl.Spec.Env = []spec.EnvVar{{Key: "B", Value: "2"}, {Key: "A", Value: "1"}}
+	tmpl.Spec.Labels = []spec.Label{{Key: "z", Value: "1"}, {Key: "a", Value: "2"}}
+	tmpl.Spec.Ports = []spec.Port{{ContainerPort: 443, Protocol: "tcp"}, {ContainerPort: 80, Protocol: "tcp"}}
+	tmpl.Spec.Volumes = []spec.Volume{{Type: spec.VolumeTypeVolume, Source: "b", Target: "/b"}, {Type: spec.VolumeTypeTmpfs, Target: "/a"}}
+	tmpl.Spec.DependsOn = []spec.Dependency{{Name: "db", Condition: spec.ConditionHealthy}, {Name: "cache", Condition: spec.ConditionStarted}}
+	tmpl.Spec.ConfigFiles[0], tmpl.Spec.ConfigFiles[1] = tmpl.Spec.ConfigFiles[1], tmpl.Spec.ConfigFiles[0]
+	const want = "3a1c4de07aefb13fbc019e79112b1c9772a10a0371ec986a1b5f4a25453ef737"
+	if got := Digest(tmpl); got != want {
+		t.Errorf("Digest = %s, want %s", got, want)
+	}
+	if got := Digest(digestBase()); got != "c1e720aa700e6875e9d1e324e3d962a183940afee9feffb62c4c8aa65fbfc3df" {
+		t.Errorf("Digest of the base template = %s, want the pinned value", got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -33,9 +34,7 @@ func loadFixture(t *testing.T, fixture, name string, files map[string]string) (R
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MkdirAll(t, filepath.Dir(path))
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -363,12 +362,8 @@ func TestLoadFileConfigSymlinkCannotEscape(t *testing.T) {
 	writeFile(t, outside, "top secret")
 	dir := filepath.Join(t.TempDir(), "web", "nginx")
 	writeFile(t, filepath.Join(dir, "compose.yml"), "services:\n  nginx:\n    image: nginx:1.27\n    x-devarch-config:\n      nginx.conf: /etc/nginx/nginx.conf\n")
-	if err := os.MkdirAll(filepath.Join(dir, "config"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(outside, filepath.Join(dir, "config", "nginx.conf")); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MkdirAll(t, filepath.Join(dir, "config"))
+	testenv.Symlink(t, outside, filepath.Join(dir, "config", "nginx.conf"))
 	_, err := LoadFile(filepath.Join(dir, "compose.yml"))
 	if err == nil || !strings.Contains(err.Error(), "nginx.conf") {
 		t.Fatalf("LoadFile = %v, want an error naming nginx.conf", err)

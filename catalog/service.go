@@ -72,8 +72,7 @@ func (m *mapper) serviceSpec(svc types.ServiceConfig, dir string) spec.ServiceSp
 	m.networks(svc.Networks)
 	m.extensions(svc.Extensions)
 	m.unsupported(svc)
-	canonicalize(&s)
-	return s
+	return s.Canonical()
 }
 
 func (m *mapper) build(svc types.ServiceConfig) {

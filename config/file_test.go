@@ -37,13 +37,7 @@ func TestLoadFileProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			_, err := Load(Options{File: tt.file, LookupEnv: env(baseEnv())})
-			var verr *ValidationError
-			if !errors.As(err, &verr) {
-				t.Fatalf("err = %v; want *ValidationError", err)
-			}
-			if got := strings.Join(verr.Problems, "\n"); got != strings.Join(tt.want, "\n") {
-				t.Errorf("problems:\n%s\nwant:\n%s", got, strings.Join(tt.want, "\n"))
-			}
+			wantProblems(t, err, tt.want)
 		})
 	}
 }

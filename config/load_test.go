@@ -248,18 +248,11 @@ func TestLoadEnvProblems(t *testing.T) {
 		"DEVARCH_APPROVAL_TTL", "15",
 		"DEVARCH_SHUTDOWN_TIMEOUT", "later",
 	))})
-	var verr *ValidationError
-	if !errors.As(err, &verr) {
-		t.Fatalf("err = %v; want *ValidationError", err)
-	}
-	want := []string{
+	wantProblems(t, err, []string{
 		`Environment variable DEVARCH_WORKERS is not a whole number; got "two".`,
 		`Environment variable DEVARCH_APPROVAL_TTL needs a unit, such as "30s" or "15m"; got "15".`,
 		`Environment variable DEVARCH_SHUTDOWN_TIMEOUT is not a duration such as "30s" or "15m"; got "later".`,
-	}
-	if strings.Join(verr.Problems, "\n") != strings.Join(want, "\n") {
-		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(verr.Problems, "\n"), strings.Join(want, "\n"))
-	}
+	})
 }
 
 func TestLoadDoesNotReadProcessEnv(t *testing.T) {

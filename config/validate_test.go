@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -87,13 +86,7 @@ func TestValidate(t *testing.T) {
 				}
 				return
 			}
-			var verr *ValidationError
-			if !errors.As(err, &verr) {
-				t.Fatalf("Validate() = %v; want *ValidationError", err)
-			}
-			if got := strings.Join(verr.Problems, "\n"); got != strings.Join(tt.want, "\n") {
-				t.Errorf("problems:\n%s\nwant:\n%s", got, strings.Join(tt.want, "\n"))
-			}
+			wantProblems(t, err, tt.want)
 		})
 	}
 }
@@ -104,16 +97,13 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	err = cfg.Validate()
-	var verr *ValidationError
-	if !errors.As(err, &verr) {
-		t.Fatalf("Validate() = %v; want *ValidationError", err)
-	}
+	problems := problemsOf(t, err)
 	// database_url, docker_host, http_addr, resync_interval, workers,
 	// approval_ttl, shutdown_timeout, log_level, log_format.
-	if len(verr.Problems) != 9 {
-		t.Errorf("got %d problems; want 9:\n%s", len(verr.Problems), err)
+	if len(problems) != 9 {
+		t.Errorf("got %d problems; want 9:\n%s", len(problems), err)
 	}
-	for _, p := range verr.Problems {
+	for _, p := range problems {
 		if !strings.HasSuffix(p, ".") {
 			t.Errorf("problem %q is not a full sentence", p)
 		}

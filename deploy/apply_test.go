@@ -56,7 +56,7 @@ func newBenchFixture(t testing.TB, instances ...spec.Instance) *applyFixture {
 	dir := t.TempDir()
 	f := &applyFixture{t: t, rt: rt, stack: s,
 		opts: ApplyOptions{Paths: project.Options{StateDir: filepath.Join(dir, "state"), WorkspaceDir: filepath.Join(dir, "ws")}, PullPolicy: "never"},
-		obs:  rt.NewObserver(spec.LabelStackID + "=" + itoa(s.ID)),
+		obs:  stackObserver(rt, s.ID),
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -290,9 +290,7 @@ func TestApplyErrorModel(t *testing.T) {
 		f := newApplyFixture(t, sleeperInstance(1, "a", spec.Overrides{}))
 		// A file where the stack's config folder must go makes the swap fail.
 		stacks := filepath.Join(f.opts.Paths.StateDir, "stacks")
-		if err := os.MkdirAll(stacks, 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testenv.MkdirAll(t, stacks)
 		if err := os.WriteFile(filepath.Join(stacks, f.stack.Name), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}

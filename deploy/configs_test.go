@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -212,13 +213,13 @@ func TestMaterializeConfigsRefusesSymlinks(t *testing.T) {
 	}{
 		{"stack folder", func(t *testing.T, state string) string {
 			outside := t.TempDir()
-			mustMkdir(t, filepath.Join(state, "stacks"))
-			mustSymlink(t, outside, filepath.Join(state, "stacks", "shop"))
+			testenv.MkdirAll(t, filepath.Join(state, "stacks"))
+			testenv.Symlink(t, outside, filepath.Join(state, "stacks", "shop"))
 			return outside
 		}},
 		{"stacks folder", func(t *testing.T, state string) string {
 			outside := t.TempDir()
-			mustSymlink(t, outside, filepath.Join(state, "stacks"))
+			testenv.Symlink(t, outside, filepath.Join(state, "stacks"))
 			return outside
 		}},
 	}
@@ -345,7 +346,7 @@ func TestRemoveConfigs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustMkdir(t, filepath.Join(state, "stacks", ".shop.tmp-123"))
+	testenv.MkdirAll(t, filepath.Join(state, "stacks", ".shop.tmp-123"))
 	if err := RemoveConfigs(state, "shop"); err != nil {
 		t.Fatalf("RemoveConfigs: %v", err)
 	}
@@ -411,19 +412,5 @@ func assertNoWorkFolders(t *testing.T, state string) {
 	matches, _ := filepath.Glob(filepath.Join(state, "stacks", ".*"))
 	if len(matches) > 0 {
 		t.Errorf("work folders left behind: %v", matches)
-	}
-}
-
-func mustMkdir(t *testing.T, p string) {
-	t.Helper()
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustSymlink(t *testing.T, target, link string) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
 	}
 }

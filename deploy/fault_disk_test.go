@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,9 +30,7 @@ type mountPoint struct {
 // without it the test is skipped, or fails when DEVARCH_TEST_REQUIRE=1.
 func mountFS(t *testing.T, dir string, args ...string) *mountPoint {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MkdirAll(t, dir)
 	if out, err := exec.Command("mount", append(args, dir)...).CombinedOutput(); err != nil {
 		msg := "mount " + strings.Join(args, " ") + ": " + err.Error() + ": " + strings.TrimSpace(string(out))
 		testenv.Skipf(t, "%s; the disk fault tests need root to mount file systems", msg)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -218,15 +217,32 @@ func withAttr(attrs map[string]string, k, v string) map[string]string {
 	return out
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) uint16 {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// stackObserver returns an Observer of the containers of stack stackID.
+func stackObserver(rt *Runtime, stackID int64) *Observer {
+	return rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+}
+
+// settledStacks returns the channel that receives the stacks obs reports
+// settled (OnSettled).
+func settledStacks(obs *Observer) <-chan int64 {
+	settled := make(chan int64, 64)
+	obs.OnSettled(func(id int64) { settled <- id })
+	return settled
+}
+
+// observedContainer observes and returns container id, found false when
+// obs does not see it.
+func observedContainer(ctx context.Context, obs *Observer, id string) (spec.Container, bool, error) {
+	got, err := obs.Observe(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return spec.Container{}, false, err
 	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port)
+	for _, c := range got {
+		if c.ID == id {
+			return c, true, nil
+		}
+	}
+	return spec.Container{}, false, nil
 }
 
 func waitHealthy(t *testing.T, rt *Runtime, id string) {
@@ -263,7 +279,7 @@ func TestObserveRealEngine(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = cli.VolumeRemove(context.Background(), volume, client.VolumeRemoveOptions{Force: true}) })
 	bindDir := t.TempDir()
-	hostPort := freePort(t)
+	hostPort := testenv.FreePort(t)
 
 	webLabels := managedLabels(stackID, 1, stack, "web")
 	webLabels[composeProjectLabel] = spec.ProjectName(stack)
@@ -406,7 +422,7 @@ func TestObserverInspectsOnlyChanged(t *testing.T) {
 	}
 	a := run("a", 1)
 	run("b", 2)
-	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+	obs := stackObserver(rt, stackID)
 
 	pass := func(step string, want Calls, wantStates map[string]string) []spec.Container {
 		t.Helper()
@@ -445,7 +461,7 @@ func TestObserverInspectsOnlyChanged(t *testing.T) {
 	if len(obs.seen) != 2 {
 		t.Errorf("cache holds %d containers after removal, want 2", len(obs.seen))
 	}
-	obs = rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
+	obs = stackObserver(rt, stackID)
 	pass("fresh observer", Calls{ContainerLists: 1, ContainerInspects: 2}, map[string]string{"b": running, "c": running})
 }
 
@@ -530,9 +546,8 @@ func TestObserverFollowsEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	evs, errs := rt.Events(ctx)
-	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
-	settled := make(chan int64, 64)
-	obs.OnSettled(func(id int64) { settled <- id })
+	obs := stackObserver(rt, stackID)
+	settled := settledStacks(obs)
 	id := createContainer(t, rt, client.ContainerCreateOptions{
 		Name:   spec.ContainerName(stack, "web"),
 		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 1, stack, "web")},
@@ -557,21 +572,12 @@ func TestObserverFollowsEvents(t *testing.T) {
 				got, _ := obs.Observe(ctx)
 				t.Fatalf("%s: not observed within 30 s after the engine's events; observer has %+v", step, got)
 			}
-			{
-				got, err := obs.Observe(ctx)
-				if err != nil {
-					t.Fatalf("%s: Observe: %v", step, err)
-				}
-				var c spec.Container
-				found := false
-				for _, x := range got {
-					if x.ID == id {
-						c, found = x, true
-					}
-				}
-				if want(c, found) {
-					return
-				}
+			c, found, err := observedContainer(ctx, obs, id)
+			if err != nil {
+				t.Fatalf("%s: Observe: %v", step, err)
+			}
+			if want(c, found) {
+				return
 			}
 		}
 	}
@@ -629,9 +635,8 @@ func TestDieIsShownAtOnceThenSettled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	evs, errs := rt.Events(ctx)
-	obs := rt.NewObserver(spec.LabelStackID + "=" + strconv.FormatInt(stackID, 10))
-	settled := make(chan int64, 16)
-	obs.OnSettled(func(id int64) { settled <- id })
+	obs := stackObserver(rt, stackID)
+	settled := settledStacks(obs)
 	id := createContainer(t, rt, client.ContainerCreateOptions{
 		Name: spec.ContainerName(stack, "loop"),
 		Config: &container.Config{Image: testenv.TestImage, Labels: managedLabels(stackID, 1, stack, "loop"),
@@ -643,17 +648,14 @@ func TestDieIsShownAtOnceThenSettled(t *testing.T) {
 	}
 	state := func() spec.Container {
 		t.Helper()
-		got, err := obs.Observe(ctx)
+		c, found, err := observedContainer(ctx, obs, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range got {
-			if c.ID == id {
-				return c
-			}
+		if !found {
+			t.Fatal("container not observed")
 		}
-		t.Fatal("container not observed")
-		return spec.Container{}
+		return c
 	}
 	for {
 		select {

@@ -10,9 +10,7 @@ import (
 // Keyboard use and narrow screens, against the fake API.
 
 func TestKeyboard(t *testing.T) {
-	browser := newBrowser(t)
-	_, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	_, d := openFake(t, nil)
 	d.openStack("shop", "instances")
 	d.focus("#tab-instances")
 
@@ -59,9 +57,7 @@ func TestKeyboard(t *testing.T) {
 }
 
 func TestNarrowViewport(t *testing.T) {
-	browser := newBrowser(t)
-	_, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	_, d := openFake(t, nil)
 	d.setViewport(390, 844)
 
 	check := func(page string) {

@@ -16,19 +16,20 @@ import (
 // polls every second.
 const within = 2 * time.Second
 
-func startFake(t *testing.T, setup func(f *fakeAPI)) (*fakeAPI, string) {
+// openFake starts a browser and the fake API, lets setup (if any) change
+// the fake's data before it serves, and opens the dashboard on it.
+func openFake(t *testing.T, setup func(f *fakeAPI)) (*fakeAPI, *dashboardPage) {
 	t.Helper()
+	browser := newBrowser(t)
 	f := newFakeAPI(t)
 	if setup != nil {
 		setup(f)
 	}
-	return f, f.serve()
+	return f, openDashboard(t, browser, f.serve())
 }
 
 func TestDeployPlanApplySucceeds(t *testing.T) {
-	browser := newBrowser(t)
-	f, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	f, d := openFake(t, nil)
 
 	d.openStack("shop", "deploy")
 	p := d.generatePlan()
@@ -129,9 +130,7 @@ func TestDeployPlanApplySucceeds(t *testing.T) {
 }
 
 func TestDeployApplyFails(t *testing.T) {
-	browser := newBrowser(t)
-	_, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	_, d := openFake(t, nil)
 
 	d.openStack("billing", "deploy")
 	if p := d.generatePlan(); p.Summary != "2 changes: 1 to add, 1 to modify, 0 to remove" {
@@ -158,9 +157,7 @@ func TestDeployApplyFails(t *testing.T) {
 }
 
 func TestStalePlan(t *testing.T) {
-	browser := newBrowser(t)
-	f, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	f, d := openFake(t, nil)
 	d.openStack("shop", "deploy")
 
 	t.Run("refused by the API", func(t *testing.T) {
@@ -194,9 +191,7 @@ func TestStalePlan(t *testing.T) {
 }
 
 func TestLockHeld(t *testing.T) {
-	browser := newBrowser(t)
-	f, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	f, d := openFake(t, nil)
 	d.openStack("shop", "deploy")
 
 	for _, tc := range []struct {
@@ -220,9 +215,7 @@ func TestLockHeld(t *testing.T) {
 }
 
 func TestUpToDate(t *testing.T) {
-	browser := newBrowser(t)
-	_, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	_, d := openFake(t, nil)
 	d.openStack("blog", "deploy")
 	p := d.generatePlan()
 	if p.Empty != "✓Stack is up to date — no changes needed" || len(p.Cards) != 0 || p.ApplyVisible || len(p.Notices) != 0 {
@@ -233,16 +226,14 @@ func TestUpToDate(t *testing.T) {
 // TestPlanNotices: a stack in sync whose volume exists with other labels
 // shows the notice (summary and sentence) above the up-to-date line.
 func TestPlanNotices(t *testing.T) {
-	browser := newBrowser(t)
 	const summary = "volume devarch-blog_data exists with other labels: kept"
-	_, base := startFake(t, func(f *fakeAPI) {
+	_, d := openFake(t, func(f *fakeAPI) {
 		f.update("blog", func(s *fakeStack) {
 			s.notices = []plan.Notice{{Kind: plan.NoticeVolume, Name: "devarch-blog_data", Condition: plan.NoticeOtherLabels,
 				Action: plan.NoticeKeep, Instances: []string{"ghost"}, Summary: summary,
 				Message: "Volume \"devarch-blog_data\" exists but was not created by compose for this stack; apply keeps its data."}}
 		})
 	})
-	d := openDashboard(t, browser, base)
 	d.openStack("blog", "deploy")
 	p := d.generatePlan()
 	if p.Empty != "✓Stack is up to date — no changes needed" || p.ApplyVisible {
@@ -254,9 +245,7 @@ func TestPlanNotices(t *testing.T) {
 }
 
 func TestStreamFallsBackToPolling(t *testing.T) {
-	browser := newBrowser(t)
-	_, base := startFake(t, func(f *fakeAPI) { f.breakStreams = true })
-	d := openDashboard(t, browser, base)
+	_, d := openFake(t, func(f *fakeAPI) { f.breakStreams = true })
 	d.openStack("shop", "deploy")
 	d.generatePlan()
 	d.apply()
@@ -267,9 +256,7 @@ func TestStreamFallsBackToPolling(t *testing.T) {
 }
 
 func TestInstancesTab(t *testing.T) {
-	browser := newBrowser(t)
-	_, base := startFake(t, func(f *fakeAPI) { f.leakSecretValue = "leaked-by-a-buggy-api" })
-	d := openDashboard(t, browser, base)
+	_, d := openFake(t, func(f *fakeAPI) { f.leakSecretValue = "leaked-by-a-buggy-api" })
 	d.openStack("shop", "instances")
 	d.waitFor("the instances", `document.querySelectorAll('#panel-instances .instance').length === 3`, 5*time.Second)
 

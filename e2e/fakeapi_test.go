@@ -255,9 +255,8 @@ func (f *fakeAPI) listStacks(w http.ResponseWriter, _ *http.Request) {
 func (f *fakeAPI) getStack(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.find(r.PathValue("name"))
+	s := f.stackByName(w, r)
 	if s == nil {
-		writeError(w, http.StatusNotFound, "not_found", "Stack not found.")
 		return
 	}
 	v := view.Redact(s.stack)
@@ -279,9 +278,8 @@ func (f *fakeAPI) getStack(w http.ResponseWriter, r *http.Request) {
 func (f *fakeAPI) getPlan(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.find(r.PathValue("name"))
+	s := f.stackByName(w, r)
 	if s == nil {
-		writeError(w, http.StatusNotFound, "not_found", "Stack not found.")
 		return
 	}
 	writeJSON(w, http.StatusOK, s.plan(time.Now()))
@@ -307,9 +305,8 @@ func (f *fakeAPI) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := f.find(r.PathValue("name"))
+	s := f.stackByName(w, r)
 	if s == nil {
-		writeError(w, http.StatusNotFound, "not_found", "Stack not found.")
 		return
 	}
 	if s.locked {
@@ -357,6 +354,16 @@ func (f *fakeAPI) listApprovals(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"approvals": out})
+}
+
+// stackByName returns the stack the request's path names, or answers 404
+// and returns nil.
+func (f *fakeAPI) stackByName(w http.ResponseWriter, r *http.Request) *fakeStack {
+	s := f.find(r.PathValue("name"))
+	if s == nil {
+		writeError(w, http.StatusNotFound, "not_found", "Stack not found.")
+	}
+	return s
 }
 
 func (f *fakeAPI) approvalByID(w http.ResponseWriter, r *http.Request) *fakeApproval {

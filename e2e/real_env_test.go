@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/internal/testenv"
+	"github.com/devarch/devarch-controller/spec"
 )
 
 // The real backend: a `devarch-controller serve` child process built from
@@ -72,7 +71,7 @@ func startRealBackend(t *testing.T) *realBackend {
 	start := time.Now()
 	b := &realBackend{t: t, dir: t.TempDir(), dbURL: testenv.DatabaseURL(t), docker: testenv.Docker(t)}
 	b.stateDir = filepath.Join(b.dir, "state")
-	b.root = moduleRoot(t)
+	b.root = testenv.RepoRoot(t)
 	b.bin = filepath.Join(b.dir, "devarch-controller")
 	b.buildBinary()
 	b.tagDemoImages()
@@ -103,20 +102,6 @@ func (b *realBackend) buildBinary() {
 		t.Fatalf("go %s: %v\n%s", strings.Join(build.Args[1:], " "), err, out)
 	}
 	t.Logf("built %s (race detector %v) in %s", b.bin, raceBuild, time.Since(start).Round(time.Millisecond))
-}
-
-// moduleRoot is the directory of go.mod, from `go env GOMOD`.
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v (is the go command on PATH?)", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("go env GOMOD names no go.mod: run the tests inside the module")
-	}
-	return filepath.Dir(gomod)
 }
 
 // tagDemoImages makes sure devarch-demo/{web,api,cache}:1, the images of
@@ -199,7 +184,7 @@ func (b *realBackend) cli(t *testing.T, args ...string) string {
 func (b *realBackend) startServe() {
 	t := b.t
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	b.base = "http://" + addr + "/"
 	b.logPath = filepath.Join(b.dir, "serve.log")
 	logFile, err := os.Create(b.logPath)
@@ -223,20 +208,6 @@ func (b *realBackend) startServe() {
 	}()
 	t.Cleanup(b.stopServe)
 	b.waitReady(30 * time.Second)
-}
-
-// freeAddr returns a loopback address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatalf("close probe listener: %v", err)
-	}
-	return addr
 }
 
 // waitReady polls /readyz until it answers 200, serve exits, or timeout.
@@ -348,53 +319,12 @@ func (b *realBackend) newStackName(prefix string) string {
 // removeStacks removes every container, network and volume labelled with
 // one of the run's stacks, stacks in parallel.
 func (b *realBackend) removeStacks() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	b.mu.Lock()
 	stacks := append([]string(nil), b.stacks...)
 	b.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, name := range stacks {
-		wg.Go(func() {
-			if err := removeStack(ctx, b.docker, name); err != nil {
-				b.t.Logf("clean up stack %s: %v", name, err)
-			}
-		})
+		wg.Go(func() { testenv.RemoveLabeled(b.t, b.docker, spec.LabelStack+"="+name) })
 	}
 	wg.Wait()
-}
-
-func removeStack(ctx context.Context, docker *client.Client, name string) error {
-	label := make(client.Filters).Add("label", "devarch.stack="+name)
-	containers, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
-	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
-	}
-	var errs []error
-	for _, c := range containers.Items {
-		if _, err := docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID, err))
-		}
-	}
-	networks, err := docker.NetworkList(ctx, client.NetworkListOptions{Filters: label})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("list networks: %w", err))
-	} else {
-		for _, n := range networks.Items {
-			if _, err := docker.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
-				errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
-			}
-		}
-	}
-	volumes, err := docker.VolumeList(ctx, client.VolumeListOptions{Filters: label})
-	if err != nil {
-		errs = append(errs, fmt.Errorf("list volumes: %w", err))
-	} else {
-		for _, v := range volumes.Items {
-			if _, err := docker.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil {
-				errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }

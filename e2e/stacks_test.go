@@ -11,9 +11,7 @@ import (
 // The stacks page, its live updates and the token prompt, against the fake API.
 
 func TestStacksPage(t *testing.T) {
-	browser := newBrowser(t)
-	f, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	f, d := openFake(t, nil)
 
 	rows := d.openStacks()
 	want := map[string]struct{ label, glyph string }{
@@ -58,9 +56,7 @@ func TestStacksPage(t *testing.T) {
 }
 
 func TestPollingPausesWhileHidden(t *testing.T) {
-	browser := newBrowser(t)
-	f, base := startFake(t, nil)
-	d := openDashboard(t, browser, base)
+	f, d := openFake(t, nil)
 	d.openStacks()
 	polls := func() int { return len(f.requests("GET /api/v1/stacks")) }
 
@@ -84,10 +80,8 @@ func TestPollingPausesWhileHidden(t *testing.T) {
 }
 
 func TestTokenRequired(t *testing.T) {
-	browser := newBrowser(t)
 	const token = "s3cret-api-token"
-	f, base := startFake(t, func(f *fakeAPI) { f.token = token })
-	d := openDashboard(t, browser, base)
+	f, d := openFake(t, func(f *fakeAPI) { f.token = token })
 
 	d.waitFor("the token form", visible("#auth-token"), 5*time.Second)
 	if eval[bool](d, `!document.getElementById('main').hidden || document.querySelectorAll('tr.stack-row').length > 0`) {

@@ -105,6 +105,22 @@ func wantHeld(t *testing.T, err error, stackID int64, holderPID int32) {
 	}
 }
 
+// heldBound is how fast a held outcome must come back: TryLock never waits
+// for the lock, so anything near a second would mean it blocked.
+const heldBound = 500 * time.Millisecond
+
+// wantHeldAtOnce calls TryLock on a lock held by holderPID and asserts it
+// returns a *HeldError at once, without waiting for the lock.
+func wantHeldAtOnce(ctx context.Context, t *testing.T, l *lock.Locker, stackID int64, holderPID int32) {
+	t.Helper()
+	start := time.Now()
+	err := tryLock(ctx, t, l, stackID)
+	if elapsed := time.Since(start); elapsed > heldBound {
+		t.Fatalf("held TryLock took %v, want well under a second (it must not wait)", elapsed)
+	}
+	wantHeld(t, err, stackID, holderPID)
+}
+
 // advisoryLocks counts every advisory lock (any key space, granted or not)
 // in dbURL's database, seen from a connection of its own.
 func advisoryLocks(t *testing.T, dbURL string) int {

@@ -12,19 +12,16 @@ import (
 	"net/http"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
 	"github.com/sirupsen/logrus"
 
 	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/internal/cli"
-	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -32,25 +29,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// lockedBuffer is a bytes.Buffer safe for the concurrent writes of a
-// running controller.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // evidence collects every text the controller let out, by where it came
@@ -126,7 +104,7 @@ func runCLI(t *testing.T, ev *evidence, env cliEnv, args ...string) (int, string
 
 // serveProcess is `devarch-controller serve` running in this process.
 type serveProcess struct {
-	log  *lockedBuffer
+	log  *testenv.SyncBuffer
 	base string // http://127.0.0.1:PORT
 	done chan int
 	stop context.CancelFunc
@@ -141,7 +119,7 @@ var servingAddr = regexp.MustCompile(`"msg":"serving","addr":"(http://127\.0\.0\
 func startServe(t *testing.T, env cliEnv) *serveProcess {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	sp := &serveProcess{log: &lockedBuffer{}, done: make(chan int, 1), stop: cancel}
+	sp := &serveProcess{log: &testenv.SyncBuffer{}, done: make(chan int, 1), stop: cancel}
 	go func() {
 		sp.done <- cli.Execute(ctx, []string{"serve", "--pull-policy", "never"}, "security-test",
 			cli.WithStreams(strings.NewReader(""), sp.log, sp.log), cli.WithLookupEnv(env.lookup))
@@ -298,9 +276,9 @@ func (c *apiClient) followEvents(path string) string {
 
 // captureLogrus sends the compose library's own log (logrus, at its
 // default level, as in production) to a buffer for the scan.
-func captureLogrus(t *testing.T) *lockedBuffer {
+func captureLogrus(t *testing.T) *testenv.SyncBuffer {
 	t.Helper()
-	buf := &lockedBuffer{}
+	buf := &testenv.SyncBuffer{}
 	prev := logrus.StandardLogger().Out
 	logrus.SetOutput(buf)
 	t.Cleanup(func() { logrus.SetOutput(prev) })
@@ -351,27 +329,6 @@ func tableRows(t *testing.T, st *state.Store, table string) []string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// removeStackContainers deletes the engine's containers and network of
-// stack s.
-func removeStackContainers(t *testing.T, docker *client.Client, s spec.Stack) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	label := make(client.Filters).Add("label", spec.LabelStackID+"="+strconv.FormatInt(s.ID, 10))
-	list, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
-	if err != nil {
-		t.Logf("clean up stack %s: %v", s.Name, err)
-		return
-	}
-	for _, c := range list.Items {
-		if _, err := docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			t.Logf("remove container %s: %v", c.ID, err)
-		}
-	}
-	if _, err := docker.NetworkRemove(ctx, s.Network(), client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-		t.Logf("remove network %s: %v", s.Network(), err)
-	}
 }
 
 // writeFile writes a test input file.

@@ -171,7 +171,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 
 	// The catalog and the stack, imported through the CLI as a user does.
 	tmplDir := filepath.Join(work, "templates", "security", "secapp")
-	mkdir(t, tmplDir)
+	testenv.MkdirAll(t, tmplDir)
 	writeFile(t, filepath.Join(tmplDir, "compose.yml"), subst(canaryTemplate))
 	if code, out := runCLI(t, ev, env, "catalog", "import", filepath.Join(work, "templates")); code != 0 {
 		t.Fatalf("catalog import: %d\n%s", code, out)
@@ -185,7 +185,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeStackContainers(t, docker, stack) })
+	t.Cleanup(func() { testenv.RemoveLabeled(t, docker, spec.LabelStackID+"="+strconv.FormatInt(stack.ID, 10)) })
 
 	srv := startServe(t, env)
 	c := newAPIClient(t, ev, srv.base, apiToken)

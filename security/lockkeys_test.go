@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,24 +97,16 @@ func TestAdvisoryLockCallSites(t *testing.T) {
 		for name, text := range consts {
 			checkPgLocks(sp.dir+" const "+name, text)
 		}
-		for path, f := range sp.files {
-			if isTestFile(path) {
-				continue
-			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				lit, ok := n.(*ast.BasicLit)
-				if !ok {
-					return true
-				}
+		for path, f := range sp.nonTestFiles() {
+			inspect(f, func(lit *ast.BasicLit) {
 				text, ok := constValue(lit, consts)
 				if !ok {
-					return true
+					return
 				}
 				for _, m := range advisoryCall.FindAllStringSubmatch(text, -1) {
 					got[path] = append(got[path], strings.TrimSpace(m[5]))
 				}
 				checkPgLocks(sp.position(lit), text)
-				return true
 			})
 		}
 	}
@@ -188,8 +181,8 @@ func TestMigrationAndStackLocksIndependent(t *testing.T) {
 	if len(holders) != len(ids) {
 		t.Fatalf("holders %+v, want exactly the %d stack locks", holders, len(ids))
 	}
-	for i, h := range holders {
-		if h.StackID != ids[i] && !containsID(ids, h.StackID) {
+	for _, h := range holders {
+		if !slices.Contains(ids, h.StackID) {
 			t.Errorf("holder of an unknown stack %d", h.StackID)
 		}
 	}
@@ -200,13 +193,4 @@ func TestMigrationAndStackLocksIndependent(t *testing.T) {
 	if err := state.Migrate(ctx, url); err != nil {
 		t.Fatalf("migrate while stack locks are held: %v", err)
 	}
-}
-
-func containsID(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }

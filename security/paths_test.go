@@ -1,7 +1,6 @@
 package security_test
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/devarch/devarch-controller/catalog"
 	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -20,9 +20,7 @@ import (
 func outsideDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "etc")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testenv.MkdirAll(t, dir)
 	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte("root:x:0:0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -131,40 +129,40 @@ func TestMaterializeRefusesSymlinks(t *testing.T) {
 		wantErr bool // refused (else: written safely beside the link)
 	}{
 		{name: "stack folder is a symlink", wantErr: true, plant: func(t *testing.T, stateDir, outside string) {
-			mkdir(t, filepath.Join(stateDir, "stacks"))
-			symlink(t, outside, filepath.Join(stateDir, "stacks", "shop"))
+			testenv.MkdirAll(t, filepath.Join(stateDir, "stacks"))
+			testenv.Symlink(t, outside, filepath.Join(stateDir, "stacks", "shop"))
 		}},
 		{name: "stacks folder is a symlink", wantErr: true, plant: func(t *testing.T, stateDir, outside string) {
-			symlink(t, outside, filepath.Join(stateDir, "stacks"))
+			testenv.Symlink(t, outside, filepath.Join(stateDir, "stacks"))
 		}},
 		{name: "stack folder is a file", wantErr: true, plant: func(t *testing.T, stateDir, _ string) {
-			mkdir(t, filepath.Join(stateDir, "stacks"))
+			testenv.MkdirAll(t, filepath.Join(stateDir, "stacks"))
 			if err := os.WriteFile(filepath.Join(stateDir, "stacks", "shop"), nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{name: "symlink inside the instance folder", plant: func(t *testing.T, stateDir, outside string) {
-			mkdir(t, filepath.Join(stateDir, "stacks", "shop", "db"))
-			symlink(t, outside, filepath.Join(stateDir, "stacks", "shop", "db", "conf"))
+			testenv.MkdirAll(t, filepath.Join(stateDir, "stacks", "shop", "db"))
+			testenv.Symlink(t, outside, filepath.Join(stateDir, "stacks", "shop", "db", "conf"))
 		}},
 		{name: "instance folder is a symlink", plant: func(t *testing.T, stateDir, outside string) {
-			mkdir(t, filepath.Join(stateDir, "stacks", "shop"))
-			symlink(t, outside, filepath.Join(stateDir, "stacks", "shop", "db"))
+			testenv.MkdirAll(t, filepath.Join(stateDir, "stacks", "shop"))
+			testenv.Symlink(t, outside, filepath.Join(stateDir, "stacks", "shop", "db"))
 		}},
 		{name: "config file is a symlink", plant: func(t *testing.T, stateDir, outside string) {
-			mkdir(t, filepath.Join(stateDir, "stacks", "shop", "db", "conf"))
-			symlink(t, filepath.Join(outside, "passwd"), filepath.Join(stateDir, "stacks", "shop", "db", "conf", "app.conf"))
+			testenv.MkdirAll(t, filepath.Join(stateDir, "stacks", "shop", "db", "conf"))
+			testenv.Symlink(t, filepath.Join(outside, "passwd"), filepath.Join(stateDir, "stacks", "shop", "db", "conf", "app.conf"))
 		}},
 		{name: "leftover work folders are symlinks", plant: func(t *testing.T, stateDir, outside string) {
-			mkdir(t, filepath.Join(stateDir, "stacks"))
-			symlink(t, outside, filepath.Join(stateDir, "stacks", ".shop.tmp-planted"))
-			symlink(t, outside, filepath.Join(stateDir, "stacks", ".shop.old-planted"))
+			testenv.MkdirAll(t, filepath.Join(stateDir, "stacks"))
+			testenv.Symlink(t, outside, filepath.Join(stateDir, "stacks", ".shop.tmp-planted"))
+			testenv.Symlink(t, outside, filepath.Join(stateDir, "stacks", ".shop.old-planted"))
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			stateDir := filepath.Join(t.TempDir(), "state")
-			mkdir(t, stateDir)
+			testenv.MkdirAll(t, stateDir)
 			outside := outsideDir(t)
 			tt.plant(t, stateDir, outside)
 			res, err := deploy.MaterializeConfigs(t.Context(), stateDir, configStack("shop", "db", "conf/app.conf"))
@@ -201,9 +199,9 @@ func TestMaterializeRefusesSymlinks(t *testing.T) {
 // folder was replaced by a symlink removes the link, not what it names.
 func TestRemoveConfigsNeverFollowsSymlinks(t *testing.T) {
 	stateDir := filepath.Join(t.TempDir(), "state")
-	mkdir(t, filepath.Join(stateDir, "stacks"))
+	testenv.MkdirAll(t, filepath.Join(stateDir, "stacks"))
 	outside := outsideDir(t)
-	symlink(t, outside, filepath.Join(stateDir, "stacks", "shop"))
+	testenv.Symlink(t, outside, filepath.Join(stateDir, "stacks", "shop"))
 	if err := deploy.RemoveConfigs(stateDir, "shop"); err != nil {
 		t.Fatal(err)
 	}
@@ -229,37 +227,37 @@ func TestTemplateConfigFilesStayInConfigFolder(t *testing.T) {
 		plant func(t *testing.T, configDir, outside string)
 	}{
 		{name: "file is a symlink to an absolute path", entry: "app.conf", plant: func(t *testing.T, configDir, outside string) {
-			mkdir(t, configDir)
-			symlink(t, filepath.Join(outside, "passwd"), filepath.Join(configDir, "app.conf"))
+			testenv.MkdirAll(t, configDir)
+			testenv.Symlink(t, filepath.Join(outside, "passwd"), filepath.Join(configDir, "app.conf"))
 		}},
 		{name: "file is a relative symlink out of config", entry: "app.conf", plant: func(t *testing.T, configDir, _ string) {
-			mkdir(t, configDir)
-			symlink(t, "../../../etc/passwd", filepath.Join(configDir, "app.conf"))
+			testenv.MkdirAll(t, configDir)
+			testenv.Symlink(t, "../../../etc/passwd", filepath.Join(configDir, "app.conf"))
 		}},
 		{name: "file is a symlink to the compose file", entry: "app.conf", plant: func(t *testing.T, configDir, _ string) {
-			mkdir(t, configDir)
-			symlink(t, "../compose.yml", filepath.Join(configDir, "app.conf"))
+			testenv.MkdirAll(t, configDir)
+			testenv.Symlink(t, "../compose.yml", filepath.Join(configDir, "app.conf"))
 		}},
 		{name: "subfolder is a symlink", entry: "sub/passwd", plant: func(t *testing.T, configDir, outside string) {
-			mkdir(t, configDir)
-			symlink(t, outside, filepath.Join(configDir, "sub"))
+			testenv.MkdirAll(t, configDir)
+			testenv.Symlink(t, outside, filepath.Join(configDir, "sub"))
 		}},
 		{name: "config folder is a symlink", entry: "passwd", plant: func(t *testing.T, configDir, outside string) {
-			symlink(t, outside, configDir)
+			testenv.Symlink(t, outside, configDir)
 		}},
-		{name: "dot-dot name", entry: "../../etc/passwd", plant: func(t *testing.T, configDir, _ string) { mkdir(t, configDir) }},
-		{name: "absolute name", entry: "/etc/passwd", plant: func(t *testing.T, configDir, _ string) { mkdir(t, configDir) }},
+		{name: "dot-dot name", entry: "../../etc/passwd", plant: func(t *testing.T, configDir, _ string) { testenv.MkdirAll(t, configDir) }},
+		{name: "absolute name", entry: "/etc/passwd", plant: func(t *testing.T, configDir, _ string) { testenv.MkdirAll(t, configDir) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			outside := filepath.Join(root, "etc")
-			mkdir(t, outside)
+			testenv.MkdirAll(t, outside)
 			if err := os.WriteFile(filepath.Join(outside, "passwd"), []byte("OUTSIDE-CONTENT\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			tmpl := filepath.Join(root, "services", "web", "app")
-			mkdir(t, tmpl)
+			testenv.MkdirAll(t, tmpl)
 			compose := "services:\n  app:\n    image: busybox\n    x-devarch-config:\n      " + quoteYAML(tt.entry) + ": /etc/app.conf\n"
 			if err := os.WriteFile(filepath.Join(tmpl, "compose.yml"), []byte(compose), 0o644); err != nil {
 				t.Fatal(err)
@@ -280,17 +278,3 @@ func TestTemplateConfigFilesStayInConfigFolder(t *testing.T) {
 }
 
 func quoteYAML(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
-
-func mkdir(t *testing.T, dir string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func symlink(t *testing.T, target, link string) {
-	t.Helper()
-	if err := os.Symlink(target, link); err != nil && !errors.Is(err, fs.ErrExist) {
-		t.Fatal(err)
-	}
-}

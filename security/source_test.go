@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -80,10 +81,7 @@ func parseRepository(t *testing.T) []sourcePackage {
 // constants resolve too).
 func (sp sourcePackage) constants() map[string]string {
 	decls := map[string]ast.Expr{}
-	for path, f := range sp.files {
-		if isTestFile(path) {
-			continue
-		}
+	for _, f := range sp.nonTestFiles() {
 		for _, d := range f.Decls {
 			gd, ok := d.(*ast.GenDecl)
 			if !ok || gd.Tok != token.CONST {
@@ -149,6 +147,27 @@ func (sp sourcePackage) position(n ast.Node) string {
 
 // isTestFile reports whether a path is a _test.go file.
 func isTestFile(path string) bool { return strings.HasSuffix(path, "_test.go") }
+
+// nonTestFiles yields the directory's files other than tests, by path.
+func (sp sourcePackage) nonTestFiles() iter.Seq2[string, *ast.File] {
+	return func(yield func(string, *ast.File) bool) {
+		for path, f := range sp.files {
+			if !isTestFile(path) && !yield(path, f) {
+				return
+			}
+		}
+	}
+}
+
+// inspect calls fn for every node of type N below root.
+func inspect[N ast.Node](root ast.Node, fn func(N)) {
+	ast.Inspect(root, func(n ast.Node) bool {
+		if x, ok := n.(N); ok {
+			fn(x)
+		}
+		return true
+	})
+}
 
 // readRepoFile reads a file relative to the repository root.
 func readRepoFile(t *testing.T, rel string) string {

@@ -43,10 +43,7 @@ func TestSQLOnlyThroughParameters(t *testing.T) {
 	used := map[string]bool{}
 	for _, sp := range parseRepository(t) {
 		consts := sp.constants()
-		for path, f := range sp.files {
-			if isTestFile(path) {
-				continue
-			}
+		for path, f := range sp.nonTestFiles() {
 			n, dynamic := dynamicSQL(f, consts)
 			calls += n
 			for _, arg := range dynamic {
@@ -75,24 +72,19 @@ func TestSQLOnlyThroughParameters(t *testing.T) {
 // dynamicSQL returns how many query calls f makes and the SQL arguments
 // of those whose SQL is not a constant expression.
 func dynamicSQL(f *ast.File, consts map[string]string) (calls int, dynamic []ast.Expr) {
-	ast.Inspect(f, func(n ast.Node) bool {
-		call, ok := n.(*ast.CallExpr)
-		if !ok {
-			return true
-		}
+	inspect(f, func(call *ast.CallExpr) {
 		sel, ok := call.Fun.(*ast.SelectorExpr)
 		if !ok {
-			return true
+			return
 		}
 		idx, ok := sqlMethods[sel.Sel.Name]
 		if !ok || len(call.Args) <= idx || !looksLikeSQLCall(sel.Sel.Name, call) {
-			return true
+			return
 		}
 		calls++
 		if _, ok := constValue(call.Args[idx], consts); !ok {
 			dynamic = append(dynamic, call.Args[idx])
 		}
-		return true
 	})
 	return calls, dynamic
 }
@@ -157,17 +149,10 @@ func TestStackFilterWhereIsConstant(t *testing.T) {
 			continue
 		}
 		consts := sp.constants()
-		for path, f := range sp.files {
-			if isTestFile(path) {
-				continue
-			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				lit, ok := n.(*ast.CompositeLit)
-				if !ok {
-					return true
-				}
+		for _, f := range sp.nonTestFiles() {
+			inspect(f, func(lit *ast.CompositeLit) {
 				if id, isIdent := lit.Type.(*ast.Ident); !isIdent || id.Name != "stackFilter" {
-					return true
+					return
 				}
 				seen++
 				for _, el := range lit.Elts {
@@ -178,7 +163,6 @@ func TestStackFilterWhereIsConstant(t *testing.T) {
 						}
 					}
 				}
-				return true
 			})
 		}
 	}

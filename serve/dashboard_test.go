@@ -184,14 +184,7 @@ func checkDashboardUsesExportedMetrics(t *testing.T, reg prometheus.Gatherer) {
 
 	shown := map[string]bool{}
 	for _, q := range dashboardQueries(t, d) {
-		names := metricNames(q.expr)
-		if len(names) == 0 {
-			t.Errorf("%s: no metric found in %q", q.where, q.expr)
-		}
-		for _, n := range names {
-			if !known[n] {
-				t.Errorf("%s uses %s, which /metrics does not export", q.where, n)
-			}
+		for _, n := range exportedNames(t, known, q.where, q.expr) {
 			shown[familyOf(n, allFamilies)] = true
 		}
 	}

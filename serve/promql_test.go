@@ -149,6 +149,23 @@ func queryableNames(t *testing.T, reg prometheus.Gatherer) map[string]bool {
 	return names
 }
 
+// exportedNames returns the metric names a PromQL expression selects and
+// reports (as where) an expression that selects none, or one that known
+// (see queryableNames) lacks.
+func exportedNames(t *testing.T, known map[string]bool, where, expr string) []string {
+	t.Helper()
+	names := metricNames(expr)
+	if len(names) == 0 {
+		t.Errorf("%s: no metric found in %q", where, expr)
+	}
+	for _, n := range names {
+		if !known[n] {
+			t.Errorf("%s uses %s, which /metrics does not export", where, n)
+		}
+	}
+	return names
+}
+
 // familyOf maps a queryable name back to its family (strips histogram
 // suffixes that are not families themselves).
 func familyOf(name string, families []string) string {

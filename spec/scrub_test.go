@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -129,18 +130,9 @@ func TestStackIdentifiers(t *testing.T) {
 	}
 	custom := s
 	custom.NetworkName = "shared-net"
-	if ids := custom.Identifiers(); !containsString(ids, "shared-net") || containsString(ids, "devarch-ceo-demo-net") {
+	if ids := custom.Identifiers(); !slices.Contains(ids, "shared-net") || slices.Contains(ids, "devarch-ceo-demo-net") {
 		t.Errorf("Identifiers() with network_name = %v, want the stack's own network only", ids)
 	}
-}
-
-func containsString(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // TestScrubberSecretsOfTheStack: the scrubber built from a stack hides

@@ -27,7 +27,7 @@ const (
 // empty field means "inherit from the template").
 //
 // Slices that hold sets (env, ports, volumes, labels, dependencies, config
-// files) are kept in a canonical order by Normalize so that equal specs
+// files) have a canonical order (see Canonical) so that equal specs
 // serialise to equal bytes.
 type ServiceSpec struct {
 	Image       string       `json:"image,omitempty"`

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
@@ -243,7 +244,7 @@ func hostPortClashes(s Stack) []Problem {
 			if p.HostPort == 0 {
 				continue
 			}
-			k := key{p.HostPort, cmpOr(p.Protocol, "tcp")}
+			k := key{p.HostPort, cmp.Or(p.Protocol, "tcp")}
 			for _, o := range seen[k] {
 				if o.ip == p.HostIP || o.ip == "" || p.HostIP == "" || o.ip == "0.0.0.0" || p.HostIP == "0.0.0.0" {
 					ps.add("instances."+inst.Name+".ports", "host port %d/%s is already published by instance %q; pick another host port", p.HostPort, k.proto, o.inst)
@@ -254,11 +255,4 @@ func hostPortClashes(s Stack) []Problem {
 	}
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Field < ps[j].Field })
 	return ps
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package stackfile
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"regexp"
@@ -85,20 +86,11 @@ func (b *builder) wires(in []wireDoc, known map[string]bool) []spec.Wire {
 			continue
 		}
 		out = append(out, spec.Wire(w))
-		contract := cmpOr(w.ImportContract, w.ExportContract, "unnamed")
+		contract := cmp.Or(w.ImportContract, w.ExportContract, "unnamed")
 		b.warn(field, "wire %s -> %s (contract %s) is stored but not applied yet: the controller does not inject wire settings, so set the provider's address in the consumer's environment",
 			w.ConsumerInstance, w.ProviderInstance, contract)
 	}
 	return out
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // literalSecretRef warns when a ${SECRET:...} reference sits where it is not

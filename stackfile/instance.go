@@ -1,6 +1,7 @@
 package stackfile
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -135,7 +136,7 @@ func (b *builder) ports(prefix string, in []portDoc) []spec.Port {
 			HostIP:        p.HostIP,
 			HostPort:      uint16(p.HostPort),
 			ContainerPort: uint16(p.ContainerPort),
-			Protocol:      strings.ToLower(cmpOr(p.Protocol, "tcp")),
+			Protocol:      strings.ToLower(cmp.Or(p.Protocol, "tcp")),
 		}
 		if err := spec.ValidatePort(port); err != nil {
 			b.fail(field, "%v", err)
