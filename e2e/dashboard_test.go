@@ -156,6 +156,30 @@ func TestDeployApplyFails(t *testing.T) {
 	}
 }
 
+// TestAppliedWithDifferences: an apply that succeeded but whose check
+// found the engine different from the plan is shown as a warning with each
+// difference, in the Deploy tab and in the History.
+func TestAppliedWithDifferences(t *testing.T) {
+	f, d := openFake(t, nil)
+	d.openStack("shop", "deploy")
+	f.update("shop", func(s *fakeStack) {
+		s.mismatches = []plan.Mismatch{{Kind: plan.MismatchNotApplied, Instance: "web", Field: "state",
+			Detail: `state is "exited (0)" on the engine, the plan wanted "running"`}}
+	})
+	d.generatePlan()
+	d.apply()
+	res := d.waitResult(10 * time.Second)
+	want := `not_applied/state: web state: state is "exited (0)" on the engine, the plan wanted "running"`
+	if res.Tone != "warn" || res.Title != "Applied with differences" || !strings.Contains(res.Message, "Applied with differences: web: ") ||
+		len(res.Mismatches) != 1 || res.Mismatches[0] != want {
+		t.Errorf("outcome %+v, want a warning listing %q", res, want)
+	}
+	h := d.history("shop", 1)
+	if h[0].Label != "Succeeded" || len(h[0].Mismatches) != 1 || h[0].Mismatches[0] != want {
+		t.Errorf("history entry %+v, want Succeeded listing the difference", h[0])
+	}
+}
+
 func TestStalePlan(t *testing.T) {
 	f, d := openFake(t, nil)
 	d.openStack("shop", "deploy")

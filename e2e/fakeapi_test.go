@@ -56,6 +56,7 @@ type fakeStack struct {
 	applying      bool
 	lastReconcile time.Time
 	outcome       approval.Status // final status of the next apply: succeeded, failed, stale, conflict
+	mismatches    []plan.Mismatch // a succeeded apply's differences from its plan (result.mismatches)
 	locked        bool            // apply answers 409 stack_locked
 	gate          chan struct{}   // non-nil: the apply waits for it after its first events
 }

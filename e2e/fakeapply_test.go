@@ -70,8 +70,15 @@ func (f *fakeAPI) run(s *fakeStack, a *fakeApproval, gate chan struct{}) {
 		}
 	}
 	s.drift = nil
-	f.finishLocked(s, a, outcome, fmt.Sprintf("Applied %d changes: created %d, recreated %d, removed %d containers.",
-		len(changes), len(res["created"]), len(res["recreated"]), len(res["removed"])), res)
+	msg := fmt.Sprintf("Applied %d changes: created %d, recreated %d, removed %d containers.",
+		len(changes), len(res["created"]), len(res["recreated"]), len(res["removed"]))
+	if len(s.mismatches) > 0 {
+		msg += " " + plan.SummarizeMismatches(s.mismatches)
+		f.finishLocked(s, a, outcome, msg, map[string]any{"created": res["created"], "recreated": res["recreated"],
+			"removed": res["removed"], "started": res["started"], "mismatches": s.mismatches})
+		return
+	}
+	f.finishLocked(s, a, outcome, msg, res)
 }
 
 func progressVerb(c plan.Change, done bool) string {

@@ -170,6 +170,9 @@ type applyResult struct {
 	ComposeOutput string `json:"composeOutput"`
 	Regenerate    bool   `json:"regenerate"` // a "Regenerate plan" button is offered
 	Note          string `json:"note"`       // the progress view's note (polling fallback)
+	// Mismatches are "kind/field: text" of each difference the check
+	// after the apply found.
+	Mismatches []string `json:"mismatches"`
 }
 
 // waitResult waits for the Deploy tab's outcome and returns it.
@@ -181,6 +184,7 @@ func (d *dashboardPage) waitResult(timeout time.Duration) applyResult {
 		title: textOf(r.querySelector('.result-title'), '.glyph'),
 		message: r.querySelector('.result-message')?.textContent || '',
 		composeOutput: r.querySelector('pre.compose-output')?.textContent || '',
+		mismatches: [...r.querySelectorAll('.mismatch')].map((m) => m.dataset.kind + '/' + m.dataset.field + ': ' + m.textContent),
 		regenerate: !!r.querySelector('button[data-action="regenerate"]'),
 		note: document.querySelector('#panel-deploy .progress-note:not([hidden])')?.textContent || '',
 	}))(`+textOf+`, document.querySelector('#panel-deploy .result'))`)
@@ -205,6 +209,8 @@ type historyEntry struct {
 	Duration string `json:"duration"`
 	Message  string `json:"message"`
 	Output   string `json:"output"`
+	// Mismatches are "kind/field: text" of each difference listed.
+	Mismatches []string `json:"mismatches"`
 }
 
 // history opens the History tab and returns its approvals, newest first,
@@ -221,6 +227,7 @@ func (d *dashboardPage) history(stack string, min int) []historyEntry {
 		duration: a.querySelector('.approval-duration').textContent,
 		message: a.querySelector('.approval-message')?.textContent || '',
 		output: a.querySelector('.approval-output pre')?.textContent || '',
+		mismatches: [...a.querySelectorAll('.mismatch')].map((m) => m.dataset.kind + '/' + m.dataset.field + ': ' + m.textContent),
 	}))`)
 }
 
