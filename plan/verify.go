@@ -209,29 +209,22 @@ func quoteOrNone(v *string) string {
 }
 
 // verb says what a change does to its container, in the past tense.
-func verb(c Change) string {
-	switch {
-	case c.Action == ActionAdd:
-		return "created"
-	case c.Action == ActionRemove:
-		return "removed"
-	case c.Recreate:
-		return "recreated"
-	}
-	return "started"
-}
+func verb(c Change) string { return doing(c)[0] }
 
 // wouldDo says what a fresh plan's change would do to its container.
-func wouldDo(c Change) string {
+func wouldDo(c Change) string { return "would " + doing(c)[1] }
+
+// doing is what a change does to its container: past tense and infinitive.
+func doing(c Change) [2]string {
 	switch {
 	case c.Action == ActionAdd:
-		return "would create"
+		return [2]string{"created", "create"}
 	case c.Action == ActionRemove:
-		return "would remove"
+		return [2]string{"removed", "remove"}
 	case c.Recreate:
-		return "would recreate"
+		return [2]string{"recreated", "recreate"}
 	}
-	return "would start"
+	return [2]string{"started", "start"}
 }
 
 // SummarizeMismatches is the one-line account of mismatches an approval's

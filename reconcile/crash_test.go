@@ -1,14 +1,11 @@
 package reconcile_test
 
 import (
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/devarch/devarch-controller/approval"
-	"github.com/devarch/devarch-controller/reconcile"
-	"github.com/devarch/devarch-controller/state"
 )
 
 // TestKilledDuringComposeUp: a controller killed with SIGKILL in the
@@ -33,24 +30,6 @@ func TestKilledDuringComposeUp(t *testing.T) {
 		t.Fatalf("after the kill the approval is %+v (err %v), want still applying", got, err)
 	}
 
-	start := time.Now()
-	e.startReplica("after-crash", reconcile.Options{Resync: 2 * time.Second}, nil)
-	got := e.waitApproval(a.ID, 20*time.Second, "final", final)
-	t.Logf("approval interrupted %v after the new controller started", time.Since(start).Round(time.Millisecond))
-	if got.Status != approval.Interrupted || !strings.Contains(got.Message, "was lost during the apply") {
-		t.Fatalf("killed approval: %s %q, want interrupted saying the controller stopped", got.Status, got.Message)
-	}
-	e.lockFree(s.ID)
-	if st := e.waitStatus(s.ID, 20*time.Second, "not Applying", func(st state.StackStatus) bool {
-		return st.Condition != reconcile.Applying
-	}); st.Condition != reconcile.Drifted {
-		t.Errorf("half-applied stack is %s (%s), want Drifted", st.Condition, st.Message)
-	}
-
-	next := e.file(t.Context(), s, "")
-	if got := e.waitApproval(next.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
-		t.Fatalf("new approval after the crash: %s %q", got.Status, got.Message)
-	}
-	e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })
-	e.lockFree(s.ID)
+	took := e.recoverAfterKill("after-crash", s, a)
+	t.Logf("approval interrupted %v after the new controller started", took.Round(time.Millisecond))
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
-	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -133,24 +132,7 @@ func TestFaultKillAtEachApplyPhase(t *testing.T) {
 			}
 			t.Logf("killed in the %s phase after %d progress events; work folders left: %v", tt.phase, len(seen), e.workFolders())
 
-			e.startReplica("after-kill", reconcile.Options{Resync: 2 * time.Second}, nil)
-			if got := e.waitApproval(a.ID, 20*time.Second, "final", final); got.Status != approval.Interrupted ||
-				!strings.Contains(got.Message, "was lost during the apply") {
-				t.Fatalf("killed approval: %s %q, want interrupted saying the controller stopped", got.Status, got.Message)
-			}
-			e.lockFree(s.ID)
-			if st := e.waitStatus(s.ID, 20*time.Second, "not Applying", func(st state.StackStatus) bool {
-				return st.Condition != reconcile.Applying
-			}); st.Condition != reconcile.Drifted {
-				t.Errorf("half-applied stack is %s (%s), want Drifted", st.Condition, st.Message)
-			}
-
-			next := e.file(t.Context(), s, "")
-			if got := e.waitApproval(next.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
-				t.Fatalf("new approval after the kill: %s %q", got.Status, got.Message)
-			}
-			e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })
-			e.lockFree(s.ID)
+			e.recoverAfterKill("after-kill", s, a)
 			if left := e.workFolders(); len(left) > 0 {
 				t.Errorf("work folders left after a successful apply: %v", left)
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,35 @@ func (e *env) file(ctx context.Context, s spec.Stack, token string) approval.App
 		e.t.Errorf("file approval of %s: %v", s.Name, err)
 	}
 	return a
+}
+
+// recoverAfterKill starts a controller (replica) after the one applying
+// approval a of stack s was killed: the approval ends interrupted, saying
+// the controller was lost; the stack's lock is free and its status leaves
+// Applying as Drifted (half-applied); a new approval converges it (InSync,
+// lock free). It returns how long after the start the approval ended.
+func (e *env) recoverAfterKill(replica string, s spec.Stack, a approval.Approval) time.Duration {
+	e.t.Helper()
+	start := time.Now()
+	e.startReplica(replica, reconcile.Options{Resync: 2 * time.Second}, nil)
+	got := e.waitApproval(a.ID, 20*time.Second, "final", final)
+	took := time.Since(start)
+	if got.Status != approval.Interrupted || !strings.Contains(got.Message, "was lost during the apply") {
+		e.t.Fatalf("killed approval: %s %q, want interrupted saying the controller stopped", got.Status, got.Message)
+	}
+	e.lockFree(s.ID)
+	if st := e.waitStatus(s.ID, 20*time.Second, "not Applying", func(st state.StackStatus) bool {
+		return st.Condition != reconcile.Applying
+	}); st.Condition != reconcile.Drifted {
+		e.t.Errorf("half-applied stack is %s (%s), want Drifted", st.Condition, st.Message)
+	}
+	next := e.file(e.t.Context(), s, "")
+	if got := e.waitApproval(next.ID, 60*time.Second, "final", final); got.Status != approval.Succeeded {
+		e.t.Fatalf("new approval after the kill: %s %q", got.Status, got.Message)
+	}
+	e.waitStatus(s.ID, 20*time.Second, "InSync", func(st state.StackStatus) bool { return st.Condition == reconcile.InSync })
+	e.lockFree(s.ID)
+	return took
 }
 
 // waitApproval polls approval id until done(a) or the timeout.

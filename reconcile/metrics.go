@@ -92,10 +92,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
 	m := &metrics{known: make(map[string]struct{})}
 
-	m.reconcileTotal = f.NewCounterVec(prometheus.CounterOpts{
-		Name: "devarch_reconcile_total",
-		Help: "Stack reconciliations (plan computed and status written), by result: success or error.",
-	}, []string{labelResult})
+	m.reconcileTotal = counterVec(f, "devarch_reconcile_total",
+		"Stack reconciliations (plan computed and status written), by result: success or error.", labelResult)
 	m.reconcileDuration = f.NewHistogram(prometheus.HistogramOpts{
 		Name:    "devarch_reconcile_duration_seconds",
 		Help:    "Time taken to reconcile one stack: read desired and observed state, plan, write status.",
@@ -104,48 +102,40 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 	m.stacks = newStackCollectors(f)
 
-	m.applyTotal = f.NewCounterVec(prometheus.CounterOpts{
-		Name: "devarch_apply_total",
-		Help: "Approved plans that finished applying, by result (the approval's final status).",
-	}, []string{labelResult})
-	m.applyMismatches = f.NewCounterVec(prometheus.CounterOpts{
-		Name: "devarch_apply_mismatch_total",
-		Help: "Differences between what a successful apply's plan predicted and what the engine reported right after it, by kind: not_applied, unplanned or not_converged.",
-	}, []string{labelKind})
+	m.applyTotal = counterVec(f, "devarch_apply_total",
+		"Approved plans that finished applying, by result (the approval's final status).", labelResult)
+	m.applyMismatches = counterVec(f, "devarch_apply_mismatch_total",
+		"Differences between what a successful apply's plan predicted and what the engine reported right after it, by kind: not_applied, unplanned or not_converged.", labelKind)
 	m.applyDuration = f.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "devarch_apply_duration_seconds",
 		Help:    "Time taken by each phase of an apply (network, configs, compose) and by the whole apply (total).",
 		Buckets: applyBuckets,
 	}, []string{labelPhase})
-	m.approvals = f.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "devarch_approvals",
-		Help: "Approvals currently stored, by status.",
-	}, []string{labelStatus})
+	m.approvals = gaugeVec(f, "devarch_approvals", "Approvals currently stored, by status.", labelStatus)
 
-	m.lockConflicts = f.NewCounter(prometheus.CounterOpts{
-		Name: "devarch_lock_conflicts_total",
-		Help: "Attempts to take a stack's advisory lock that found it held by another session.",
-	})
-	f.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "devarch_workqueue_depth",
-		Help: "Stacks waiting in the reconcile work queue.",
-	}, m.queueDepthValue)
-	m.runtimeUp = f.NewGauge(prometheus.GaugeOpts{
-		Name: "devarch_runtime_up",
-		Help: "1 when the container runtime (Docker or Podman API) answered the last request, else 0.",
-	})
-	m.databaseUp = f.NewGauge(prometheus.GaugeOpts{
-		Name: "devarch_database_up",
-		Help: "1 when PostgreSQL answered the last request, else 0.",
-	})
+	m.lockConflicts = f.NewCounter(prometheus.CounterOpts{Name: "devarch_lock_conflicts_total",
+		Help: "Attempts to take a stack's advisory lock that found it held by another session."})
+	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "devarch_workqueue_depth", Help: "Stacks waiting in the reconcile work queue."},
+		m.queueDepthValue)
+	m.runtimeUp = f.NewGauge(prometheus.GaugeOpts{Name: "devarch_runtime_up",
+		Help: "1 when the container runtime (Docker or Podman API) answered the last request, else 0."})
+	m.databaseUp = f.NewGauge(prometheus.GaugeOpts{Name: "devarch_database_up",
+		Help: "1 when PostgreSQL answered the last request, else 0."})
 
-	m.invalid = f.NewCounterVec(prometheus.CounterOpts{
-		Name: "devarch_metrics_invalid_label_values_total",
-		Help: "Metric updates rejected because a label value was outside its fixed set (a caller bug), by label name.",
-	}, []string{labelLabel})
+	m.invalid = counterVec(f, "devarch_metrics_invalid_label_values_total",
+		"Metric updates rejected because a label value was outside its fixed set (a caller bug), by label name.", labelLabel)
 
 	m.initSeries()
 	return m
+}
+
+// counterVec and gaugeVec create a labeled collector on f.
+func counterVec(f promauto.Factory, name, help string, labels ...string) *prometheus.CounterVec {
+	return f.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func gaugeVec(f promauto.Factory, name, help string, labels ...string) *prometheus.GaugeVec {
+	return f.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 }
 
 // initSeries creates every known label combination at 0.

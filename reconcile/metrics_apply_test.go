@@ -37,12 +37,7 @@ func TestApplyFinished(t *testing.T) {
 					t.Errorf("apply_total{result=%q} = %v, want %v", r, got, tc.want[r])
 				}
 			}
-			if n, _ := testutil.GatherAndCount(reg, "devarch_apply_total"); n != len(applyResults) {
-				t.Errorf("devarch_apply_total has %d series, want %d (no new label values)", n, len(applyResults))
-			}
-			if got := invalid(m, labelResult); got != tc.wantInvalid {
-				t.Errorf("invalid{label=result} = %v, want %v", got, tc.wantInvalid)
-			}
+			wantFixedSeries(t, reg, m, "devarch_apply_total", len(applyResults), labelResult, tc.wantInvalid)
 		})
 	}
 }
@@ -76,12 +71,7 @@ func TestObserveApplyPhase(t *testing.T) {
 					t.Errorf("phase %s: count %d sum %v, want %d and %v", p, h.GetSampleCount(), h.GetSampleSum(), wantCount, wantSum)
 				}
 			}
-			if n, _ := testutil.GatherAndCount(reg, "devarch_apply_duration_seconds"); n != len(applyPhases) {
-				t.Errorf("devarch_apply_duration_seconds has %d series, want %d", n, len(applyPhases))
-			}
-			if got := invalid(m, labelPhase); got != tc.wantInvalid {
-				t.Errorf("invalid{label=phase} = %v, want %v", got, tc.wantInvalid)
-			}
+			wantFixedSeries(t, reg, m, "devarch_apply_duration_seconds", len(applyPhases), labelPhase, tc.wantInvalid)
 		})
 	}
 }
@@ -128,12 +118,7 @@ func TestSetApprovals(t *testing.T) {
 			if g := strings.Join(sorted(got), " "); g != tc.want {
 				t.Errorf("approvals = %q, want %q", g, tc.want)
 			}
-			if n, _ := testutil.GatherAndCount(reg, "devarch_approvals"); n != len(approvalStatuses) {
-				t.Errorf("devarch_approvals has %d series, want %d", n, len(approvalStatuses))
-			}
-			if got := invalid(m, labelStatus); got != tc.wantInvalid {
-				t.Errorf("invalid{label=status} = %v, want %v", got, tc.wantInvalid)
-			}
+			wantFixedSeries(t, reg, m, "devarch_approvals", len(approvalStatuses), labelStatus, tc.wantInvalid)
 		})
 	}
 }

@@ -84,6 +84,19 @@ func invalid(m *metrics, label string) float64 {
 	return testutil.ToFloat64(m.invalid.WithLabelValues(label))
 }
 
+// wantFixedSeries checks that family has exactly one series per value of
+// its fixed label set (n: no new label values), and that label rejected
+// wantInvalid values.
+func wantFixedSeries(t *testing.T, reg *prometheus.Registry, m *metrics, family string, n int, label string, wantInvalid float64) {
+	t.Helper()
+	if got, _ := testutil.GatherAndCount(reg, family); got != n {
+		t.Errorf("%s has %d series, want %d (no new label values)", family, got, n)
+	}
+	if got := invalid(m, label); got != wantInvalid {
+		t.Errorf("invalid{label=%s} = %v, want %v", label, got, wantInvalid)
+	}
+}
+
 // populate gives every family of m at least one series with a non-zero
 // value, so exposition and lint tests see everything the loop exports.
 func populate(m *metrics) {

@@ -47,22 +47,14 @@ type stackState struct {
 
 func newStackCollectors(f promauto.Factory) stackCollectors {
 	return stackCollectors{
-		drifted: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "devarch_stack_drifted",
-			Help: "1 when the stack's plan has changes (desired and actual state differ), else 0.",
-		}, []string{labelStack}),
-		changes: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "devarch_stack_changes",
-			Help: "Entries in the stack's current plan, by action: add, modify or remove.",
-		}, []string{labelStack, labelAction}),
-		lastReconcile: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "devarch_stack_last_reconcile_timestamp_seconds",
-			Help: "Unix time of the stack's last reconciliation; 0 if it was never reconciled.",
-		}, []string{labelStack}),
-		condition: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "devarch_stack_condition",
-			Help: "1 for the stack's current condition (InSync, Drifted, Applying or Error), 0 for the others.",
-		}, []string{labelStack, labelCondition}),
+		drifted: gaugeVec(f, "devarch_stack_drifted",
+			"1 when the stack's plan has changes (desired and actual state differ), else 0.", labelStack),
+		changes: gaugeVec(f, "devarch_stack_changes",
+			"Entries in the stack's current plan, by action: add, modify or remove.", labelStack, labelAction),
+		lastReconcile: gaugeVec(f, "devarch_stack_last_reconcile_timestamp_seconds",
+			"Unix time of the stack's last reconciliation; 0 if it was never reconciled.", labelStack),
+		condition: gaugeVec(f, "devarch_stack_condition",
+			"1 for the stack's current condition (InSync, Drifted, Applying or Error), 0 for the others.", labelStack, labelCondition),
 	}
 }
 

@@ -86,12 +86,7 @@ func TestSetStackCondition(t *testing.T) {
 					t.Errorf("condition %s = %v, want %v", c, got, want)
 				}
 			}
-			if n, _ := testutil.GatherAndCount(reg, "devarch_stack_condition"); n != len(stackConditions) {
-				t.Errorf("devarch_stack_condition has %d series, want %d", n, len(stackConditions))
-			}
-			if got := invalid(m, labelCondition); got != tc.wantInvalid {
-				t.Errorf("invalid{label=condition} = %v, want %v", got, tc.wantInvalid)
-			}
+			wantFixedSeries(t, reg, m, "devarch_stack_condition", len(stackConditions), labelCondition, tc.wantInvalid)
 		})
 	}
 }
