@@ -65,6 +65,23 @@ fuzz_one() {
 		-test.fuzzminimizetime="$FUZZMINIMIZETIME" -test.fuzzcachedir="$FUZZCACHE/$IMPORTPATH") >"$out" 2>&1
 }
 
+# engine_timeout LOG: true when a fuzz run failed with the fuzzing engine's
+# own "context deadline exceeded" and wrote no failing input: on a loaded
+# machine the coordinator can miss -fuzztime's deadline while its workers
+# are starved. That is no finding; the run is tried once more.
+engine_timeout() {
+	grep -q 'context deadline exceeded' "$1" && ! grep -q 'Failing input written' "$1"
+}
+
+# fuzz_target PKGDIR NAME LOG: fuzz_one, run once more after an
+# engine_timeout.
+fuzz_target() {
+	fuzz_one "$@" && return 0
+	engine_timeout "$3" || return 1
+	log "retry $1 $2: the fuzzing engine missed its deadline without a finding (a loaded machine)"
+	fuzz_one "$@"
+}
+
 # report_failure PKGDIR NAME LOG: prints the end of the log and where the
 # failing input was written.
 report_failure() {
@@ -118,7 +135,7 @@ main() {
 			buildlog=$LOGDIR/build-$(bin_name "$dir").log
 			IMPORTPATH=$(go list "./$dir" 2>"$buildlog") && build_pkg "$dir" "$buildlog" || build_ok=0
 		fi
-		if ((build_ok)) && fuzz_one "$dir" "$name" "$LOGDIR/$name.log"; then
+		if ((build_ok)) && fuzz_target "$dir" "$name" "$LOGDIR/$name.log"; then
 			passed=$((passed + 1))
 			log "ok   $dir $name ($((SECONDS - t0))s)"
 		else
