@@ -83,18 +83,13 @@ type InstallationReader interface {
 }
 
 // Planner computes a fresh plan of a stack (read with the installation)
-// against what runs now (implemented by *planner.Planner). Its plans are
+// against what runs now (implemented by *planner.Planner; a function
+// becomes one with filing.PlannerFunc). Its plans are
 // already redacted. Errors are shown to the user (with the stack's secret
 // values scrubbed).
 type Planner interface {
 	Plan(ctx context.Context, d plan.Desired) (*plan.Plan, error)
 }
-
-// PlannerFunc adapts a function to a Planner.
-type PlannerFunc func(ctx context.Context, d plan.Desired) (*plan.Plan, error)
-
-// Plan calls f.
-func (f PlannerFunc) Plan(ctx context.Context, d plan.Desired) (*plan.Plan, error) { return f(ctx, d) }
 
 // Check is one readiness check (GET /readyz): Fn returns nil when the
 // dependency Name (for example "database" or "docker") is usable.

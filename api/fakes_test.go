@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
@@ -425,7 +426,7 @@ func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		_, _ = io.WriteString(w, "devarch_up 1\n")
 	})
-	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: PlannerFunc(planner), Locks: hs.locks,
+	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
 		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log}, opts)
 	return hs
 }
