@@ -228,22 +228,18 @@ func New(deps Deps, opts Options) http.Handler {
 }
 
 func requireDeps(d Deps) {
-	missing := func(name string) { panic("api.New: Deps." + name + " is nil") }
-	switch {
-	case d.Stacks == nil:
-		missing("Stacks")
-	case d.Statuses == nil:
-		missing("Statuses")
-	case d.Approvals == nil:
-		missing("Approvals")
-	case d.Installation == nil:
-		missing("Installation")
-	case d.Planner == nil:
-		missing("Planner")
-	case d.Locks == nil:
-		missing("Locks")
-	case d.Notifications == nil:
-		missing("Notifications")
+	required := []struct {
+		name string
+		set  bool
+	}{
+		{"Stacks", d.Stacks != nil}, {"Statuses", d.Statuses != nil}, {"Approvals", d.Approvals != nil},
+		{"Installation", d.Installation != nil}, {"Planner", d.Planner != nil}, {"Locks", d.Locks != nil},
+		{"Notifications", d.Notifications != nil},
+	}
+	for _, dep := range required {
+		if !dep.set {
+			panic("api.New: Deps." + dep.name + " is nil")
+		}
 	}
 	for _, c := range d.Ready {
 		if c.Name == "" || c.Fn == nil {
