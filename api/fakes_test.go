@@ -202,11 +202,21 @@ func (f *fakeStore) Approval(_ context.Context, id int64) (approval.Approval, er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
-	a, ok := f.approvals[id]
-	if !ok {
-		return approval.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+	a, err := f.approvalLocked(id)
+	if err != nil {
+		return approval.Approval{}, err
 	}
 	return *a, nil
+}
+
+// approvalLocked returns the approval id (f.mu held), ErrNotFound
+// (wrapped) like the store when there is none.
+func (f *fakeStore) approvalLocked(id int64) (*approval.Approval, error) {
+	a, ok := f.approvals[id]
+	if !ok {
+		return nil, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+	}
+	return a, nil
 }
 
 func (f *fakeStore) Approvals(_ context.Context, stackID int64, limit int) ([]approval.Approval, error) {
@@ -235,9 +245,9 @@ func (f *fakeStore) CancelApproval(_ context.Context, id int64, message string) 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	a, ok := f.approvals[id]
-	if !ok {
-		return approval.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+	a, err := f.approvalLocked(id)
+	if err != nil {
+		return approval.Approval{}, err
 	}
 	if a.Status != approval.Pending {
 		return *a, fmt.Errorf("approval %d is %s: %w", id, a.Status, state.ErrNotPending)
