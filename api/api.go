@@ -83,18 +83,13 @@ type InstallationReader interface {
 }
 
 // Planner computes a fresh plan of a stack (read with the installation)
-// against what runs now (implemented by *planner.Planner). Its plans are
+// against what runs now (implemented by *planner.Planner; a function
+// becomes one with filing.PlannerFunc). Its plans are
 // already redacted. Errors are shown to the user (with the stack's secret
 // values scrubbed).
 type Planner interface {
 	Plan(ctx context.Context, d plan.Desired) (*plan.Plan, error)
 }
-
-// PlannerFunc adapts a function to a Planner.
-type PlannerFunc func(ctx context.Context, d plan.Desired) (*plan.Plan, error)
-
-// Plan calls f.
-func (f PlannerFunc) Plan(ctx context.Context, d plan.Desired) (*plan.Plan, error) { return f(ctx, d) }
 
 // Check is one readiness check (GET /readyz): Fn returns nil when the
 // dependency Name (for example "database" or "docker") is usable.
@@ -233,22 +228,18 @@ func New(deps Deps, opts Options) http.Handler {
 }
 
 func requireDeps(d Deps) {
-	missing := func(name string) { panic("api.New: Deps." + name + " is nil") }
-	switch {
-	case d.Stacks == nil:
-		missing("Stacks")
-	case d.Statuses == nil:
-		missing("Statuses")
-	case d.Approvals == nil:
-		missing("Approvals")
-	case d.Installation == nil:
-		missing("Installation")
-	case d.Planner == nil:
-		missing("Planner")
-	case d.Locks == nil:
-		missing("Locks")
-	case d.Notifications == nil:
-		missing("Notifications")
+	required := []struct {
+		name string
+		set  bool
+	}{
+		{"Stacks", d.Stacks != nil}, {"Statuses", d.Statuses != nil}, {"Approvals", d.Approvals != nil},
+		{"Installation", d.Installation != nil}, {"Planner", d.Planner != nil}, {"Locks", d.Locks != nil},
+		{"Notifications", d.Notifications != nil},
+	}
+	for _, dep := range required {
+		if !dep.set {
+			panic("api.New: Deps." + dep.name + " is nil")
+		}
 	}
 	for _, c := range d.Ready {
 		if c.Name == "" || c.Fn == nil {

@@ -24,6 +24,17 @@ func shopToken(t *testing.T, hs *harness) string {
 	return hs.store.token(s)
 }
 
+// decodeBody decodes a response's JSON body into a T, failing the test
+// when it is not one.
+func decodeBody[T any](t *testing.T, w *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // decodeError returns the error body of a response, failing the test when
 // it does not have the documented shape: a snake_case code and a message
 // that is a full sentence.
@@ -129,10 +140,7 @@ func TestMethodNotAllowedListsAllowedMethods(t *testing.T) {
 func TestListStacks(t *testing.T) {
 	hs := newHarness(t, Options{})
 	w := hs.do(t, request{path: "/api/v1/stacks"})
-	var got stackList
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBody[stackList](t, w)
 	if len(got.Stacks) != 2 {
 		t.Fatalf("stacks = %+v", got.Stacks)
 	}
@@ -154,10 +162,7 @@ func TestListStacks(t *testing.T) {
 func TestGetStackIsRedacted(t *testing.T) {
 	hs := newHarness(t, Options{})
 	w := hs.do(t, request{path: "/api/v1/stacks/shop"})
-	var got stackDetail
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBody[stackDetail](t, w)
 	if got.Name != "shop" || len(got.Instances) != 2 || got.Status == nil || got.Status.Condition != "Drifted" {
 		t.Fatalf("got %+v", got)
 	}
@@ -241,10 +246,7 @@ func TestApprovalsListAndLimit(t *testing.T) {
 				hs.store.addApproval(approval.Succeeded)
 			}
 			w := hs.do(t, request{path: "/api/v1/approvals" + tt.query})
-			var got approvalList
-			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-				t.Fatal(err)
-			}
+			got := decodeBody[approvalList](t, w)
 			if w.Code != 200 || len(got.Approvals) != tt.wantLen || hs.store.lastLimit != tt.wantLimit {
 				t.Fatalf("status %d, %d approvals, limit %d; want %d approvals, limit %d", w.Code, len(got.Approvals), hs.store.lastLimit, tt.wantLen, tt.wantLimit)
 			}
@@ -259,10 +261,7 @@ func TestGetApproval(t *testing.T) {
 	hs := newHarness(t, Options{})
 	a := hs.store.addApproval(approval.Succeeded)
 	w := hs.do(t, request{path: approvalURL(a.ID)})
-	var got approval.Approval
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBody[approval.Approval](t, w)
 	if w.Code != 200 || got.ID != a.ID || got.Status != approval.Succeeded {
 		t.Fatalf("status %d approval %+v", w.Code, got)
 	}
@@ -296,10 +295,7 @@ func TestCancel(t *testing.T) {
 				}
 				return
 			}
-			var got approval.Approval
-			if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-				t.Fatal(err)
-			}
+			got := decodeBody[approval.Approval](t, w)
 			if got.Status != approval.Cancelled || got.Message != "Cancelled by alice." {
 				t.Errorf("approval = %+v", got)
 			}
@@ -406,10 +402,7 @@ func TestApply(t *testing.T) {
 // checkFiled checks a 202 response and the approval it filed.
 func checkFiled(t *testing.T, hs *harness, w *httptest.ResponseRecorder, tok string) {
 	t.Helper()
-	var got applyResponse
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBody[applyResponse](t, w)
 	a := got.Approval
 	if a.Status != approval.Pending || a.StackID != 1 || a.Token != tok || a.RequestedBy != "api" || a.ExpiresAt == nil {
 		t.Errorf("approval = %+v", a)
@@ -456,10 +449,7 @@ func TestRequestedByIsStored(t *testing.T) {
 	hs := newHarness(t, Options{})
 	w := hs.do(t, request{method: "POST", path: "/api/v1/stacks/shop/apply", body: `{"token":"` + shopToken(t, hs) + `"}`,
 		headers: map[string]string{UserHeader: "alice"}})
-	var got applyResponse
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBody[applyResponse](t, w)
 	if got.Approval.RequestedBy != "alice" || got.Approval.ExpiresAt != nil {
 		t.Errorf("approval = %+v (want requested_by alice, no expiry without a TTL)", got.Approval)
 	}
@@ -469,10 +459,7 @@ func TestReadyzNamesTheFailedCheck(t *testing.T) {
 	hs := newHarness(t, Options{})
 	hs.ready["docker"] = errors.New("dial unix /var/run/docker.sock: secret-detail")
 	w := hs.do(t, request{path: "/readyz"})
-	var got readiness
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := decodeBody[readiness](t, w)
 	if w.Code != 503 || got.Status != "not_ready" || got.Error == nil || got.Error.Code != "not_ready" ||
 		!strings.Contains(got.Error.Message, "docker") || strings.Contains(got.Error.Message, "database") {
 		t.Fatalf("status %d body %+v", w.Code, got)

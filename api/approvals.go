@@ -63,14 +63,8 @@ func (s *server) listApprovals(w http.ResponseWriter, r *http.Request) {
 	}
 	var stackID int64
 	if name := q.Get("stack"); name != "" {
-		st, err := s.deps.Stacks.Stack(r.Context(), name)
-		if errors.Is(err, state.ErrNotFound) {
-			writeError(w, http.StatusNotFound, codeStackNotFound,
-				fmt.Sprintf("Stack %q does not exist. List the stacks with GET /api/v1/stacks.", name))
-			return
-		}
-		if err != nil {
-			s.internalError(w, r, "read the stack", err)
+		st, ok := s.stackNamed(w, r, name)
+		if !ok {
 			return
 		}
 		stackID = st.ID

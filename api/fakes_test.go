@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
@@ -201,11 +202,21 @@ func (f *fakeStore) Approval(_ context.Context, id int64) (approval.Approval, er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
-	a, ok := f.approvals[id]
-	if !ok {
-		return approval.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+	a, err := f.approvalLocked(id)
+	if err != nil {
+		return approval.Approval{}, err
 	}
 	return *a, nil
+}
+
+// approvalLocked returns the approval id (f.mu held), ErrNotFound
+// (wrapped) like the store when there is none.
+func (f *fakeStore) approvalLocked(id int64) (*approval.Approval, error) {
+	a, ok := f.approvals[id]
+	if !ok {
+		return nil, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+	}
+	return a, nil
 }
 
 func (f *fakeStore) Approvals(_ context.Context, stackID int64, limit int) ([]approval.Approval, error) {
@@ -234,9 +245,9 @@ func (f *fakeStore) CancelApproval(_ context.Context, id int64, message string) 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	a, ok := f.approvals[id]
-	if !ok {
-		return approval.Approval{}, fmt.Errorf("approval %d: %w", id, state.ErrNotFound)
+	a, err := f.approvalLocked(id)
+	if err != nil {
+		return approval.Approval{}, err
 	}
 	if a.Status != approval.Pending {
 		return *a, fmt.Errorf("approval %d is %s: %w", id, a.Status, state.ErrNotPending)
@@ -425,7 +436,7 @@ func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		_, _ = io.WriteString(w, "devarch_up 1\n")
 	})
-	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: PlannerFunc(planner), Locks: hs.locks,
+	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
 		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log}, opts)
 	return hs
 }

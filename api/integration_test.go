@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
@@ -50,7 +51,7 @@ func newRealAPI(t *testing.T) *realAPI {
 	planner := func(_ context.Context, d plan.Desired) (*plan.Plan, error) {
 		return plan.Compute(d, plan.Observed{}, time.Now())
 	}
-	h := New(Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: PlannerFunc(planner), Locks: locker, Notifications: store,
+	h := New(Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: filing.PlannerFunc(planner), Locks: locker, Notifications: store,
 		Ready: []Check{{Name: "database", Fn: store.Ping}}, Logger: zaptest.NewLogger(t)},
 		Options{ApprovalTTL: time.Hour, PollInterval: time.Hour, HeartbeatInterval: time.Hour})
 	srv := testServer(t, h)

@@ -78,7 +78,12 @@ func (s *server) listStacks(w http.ResponseWriter, r *http.Request) {
 // loadStack reads the stack named in the path, answering 404 or 500 itself
 // when it cannot.
 func (s *server) loadStack(w http.ResponseWriter, r *http.Request) (spec.Stack, bool) {
-	name := r.PathValue("name")
+	return s.stackNamed(w, r, r.PathValue("name"))
+}
+
+// stackNamed reads the stack called name, answering 404 or 500 itself when
+// it cannot.
+func (s *server) stackNamed(w http.ResponseWriter, r *http.Request, name string) (spec.Stack, bool) {
 	st, err := s.deps.Stacks.Stack(r.Context(), name)
 	if errors.Is(err, state.ErrNotFound) {
 		writeError(w, http.StatusNotFound, codeStackNotFound,

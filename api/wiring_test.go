@@ -13,13 +13,14 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/plan"
 )
 
 func TestMetricsUnset(t *testing.T) {
 	hs := newHarness(t, Options{})
 	planner := func(context.Context, plan.Desired) (*plan.Plan, error) { return nil, errors.New("unused") }
-	h := New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: PlannerFunc(planner), Locks: hs.locks,
+	h := New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
 		Notifications: hs.listener}, Options{})
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -48,7 +49,7 @@ func TestPanicIsA500(t *testing.T) {
 	core, logs := observer.New(zapcore.InfoLevel)
 	hs := newLoggedHarness(t, Options{}, zap.New(core))
 	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Locks: hs.locks, Notifications: hs.listener,
-		Planner: PlannerFunc(func(context.Context, plan.Desired) (*plan.Plan, error) { panic("boom") }), Logger: zap.New(core)}, Options{})
+		Planner: filing.PlannerFunc(func(context.Context, plan.Desired) (*plan.Plan, error) { panic("boom") }), Logger: zap.New(core)}, Options{})
 	w := hs.do(t, request{path: "/api/v1/stacks/shop/plan"})
 	if e := decodeError(t, w); w.Code != 500 || e.Code != "internal_error" {
 		t.Fatalf("status %d error %+v", w.Code, e)

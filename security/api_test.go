@@ -11,6 +11,7 @@ import (
 
 	"github.com/devarch/devarch-controller/api"
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/keyring"
 	"github.com/devarch/devarch-controller/lock"
@@ -96,7 +97,7 @@ func newMatrixAPI(t *testing.T, token string) (http.Handler, *stubDeps) {
 		return plan.Compute(dd, plan.Observed{}, time.Unix(0, 0))
 	}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("devarch_up 1\n")) })
-	h := api.New(api.Deps{Stacks: d, Statuses: d, Approvals: d, Installation: d, Planner: api.PlannerFunc(planner), Locks: d, Notifications: d, Metrics: metrics},
+	h := api.New(api.Deps{Stacks: d, Statuses: d, Approvals: d, Installation: d, Planner: filing.PlannerFunc(planner), Locks: d, Notifications: d, Metrics: metrics},
 		api.Options{APIToken: token})
 	return h, d
 }

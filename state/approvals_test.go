@@ -48,6 +48,14 @@ func openStores(t *testing.T, n int) (string, []*state.Store) {
 	return url, stores
 }
 
+// storeWithShop returns a fresh store holding one stack row, "shop", its
+// id, and a test context.
+func storeWithShop(t *testing.T) (*state.Store, context.Context, int64) {
+	t.Helper()
+	s := newStore(t)
+	return s, testContext(t), newStackRow(t, s, "shop")
+}
+
 // newStackRow inserts a bare live stack and returns its id.
 func newStackRow(t *testing.T, s *state.Store, name string) int64 {
 	t.Helper()
@@ -87,6 +95,25 @@ func approvalStatus(t *testing.T, s *state.Store, id int64) approval.Approval {
 }
 
 // assertSentence checks a user-facing message is a full sentence.
+// expectErr fails the test unless err is what want asks for (nil: no
+// error, errAny: any error, else one wrapping want) and a wanted error
+// holds no secret. It reports whether an error was wanted, which ends the
+// case.
+func expectErr(t *testing.T, op string, err, want error) bool {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		return false
+	}
+	if err == nil || (want != errAny && !errors.Is(err, want)) {
+		t.Fatalf("err = %v, want %v", err, want)
+	}
+	assertNoSecret(t, "error", err.Error())
+	return true
+}
+
 func assertSentence(t *testing.T, what, msg string) {
 	t.Helper()
 	if msg == "" || !unicode.IsUpper([]rune(msg)[0]) || !strings.HasSuffix(msg, ".") {
@@ -127,15 +154,8 @@ func TestCreateApproval(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := s.CreateApproval(ctx, tc.stackID, tc.token, []byte(tc.plan), "alice", tc.ttl)
-			if tc.wantErr != nil {
-				if err == nil || (tc.wantErr != errAny && !errors.Is(err, tc.wantErr)) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-				assertNoSecret(t, "error", err.Error())
+			if expectErr(t, "CreateApproval", err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("CreateApproval: %v", err)
 			}
 			if a.Status != approval.Pending || a.StackID != live || a.Stack != "shop" || a.Token != tc.token ||
 				a.RequestedBy != "alice" || a.StartedAt != nil || a.FinishedAt != nil || a.ClaimedBy != "" || a.LockPID != 0 {
@@ -160,9 +180,7 @@ func TestCreateApproval(t *testing.T) {
 // reports the stack gone (a foreign-key check alone would let it through).
 func TestCreateApprovalRacesStackDelete(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	tx, err := s.Pool().Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -302,9 +320,7 @@ func TestClaimApprovalExactlyOnce(t *testing.T) {
 
 func TestClaimApprovalRules(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	first, second := fileApproval(t, s, stackID, 0), fileApproval(t, s, stackID, 0)
 
 	if _, err := s.ClaimApproval(ctx, stackID, " "); err == nil {
@@ -391,9 +407,7 @@ func TestClaimApprovalSkipsLockedStack(t *testing.T) {
 
 func TestExpireApprovals(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	short := fileApproval(t, s, stackID, 50*time.Millisecond)
 	lasting := fileApproval(t, s, stackID, time.Hour)
 	time.Sleep(100 * time.Millisecond)
@@ -527,9 +541,7 @@ func TestInterruptOrphanedApprovals(t *testing.T) {
 
 func TestMarkApprovalLocked(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	applying := claim(t, s, fileApproval(t, s, stackID, 0).StackID)
 	pending := fileApproval(t, s, stackID, 0)
 	tests := []struct {
@@ -700,9 +712,7 @@ func TestAppendApprovalEventsConcurrently(t *testing.T) {
 
 func TestAppendApprovalEventsRules(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	applying := claim(t, s, fileApproval(t, s, stackID, 0).StackID)
 	pending := fileApproval(t, s, stackID, 0)
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -725,15 +735,8 @@ func TestAppendApprovalEventsRules(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := time.Now()
 			err := s.AppendApprovalEvents(ctx, tc.id, []approval.Event{tc.event})
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-				assertNoSecret(t, "error", err.Error())
+			if expectErr(t, "AppendApprovalEvents", err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("AppendApprovalEvents: %v", err)
 			}
 			events, err := s.ApprovalEvents(ctx, tc.id, 0)
 			if err != nil || len(events) == 0 {
@@ -760,9 +763,7 @@ func TestAppendApprovalEventsRules(t *testing.T) {
 
 func TestCancelApproval(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	applying := claim(t, s, fileApproval(t, s, stackID, 0).StackID)
 	pending, pending2 := fileApproval(t, s, stackID, 0), fileApproval(t, s, stackID, 0)
 	tests := []struct {
@@ -781,15 +782,8 @@ func TestCancelApproval(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := s.CancelApproval(ctx, tc.id, tc.message)
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-				assertNoSecret(t, "error", err.Error())
+			if expectErr(t, "CancelApproval", err, tc.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatalf("CancelApproval: %v", err)
 			}
 			if a.Status != approval.Cancelled || a.FinishedAt == nil || a.ID != tc.id || a.Stack != "shop" {
 				t.Errorf("cancelled approval: %+v", a)
@@ -838,18 +832,11 @@ func TestFinishApproval(t *testing.T) {
 			}
 			err := s.FinishApproval(ctx, a.ID, tc.status, "Done.", tc.result)
 			got := approvalStatus(t, s, a.ID)
-			if tc.wantErr != nil {
-				if err == nil || (tc.wantErr != errAny && !errors.Is(err, tc.wantErr)) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-				assertNoSecret(t, "error", err.Error())
+			if expectErr(t, "FinishApproval", err, tc.wantErr) {
 				if got.Status != a.Status {
 					t.Errorf("a refused finish changed the status to %s", got.Status)
 				}
 				return
-			}
-			if err != nil {
-				t.Fatalf("FinishApproval: %v", err)
 			}
 			if got.Status != tc.status || got.Message != "Done." || got.FinishedAt == nil {
 				t.Errorf("finished approval: %+v", got)
@@ -948,9 +935,7 @@ func TestApprovalCountsAndListing(t *testing.T) {
 // the secret and makes each fail: no error may echo them.
 func TestApprovalsKeepInputsOutOfErrors(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	secretPlan := []byte(`{"env": {"POSTGRES_PASSWORD": "` + secretValue + `"}`) // truncated: invalid JSON
 	calls := map[string]func() error{
 		"invalid plan": func() error {

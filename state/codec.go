@@ -17,58 +17,55 @@ import (
 // order matters (command, entrypoint, capabilities) are kept as given.
 func encodeOverrides(o spec.Overrides) ([]byte, error) {
 	o.ServiceSpec = canonicalSpec(o.ServiceSpec)
-	b, err := json.Marshal(o)
-	if err != nil {
-		return nil, fmt.Errorf("encode overrides: %w", err)
-	}
-	return b, nil
+	return encodeJSON("overrides", o)
 }
 
 func decodeOverrides(b []byte) (spec.Overrides, error) {
-	var o spec.Overrides
-	if err := json.Unmarshal(b, &o); err != nil {
-		return o, fmt.Errorf("decode overrides: %w", err)
-	}
-	return o, nil
+	return decodeJSON[spec.Overrides]("overrides", b)
 }
 
 // encodeSpec returns the canonical JSON of a template's spec.
 func encodeSpec(s spec.ServiceSpec) ([]byte, error) {
-	b, err := json.Marshal(canonicalSpec(s))
-	if err != nil {
-		return nil, fmt.Errorf("encode template spec: %w", err)
-	}
-	return b, nil
+	return encodeJSON("template spec", canonicalSpec(s))
 }
 
 func decodeSpec(b []byte) (spec.ServiceSpec, error) {
-	var s spec.ServiceSpec
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("decode template spec: %w", err)
-	}
-	return s, nil
+	return decodeJSON[spec.ServiceSpec]("template spec", b)
 }
 
+// encodeWires stores no wires as [], not null.
 func encodeWires(w []spec.Wire) ([]byte, error) {
 	if w == nil {
 		w = []spec.Wire{}
 	}
-	b, err := json.Marshal(w)
+	return encodeJSON("wires", w)
+}
+
+// decodeWires reads [] as nil.
+func decodeWires(b []byte) ([]spec.Wire, error) {
+	w, err := decodeJSON[[]spec.Wire]("wires", b)
+	if err != nil || len(w) == 0 {
+		return nil, err
+	}
+	return w, nil
+}
+
+// encodeJSON marshals v; the error names what it is.
+func encodeJSON(what string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encode wires: %w", err)
+		return nil, fmt.Errorf("encode %s: %w", what, err)
 	}
 	return b, nil
 }
 
-func decodeWires(b []byte) ([]spec.Wire, error) {
-	var w []spec.Wire
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("decode wires: %w", err)
+// decodeJSON unmarshals b into a T; the error names what it is.
+func decodeJSON[T any](what string, b []byte) (T, error) {
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("decode %s: %w", what, err)
 	}
-	if len(w) == 0 {
-		return nil, nil
-	}
-	return w, nil
+	return v, nil
 }
 
 // canonicalSpec returns s with its set-like lists copied and sorted.

@@ -42,6 +42,15 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
+// seededStore returns a fresh store holding the fixture templates, and a
+// test context.
+func seededStore(t *testing.T) (*state.Store, context.Context) {
+	t.Helper()
+	s := newStore(t)
+	seedTemplates(t, s)
+	return s, testContext(t)
+}
+
 // seedTemplates stores the fixture templates.
 func seedTemplates(t *testing.T, s *state.Store) {
 	t.Helper()

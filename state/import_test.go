@@ -216,9 +216,7 @@ func assertNothingImported(t *testing.T, s *state.Store) {
 
 func TestCreateStackRefusesALiveName(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	if _, err := s.CreateStack(ctx, shopStack("shop")); err != nil {
 		t.Fatalf("first CreateStack: %v", err)
 	}
@@ -234,9 +232,7 @@ func TestCreateStackRefusesALiveName(t *testing.T) {
 
 func TestDeletedStackNameCanBeReused(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	first := importStack(t, s, shopStack("shop"))
 	if err := s.DeleteStack(ctx, "shop"); err != nil {
 		t.Fatal(err)
@@ -254,9 +250,7 @@ func TestDeletedStackNameCanBeReused(t *testing.T) {
 
 func TestConcurrentImportsOfOneNewStack(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	const n = 4
 	results := make([]state.ImportResult, n)
 	errs := make([]error, n)

@@ -12,9 +12,7 @@ import (
 
 func TestDeleteStackCascadesToInstances(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	res := importStack(t, s, shopStack("shop"))
 	keep := importStack(t, s, shopStack("keep"))
 	if err := s.DeleteStack(ctx, "shop"); err != nil {
@@ -37,9 +35,7 @@ func TestDeleteStackCascadesToInstances(t *testing.T) {
 
 func TestInstanceMutationsReportNotFound(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	importStack(t, s, shopStack("shop"))
 	importStack(t, s, shopStack("gone"))
 	if err := s.DeleteStack(ctx, "gone"); err != nil {
@@ -70,9 +66,7 @@ func TestInstanceMutationsReportNotFound(t *testing.T) {
 
 func TestDeleteInstance(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	importStack(t, s, shopStack("shop"))
 
 	// web depends on db: deleting db would break the stack.
@@ -97,9 +91,7 @@ func TestDeleteInstance(t *testing.T) {
 
 func TestSetInstanceEnabled(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	stack := shopStack("shop")
 	stack.Instances[2].Overrides.Ports = []spec.Port{{HostPort: 15432, ContainerPort: 80}} // same host port as db, but disabled
 	res := importStack(t, s, stack)
@@ -136,9 +128,7 @@ func TestSetInstanceEnabled(t *testing.T) {
 
 func TestSetInstanceOverrides(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	importStack(t, s, shopStack("shop"))
 
 	bad := spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: "not a valid image!"}}
@@ -172,9 +162,7 @@ func TestSetInstanceOverrides(t *testing.T) {
 
 func TestSetStackEnabled(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	res := importStack(t, s, shopStack("shop"))
 	before := updatedAt(t, s.Pool(), "stacks", res.StackID)
 	time.Sleep(5 * time.Millisecond)

@@ -17,9 +17,7 @@ import (
 
 func TestStacksMergeEffectiveSpecsWithProvenance(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	importStack(t, s, shopStack("shop"))
 	importStack(t, s, shopStack("alpha"))
 
@@ -86,9 +84,7 @@ func TestStacksMergeEffectiveSpecsWithProvenance(t *testing.T) {
 
 func TestStackNotFound(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	res := importStack(t, s, shopStack("gone"))
 	if err := s.DeleteStack(ctx, "gone"); err != nil {
 		t.Fatal(err)

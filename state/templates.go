@@ -129,31 +129,25 @@ func (s *Store) Template(ctx context.Context, name string) (spec.Template, error
 
 // templatesByID loads the templates with the given ids.
 func templatesByID(ctx context.Context, q querier, ids []int64) (map[int64]*spec.Template, error) {
-	out := make(map[int64]*spec.Template, len(ids))
 	if len(ids) == 0 {
-		return out, nil
+		return map[int64]*spec.Template{}, nil
 	}
 	rows, err := q.Query(ctx, `SELECT `+templateColumns+` FROM templates WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("read templates: %w", err)
-	}
-	list, err := pgx.CollectRows(rows, scanTemplate)
-	if err != nil {
-		return nil, fmt.Errorf("read templates: %w", err)
-	}
-	for i := range list {
-		out[list[i].ID] = &list[i]
-	}
-	return out, nil
+	return collectTemplates(rows, err, func(t spec.Template) int64 { return t.ID })
 }
 
 // templatesByName loads the templates with the given names.
 func templatesByName(ctx context.Context, q querier, names []string) (map[string]*spec.Template, error) {
-	out := make(map[string]*spec.Template, len(names))
 	if len(names) == 0 {
-		return out, nil
+		return map[string]*spec.Template{}, nil
 	}
 	rows, err := q.Query(ctx, `SELECT `+templateColumns+` FROM templates WHERE name = ANY($1)`, names)
+	return collectTemplates(rows, err, func(t spec.Template) string { return t.Name })
+}
+
+// collectTemplates reads the templates of a query (rows and err are what
+// Query returned) into a map, each under key(template).
+func collectTemplates[K comparable](rows pgx.Rows, err error, key func(spec.Template) K) (map[K]*spec.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read templates: %w", err)
 	}
@@ -161,8 +155,9 @@ func templatesByName(ctx context.Context, q querier, names []string) (map[string
 	if err != nil {
 		return nil, fmt.Errorf("read templates: %w", err)
 	}
+	out := make(map[K]*spec.Template, len(list))
 	for i := range list {
-		out[list[i].Name] = &list[i]
+		out[key(list[i])] = &list[i]
 	}
 	return out, nil
 }

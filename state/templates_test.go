@@ -82,9 +82,7 @@ func TestUpsertTemplateRejectsEmptyNameOrDigest(t *testing.T) {
 
 func TestTemplatesReadBack(t *testing.T) {
 	t.Parallel()
-	s := newStore(t)
-	seedTemplates(t, s)
-	ctx := testContext(t)
+	s, ctx := seededStore(t)
 	list, err := s.Templates(ctx)
 	if err != nil {
 		t.Fatal(err)

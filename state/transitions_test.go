@@ -149,9 +149,7 @@ func TestDatabaseRefusesTransitionsOutsideTheTable(t *testing.T) {
 // TestDatabaseFilesPendingOnly: an approval inserted in any status but
 // pending is refused.
 func TestDatabaseFilesPendingOnly(t *testing.T) {
-	s := newStore(t)
-	ctx := testContext(t)
-	stackID := newStackRow(t, s, "shop")
+	s, ctx, stackID := storeWithShop(t)
 	for _, st := range approval.Statuses() {
 		_, err := s.Pool().Exec(ctx, `INSERT INTO approvals (stack_id, token, plan, requested_by, status, claimed_by, started_at, finished_at)
 			VALUES ($1, 'tok', '{}', 'tester', $2, 'replica', now(), CASE WHEN $2 IN ('pending', 'applying') THEN NULL ELSE now() END)`, stackID, st)

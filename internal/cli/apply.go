@@ -40,7 +40,7 @@ func newApplyCommand(app *App) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			sp, err := planStack(ctx, app, cfg, args[0], "devarch-controller apply")
+			sp, err := planStack(ctx, app, cfg, args[0], cmd.CommandPath())
 			if err != nil {
 				return err
 			}

@@ -1,12 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/devarch/devarch-controller/catalog"
+	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -25,45 +26,37 @@ func newCatalogImportCommand(app *App) *cobra.Command {
 			"A broken file is reported and skipped; the others still import (the exit code is then 1).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, cfg, "devarch-controller catalog import")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			counts := map[string]int{}
-			failed := 0
-			for _, fr := range catalog.LoadPaths(args...) {
-				if fr.Err != nil {
-					failed++
-					fmt.Fprintf(errOut, "error: %v\n", fr.Err)
-					continue
+			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
+				out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+				counts := map[string]int{}
+				failed := 0
+				for _, fr := range catalog.LoadPaths(args...) {
+					if fr.Err != nil {
+						failed++
+						fmt.Fprintf(errOut, "error: %v\n", fr.Err)
+						continue
+					}
+					for _, w := range fr.Result.Warnings {
+						fmt.Fprintf(errOut, "warning: %s\n", w)
+					}
+					t := fr.Result.Template
+					outcome, err := st.UpsertTemplate(ctx, t, catalog.Digest(t))
+					if err != nil {
+						failed++
+						fmt.Fprintf(errOut, "error: %s: store template %q: %v\n", fr.Path, t.Name, err)
+						continue
+					}
+					counts[outcome.Action]++
 				}
-				for _, w := range fr.Result.Warnings {
-					fmt.Fprintf(errOut, "warning: %s\n", w)
+				total := counts[state.ActionCreated] + counts[state.ActionUpdated] + counts[state.ActionUnchanged]
+				fmt.Fprintf(out, "Imported %d templates: %d created, %d updated, %d unchanged (%d changed).\n",
+					total, counts[state.ActionCreated], counts[state.ActionUpdated], counts[state.ActionUnchanged],
+					counts[state.ActionCreated]+counts[state.ActionUpdated])
+				if failed > 0 {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d file(s) could not be imported; see the errors above", failed)}
 				}
-				t := fr.Result.Template
-				outcome, err := st.UpsertTemplate(ctx, t, catalog.Digest(t))
-				if err != nil {
-					failed++
-					fmt.Fprintf(errOut, "error: %s: store template %q: %v\n", fr.Path, t.Name, err)
-					continue
-				}
-				counts[outcome.Action]++
-			}
-			total := counts[state.ActionCreated] + counts[state.ActionUpdated] + counts[state.ActionUnchanged]
-			fmt.Fprintf(out, "Imported %d templates: %d created, %d updated, %d unchanged (%d changed).\n",
-				total, counts[state.ActionCreated], counts[state.ActionUpdated], counts[state.ActionUnchanged],
-				counts[state.ActionCreated]+counts[state.ActionUpdated])
-			if failed > 0 {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d file(s) could not be imported; see the errors above", failed)}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }
@@ -74,25 +67,15 @@ func newCatalogListCommand(app *App) *cobra.Command {
 		Short: "List catalog templates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg, "devarch-controller catalog list")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			ts, err := st.Templates(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCATEGORY\tIMAGE")
-			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, t.Category, t.Spec.Image)
-			}
-			return tw.Flush()
+			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
+				ts, err := st.Templates(ctx)
+				if err != nil {
+					return err
+				}
+				return writeTable(cmd.OutOrStdout(), "NAME\tCATEGORY\tIMAGE", ts, func(t spec.Template) []any {
+					return []any{t.Name, t.Category, t.Spec.Image}
+				})
+			})
 		},
 	}
 }

@@ -1,12 +1,13 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/devarch/devarch-controller/state"
 )
 
 func newKeyCommand(app *App) *cobra.Command {
@@ -24,47 +25,34 @@ func newKeyCommand(app *App) *cobra.Command {
 }
 
 func newKeyShowCommand(app *App) *cobra.Command {
-	var output string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "List the installation keys (id, created, retired), never their values",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("output format %q is not supported; use text or json", output)
-			}
-			cfg, err := app.Config()
-			if err != nil {
+			if err := output.check(); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, cfg, "devarch-controller key show")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			keys, err := st.Keys(ctx)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"keys": keys})
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATUS\tCREATED\tRETIRED")
-			for _, k := range keys {
-				status, retired := "current", "-"
-				if !k.Current() {
-					status, retired = "retired", k.RetiredAt.UTC().Format(time.RFC3339)
+			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
+				keys, err := st.Keys(ctx)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, status, k.CreatedAt.UTC().Format(time.RFC3339), retired)
-			}
-			return tw.Flush()
+				if output.json() {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"keys": keys})
+				}
+				return writeTable(cmd.OutOrStdout(), "ID\tSTATUS\tCREATED\tRETIRED", keys, func(k state.KeyInfo) []any {
+					status, retired := "current", "-"
+					if !k.Current() {
+						status, retired = "retired", k.RetiredAt.UTC().Format(time.RFC3339)
+					}
+					return []any{k.ID, status, k.CreatedAt.UTC().Format(time.RFC3339), retired}
+				})
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	output = addOutputFlag(cmd)
 	return cmd
 }
 
@@ -79,25 +67,17 @@ func newKeyRotateCommand(app *App) *cobra.Command {
 			"the old digests. Rotate when the key may have leaked (a copy of the database went astray).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, cfg, "devarch-controller key rotate")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			created, retired, err := st.RotateKey(ctx)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Installation key %d created; key %d retired.\n", created.ID, retired.ID)
-			fmt.Fprintln(out, "Plans and tokens made before now are stale: pending approvals will end stale; generate the plans again.")
-			fmt.Fprintln(out, "Containers whose labels hold digests of secrets or config files will show as re-keyed; apply their stacks to replace the old digests.")
-			return nil
+			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
+				created, retired, err := st.RotateKey(ctx)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "Installation key %d created; key %d retired.\n", created.ID, retired.ID)
+				fmt.Fprintln(out, "Plans and tokens made before now are stale: pending approvals will end stale; generate the plans again.")
+				fmt.Fprintln(out, "Containers whose labels hold digests of secrets or config files will show as re-keyed; apply their stacks to replace the old digests.")
+				return nil
+			})
 		},
 	}
 }

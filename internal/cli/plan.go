@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/devarch/devarch-controller/plan"
@@ -13,7 +11,7 @@ import (
 const ExitChanges = 2
 
 func newPlanCommand(app *App) *cobra.Command {
-	var output string
+	var output *outputFlag
 	var detailed bool
 	cmd := &cobra.Command{
 		Use:   "plan STACK",
@@ -23,21 +21,21 @@ func newPlanCommand(app *App) *cobra.Command {
 			"0 when the stack is up to date, 2 when there are changes and 1 on error.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return fmt.Errorf("output format %q is not supported; use text or json", output)
+			if err := output.check(); err != nil {
+				return err
 			}
 			cfg, err := app.Config()
 			if err != nil {
 				return err
 			}
-			sp, err := planStack(cmd.Context(), app, cfg, args[0], "devarch-controller plan")
+			sp, err := planStack(cmd.Context(), app, cfg, args[0], cmd.CommandPath())
 			if err != nil {
 				return err
 			}
 			defer sp.close()
 			p := sp.plan
 			out := cmd.OutOrStdout()
-			if output == "json" {
+			if output.json() {
 				err = p.WriteJSON(out)
 			} else {
 				err = p.WriteText(out, plan.TextOptions{Color: isTerminal(out)})
@@ -51,7 +49,7 @@ func newPlanCommand(app *App) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	output = addOutputFlag(cmd)
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit 0 when up to date, 2 when there are changes, 1 on error")
 	return cmd
 }

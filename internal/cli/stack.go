@@ -1,11 +1,10 @@
 package cli
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/stackfile"
+	"github.com/devarch/devarch-controller/state"
 )
 
 func newStackCommand(app *App) *cobra.Command {
@@ -59,28 +59,24 @@ func newStackImportCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			st, err := openStore(ctx, cfg, "devarch-controller stack import")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			res, err := st.ImportStack(ctx, file.Stack)
-			if err != nil {
-				return fmt.Errorf("import stack %q from %s: nothing was written:\n%w", file.Stack.Name, args[0], err)
-			}
-			out := cmd.OutOrStdout()
-			for _, w := range append(file.Warnings, res.Warnings...) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
-			}
-			fmt.Fprintf(out, "Stack %s (id %d): %s\n", file.Stack.Name, res.StackID, res.StackAction)
-			for _, o := range res.Instances {
-				fmt.Fprintf(out, "  instance %s (id %d): %s\n", o.Name, o.ID, o.Action)
-			}
-			if !res.Changed() {
-				fmt.Fprintln(out, "No changes: the stack already matches the file.")
-			}
-			return nil
+			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
+				res, err := st.ImportStack(ctx, file.Stack)
+				if err != nil {
+					return fmt.Errorf("import stack %q from %s: nothing was written:\n%w", file.Stack.Name, args[0], err)
+				}
+				out := cmd.OutOrStdout()
+				for _, w := range append(file.Warnings, res.Warnings...) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s\n", w)
+				}
+				fmt.Fprintf(out, "Stack %s (id %d): %s\n", file.Stack.Name, res.StackID, res.StackAction)
+				for _, o := range res.Instances {
+					fmt.Fprintf(out, "  instance %s (id %d): %s\n", o.Name, o.ID, o.Action)
+				}
+				if !res.Changed() {
+					fmt.Fprintln(out, "No changes: the stack already matches the file.")
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -91,73 +87,54 @@ func newStackListCommand(app *App) *cobra.Command {
 		Short: "List live stacks",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := app.Config()
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), cfg, "devarch-controller stack list")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			stacks, err := st.Stacks(cmd.Context())
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tID\tENABLED\tINSTANCES\tNETWORK")
-			for _, s := range stacks {
-				enabled := 0
-				for _, i := range s.Instances {
-					if i.Enabled {
-						enabled++
-					}
+			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
+				stacks, err := st.Stacks(ctx)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%d\t%t\t%d/%d enabled\t%s\n", s.Name, s.ID, s.Enabled, enabled, len(s.Instances), s.Network())
-			}
-			return tw.Flush()
+				return writeTable(cmd.OutOrStdout(), "NAME\tID\tENABLED\tINSTANCES\tNETWORK", stacks, func(s spec.Stack) []any {
+					enabled := 0
+					for _, i := range s.Instances {
+						if i.Enabled {
+							enabled++
+						}
+					}
+					return []any{s.Name, s.ID, s.Enabled, fmt.Sprintf("%d/%d enabled", enabled, len(s.Instances)), s.Network()}
+				})
+			})
 		},
 	}
 }
 
 func newStackShowCommand(app *App) *cobra.Command {
-	var output string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show a stack and each instance's effective spec with provenance (secrets redacted)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return &ExitError{Code: ExitFailure, Err: fmt.Errorf("output format %q is not supported; use text or json", output)}
-			}
-			cfg, err := app.Config()
-			if err != nil {
+			if err := output.check(); err != nil {
 				return err
 			}
-			st, err := openStore(cmd.Context(), cfg, "devarch-controller stack show")
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			s, err := st.Stack(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			v := view.Redact(s)
-			if output == "json" {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
-			}
-			return writeStackText(cmd.OutOrStdout(), v)
+			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
+				s, err := st.Stack(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				v := view.Redact(s)
+				if output.json() {
+					return writeJSON(cmd.OutOrStdout(), v)
+				}
+				return writeStackText(cmd.OutOrStdout(), v)
+			})
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	output = addOutputFlag(cmd)
 	return cmd
 }
 
 func writeStackText(w io.Writer, s view.Stack) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := newTabWriter(w)
 	fmt.Fprintf(tw, "Stack %s (id %d), network %s, enabled %t\n", s.Name, s.ID, s.Network, s.Enabled)
 	for _, inst := range s.Instances {
 		e := inst.Effective

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -23,26 +22,24 @@ type versionInfo struct {
 }
 
 func newVersionCommand(app *App) *cobra.Command {
-	var output string
+	var output *outputFlag
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version of devarch-controller, Go and the compose library",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			info := readVersionInfo(app.Version())
-			switch output {
+			switch output.format {
 			case "text":
 				return info.writeText(cmd.OutOrStdout())
 			case "json":
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
+				return writeJSON(cmd.OutOrStdout(), info)
 			default:
-				return fmt.Errorf("unknown output format %q; use -o text or -o json", output)
+				return fmt.Errorf("unknown output format %q; use -o text or -o json", output.format)
 			}
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	output = addOutputFlag(cmd)
 	return SkipConfig(cmd)
 }
 
