@@ -164,7 +164,6 @@ func follow(ctx context.Context, st *state.Store, id int64, out io.Writer) (appr
 	}
 }
 
-// composeOutput extracts compose's error text from a failed approval.
 // writeMismatches warns, one line each, of the differences the
 // controller found between what the approval's plan predicted and the
 // engine after the apply (see plan.Verify); nothing when there are none.
@@ -182,6 +181,7 @@ func writeMismatches(w io.Writer, a approval.Approval) {
 	fmt.Fprintln(w, "Run devarch-controller plan to see what is left to change.")
 }
 
+// composeOutput extracts compose's error text from a failed approval.
 func composeOutput(a approval.Approval) string {
 	var r struct {
 		ComposeOutput string `json:"compose_output"`

@@ -70,10 +70,6 @@ func paths(cfg config.Config) project.Options {
 	return project.Options{StateDir: cfg.StateDir, WorkspaceDir: filepath.Join(cfg.StateDir, "workspace")}
 }
 
-// installation reads the installation every plan and token of this
-// database is computed with: the host paths serve recorded and the keys.
-// When this command's own configuration names other paths, it says on w
-// (one line) that they are not used.
 // notePaths tells the user when the controller's recorded host paths,
 // which plans are computed with, differ from this command's configuration.
 func notePaths(in project.Options, cfg config.Config, w io.Writer) {
