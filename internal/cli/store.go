@@ -65,7 +65,7 @@ func migrate(ctx context.Context, cfg config.Config) error {
 // paths are where apply writes config files and resolves relative bind
 // mounts according to this process's configuration: the state dir and its
 // workspace folder. Plans use the installation's recorded paths instead
-// (see installation); serve records these at start.
+// (see notePaths); serve records these at start.
 func paths(cfg config.Config) project.Options {
 	return project.Options{StateDir: cfg.StateDir, WorkspaceDir: filepath.Join(cfg.StateDir, "workspace")}
 }
