@@ -403,13 +403,15 @@ func (c *Controller) afterApply(stackID int64) {
 	}
 }
 
-// applyingStatus is the status shown while a stack is applied.
+// applyingStatus is the status shown while a stack is applied: newStatus
+// of an applying stack, with the token being applied and the counts of its
+// last plan.
 func (c *Controller) applyingStatus(s spec.Stack, in project.Options) state.StackStatus {
 	c.mu.Lock()
 	prev, ok := c.statuses[s.ID]
 	c.mu.Unlock()
-	st := state.StackStatus{StackID: s.ID, Stack: s.Name, Condition: Applying, Token: plan.Token(plan.Desired{Stack: s, Paths: in}), Message: "Applying an approved plan.",
-		LastReconcile: c.o.Now(), Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}}
+	st := newStatus(s, nil, nil, true, c.o.Now())
+	st.Token = plan.Token(plan.Desired{Stack: s, Paths: in})
 	if ok {
 		st.Counts = prev.Counts
 	}
