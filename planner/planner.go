@@ -166,6 +166,3 @@ func (p *Planner) All(ctx context.Context) ([]spec.Stack, project.Options, error
 	}
 	return stacks, in, nil
 }
-
-// Now is the Planner's clock.
-func (p *Planner) Now() time.Time { return p.now() }

@@ -41,17 +41,8 @@ func (c *Controller) reconcileStack(ctx context.Context, id int64) (passResult, 
 	if err := c.retryFinishes(ctx, id); err != nil {
 		return passResult{}, err
 	}
-	o := c.observe(ctx, id)
-	switch o.outcome {
-	case stackGone:
-		c.forget(id)
-		return c.act(ctx, id) // its approvals end stale
-	case desiredUnavailable, shuttingDown:
-		return passResult{}, o.err
-	}
-	c.recordStatuses(ctx, []state.StackStatus{newStatus(o.desired.Stack, o.plan, o.err, false, c.o.Now())})
-	if o.err != nil {
-		return passResult{}, o.passError()
+	if err := c.refreshStatus(ctx, id); err != nil {
+		return passResult{}, err
 	}
 	return c.act(ctx, id)
 }
@@ -122,9 +113,10 @@ func (c *Controller) observe(ctx context.Context, id int64) observation {
 	return observation{outcome: planned, desired: d, plan: p}
 }
 
-// refreshStatus observes one stack and records its status (used after an
-// apply while the controller drains, when the queue takes nothing); a
-// stack that no longer exists is forgotten.
+// refreshStatus is the observe, derive and record steps: it observes one
+// stack and records its status; a stack that no longer exists is forgotten
+// (nil: its approvals are still acted on, and end stale). It also serves
+// after an apply while the controller drains, when the queue takes nothing.
 func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 	o := c.observe(ctx, id)
 	switch o.outcome {
