@@ -67,6 +67,7 @@ func loadFile(path string) (Result, error) {
 			Spec:       s,
 		},
 		Warnings: m.warnings,
+		Keys:     setKeys(svc),
 	}, nil
 }
 
@@ -159,14 +160,33 @@ func onlyService(model map[string]any) (string, error) {
 	}
 }
 
-// declarePlaceholders adds a stand-in service for every dependency of the
-// named service that the model does not define, and returns their names.
+// declarePlaceholders adds a stand-in service for every other service the
+// named service refers to (depends_on, links, volumes_from) that the model
+// does not define, and returns their names.
 func declarePlaceholders(model map[string]any, name string) []string {
 	services, _ := model["services"].(map[string]any)
 	svc, _ := services[name].(map[string]any)
+	var refs []string
 	deps, _ := svc["depends_on"].(map[string]any)
-	var added []string
 	for dep := range deps {
+		refs = append(refs, dep)
+	}
+	links, _ := svc["links"].([]any)
+	for _, l := range links {
+		if s, ok := l.(string); ok {
+			target, _, _ := strings.Cut(s, ":")
+			refs = append(refs, target)
+		}
+	}
+	from, _ := svc["volumes_from"].([]any)
+	for _, f := range from {
+		if s, ok := f.(string); ok && !strings.HasPrefix(s, "container:") {
+			target, _, _ := strings.Cut(s, ":")
+			refs = append(refs, target)
+		}
+	}
+	var added []string
+	for _, dep := range refs {
 		if _, ok := services[dep]; ok {
 			continue
 		}

@@ -220,14 +220,21 @@ func TestLoadFileMapping(t *testing.T) {
 		},
 		{
 			fixture: "unsupported.yml", name: "app",
-			want: spec.ServiceSpec{Image: "busybox:1.36"},
+			want: spec.ServiceSpec{Image: "busybox:1.36", Options: spec.Options{
+				Hostname:        "app-host",
+				ExtraHosts:      []string{"host.docker.internal=host-gateway"},
+				Ulimits:         map[string]spec.Ulimit{"nofile": {Soft: 65536, Hard: 65536}},
+				Tmpfs:           []string{"/tmp"},
+				DNS:             []string{"1.1.1.1"},
+				ShmSize:         256 << 20,
+				StopGracePeriod: ptr(spec.Duration(30 * time.Second)),
+				Sysctls:         map[string]string{"net.core.somaxconn": "1024"},
+				Deploy:          &spec.Deploy{Resources: spec.Resources{Limits: &spec.Resource{Memory: 512 << 20}}},
+				Init:            ptr(true),
+			}},
 			wantWarnings: []string{
 				"services.app.networks.backend", "services.app.x-other",
-				"services.app.deploy", "services.app.dns", "services.app.env_file",
-				"services.app.extra_hosts", "services.app.hostname", "services.app.init",
-				"services.app.profiles", "services.app.secrets", "services.app.shm_size",
-				"services.app.stop_grace_period", "services.app.sysctls", "services.app.tmpfs",
-				"services.app.ulimits",
+				"services.app.env_file", "services.app.profiles", "services.app.secrets",
 			},
 		},
 		{
@@ -380,3 +387,5 @@ func TestLoadFileMissing(t *testing.T) {
 		t.Fatalf("LoadFile = %v, want an error naming %s", err, path)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -23,13 +23,13 @@ func (m *mapper) ports(in []types.ServicePortConfig) []spec.Port {
 			continue
 		}
 		if p.Mode != "" && p.Mode != "ingress" {
-			m.warn(key+".mode", "mode %q is not supported and is ignored; the port is published on the host by the engine", p.Mode)
+			m.ignore(key+".mode", "mode %q is not supported and is ignored; the port is published on the host by the engine", p.Mode)
 		}
 		if p.Name != "" {
-			m.warn(key+".name", "port names are not supported and are ignored")
+			m.ignore(key+".name", "port names are not supported and are ignored")
 		}
 		if p.AppProtocol != "" {
-			m.warn(key+".app_protocol", "app_protocol is not supported and is ignored")
+			m.ignore(key+".app_protocol", "app_protocol is not supported and is ignored")
 		}
 		if p.Target == 0 || p.Target > 65535 {
 			m.fail(key, "container port %d is not between 1 and 65535", p.Target)

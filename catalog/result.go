@@ -12,6 +12,9 @@ type Warning struct {
 	Key string `json:"key,omitempty"`
 	// Message is a full sentence saying what happens and what to do.
 	Message string `json:"message"`
+	// Ignored says that the key's value is not applied (the warning is
+	// not only advice).
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 func (w Warning) String() string {
@@ -25,6 +28,8 @@ func (w Warning) String() string {
 type Result struct {
 	Template spec.Template
 	Warnings []Warning
+	// Keys are the service keys the file sets, sorted.
+	Keys []string
 }
 
 // FileResult is the outcome for one file found by LoadPaths. Err is set when

@@ -31,6 +31,11 @@ func (m *mapper) warn(sub, format string, args ...any) {
 	m.warnings = append(m.warnings, Warning{File: m.file, Key: m.key(sub), Message: fmt.Sprintf(format, args...)})
 }
 
+// ignore warns about a key whose value is not applied.
+func (m *mapper) ignore(sub, format string, args ...any) {
+	m.warnings = append(m.warnings, Warning{File: m.file, Key: m.key(sub), Message: fmt.Sprintf(format, args...), Ignored: true})
+}
+
 func (m *mapper) fail(sub, format string, args ...any) {
 	m.problems = append(m.problems, spec.Problem{Field: m.key(sub), Message: fmt.Sprintf(format, args...)})
 }
@@ -69,6 +74,7 @@ func (m *mapper) serviceSpec(svc types.ServiceConfig, dir string) spec.ServiceSp
 	s.Volumes = m.volumes(svc.Volumes, s.ConfigFiles)
 	s.Healthcheck = m.healthcheck(svc.HealthCheck)
 	s.DependsOn = m.dependsOn(svc.DependsOn)
+	s.Options = m.options(svc, &s.Restart)
 	m.networks(svc.Networks)
 	m.extensions(svc.Extensions)
 	m.unsupported(svc)
@@ -80,11 +86,11 @@ func (m *mapper) build(svc types.ServiceConfig) {
 		return
 	}
 	if svc.Image == "" {
-		m.warn("build", "building images is not supported yet; the build section is ignored")
+		m.ignore("build", "building images is not supported yet; the build section is ignored")
 		m.warn("image", "the template has no image, so applying an instance of it fails until an image is given; add image: to the template or set image on each instance")
 		return
 	}
-	m.warn("build", "building images is not supported yet; the build section is ignored and image %q must already exist on the engine", svc.Image)
+	m.ignore("build", "building images is not supported yet; the build section is ignored and image %q must already exist on the engine", svc.Image)
 }
 
 func (m *mapper) env(in types.MappingWithEquals) []spec.EnvVar {
@@ -154,7 +160,7 @@ func (m *mapper) healthcheck(h *types.HealthCheckConfig) *spec.Healthcheck {
 		}
 	}
 	if h.StartInterval != nil {
-		m.warn("healthcheck.start_interval", "is not supported yet and is ignored; the engine's default applies")
+		m.ignore("healthcheck.start_interval", "is not supported yet and is ignored; the engine's default applies")
 	}
 	return out
 }
@@ -173,7 +179,7 @@ func (m *mapper) dependsOn(in types.DependsOnConfig) []spec.Dependency {
 			continue
 		}
 		if d.Restart {
-			m.warn("depends_on."+name+".restart", "is not supported yet and is ignored: the container is not restarted when %q restarts", name)
+			m.ignore("depends_on."+name+".restart", "is not supported yet and is ignored: the container is not restarted when %q restarts", name)
 		}
 		if !d.Required {
 			m.warn("depends_on."+name+".required", "optional dependencies are not supported yet: the dependency is treated as required")
@@ -192,7 +198,7 @@ func (m *mapper) networks(in map[string]*types.ServiceNetworkConfig) {
 			continue
 		}
 		if keys := setKeys(in[name]); len(keys) > 0 {
-			m.warn("networks."+name, "attachment settings (%s) are not supported and are ignored; the controller attaches the container to its stack's network, where other instances reach it by its instance name",
+			m.ignore("networks."+name, "attachment settings (%s) are not supported and are ignored; the controller attaches the container to its stack's network, where other instances reach it by its instance name",
 				strings.Join(keys, ", "))
 		}
 	}
@@ -201,7 +207,7 @@ func (m *mapper) networks(in map[string]*types.ServiceNetworkConfig) {
 func (m *mapper) extensions(ext types.Extensions) {
 	for _, k := range sortedKeys(ext) {
 		if k != configExtension {
-			m.warn(k, "extension %s is not used by the controller and is ignored", k)
+			m.ignore(k, "extension %s is not used by the controller and is ignored", k)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/devarch/devarch-controller/spec"
 )
 
 // handledKeys are the service keys (JSON names of types.ServiceConfig) that
@@ -25,33 +27,39 @@ var handledKeys = map[string]bool{
 	"container_name": true, "networks": true,
 	// warned about by mapper.build
 	"build": true,
+	// read by mapper.options (with the keys of spec.Options)
+	"deploy": true, "scale": true,
 }
 
 // unsupportedHints gives a better next step than "ignored" for keys users
 // commonly reach for.
 var unsupportedHints = map[string]string{
-	"env_file":          "put the variables under environment instead",
-	"tmpfs":             "use a volume of type tmpfs instead",
-	"network_mode":      "the container joins its stack's network",
-	"links":             "instances of a stack reach each other by instance name",
-	"external_links":    "instances of a stack reach each other by instance name",
-	"label_file":        "put the labels under labels instead",
-	"expose":            "instances of a stack reach every port of each other anyway",
-	"stop_grace_period": "make PID 1 handle SIGTERM, or use init",
+	"env_file":       "put the variables under environment instead",
+	"network_mode":   "the container joins its stack's network",
+	"external_links": "instances of a stack reach each other by instance name",
+	"label_file":     "put the labels under labels instead",
 }
 
 // unsupported warns about every service key that is set but neither mapped
 // nor superseded.
 func (m *mapper) unsupported(svc types.ServiceConfig) {
+	options := map[string]bool{}
+	for _, k := range spec.OptionKeys() {
+		options[k] = true
+	}
 	for _, k := range setKeys(svc) {
-		if handledKeys[k] {
+		if handledKeys[k] || options[k] {
+			continue
+		}
+		if note, ok := optionKeyNote(k); ok {
+			m.ignore(k, "%s", note)
 			continue
 		}
 		msg := "is not supported by the controller yet and is ignored"
 		if hint, ok := unsupportedHints[k]; ok {
 			msg += "; " + hint
 		}
-		m.warn(k, "%s", msg)
+		m.ignore(k, "%s", msg)
 	}
 }
 

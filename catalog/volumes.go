@@ -28,7 +28,7 @@ func (m *mapper) volumes(in []types.ServiceVolumeConfig, configs []spec.ConfigFi
 		switch v.Type {
 		case types.VolumeTypeBind, types.VolumeTypeVolume, types.VolumeTypeTmpfs:
 		default:
-			m.warn(key, "volume type %q is not supported; the mount of %s is left out", v.Type, v.Target)
+			m.ignore(key, "volume type %q is not supported; the mount of %s is left out", v.Type, v.Target)
 			continue
 		}
 		if !path.IsAbs(v.Target) {
@@ -72,7 +72,7 @@ func (m *mapper) mountOptions(key string, v types.ServiceVolumeConfig) {
 		}
 	}
 	if len(dropped) > 0 {
-		m.warn(key, "mount options %s are not supported and are ignored", strings.Join(dropped, ", "))
+		m.ignore(key, "mount options %s are not supported and are ignored", strings.Join(dropped, ", "))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,25 @@ func (r *Runtime) Ping(ctx context.Context) error {
 		return fmt.Errorf("ping docker engine: %w", err)
 	}
 	return nil
+}
+
+// APIAtLeast reports whether the engine speaks API version v ("1.44") or
+// later, once Ping negotiated the version.
+func (r *Runtime) APIAtLeast(v string) bool {
+	return apiAtLeast(r.cli.ClientVersion(), v)
+}
+
+// apiAtLeast compares two "MAJOR.MINOR" API versions.
+func apiAtLeast(have, want string) bool {
+	parse := func(v string) (int, int) {
+		major, minor, _ := strings.Cut(v, ".")
+		a, _ := strconv.Atoi(major)
+		b, _ := strconv.Atoi(minor)
+		return a, b
+	}
+	ha, hb := parse(have)
+	wa, wb := parse(want)
+	return ha > wa || (ha == wa && hb >= wb)
 }
 
 // Close releases the client's idle connections. Compose's log lines

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -59,8 +60,12 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 	}
 	known := map[int64]bool{}
 	enabled := map[string]bool{}
+	ids := map[string]string{}
 	for _, inst := range s.Instances {
 		enabled[inst.Name] = s.Enabled && inst.Enabled
+		if cs := newestFirst(byInstance[inst.ID]); len(cs) > 0 && enabled[inst.Name] {
+			ids[inst.Name] = cs[0].ID
+		}
 	}
 	for _, inst := range s.Instances {
 		known[inst.ID] = true
@@ -74,7 +79,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		for _, c := range containersAfterFirst(containers) {
 			p.Changes = append(p.Changes, removal(inst.Name, inst.ID, c, "another container of this instance is kept; the duplicate is removed"))
 		}
-		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled)
+		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled, ids)
 		if err != nil {
 			return nil, err
 		}
@@ -95,6 +100,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 			p.Changes = append(p.Changes, removal(cmp.Or(c.InstanceName, c.Service, c.Name), id, c, reason))
 		}
 	}
+	cascadeShared(p, s, enabled, ids)
 	p.Warnings = append(p.Warnings, unsupportedWarnings(s)...)
 	notices, err := VolumeNotices(s, o.Volumes)
 	if err != nil {
@@ -159,7 +165,7 @@ func containersAfterFirst(cs []spec.Container) []spec.Container {
 
 // instanceChange compares an enabled instance with its container (the
 // newest one, if any) and returns nil when they are converged.
-func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool) (*Change, []string, error) {
+func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string) (*Change, []string, error) {
 	s := d.Stack
 	var warnings []string
 	for _, dep := range inst.Effective.DependsOn.Value {
@@ -168,7 +174,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		}
 	}
 	name := spec.ContainerName(s.Name, inst.Name)
-	hash, err := serviceHash(hashes, s, inst, d.Paths, token)
+	hash, resolved, err := serviceHash(hashes, s, inst, d.Paths, token, ids)
 	if err != nil {
 		var ve *cannotApplyError
 		if !errors.As(err, &ve) {
@@ -192,7 +198,13 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 	ch := &Change{Action: ActionModify, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
 		Container: strings.TrimPrefix(c.Name, "/"), ContainerID: shortID(c.ID), Fields: []FieldChange{}}
 	var reasons []string
-	if c.ConfigHash != hash {
+	if !resolved {
+		// A container it shares volumes or namespaces with is missing;
+		// cascadeShared names it when the plan creates that container.
+		ch.Recreate = true
+		ch.Fields = append(ch.Fields, runtimeField("config", "a container it shares volumes or a namespace with is missing"))
+		reasons = append(reasons, "a container it shares volumes or a namespace with is missing")
+	} else if c.ConfigHash != hash {
 		ch.Recreate = true
 		reason := "configuration changed"
 		var fields []FieldChange
@@ -239,6 +251,63 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 	}
 	ch.Reason = verb + ": " + strings.Join(reasons, ", ")
 	return ch, warnings, nil
+}
+
+// cascadeShared recreates, in p, every container that shares volumes
+// (volumes_from) or a namespace (ipc, pid: service:NAME) with the
+// container of an instance that p creates or recreates: compose resolves
+// such a reference to the container's id, so it recreates the dependent
+// container with its parent. Chains are followed.
+func cascadeShared(p *Plan, s spec.Stack, enabled map[string]bool, ids map[string]string) {
+	byName := reindex(p)
+	replaced := func(name string) bool {
+		ch := byName[name]
+		return ch != nil && (ch.Action == ActionAdd || ch.Recreate)
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, inst := range s.Instances {
+			refs := project.References(inst.Effective.Options)
+			ch := byName[inst.Name]
+			if refs == nil || !enabled[inst.Name] || (ch != nil && ch.Action == ActionAdd) {
+				continue
+			}
+			for _, key := range slices.Sorted(maps.Keys(refs)) {
+				for _, target := range refs[key] {
+					if !replaced(target) || (ch != nil && hasPath(ch.Fields, key)) {
+						continue
+					}
+					if ch == nil {
+						p.Changes = append(p.Changes, Change{Action: ActionModify, Instance: inst.Name, InstanceID: inst.ID,
+							Template: inst.TemplateName(), Container: spec.ContainerName(s.Name, inst.Name),
+							ContainerID: shortID(ids[inst.Name]), Fields: []FieldChange{}})
+						byName = reindex(p)
+						ch = byName[inst.Name]
+					}
+					reason := fmt.Sprintf("it shares %s with %s, which is created or recreated", key, target)
+					ch.Recreate = true
+					ch.Fields = slices.DeleteFunc(ch.Fields, func(f FieldChange) bool { return f.Path == "config" && f.Source == spec.SourceRuntime })
+					ch.Fields = append(ch.Fields, runtimeField(key, reason))
+					if _, rest, ok := strings.Cut(ch.Reason, ": "); ok {
+						reason = rest + ", " + reason
+					}
+					ch.Reason = "recreate: " + reason
+					changed = true
+				}
+			}
+		}
+	}
+}
+
+// reindex maps instance names to their add or modify change in p.
+func reindex(p *Plan) map[string]*Change {
+	m := map[string]*Change{}
+	for i := range p.Changes {
+		if p.Changes[i].Action != ActionRemove {
+			m[p.Changes[i].Instance] = &p.Changes[i]
+		}
+	}
+	return m
 }
 
 // rekeyReason is the reason of a recreate whose only cause is that the

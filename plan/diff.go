@@ -53,6 +53,7 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 	d.scalar("restart", had.Restart, want.Restart, e.Restart.Source, "")
 	d.scalar("depends_on", depsText(had.DependsOn), depsText(want.DependsOn), e.DependsOn.Source, "")
 	d.configFiles(had.ConfigFiles, want.ConfigFiles)
+	d.options(had.Options, want.Options)
 	return d.fields, d.rekeyed
 }
 
@@ -186,8 +187,31 @@ func (d *differ) labels(had, want map[string]string) {
 		source[l.Key] = l.Source
 		value[l.Key] = l.Value
 	}
+	d.keyed("labels.", had, want, source, value, len(d.inst.Overrides.Labels) > 0)
+}
+
+// options records one change per option leaf ("~ ulimits.nofile.soft",
+// "+ read_only", "- sysctls.net.core.somaxconn").
+func (d *differ) options(had, want map[string]string) {
+	source := map[string]spec.Source{}
+	value := map[string]string{}
+	for _, f := range d.inst.Effective.OptionFields {
+		source[f.Path] = f.Source
+		value[f.Path] = f.Value
+		if f.Secret {
+			value[f.Path] = spec.RedactedValue
+		}
+	}
+	d.keyed("", had, want, source, value, !d.inst.Overrides.Options.IsZero())
+}
+
+// keyed records a change per entry of a map of text values (labels,
+// option leaves), each named prefix+key. source and value are the desired
+// entries' sources and clear-text values; userTouches says whether the
+// instance's overrides set any entry (the source of a removed one).
+func (d *differ) keyed(prefix string, had, want map[string]string, source map[string]spec.Source, value map[string]string, userTouches bool) {
 	eachChangedKey(had, want, func(k string, o string, hadOK bool, n string, wantOK bool) {
-		f := FieldChange{Path: "labels." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Labels) > 0)}
+		f := FieldChange{Path: prefix + k, Source: d.removedSource(source, k, userTouches)}
 		if hadOK {
 			f.Old = str(o)
 		}

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -72,19 +74,32 @@ func hashKey(token string, paths project.Options, instanceID int64) string {
 }
 
 // serviceHash returns compose's config hash of an instance's service.
-func serviceHash(hashes *HashCache, s spec.Stack, inst spec.Instance, paths project.Options, token string) (string, error) {
+// ids maps instance names to the ids of their containers: a service that
+// shares volumes or namespaces with another instance's container is
+// hashed with its references resolved, as compose hashes it. ok is false
+// when such a container is missing: no existing container can match.
+func serviceHash(hashes *HashCache, s spec.Stack, inst spec.Instance, paths project.Options, token string, ids map[string]string) (hash string, ok bool, err error) {
 	key := hashKey(token, paths, inst.ID)
+	refs := project.References(inst.Effective.Options)
+	for _, k := range slices.Sorted(maps.Keys(refs)) {
+		for _, name := range refs[k] {
+			key += "\x00" + name + "=" + ids[name]
+		}
+	}
 	if h, ok := hashes.get(key); ok {
-		return h, nil
+		return h, true, nil
 	}
 	svc, _, err := project.Service(s, inst, paths)
 	if err != nil {
-		return "", &cannotApplyError{err: err}
+		return "", false, &cannotApplyError{err: err}
+	}
+	if refs != nil && !project.ResolveReferences(&svc, ids) {
+		return "", false, nil
 	}
 	h, err := project.ServiceHash(svc)
 	if err != nil {
-		return "", fmt.Errorf("hash service %q: %w", inst.Name, err)
+		return "", false, fmt.Errorf("hash service %q: %w", inst.Name, err)
 	}
 	hashes.put(key, h)
-	return h, nil
+	return h, true, nil
 }

@@ -192,7 +192,10 @@ func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[strin
 	}
 	svc.Volumes = volumes(s, inst, o)
 	svc.HealthCheck = healthcheck(e.Healthcheck.Value)
+	ApplyOptions(&svc, e.Options)
 	var warnings []string
+	svc.Links = keepEnabled(svc.Links, inst.Name, "links", enabled, &warnings)
+	svc.VolumesFrom = keepEnabled(svc.VolumesFrom, inst.Name, "volumes_from", enabled, &warnings)
 	for _, d := range e.DependsOn.Value {
 		if !enabled[d.Name] {
 			warnings = append(warnings, IgnoredDependency(inst.Name, d.Name))
@@ -217,6 +220,21 @@ func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[strin
 	}
 	svc.Labels[spec.LabelSpec] = NewRecord(s, inst, o).Encode()
 	return svc, warnings, nil
+}
+
+// keepEnabled drops the links or volumes_from entries that name an
+// instance that is disabled or missing, with a warning: compose refuses
+// a service that refers to one it does not know.
+func keepEnabled(refs []string, instance, key string, enabled map[string]bool, warnings *[]string) []string {
+	var out []string
+	for _, ref := range refs {
+		if target := spec.ServiceRef(ref); target != "" && !enabled[target] {
+			*warnings = append(*warnings, fmt.Sprintf("Instance %q has %s %q, but %q is disabled or missing; the entry is ignored.", instance, key, ref, target))
+			continue
+		}
+		out = append(out, ref)
+	}
+	return out
 }
 
 func volumes(s spec.Stack, inst spec.Instance, o Options) []types.ServiceVolumeConfig {

@@ -49,6 +49,9 @@ type Record struct {
 	Restart     string                `json:"restart,omitempty"`
 	DependsOn   []spec.Dependency     `json:"depends_on,omitempty"`
 	ConfigFiles map[string]ConfigFile `json:"config_files,omitempty"`
+	// Options are the instance's options (spec.Options) flattened to
+	// their leaves: path ("ulimits.nofile.soft") → value as text.
+	Options map[string]string `json:"options,omitempty"`
 }
 
 // ConfigFile records a config file without its content.
@@ -248,6 +251,17 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 		r.Labels = make(map[string]string, len(e.Labels))
 		for _, l := range e.Labels {
 			r.Labels[l.Key] = hide("labels."+l.Key, l.Value)
+		}
+	}
+	if len(e.OptionFields) > 0 {
+		r.Options = make(map[string]string, len(e.OptionFields))
+		for _, f := range e.OptionFields {
+			if f.Secret {
+				r.Options[f.Path] = SecretDigest(k, inst.ID, "options."+f.Path, f.Value)
+				r.KeyID = k.ID
+				continue
+			}
+			r.Options[f.Path] = hide(f.Path, f.Value)
 		}
 	}
 	if len(e.ConfigFiles) > 0 {

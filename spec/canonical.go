@@ -23,5 +23,6 @@ func (s ServiceSpec) Canonical() ServiceSpec {
 	slices.SortStableFunc(s.DependsOn, func(a, b Dependency) int { return cmp.Compare(a.Name, b.Name) })
 	s.ConfigFiles = slices.Clone(s.ConfigFiles)
 	slices.SortStableFunc(s.ConfigFiles, func(a, b ConfigFile) int { return cmp.Compare(a.Path, b.Path) })
+	s.Options = s.Options.Canonical()
 	return s
 }

@@ -30,6 +30,11 @@ type Effective struct {
 	Restart     Value[string]       `json:"restart"`
 	DependsOn   Value[[]Dependency] `json:"depends_on"`
 	ConfigFiles []ConfigFile        `json:"config_files"`
+	// Options are the merged options, for apply. OptionFields are the
+	// same flattened into leaves with their sources, for everything that
+	// shows or compares them.
+	Options      Options       `json:"-"`
+	OptionFields []OptionField `json:"options"`
 }
 
 // Merge computes the effective spec of an instance from its template (nil
@@ -39,7 +44,10 @@ type Effective struct {
 //     entrypoint and capability lists: the override wins when set;
 //   - ports, volumes and dependencies: replace-all when the override sets any;
 //   - env, labels and config files: merged by key, the override winning;
-//   - healthcheck: replaced whole.
+//   - healthcheck: replaced whole;
+//   - options (hostname, ulimits, logging...): each key the override sets
+//     replaces the template's, except the maps (sysctls, ulimits,
+//     annotations, storage_opt), merged by entry like env.
 //
 // The inputs are not modified.
 func Merge(tmpl *ServiceSpec, o Overrides) Effective {
@@ -71,6 +79,9 @@ func Merge(tmpl *ServiceSpec, o Overrides) Effective {
 	e.Env = mergeKeyed(t.Env, u.Env, func(v EnvVar) string { return v.Key }, func(v *EnvVar, s Source) { v.Source = s })
 	e.Labels = mergeKeyed(t.Labels, u.Labels, func(v Label) string { return v.Key }, func(v *Label, s Source) { v.Source = s })
 	e.ConfigFiles = mergeKeyed(t.ConfigFiles, u.ConfigFiles, func(v ConfigFile) string { return v.Path }, func(v *ConfigFile, s Source) { v.Source = s })
+	var fromUser map[string]bool
+	e.Options, fromUser = mergeOptions(t.Options.Canonical(), u.Options.Canonical())
+	e.OptionFields = e.Options.Fields(fromUser)
 	e.normalize()
 	return e
 }
@@ -145,6 +156,7 @@ func (e *Effective) normalize() {
 	e.Env = nonNil(e.Env)
 	e.Labels = nonNil(e.Labels)
 	e.ConfigFiles = nonNil(e.ConfigFiles)
+	e.OptionFields = nonNil(e.OptionFields)
 }
 
 func nonNil[T any](s []T) []T {
@@ -186,6 +198,13 @@ func (e Effective) Redacted() Effective {
 			v.Secret = true
 		}
 		c.Env[i] = v
+	}
+	c.OptionFields = make([]OptionField, len(e.OptionFields))
+	for i, f := range e.OptionFields {
+		if f.Secret {
+			f.Value = RedactedValue
+		}
+		c.OptionFields[i] = f
 	}
 	return c
 }

@@ -40,6 +40,11 @@ func (s Stack) SecretValues() []string {
 				out = append(out, v.Value)
 			}
 		}
+		for _, f := range inst.Effective.OptionFields {
+			if f.Secret && len(f.Value) >= MinScrubLength {
+				out = append(out, f.Value)
+			}
+		}
 	}
 	return out
 }

@@ -45,6 +45,9 @@ type ServiceSpec struct {
 	Restart     string       `json:"restart,omitempty"`
 	DependsOn   []Dependency `json:"depends_on,omitempty"`
 	ConfigFiles []ConfigFile `json:"config_files,omitempty"`
+	// Options are the service's other compose keys (hostname, read_only,
+	// ulimits, logging...), inline in JSON under their compose names.
+	Options
 }
 
 // EnvVar is one environment variable. Secret values are never shown: see

@@ -221,9 +221,30 @@ func (s Stack) Validate() error {
 				ps.add("instances."+inst.Name+".depends_on", "depends on %q, which is not an instance of stack %q", d.Name, s.Name)
 			}
 		}
+		for _, refs := range []struct {
+			key  string
+			list []string
+		}{{"links", inst.Effective.Options.Links}, {"volumes_from", inst.Effective.Options.VolumesFrom}} {
+			for _, ref := range refs.list {
+				if target := ServiceRef(ref); target != "" && !names[target] {
+					ps.add("instances."+inst.Name+"."+refs.key, "%q names %q, which is not an instance of stack %q", ref, target, s.Name)
+				}
+			}
+		}
 	}
 	ps = append(ps, hostPortClashes(s)...)
 	return ps.err()
+}
+
+// ServiceRef returns the instance a links or volumes_from entry names
+// ("db", "db:alias", "db:ro"), or "" for a volumes_from entry naming a
+// container ("container:name").
+func ServiceRef(ref string) string {
+	if strings.HasPrefix(ref, "container:") {
+		return ""
+	}
+	name, _, _ := strings.Cut(ref, ":")
+	return name
 }
 
 // hostPortClashes reports host ports that two enabled instances (or one

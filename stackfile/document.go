@@ -41,6 +41,9 @@ type instanceDoc struct {
 	ConfigFiles  map[string]configFileDoc `yaml:"config_files"`
 	ConfigMounts []configMountDoc         `yaml:"config_mounts"`
 	Domains      []domainDoc              `yaml:"domains"`
+	// Options are the instance's other compose service keys (hostname,
+	// read_only, ulimits...), written as in a compose file.
+	Options map[string]yaml.Node `yaml:",inline"`
 }
 
 type portDoc struct {

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/devarch/devarch-controller/catalog"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -55,8 +58,63 @@ func (b *builder) instance(name string, d *instanceDoc, known map[string]bool, n
 	o.EnvFiles = b.envFiles(prefix, d.EnvFiles)
 	o.Networks = b.networks(prefix, d.Networks, network)
 	o.Domains = b.domains(prefix, d.Domains)
+	o.Options, o.Restart = b.options(prefix, d.Options)
 	dropEmpty(o)
 	return inst
+}
+
+// options reads the instance's compose service keys with compose's own
+// syntax (catalog.ServiceOptions). A key that is not a field of an
+// instance is reported with its line, like any unknown field. Values are
+// not checked for ${SECRET:…} references: options take literal values.
+func (b *builder) options(prefix string, in map[string]yaml.Node) (spec.Options, string) {
+	if len(in) == 0 {
+		return spec.Options{}, ""
+	}
+	known := map[string]bool{"deploy": true}
+	for _, k := range spec.OptionKeys() {
+		known[k] = true
+	}
+	keys := map[string]any{}
+	for _, k := range slices.Sorted(maps.Keys(in)) {
+		n := in[k]
+		if !known[k] {
+			b.fail(fmt.Sprintf("line %d", n.Line), "unknown field %q in an instance; the fields are %s, and the compose service keys %s",
+				k, strings.Join(sections["stackfile.instanceDoc"].fields, ", "), strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+			continue
+		}
+		var v any
+		if err := n.Decode(&v); err != nil {
+			b.fail(prefix+"."+k, "line %d: %v", n.Line, err)
+			continue
+		}
+		b.literalSecretRefs(prefix+"."+k, v)
+		keys[k] = v
+	}
+	if len(keys) < len(in) {
+		return spec.Options{}, ""
+	}
+	var restart string
+	o, problems := catalog.ServiceOptions(prefix, keys, &restart)
+	b.problems = append(b.problems, problems...)
+	return o, restart
+}
+
+// literalSecretRefs checks every string inside v for ${SECRET:…}
+// references, which only environment values resolve.
+func (b *builder) literalSecretRefs(field string, v any) {
+	switch t := v.(type) {
+	case string:
+		b.literalSecretRef(field, t)
+	case []any:
+		for _, item := range t {
+			b.literalSecretRefs(field, item)
+		}
+	case map[string]any:
+		for k, item := range t {
+			b.literalSecretRefs(field+"."+k, item)
+		}
+	}
 }
 
 // dropEmpty sets empty lists to nil: nil is how Overrides say "inherit".

@@ -22,7 +22,9 @@ var sections = func() map[string]section {
 		t := reflect.TypeOf(v)
 		var fields []string
 		for i := range t.NumField() {
-			fields = append(fields, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+			if name := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; name != "" {
+				fields = append(fields, name)
+			}
 		}
 		m[t.String()] = section{name: name, fields: fields}
 	}

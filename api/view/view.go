@@ -5,7 +5,7 @@
 // A view holds effective specs with provenance and never a secret: secret
 // env values are replaced by spec.RedactedValue, and every other text field
 // (non-secret env values, command, entrypoint, labels, healthcheck, config
-// file contents, the description) has the stack's secret values scrubbed
+// file contents, option values, the description) has the stack's secret values scrubbed
 // from it, so a password interpolated into a command or a connection URL
 // does not leak either. Overrides are omitted (they hold secret values).
 //
@@ -81,6 +81,11 @@ func scrubbed(e spec.Effective, sc spec.Scrubber) spec.Effective {
 	for i := range e.ConfigFiles {
 		e.ConfigFiles[i].Content = sc.Scrub(e.ConfigFiles[i].Content)
 	}
+	e.OptionFields = slices.Clone(e.OptionFields)
+	for i := range e.OptionFields {
+		e.OptionFields[i].Value = sc.Scrub(e.OptionFields[i].Value)
+	}
+	e.Options = spec.Options{}
 	return e
 }
 

@@ -30,7 +30,8 @@ func newCatalogImportCommand(app *App) *cobra.Command {
 				out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 				counts := map[string]int{}
 				failed := 0
-				for _, fr := range catalog.LoadPaths(args...) {
+				results := catalog.LoadPaths(args...)
+				for _, fr := range results {
 					if fr.Err != nil {
 						failed++
 						fmt.Fprintf(errOut, "error: %v\n", fr.Err)
@@ -52,6 +53,7 @@ func newCatalogImportCommand(app *App) *cobra.Command {
 				fmt.Fprintf(out, "Imported %d templates: %d created, %d updated, %d unchanged (%d changed).\n",
 					total, counts[state.ActionCreated], counts[state.ActionUpdated], counts[state.ActionUnchanged],
 					counts[state.ActionCreated]+counts[state.ActionUpdated])
+				fmt.Fprint(out, catalog.Summarize(results))
 				if failed > 0 {
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d file(s) could not be imported; see the errors above", failed)}
 				}

@@ -1,0 +1,138 @@
+package catalog
+
+import (
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// pullPolicies are the pull_policy values compose accepts besides
+// "every_<duration>".
+var pullPolicies = map[string]bool{
+	types.PullPolicyAlways: true, types.PullPolicyNever: true, types.PullPolicyMissing: true,
+	types.PullPolicyIfNotPresent: true, types.PullPolicyBuild: true, types.PullPolicyRefresh: true,
+	"daily": true, "weekly": true,
+}
+
+// options maps the service keys of spec.Options, checks what the engine
+// would refuse only at apply, and reads the parts of deploy a single
+// engine applies. restart is the service's restart policy, which
+// deploy.restart_policy replaces as it does in compose.
+func (m *mapper) options(svc types.ServiceConfig, restart *string) spec.Options {
+	o := project.OptionsOf(svc)
+	m.deploy(svc.Deploy, restart)
+	if svc.Scale != nil && *svc.Scale != 1 {
+		m.fail("scale", "scale %d: the controller runs one container per instance; to run more, add instances to the stack", *svc.Scale)
+	}
+	for _, d := range o.DNS {
+		if _, err := netip.ParseAddr(d); err != nil {
+			m.fail("dns", "%q is not an IP address; dns takes the addresses of name servers", d)
+		}
+	}
+	for _, h := range o.ExtraHosts {
+		host, addr, _ := strings.Cut(h, "=")
+		if addr != "host-gateway" {
+			if _, err := netip.ParseAddr(strings.Trim(addr, "[]")); err != nil {
+				m.fail("extra_hosts", "%q: %q is not an IP address or host-gateway; write HOST=ADDRESS", host, addr)
+			}
+		}
+	}
+	for _, t := range o.Tmpfs {
+		target, _, _ := strings.Cut(t, ":")
+		if !path.IsAbs(target) {
+			m.fail("tmpfs", "%q: the mount point must be an absolute container path", t)
+		}
+	}
+	for _, d := range o.Devices {
+		if !path.IsAbs(d.Source) {
+			m.fail("devices", "%q: the device must be an absolute host path such as /dev/fuse", d.Source)
+		}
+	}
+	for name, u := range o.Ulimits {
+		if u.Soft > u.Hard {
+			m.fail("ulimits."+name, "soft limit %d is above hard limit %d; the engine refuses it", u.Soft, u.Hard)
+		}
+	}
+	if p := o.PullPolicy; p != "" && !pullPolicies[p] && !strings.HasPrefix(p, "every_") {
+		m.fail("pull_policy", "%q is not one of always, never, missing, if_not_present, build, refresh, daily, weekly, every_<duration>", p)
+	}
+	if o.StopGracePeriod != nil && *o.StopGracePeriod < 0 {
+		m.fail("stop_grace_period", "%s is negative", o.StopGracePeriod)
+	}
+	return o
+}
+
+// deploy reads deploy.restart_policy into restart (compose lets it win
+// over restart:) and warns about the keys of deploy that only a swarm
+// applies: docker compose ignores them too. deploy.resources is read by
+// project.OptionsOf.
+func (m *mapper) deploy(d *types.DeployConfig, restart *string) {
+	if d == nil {
+		return
+	}
+	if d.Replicas != nil && *d.Replicas != 1 {
+		m.fail("deploy.replicas", "replicas %d: the controller runs one container per instance; to run more, add instances to the stack", *d.Replicas)
+	}
+	if p := d.RestartPolicy; p != nil {
+		switch p.Condition {
+		case "", "any":
+			*restart = "always"
+		case "none":
+			*restart = "no"
+		case "on-failure":
+			*restart = "on-failure"
+			if p.MaxAttempts != nil && *p.MaxAttempts > 0 {
+				*restart += ":" + strconv.FormatUint(*p.MaxAttempts, 10)
+			}
+		default:
+			m.fail("deploy.restart_policy.condition", "condition %q is not one of none, on-failure, any", p.Condition)
+		}
+		if p.Delay != nil || p.Window != nil {
+			m.ignore("deploy.restart_policy", "delay and window apply to swarm services only; docker compose ignores them and so does the controller")
+		}
+	}
+	for _, key := range setKeys(d) {
+		switch key {
+		case "replicas", "restart_policy", "resources":
+		default:
+			m.ignore("deploy."+key, "applies to swarm services only; docker compose ignores it and so does the controller")
+		}
+	}
+	for _, r := range []struct {
+		name string
+		res  *types.Resource
+	}{{"limits", d.Resources.Limits}, {"reservations", d.Resources.Reservations}} {
+		if r.res == nil {
+			continue
+		}
+		if len(r.res.Devices) > 0 {
+			m.fail("deploy.resources."+r.name+".devices", "device requests (GPUs) are not supported by the controller yet; remove them or run the service with docker compose")
+		}
+		if len(r.res.GenericResources) > 0 {
+			m.ignore("deploy.resources."+r.name+".generic_resources", "applies to swarm services only; docker compose ignores it and so does the controller")
+		}
+	}
+}
+
+// optionKeyNote says why a compose service key that spec.Options does not
+// cover is not applied, for the keys that have a reason better than "not
+// supported yet".
+func optionKeyNote(key string) (string, bool) {
+	switch key {
+	case "cpu_count", "cpu_percent", "credential_spec", "isolation":
+		return "applies to Windows containers only and is ignored", true
+	case "mem_swappiness":
+		return "is ignored: engines on cgroup v2 do not support it", true
+	case "log_driver", "log_opt":
+		return "is a legacy key that docker compose ignores; use logging.driver and logging.options", true
+	case "volume_driver":
+		return "is a legacy key; give the volume a driver in the top-level volumes section instead", true
+	}
+	return "", false
+}
