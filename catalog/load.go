@@ -55,7 +55,7 @@ func loadFile(path string) (Result, error) {
 	m := &mapper{file: path, service: svc.Name}
 	m.warnings = append(m.warnings, variableWarnings(path, content)...)
 	s := m.serviceSpec(svc, dir)
-	m.topLevelVolumes(project)
+	m.files(&s, svc, project, dir)
 	if err := m.err(); err != nil {
 		return Result{}, err
 	}

@@ -79,6 +79,10 @@ type configFile struct {
 	rel  string // path relative to the stack folder, OS separators
 	data string
 	mode fs.FileMode
+	// owner is the uid and gid of a secret or config that sets them
+	// (nil: the controller's own); secret keeps the file's folder private.
+	owner  *fileOwner
+	secret bool
 }
 
 // materializer carries the file operations that tests replace to inject
@@ -150,6 +154,11 @@ func collectConfigFiles(stack spec.Stack) ([]configFile, error) {
 			}
 			files = append(files, configFile{rel: rel, data: cf.Content, mode: fs.FileMode(cf.FileMode())})
 		}
+		mounts, err := fileMountFiles(inst)
+		if err != nil {
+			return nil, fmt.Errorf("materialize configs of stack %q: instance %q: %w", stack.Name, inst.Name, err)
+		}
+		files = append(files, mounts...)
 	}
 	slices.SortFunc(files, func(a, b configFile) int { return strings.Compare(a.rel, b.rel) })
 	if err := checkPathClashes(stack.Name, files); err != nil {
@@ -238,6 +247,9 @@ func (m materializer) writeAll(ctx context.Context, root string, files []configF
 		}
 		if err := m.writeFile(p, f.data, f.mode); err != nil {
 			return fmt.Errorf("write config file %s: %w", filepath.ToSlash(f.rel), err)
+		}
+		if err := finishFileMount(p, f); err != nil {
+			return err
 		}
 	}
 	for d := range dirs {

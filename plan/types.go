@@ -89,6 +89,9 @@ type FieldChange struct {
 	Source    spec.Source `json:"source"`
 	Sensitive bool        `json:"sensitive,omitempty"`
 	Reason    string      `json:"reason,omitempty"`
+	// From names where a desired value was read at import, beyond its
+	// source: "env_file .env" for a variable of an env file.
+	From string `json:"from,omitempty"`
 }
 
 // Observed is the runtime side of one stack.

@@ -52,6 +52,10 @@ type Record struct {
 	// Options are the instance's options (spec.Options) flattened to
 	// their leaves: path ("ulimits.nofile.soft") → value as text.
 	Options map[string]string `json:"options,omitempty"`
+	// Secrets and Configs record the compose secrets and configs by name,
+	// their contents as keyed digests (see files.go).
+	Secrets map[string]FileRecord `json:"secrets,omitempty"`
+	Configs map[string]FileRecord `json:"configs,omitempty"`
 }
 
 // ConfigFile records a config file without its content.
@@ -271,6 +275,7 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 		}
 		r.KeyID = k.ID
 	}
+	r.recordFiles(e, inst, k)
 	return r
 }
 
