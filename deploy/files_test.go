@@ -137,7 +137,9 @@ func TestFilesOnRealEngine(t *testing.T) {
 	if _, err := f.rt.Client().VolumeCreate(ctx, client.VolumeCreateOptions{Name: external}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = f.rt.Client().VolumeRemove(context.Background(), external, client.VolumeRemoveOptions{Force: true}) })
+	t.Cleanup(func() {
+		_, _ = f.rt.Client().VolumeRemove(context.Background(), external, client.VolumeRemoveOptions{Force: true})
+	})
 
 	f.apply()
 	c := f.inspect("files")
@@ -259,4 +261,3 @@ func planText(t *testing.T, p *plan.Plan) string {
 	}
 	return b.String()
 }
-
