@@ -120,7 +120,7 @@ func readImportFile(dir, name string) ([]byte, error) {
 	fh, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist: %w", p, os.ErrNotExist)
+			return nil, notExistError(p)
 		}
 		return nil, err
 	}
@@ -149,3 +149,10 @@ func readImportFile(dir, name string) ([]byte, error) {
 func EnvFileNote(path string) string {
 	return fmt.Sprintf("env file %s does not exist and is optional (required: false); it is skipped", strings.TrimSpace(path))
 }
+
+// notExistError says that a file named by a compose file does not exist;
+// it is an os.ErrNotExist.
+type notExistError string
+
+func (e notExistError) Error() string        { return string(e) + " does not exist" }
+func (e notExistError) Is(target error) bool { return target == os.ErrNotExist }

@@ -2,12 +2,15 @@ package catalog
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"slices"
+	"strings"
 
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/devarch/devarch-controller/spec"
@@ -25,6 +28,10 @@ type FileSources struct {
 	// SecretEnvFiles are env files (as written) whose variables are all
 	// secret.
 	SecretEnvFiles []string
+	// Environment, when not nil, is the service's environment (which wins
+	// over env files and resolves ${VAR} in them) instead of the one
+	// compose-go read.
+	Environment map[string]string
 }
 
 // Files is what a service's env_file, secrets, configs and the top-level
@@ -34,8 +41,10 @@ type Files struct {
 	Secrets    []spec.FileMount
 	Configs    []spec.FileMount
 	VolumeDefs []spec.VolumeDef
-	// Notes say what was skipped (optional env files that do not exist).
-	Notes []string
+	// Notes say what was skipped (optional env files that do not exist);
+	// Skipped are those files, as written.
+	Notes   []string
+	Skipped []string
 }
 
 // ServiceFiles reads, at import, what `docker compose up` reads at start:
@@ -48,10 +57,13 @@ func ServiceFiles(prefix string, svc types.ServiceConfig, p *types.Project, src 
 	fail := func(field, format string, args ...any) {
 		problems = append(problems, spec.Problem{Field: field, Message: fmt.Sprintf(format, args...)})
 	}
-	env := map[string]string{}
-	for k, v := range svc.Environment {
-		if v != nil {
-			env[k] = *v
+	env := src.Environment
+	if env == nil {
+		env = map[string]string{}
+		for k, v := range svc.Environment {
+			if v != nil {
+				env[k] = *v
+			}
 		}
 	}
 	if len(svc.EnvFiles) > 0 {
@@ -64,6 +76,7 @@ func ServiceFiles(prefix string, svc types.ServiceConfig, p *types.Project, src 
 			fail(prefix+".env_file", "%v; create the file, fix it, or mark the entry required: false", err)
 		}
 		out.Env = res.Env
+		out.Skipped = res.Skipped
 		for _, s := range res.Skipped {
 			out.Notes = append(out.Notes, EnvFileNote(s))
 		}
@@ -96,27 +109,28 @@ func fileMounts(prefix, kind string, refs []types.FileReferenceConfig, defs map[
 	fail func(field, format string, args ...any)) []spec.FileMount {
 	out := make([]spec.FileMount, 0, len(refs))
 	seen := map[string]bool{}
+	one := strings.TrimSuffix(kind, "s")
 	for _, r := range refs {
 		field := prefix + "." + kind + "." + r.Source
 		def, ok := defs[r.Source]
 		switch {
 		case !ok:
-			fail(field, "%s %q is not declared under the top-level %s:; declare it with file:, environment: or content:", kind, r.Source, kind)
+			fail(field, "%s %q is not declared under the top-level %s:; declare it with file:, environment: or content:", one, r.Source, kind)
 			continue
 		case seen[r.Source]:
-			fail(field, "%s %q is mounted twice; mount it once", kind, r.Source)
+			fail(field, "%s %q is mounted twice; mount it once", one, r.Source)
 			continue
 		case bool(def.External):
-			fail(field, "%s %q is external, which only Swarm provides (compose up refuses it too); declare it with file: or environment:", kind, r.Source)
+			fail(field, "%s %q is external, which only Swarm provides (compose up refuses it too); declare it with file: or environment:", one, r.Source)
 			continue
 		case def.Driver != "" || def.TemplateDriver != "":
-			fail(field, "%s %q sets driver or template_driver, which compose up does not support; remove them", kind, r.Source)
+			fail(field, "%s %q sets driver or template_driver, which compose up does not support; remove them", one, r.Source)
 			continue
 		}
 		seen[r.Source] = true
-		content, from, err := fileContent(kind, r.Source, def, src)
+		content, from, err := fileContent(one, r.Source, def, src)
 		if err != nil {
-			fail("top-level "+kind+"."+r.Source, "%v", err)
+			fail(kind+"."+r.Source, "%v", err)
 			continue
 		}
 		m := spec.FileMount{Name: r.Source, Target: spec.MountTarget(dir, r.Source, r.Target), Content: content, UID: r.UID, GID: r.GID, From: from}
@@ -206,4 +220,35 @@ func (m *mapper) files(s *spec.ServiceSpec, svc types.ServiceConfig, p *types.Pr
 	s.Env = mergeFileEnv(s.Env, f.Env)
 	s.Secrets, s.Configs, s.VolumeDefs = f.Secrets, f.Configs, f.VolumeDefs
 	*s = s.Canonical()
+}
+
+// ModelFiles reads the env files, secrets, configs and volume declarations
+// of one service written in compose syntax outside a compose file (an
+// instance of a stack file): service holds the service's env_file, secrets
+// and configs as decoded YAML, top the top-level secrets, configs and
+// volumes. compose-go checks and normalises them (short and long syntax)
+// as it would in a compose file; then ServiceFiles reads them.
+func ModelFiles(prefix string, service, top map[string]any, src FileSources) (Files, []spec.Problem) {
+	svc := map[string]any{"image": placeholderImage}
+	maps.Copy(svc, service)
+	model := map[string]any{"services": map[string]any{"service": svc}}
+	for k, v := range top {
+		if v != nil {
+			model[k] = v
+		}
+	}
+	details := types.ConfigDetails{
+		WorkingDir:  src.Dir,
+		ConfigFiles: []types.ConfigFile{{Filename: "stack", Config: model}},
+		Environment: types.Mapping{},
+	}
+	p, err := loader.LoadWithContext(context.Background(), details, loaderOptions("stack")...)
+	if err != nil {
+		return Files{}, []spec.Problem{{Field: prefix, Message: fmt.Sprintf("env_file, secrets, configs or top-level volumes: %v", err)}}
+	}
+	svcConfig, ok := p.Services["service"]
+	if !ok {
+		return Files{}, []spec.Problem{{Field: prefix, Message: "the instance's files could not be read"}}
+	}
+	return ServiceFiles(prefix, svcConfig, p, src)
 }
