@@ -3,6 +3,7 @@ package stackfile
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,6 +31,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(stackWithApp("config_files: {a.conf: {content: x}}\nconfig_mounts: [{target_path: /a, config_file_path: a.conf}]")))
 	f.Add([]byte(stackWithApp("healthcheck: {test: CMD true, interval: 1s}\ndependencies: [db]\nvolumes: [{source: ./x, target: /x}]")))
 	f.Add([]byte("version: 1\nstack: {name: s}\nwires: [{consumer_instance: a, provider_instance: b}]"))
+	f.Add([]byte(stackWithApp("env_files: [a.env, {path: b.env, required: false, secret: true}]\nenv_file: c.env\nsecrets: [s, {source: t, target: k, uid: '1', mode: 0400}]\nconfigs: [c]") +
+		"secrets:\n  s: {environment: PW}\n  t: {environment: TOKEN}\nconfigs:\n  c: {content: x}\nvolumes:\n  v: {external: true, name: n}\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, testSecrets)
@@ -59,6 +62,11 @@ func FuzzParse(f *testing.F) {
 			for _, e := range inst.Overrides.Env {
 				if err := spec.ValidateEnvKey(e.Key); err != nil {
 					t.Fatalf("accepted env key: %v", err)
+				}
+			}
+			for _, m := range append(slices.Clone(inst.Overrides.Secrets), inst.Overrides.Configs...) {
+				if err := spec.ValidateFileMount(m); err != nil || strings.ContainsAny(m.Name, "/\\") {
+					t.Fatalf("accepted secret or config %q: %v", m.Name, err)
 				}
 			}
 		}
