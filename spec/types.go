@@ -211,8 +211,11 @@ type Template struct {
 }
 
 // Overrides is what an instance changes relative to its template. Every
-// ServiceSpec field left empty inherits from the template. Domains, EnvFiles
-// and Networks are kept from imports but not applied yet.
+// ServiceSpec field left empty inherits from the template. Domains and
+// Networks are kept from imports but not applied yet; EnvFiles are the env
+// files an import could not read (optional ones that did not exist), whose
+// variables are therefore not applied (env files that were read became Env
+// entries with their File).
 type Overrides struct {
 	ServiceSpec
 	Domains  []Domain `json:"domains,omitempty"`
