@@ -49,9 +49,12 @@ type MaterializeResult struct {
 	Files []string `json:"files"`
 }
 
-// MaterializeConfigs writes the effective config files of every enabled
-// instance of stack under ConfigDir(stateDir, stack.Name), replacing that
-// folder as a whole: afterwards it holds exactly those files.
+// MaterializeConfigs writes the effective config files, compose secrets
+// and compose configs of every enabled instance of stack under
+// ConfigDir(stateDir, stack.Name), replacing that folder as a whole:
+// afterwards it holds exactly those files. Secrets and configs go to
+// "<instance>.secrets/<name>" (folder 0700) and "<instance>.configs/<name>"
+// with their modes and, when set, owners (see files.go).
 //
 // Every path is checked before anything is written. Files are written with
 // their spec modes into a temporary folder next to the stack folder and
