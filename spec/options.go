@@ -222,35 +222,25 @@ func (o Options) Canonical() Options {
 	v := reflect.ValueOf(&o).Elem()
 	for _, f := range optionFields() {
 		fv := v.Field(f.index)
-		switch fv.Kind() {
-		case reflect.Slice:
-			if fv.Len() == 0 {
-				fv.SetZero()
-				continue
-			}
-			c := reflect.MakeSlice(fv.Type(), fv.Len(), fv.Len())
-			reflect.Copy(c, fv)
-			fv.Set(c)
-		case reflect.Map:
-			if fv.Len() == 0 {
-				fv.SetZero()
-			}
+		if (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() == 0 && !fv.IsNil() {
+			fv.SetZero()
 		}
 	}
-	sortSet := func(s []string) []string { return slices.Compact(slices.Sorted(slices.Values(s))) }
-	o.CapDrop = sortSet(o.CapDrop)
-	o.DeviceCgroupRules = sortSet(o.DeviceCgroupRules)
-	o.Expose = sortSet(o.Expose)
-	o.ExtraHosts = sortSet(o.ExtraHosts)
-	o.GroupAdd = sortSet(o.GroupAdd)
-	o.Links = sortSet(o.Links)
-	o.Tmpfs = sortSet(o.Tmpfs)
-	o.VolumesFrom = sortSet(o.VolumesFrom)
-	slices.SortStableFunc(o.Devices, func(a, b Device) int {
-		return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.Source, b.Source))
-	})
-	o.Devices = slices.Compact(o.Devices)
-	if o.Logging != nil && len(o.Logging.Options) == 0 {
+	o.CapDrop = sortedSet(o.CapDrop)
+	o.DeviceCgroupRules = sortedSet(o.DeviceCgroupRules)
+	o.Expose = sortedSet(o.Expose)
+	o.ExtraHosts = sortedSet(o.ExtraHosts)
+	o.GroupAdd = sortedSet(o.GroupAdd)
+	o.Links = sortedSet(o.Links)
+	o.Tmpfs = sortedSet(o.Tmpfs)
+	o.VolumesFrom = sortedSet(o.VolumesFrom)
+	byTarget := func(a, b Device) int { return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.Source, b.Source)) }
+	if !slices.IsSortedFunc(o.Devices, byTarget) || len(slices.Compact(slices.Clone(o.Devices))) != len(o.Devices) {
+		o.Devices = slices.Clone(o.Devices)
+		slices.SortStableFunc(o.Devices, byTarget)
+		o.Devices = slices.Compact(o.Devices)
+	}
+	if o.Logging != nil && o.Logging.Options != nil && len(o.Logging.Options) == 0 {
 		l := *o.Logging
 		l.Options = nil
 		o.Logging = &l
@@ -259,6 +249,17 @@ func (o Options) Canonical() Options {
 		o.Deploy = nil
 	}
 	return o
+}
+
+// sortedSet returns s sorted without duplicates: s itself when it already
+// is, else a sorted copy (s is never modified).
+func sortedSet(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return slices.Compact(slices.Sorted(slices.Values(s)))
+		}
+	}
+	return s
 }
 
 // mergeOptions merges an instance's option overrides into its template's
