@@ -175,7 +175,12 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		}
 	}
 	name := spec.ContainerName(s.Name, inst.Name)
+	refusal, engineWarnings := engineChecks(o.Engine, inst)
+	warnings = append(warnings, engineWarnings...)
 	want, err := serviceRecord(hashes, s, inst, d.Paths, token, sc)
+	if err == nil && refusal != "" {
+		err = &cannotApplyError{err: errors.New(refusal)}
+	}
 	if err != nil {
 		var ve *cannotApplyError
 		if !errors.As(err, &ve) {
