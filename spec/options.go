@@ -181,10 +181,7 @@ func isSecretOption(path string) bool {
 
 // OptionKeys returns the compose keys Options covers, sorted.
 func OptionKeys() []string {
-	keys := make([]string, 0, len(optionFields()))
-	for _, f := range optionFields() {
-		keys = append(keys, f.key)
-	}
+	keys := slices.Clone(optionKeyList[:])
 	slices.Sort(keys)
 	return keys
 }
@@ -194,12 +191,24 @@ type optionField struct {
 	key   string
 }
 
+// optionKeyList are the compose keys of Options' fields, in field order
+// (TestOptionKeyList checks it against the struct tags).
+var optionKeyList = [...]string{
+	"annotations", "cap_drop", "cgroup", "cgroup_parent", "cpu_period", "cpu_quota", "cpus",
+	"cpuset", "cpu_shares", "deploy", "device_cgroup_rules", "devices", "dns", "dns_opt",
+	"dns_search", "domainname", "expose", "extra_hosts", "group_add", "hostname", "init",
+	"ipc", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
+	"memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "pid",
+	"pids_limit", "platform", "pull_policy", "read_only", "runtime", "security_opt",
+	"shm_size", "stdin_open", "stop_grace_period", "stop_signal", "storage_opt", "sysctls",
+	"tmpfs", "tty", "ulimits", "userns_mode", "uts", "volumes_from",
+}
+
 // optionFields lists the fields of Options with their compose keys.
-func optionFields() []optionField {
-	t := reflect.TypeFor[Options]()
-	out := make([]optionField, 0, t.NumField())
-	for i := range t.NumField() {
-		out = append(out, optionField{index: i, key: jsonName(t.Field(i))})
+func optionFields() [len(optionKeyList)]optionField {
+	var out [len(optionKeyList)]optionField
+	for i, k := range optionKeyList {
+		out[i] = optionField{index: i, key: k}
 	}
 	return out
 }

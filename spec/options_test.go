@@ -177,3 +177,15 @@ func TestOptionKeys(t *testing.T) {
 		t.Errorf("OptionKeys = %v", keys)
 	}
 }
+
+func TestOptionKeyList(t *testing.T) {
+	typ := reflect.TypeFor[Options]()
+	if typ.NumField() != len(optionKeyList) {
+		t.Fatalf("Options has %d fields, optionKeyList %d keys", typ.NumField(), len(optionKeyList))
+	}
+	for i := range typ.NumField() {
+		if got := jsonName(typ.Field(i)); got != optionKeyList[i] {
+			t.Errorf("field %d (%s) has key %q, optionKeyList says %q", i, typ.Field(i).Name, got, optionKeyList[i])
+		}
+	}
+}
