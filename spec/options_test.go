@@ -189,3 +189,23 @@ func TestOptionKeyList(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateReferences(t *testing.T) {
+	tmpl := ServiceSpec{Image: "app"}
+	a := Instance{Name: "a", Enabled: true, Overrides: Overrides{ServiceSpec: ServiceSpec{Options: Options{
+		Links: []string{"b:alias", "ghost"}, VolumesFrom: []string{"container:other", "phantom:ro"}}}}}
+	a.Effective = Merge(&tmpl, a.Overrides)
+	b := Instance{Name: "b", Enabled: true, Effective: Merge(&tmpl, Overrides{})}
+	err := Stack{Name: "s", Instances: []Instance{a, b}}.Validate()
+	if err == nil {
+		t.Fatal("want problems for links and volumes_from naming missing instances")
+	}
+	for _, want := range []string{`instances.a.links: "ghost" names "ghost", which is not an instance of stack "s"`, `instances.a.volumes_from: "phantom:ro" names "phantom"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "other") || strings.Contains(err.Error(), `"b:alias"`) {
+		t.Errorf("error %q names a valid reference", err)
+	}
+}
