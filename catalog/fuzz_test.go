@@ -15,6 +15,8 @@ import (
 // has the service's name and only valid config file paths.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.yml")
+	options, _ := filepath.Glob("testdata/options/*/compose.yml")
+	seeds = append(seeds, options...)
 	for _, p := range seeds {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)

@@ -59,6 +59,19 @@ func (m *mapper) options(svc types.ServiceConfig, restart *string) spec.Options 
 			m.fail("ulimits."+name, "soft limit %d is above hard limit %d; the engine refuses it", u.Soft, u.Hard)
 		}
 	}
+	for _, name := range sortedKeys(o.Sysctls) {
+		if !namespacedSysctl(name) {
+			m.ignore("sysctls."+name, "%s is not namespaced, so the engine refuses it for a container; it is left out: set it on the host instead (sysctl -w %s=%s, or a file in /etc/sysctl.d/)",
+				name, name, o.Sysctls[name])
+			delete(o.Sysctls, name)
+		}
+	}
+	if len(o.Sysctls) == 0 {
+		o.Sysctls = nil
+	}
+	if o.MemSwappiness < 0 || o.MemSwappiness > 100 {
+		m.fail("mem_swappiness", "%d is not between 0 and 100", o.MemSwappiness)
+	}
 	if p := o.PullPolicy; p != "" && !pullPolicies[p] && !strings.HasPrefix(p, "every_") {
 		m.fail("pull_policy", "%q is not one of always, never, missing, if_not_present, build, refresh, daily, weekly, every_<duration>", p)
 	}
@@ -66,6 +79,18 @@ func (m *mapper) options(svc types.ServiceConfig, restart *string) spec.Options 
 		m.fail("stop_grace_period", "%s is negative", o.StopGracePeriod)
 	}
 	return o
+}
+
+// namespacedSysctl reports whether the engine lets a container set the
+// sysctl: the network namespace's (net.*), POSIX message queues'
+// (fs.mqueue.*) and the IPC namespace's kernel.* keys, as Docker checks.
+func namespacedSysctl(name string) bool {
+	switch name {
+	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax",
+		"kernel.shmmni", "kernel.shm_rmid_forced", "kernel.domainname":
+		return true
+	}
+	return strings.HasPrefix(name, "net.") || strings.HasPrefix(name, "fs.mqueue.")
 }
 
 // deploy reads deploy.restart_policy into restart (compose lets it win
@@ -127,10 +152,6 @@ func optionKeyNote(key string) (string, bool) {
 	switch key {
 	case "cpu_count", "cpu_percent", "credential_spec", "isolation":
 		return "applies to Windows containers only and is ignored", true
-	case "mem_swappiness":
-		return "is ignored: engines on cgroup v2 do not support it", true
-	case "log_driver", "log_opt":
-		return "is a legacy key that docker compose ignores; use logging.driver and logging.options", true
 	case "volume_driver":
 		return "is a legacy key; give the volume a driver in the top-level volumes section instead", true
 	}

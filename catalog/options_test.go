@@ -155,3 +155,72 @@ func TestOptionsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestOptionsRefusedOrIgnored: a key the engine cannot apply as written is
+// refused (the file is not imported) or left out with a warning, each
+// naming the key and what to do; never dropped silently.
+func TestOptionsRefusedOrIgnored(t *testing.T) {
+	tests := []struct {
+		name, body  string
+		wantProblem string // on services.app.<key>
+		wantIgnored string // warning key under services.app
+		wantMessage string
+	}{
+		{"scale", "scale: 2", "scale", "", "one container per instance"},
+		{"replicas", "deploy: {replicas: 3}", "deploy.replicas", "", "add instances to the stack"},
+		{"gpus", "deploy: {resources: {reservations: {devices: [{capabilities: [gpu]}]}}}", "deploy.resources.reservations.devices", "", "GPUs"},
+		{"dns", "dns: [resolver.example]", "dns", "", "not an IP address"},
+		{"extra_hosts", "extra_hosts: ['db=not-an-ip']", "extra_hosts", "", "not an IP address or host-gateway"},
+		{"tmpfs", "tmpfs: [run]", "tmpfs", "", "absolute container path"},
+		{"devices", "devices: ['dev/null:/dev/x']", "devices", "", "absolute host path"},
+		{"ulimits", "ulimits: {nofile: {soft: 20, hard: 10}}", "ulimits.nofile", "", "above hard limit"},
+		{"pull_policy", "pull_policy: sometimes", "pull_policy", "", "does not match pattern"},
+		{"restart condition", "deploy: {restart_policy: {condition: sometimes}}", "deploy.restart_policy.condition", "", "not one of none, on-failure, any"},
+		{"host sysctl", "sysctls: {vm.max_map_count: 262144}", "", "sysctls.vm.max_map_count", "set it on the host"},
+		{"swarm placement", "deploy: {placement: {constraints: [node.role==manager]}}", "", "deploy.placement", "swarm services only"},
+		{"windows cpu_count", "cpu_count: 2", "", "cpu_count", "Windows containers only"},
+		{"credential_spec", "credential_spec: {file: x.json}", "", "credential_spec", "Windows containers only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "fixtures", "app")
+			writeFile(t, filepath.Join(dir, "compose.yml"), "services:\n  app:\n    image: busybox:1.36\n    "+tt.body+"\n")
+			res, err := LoadFile(filepath.Join(dir, "compose.yml"))
+			if tt.wantProblem != "" {
+				if err == nil || !strings.Contains(err.Error(), "services.app."+tt.wantProblem) || !strings.Contains(err.Error(), tt.wantMessage) {
+					t.Fatalf("error = %v, want a problem at services.app.%s saying %q", err, tt.wantProblem, tt.wantMessage)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range res.Warnings {
+				if w.Key == "services.app."+tt.wantIgnored && w.Ignored && strings.Contains(w.Message, tt.wantMessage) {
+					return
+				}
+			}
+			t.Fatalf("warnings %v lack an ignored services.app.%s saying %q", res.Warnings, tt.wantIgnored, tt.wantMessage)
+		})
+	}
+}
+
+func TestSummary(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "a", "one", "compose.yml"), "services:\n  one:\n    image: x\n    hostname: h\n    profiles: [debug]\n")
+	writeFile(t, filepath.Join(root, "a", "two", "compose.yml"), "services:\n  two:\n    image: x\n    hostname: h\n    scale: 3\n")
+	writeFile(t, filepath.Join(root, "a", "three", "compose.yml"), "services:\n  three:\n    image: x\n    read_only: true\n")
+	s := Summarize(LoadPaths(root))
+	if s.Files != 3 || s.Services != 2 || s.Failed != 1 {
+		t.Fatalf("summary %+v", s)
+	}
+	if s.Used["hostname"] != 1 || s.Used["read_only"] != 1 || s.Used["image"] != 2 || s.Ignored["profiles"] != 1 || s.Refused["scale"] != 1 {
+		t.Errorf("counts: used %v ignored %v refused %v", s.Used, s.Ignored, s.Refused)
+	}
+	text := s.String()
+	for _, want := range []string{"2 services in 3 files (1 refused).", "Keys used: image 2, ", "Keys ignored: profiles 1.", "Keys refused: scale 1."} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary text lacks %q:\n%s", want, text)
+		}
+	}
+}

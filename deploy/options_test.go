@@ -120,6 +120,7 @@ func TestOptionsOnRealEngine(t *testing.T) {
 		{"uts", string(q.UTSMode), "host"},
 		{"userns_mode", string(q.UsernsMode), "host"},
 		{"pid", string(q.PidMode), "host"},
+		{"mem_swappiness", deref(q.MemorySwappiness), int64(10)},
 	}
 	// Engines before API 1.44 take no MAC address per network endpoint,
 	// where compose sets it: they ignore the key.
@@ -222,4 +223,24 @@ func deref[T any](p *T) any {
 		return nil
 	}
 	return *p
+}
+
+// TestPlanKnowsTheEngine: the snapshot describes the engine (API version,
+// runtimes, storage), and an instance asking for a runtime the engine does
+// not have is "cannot be applied" in the plan, naming what the engine has.
+func TestPlanKnowsTheEngine(t *testing.T) {
+	f := newApplyFixture(t, sleeperInstance(1, "a", spec.Overrides{ServiceSpec: spec.ServiceSpec{Options: spec.Options{Runtime: "no-such-runtime"}}}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	snap, err := f.obs.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := snap.Engine; e.APIVersion == "" || !slices.Contains(e.Runtimes, "runc") || e.StorageDriver == "" {
+		t.Fatalf("engine = %+v, want its API version, runtimes (runc) and storage driver", e)
+	}
+	p := f.plan()
+	if len(p.Changes) != 1 || !strings.Contains(p.Changes[0].Reason, `cannot be applied: runtime "no-such-runtime" is not configured on the engine (it has `) {
+		t.Fatalf("plan: %+v", p.Changes)
+	}
 }

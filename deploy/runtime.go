@@ -15,14 +15,16 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/plan"
 )
 
 // Runtime is a connection to one container engine. It is safe for
@@ -34,6 +36,10 @@ type Runtime struct {
 
 	imagesMu sync.Mutex
 	images   map[string]imageDefaults // by image ID
+
+	engineMu sync.Mutex
+	engine   plan.Engine // see Engine
+	engineAt time.Time
 
 	// networkTurn is a one-slot semaphore: EnsureNetwork calls take turns,
 	// and a call waiting for its turn still ends with its context.
@@ -92,20 +98,7 @@ func (r *Runtime) Ping(ctx context.Context) error {
 // APIAtLeast reports whether the engine speaks API version v ("1.44") or
 // later, once Ping negotiated the version.
 func (r *Runtime) APIAtLeast(v string) bool {
-	return apiAtLeast(r.cli.ClientVersion(), v)
-}
-
-// apiAtLeast compares two "MAJOR.MINOR" API versions.
-func apiAtLeast(have, want string) bool {
-	parse := func(v string) (int, int) {
-		major, minor, _ := strings.Cut(v, ".")
-		a, _ := strconv.Atoi(major)
-		b, _ := strconv.Atoi(minor)
-		return a, b
-	}
-	ha, hb := parse(have)
-	wa, wb := parse(want)
-	return ha > wa || (ha == wa && hb >= wb)
+	return plan.Engine{APIVersion: r.cli.ClientVersion()}.APIAtLeast(v)
 }
 
 // Close releases the client's idle connections. Compose's log lines

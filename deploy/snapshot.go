@@ -27,6 +27,8 @@ type Snapshot struct {
 	// ("devarch-<stack>_<key>"), whoever created them, by compose project
 	// ("devarch-<stack>") and name.
 	Volumes map[string]map[string]plan.Volume
+	// Engine describes the engine (see Runtime.Engine).
+	Engine plan.Engine
 }
 
 // Snapshot observes the runtime once. The observer keeps container
@@ -64,13 +66,16 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	if snap.Volumes, err = r.projectVolumes(ctx, ""); err != nil {
 		return Snapshot{}, err
 	}
+	if snap.Engine, err = r.Engine(ctx); err != nil {
+		return Snapshot{}, err
+	}
 	return snap, nil
 }
 
 // For returns the observed side of one stack's plan.
 func (s Snapshot) For(st spec.Stack) plan.Observed {
 	o := plan.Observed{Containers: s.Containers[st.ID], ImageIDs: map[string]string{}, NetworkID: s.Networks[st.Network()],
-		Volumes: s.Volumes[spec.ProjectName(st.Name)]}
+		Volumes: s.Volumes[spec.ProjectName(st.Name)], Engine: s.Engine}
 	if o.Volumes == nil {
 		o.Volumes = map[string]plan.Volume{} // observed: the project has none
 	}

@@ -301,19 +301,24 @@ func TestInstancesTab(t *testing.T) {
 		"POSTGRES_DB":   {Value: "shop_production", Source: "user"},
 		"POSTGRES_USER": {Value: "shop", Source: "template"},
 		"ports":         {Value: "127.0.0.1:5432->5432/tcp", Source: "template"},
+		// container options: one row per leaf, each with its source
+		"hostname":                 {Value: "db-1", Source: "user"},
+		"shm_size":                 {Value: "256MiB", Source: "template"},
+		"ulimits.nofile.soft":      {Value: "65536", Source: "template"},
+		"logging.options.max-size": {Value: "10m", Source: "user"},
 	} {
 		if g := got[key]; g.Value != want.Value || g.Source != want.Source {
 			t.Errorf("db %s: %q from %q, want %q from %q", key, g.Value, g.Source, want.Value, want.Source)
 		}
 	}
-	for _, key := range []string{"APP_KEY", "POSTGRES_PASSWORD"} {
+	for _, key := range []string{"APP_KEY", "POSTGRES_PASSWORD", "logging.options.auth-token"} {
 		if g := got[key]; !strings.Contains(g.Value, "••••••") {
 			t.Errorf("secret %s shows %q, want it masked", key, g.Value)
 		}
 	}
 	d.click(`#panel-instances .config-file .disclosure`)
 	text := d.bodyText()
-	for _, secret := range []string{secretTemplatePassword, secretAppKey, "leaked-by-a-buggy-api"} {
+	for _, secret := range []string{secretTemplatePassword, secretAppKey, secretLogToken, "leaked-by-a-buggy-api"} {
 		if strings.Contains(text, secret) {
 			t.Errorf("the Instances tab shows the secret %q", secret)
 		}

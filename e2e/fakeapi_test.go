@@ -268,6 +268,11 @@ func (f *fakeAPI) getStack(w http.ResponseWriter, r *http.Request) {
 					v.Instances[i].Effective.Env[j].Value = f.leakSecretValue
 				}
 			}
+			for j, o := range v.Instances[i].Effective.OptionFields {
+				if o.Secret {
+					v.Instances[i].Effective.OptionFields[j].Value = f.leakSecretValue
+				}
+			}
 		}
 	}
 	writeJSON(w, http.StatusOK, struct {

@@ -12,6 +12,7 @@ import (
 const (
 	secretTemplatePassword = "tmpl-pg-password-4711"
 	secretAppKey           = "app-key-0815-do-not-show"
+	secretLogToken         = "log-token-2342-do-not-show"
 )
 
 func ptr(s string) *string { return &s }
@@ -32,6 +33,7 @@ func shopStack() spec.Stack {
 		Volumes:     []spec.Volume{{Type: spec.VolumeTypeVolume, Source: "shop-pgdata", Target: "/var/lib/postgresql/data"}},
 		Healthcheck: &spec.Healthcheck{Test: []string{"CMD-SHELL", "pg_isready -U shop"}, Interval: spec.Duration(10 * time.Second), Retries: 5},
 		Restart:     "unless-stopped",
+		Options:     spec.Options{ShmSize: 256 << 20, Ulimits: map[string]spec.Ulimit{"nofile": {Soft: 65536, Hard: 65536}}},
 	}}
 	traefik := &spec.Template{ID: 2, Name: "traefik", Category: "proxy", Spec: spec.ServiceSpec{
 		Image:       "traefik:v3.2",
@@ -48,6 +50,8 @@ func shopStack() spec.Stack {
 		instance(31, "db", postgres, spec.Overrides{ServiceSpec: spec.ServiceSpec{
 			Image: "postgres:17",
 			Env:   []spec.EnvVar{{Key: "APP_KEY", Value: secretAppKey, Secret: true}, {Key: "POSTGRES_DB", Value: "shop_production"}},
+			Options: spec.Options{Hostname: "db-1", Logging: &spec.Logging{Driver: "json-file",
+				Options: map[string]string{"max-size": "10m", "auth-token": secretLogToken}}},
 		}}),
 		instance(32, "edge", traefik, spec.Overrides{Domains: []spec.Domain{{Domain: "shop.localhost", ProxyPort: 80}}}),
 		instance(33, "cache", redis, spec.Overrides{ServiceSpec: spec.ServiceSpec{Restart: "always"}}),

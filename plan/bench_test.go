@@ -20,11 +20,29 @@ func tenInstanceStack() spec.Stack {
 			t = webTemplate()
 		}
 		s.Instances = append(s.Instances, instance(int64(100+i), fmt.Sprintf("svc-%d", i), t, spec.Overrides{ServiceSpec: spec.ServiceSpec{
-			Env:   []spec.EnvVar{{Key: "INSTANCE", Value: fmt.Sprint(i)}},
-			Ports: []spec.Port{{HostIP: "127.0.0.1", HostPort: uint16(20000 + i), ContainerPort: 8080, Protocol: "tcp"}},
+			Env:     []spec.EnvVar{{Key: "INSTANCE", Value: fmt.Sprint(i)}},
+			Ports:   []spec.Port{{HostIP: "127.0.0.1", HostPort: uint16(20000 + i), ContainerPort: 8080, Protocol: "tcp"}},
+			Options: benchOptions(i),
 		}}))
 	}
 	return s
+}
+
+// benchOptions are the compose keys a real service sets beyond the core
+// ones (the full model: hostname, sandbox, limits, logging...).
+func benchOptions(i int) spec.Options {
+	grace := spec.Duration(10 * time.Second)
+	yes := true
+	return spec.Options{
+		Hostname: fmt.Sprintf("svc-%d", i), ReadOnly: true, Init: &yes, CapDrop: []string{"ALL"},
+		SecurityOpt: []string{"no-new-privileges:true"}, Sysctls: map[string]string{"net.core.somaxconn": "1024"},
+		Ulimits:   map[string]spec.Ulimit{"nofile": {Soft: 65536, Hard: 65536}},
+		PidsLimit: 200, StopSignal: "SIGTERM", StopGracePeriod: &grace,
+		ExtraHosts: []string{"host.docker.internal=host-gateway"}, DNSSearch: []string{"example.test"},
+		Logging: &spec.Logging{Driver: "json-file", Options: map[string]string{"max-size": "10m", "max-file": "3"}},
+		Tmpfs:   []string{"/tmp"}, ShmSize: 64 << 20, MemLimit: 512 << 20, CPUs: 0.5,
+		Deploy: &spec.Deploy{Resources: spec.Resources{Reservations: &spec.Resource{Memory: 128 << 20}}},
+	}.Canonical()
 }
 
 // BenchmarkCompute measures a plan for a converged 10-instance stack (the

@@ -51,6 +51,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		Warnings:      []string{},
 		Notices:       []Notice{},
 	}
+	sc := s.Scrubber()
 	byInstance := map[int64][]spec.Container{}
 	for _, c := range o.Containers {
 		if c.StackID != s.ID {
@@ -79,7 +80,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		for _, c := range containersAfterFirst(containers) {
 			p.Changes = append(p.Changes, removal(inst.Name, inst.ID, c, "another container of this instance is kept; the duplicate is removed"))
 		}
-		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled, ids)
+		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled, ids, sc)
 		if err != nil {
 			return nil, err
 		}
@@ -107,7 +108,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		return nil, err
 	}
 	p.Notices = append(p.Notices, notices...)
-	scrub(p, s.Scrubber())
+	scrub(p, sc)
 	finish(p)
 	return p, nil
 }
@@ -165,7 +166,7 @@ func containersAfterFirst(cs []spec.Container) []spec.Container {
 
 // instanceChange compares an enabled instance with its container (the
 // newest one, if any) and returns nil when they are converged.
-func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string) (*Change, []string, error) {
+func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string, sc spec.Scrubber) (*Change, []string, error) {
 	s := d.Stack
 	var warnings []string
 	for _, dep := range inst.Effective.DependsOn.Value {
@@ -174,7 +175,12 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		}
 	}
 	name := spec.ContainerName(s.Name, inst.Name)
-	hash, resolved, err := serviceHash(hashes, s, inst, d.Paths, token, ids)
+	refusal, engineWarnings := engineChecks(o.Engine, inst)
+	warnings = append(warnings, engineWarnings...)
+	want, err := serviceRecord(hashes, s, inst, d.Paths, token, sc)
+	if err == nil && refusal != "" {
+		err = &cannotApplyError{err: errors.New(refusal)}
+	}
 	if err != nil {
 		var ve *cannotApplyError
 		if !errors.As(err, &ve) {
@@ -198,13 +204,23 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 	ch := &Change{Action: ActionModify, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
 		Container: strings.TrimPrefix(c.Name, "/"), ContainerID: shortID(c.ID), Fields: []FieldChange{}}
 	var reasons []string
-	if !resolved {
+	converged, resolved := c.Labels[spec.LabelSpec] == want, true
+	if !recordDecides(c, inst) {
+		var hash string
+		hash, resolved, err = serviceHash(hashes, s, inst, d.Paths, token, ids)
+		if err != nil {
+			return nil, nil, err
+		}
+		converged = resolved && c.ConfigHash == hash
+	}
+	switch {
+	case !resolved:
 		// A container it shares volumes or namespaces with is missing;
 		// cascadeShared names it when the plan creates that container.
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, runtimeField("config", "a container it shares volumes or a namespace with is missing"))
 		reasons = append(reasons, "a container it shares volumes or a namespace with is missing")
-	} else if c.ConfigHash != hash {
+	case !converged:
 		ch.Recreate = true
 		reason := "configuration changed"
 		var fields []FieldChange

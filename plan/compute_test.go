@@ -2,10 +2,13 @@ package plan
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/compose/v5/pkg/api"
 
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -231,7 +234,13 @@ func TestRuntimeDrift(t *testing.T) {
 		{"image moved", func(_ *spec.Container, obs *Observed) {
 			obs.ImageIDs["postgres:18.2"] = "sha256:" + strings.Repeat("9", 64)
 		}, "image", true, "image updated"},
-		{"changed outside", func(c *spec.Container, _ *Observed) { c.ConfigHash = "0000" }, "config", true, "configuration changed"},
+		// Created by another compose version from an unchanged record:
+		// compose's config hash decides, and it differs.
+		{"changed outside", func(c *spec.Container, _ *Observed) {
+			c.ConfigHash = "0000"
+			c.Labels = maps.Clone(c.Labels)
+			c.Labels[api.VersionLabel] = "2.0.0"
+		}, "config", true, "configuration changed"},
 		{"no record", func(c *spec.Container, _ *Observed) { c.ConfigHash = "0000"; delete(c.Labels, spec.LabelSpec) }, "config", true, "configuration changed"},
 	}
 	for _, tt := range tests {
@@ -351,6 +360,38 @@ func TestChangedSecretEmbeddedInACommand(t *testing.T) {
 	for _, secret := range []string{"first-s3cret-value", "second-s3cret-value"} {
 		if strings.Contains(text.String()+js.String(), secret) {
 			t.Errorf("the plan shows %q:\n%s", secret, text.String())
+		}
+	}
+}
+
+// TestRecordDecidesWithoutHashing: for a container created by this
+// compose version from the desired record, the record decides; compose's
+// config hash is computed only when it cannot (another compose version,
+// references to other containers, relative bind mounts).
+func TestRecordDecidesWithoutHashing(t *testing.T) {
+	s := shopStack()
+	obs := observedFor(s)
+	obs.Containers[0].ConfigHash = "forged"
+	if p := mustCompute(s, obs); !p.Empty() {
+		t.Fatalf("an equal record must decide convergence, got %+v", p.Changes)
+	}
+	db := s.Instances[0]
+	if !recordDecides(obs.Containers[0], db) {
+		t.Fatal("recordDecides = false for a plain instance")
+	}
+	withLinks := db
+	withLinks.Effective.Options.Links = []string{"web"}
+	withBind := db
+	withBind.Effective.Volumes.Value = []spec.Volume{{Type: spec.VolumeTypeBind, Source: "./data", Target: "/data"}}
+	other := obs.Containers[0]
+	other.Labels = maps.Clone(other.Labels)
+	other.Labels[api.VersionLabel] = "2.0.0"
+	for name, tc := range map[string]struct {
+		c    spec.Container
+		inst spec.Instance
+	}{"links": {obs.Containers[0], withLinks}, "relative bind": {obs.Containers[0], withBind}, "other compose": {other, db}} {
+		if recordDecides(tc.c, tc.inst) {
+			t.Errorf("%s: recordDecides = true, want the config hash compared", name)
 		}
 	}
 }

@@ -3,9 +3,12 @@ package plan
 import (
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/docker/compose/v5/pkg/api"
 
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
@@ -71,6 +74,47 @@ func (c *HashCache) put(key, h string) {
 
 func hashKey(token string, paths project.Options, instanceID int64) string {
 	return token + "\x00" + paths.StateDir + "\x00" + paths.WorkspaceDir + "\x00" + strconv.FormatInt(instanceID, 10)
+}
+
+// serviceRecord returns the devarch.spec label of an instance's compose
+// service: its record (project.NewRecord), encoded. The error is a
+// *cannotApplyError when the service cannot be built.
+func serviceRecord(hashes *HashCache, s spec.Stack, inst spec.Instance, paths project.Options, token string, sc spec.Scrubber) (string, error) {
+	key := hashKey(token, paths, inst.ID) + "\x00record"
+	if r, ok := hashes.get(key); ok {
+		return r, nil
+	}
+	if err := project.CheckService(inst); err != nil {
+		return "", &cannotApplyError{err: err}
+	}
+	r := project.NewRecordScrubbed(s, inst, paths, sc).Encode()
+	hashes.put(key, r)
+	return r, nil
+}
+
+// recordDecides reports whether comparing a container's devarch.spec
+// label with the desired one tells whether compose would recreate it,
+// without computing compose's config hash. The record determines the
+// service (project.NewRecord) when the container was created by the same
+// compose version, the service refers to no other container (volumes_from,
+// ipc and pid references are resolved to container ids, links depend on
+// which instances are enabled) and its bind mounts have absolute sources
+// (relative ones are resolved under the template's category, which the
+// record does not hold). Otherwise the plan compares config hashes.
+func recordDecides(c spec.Container, inst spec.Instance) bool {
+	if c.Labels[api.VersionLabel] != api.ComposeVersion || c.Labels[spec.LabelSpec] == "" {
+		return false
+	}
+	o := inst.Effective.Options
+	if len(o.Links) > 0 || project.References(o) != nil {
+		return false
+	}
+	for _, v := range inst.Effective.Volumes.Value {
+		if v.Type == spec.VolumeTypeBind && !filepath.IsAbs(v.Source) {
+			return false
+		}
+	}
+	return true
 }
 
 // serviceHash returns compose's config hash of an instance's service.

@@ -40,14 +40,15 @@ type tokenDoc struct {
 }
 
 type tokenInstance struct {
-	ID         int64             `json:"id"`
-	Name       string            `json:"name"`
-	Enabled    bool              `json:"enabled"`
-	TemplateID int64             `json:"template_id"`
-	Template   string            `json:"template"`
-	Category   string            `json:"category"`
-	Base       *spec.ServiceSpec `json:"base"`
-	Overrides  spec.Overrides    `json:"overrides"`
+	ID         int64  `json:"id"`
+	Name       string `json:"name"`
+	Enabled    bool   `json:"enabled"`
+	TemplateID int64  `json:"template_id"`
+	Template   string `json:"template"`
+	Category   string `json:"category"`
+	// Base is the template's spec (canonical), encoded once per template.
+	Base      json.RawMessage `json:"base"`
+	Overrides spec.Overrides  `json:"overrides"`
 }
 
 // Token is the staleness token of a stack: an HMAC-SHA256, under the
@@ -71,8 +72,9 @@ func Token(d Desired) string {
 		return cmp.Or(cmp.Compare(a.ConsumerInstance, b.ConsumerInstance), cmp.Compare(a.ProviderInstance, b.ProviderInstance),
 			cmp.Compare(a.ImportContract, b.ImportContract), cmp.Compare(a.ExportContract, b.ExportContract), cmp.Compare(a.Source, b.Source))
 	})
+	bases := map[*spec.Template]json.RawMessage{}
 	for _, inst := range s.Instances {
-		ti := tokenInstance{ID: inst.ID, Name: inst.Name, Enabled: inst.Enabled, Overrides: inst.Overrides}
+		ti := tokenInstance{ID: inst.ID, Name: inst.Name, Enabled: inst.Enabled, Overrides: inst.Overrides, Base: json.RawMessage("null")}
 		ti.Overrides.ServiceSpec = canonical(inst.Overrides.ServiceSpec)
 		ti.Overrides.Domains = slices.Clone(inst.Overrides.Domains)
 		slices.SortFunc(ti.Overrides.Domains, func(a, b spec.Domain) int {
@@ -81,20 +83,29 @@ func Token(d Desired) string {
 		ti.Overrides.EnvFiles = sortedCopy(inst.Overrides.EnvFiles)
 		ti.Overrides.Networks = sortedCopy(inst.Overrides.Networks)
 		if t := inst.Template; t != nil {
-			base := canonical(t.Spec)
-			ti.TemplateID, ti.Template, ti.Category, ti.Base = t.ID, t.Name, t.Category, &base
+			base, ok := bases[t]
+			if !ok {
+				base = mustMarshal(canonical(t.Spec))
+				bases[t] = base
+			}
+			ti.TemplateID, ti.Template, ti.Category, ti.Base = t.ID, t.Name, t.Category, base
 		}
 		doc.Instances = append(doc.Instances, ti)
 	}
 	slices.SortFunc(doc.Instances, func(a, b tokenInstance) int {
 		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Name, b.Name))
 	})
-	b, err := json.Marshal(doc)
+	return hex.EncodeToString(paths.Keys.Current.MAC(tokenPurpose, mustMarshal(doc)))
+}
+
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
 	if err != nil {
-		// The document holds only strings, numbers, bools and slices.
+		// The document holds only strings, numbers, bools, slices and
+		// maps of them.
 		panic("plan: encode token document: " + err.Error())
 	}
-	return hex.EncodeToString(paths.Keys.Current.MAC(tokenPurpose, b))
+	return b
 }
 
 // canonical returns a copy of a service spec with its sets (env, labels,
@@ -125,6 +136,9 @@ func canonical(in spec.ServiceSpec) spec.ServiceSpec {
 		out.ConfigFiles[i].Source = ""
 	}
 	slices.SortStableFunc(out.ConfigFiles, func(a, b spec.ConfigFile) int { return cmp.Compare(a.Path, b.Path) })
+	if !in.Options.IsZero() {
+		out.Options = in.Options.Canonical()
+	}
 	return out
 }
 

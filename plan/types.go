@@ -108,6 +108,9 @@ type Observed struct {
 	// Volumes are the engine's volumes by name; only those the stack's
 	// compose project would use matter. Nil disables the volume checks.
 	Volumes map[string]Volume
+	// Engine describes the engine, for the keys it cannot apply; the zero
+	// Engine checks nothing.
+	Engine Engine
 }
 
 // Volume is a volume on the engine.

@@ -146,8 +146,8 @@ func enabledInstances(s spec.Stack) map[string]bool {
 // buildService builds one instance's compose service.
 func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[string]bool) (types.ServiceConfig, []string, error) {
 	e := inst.Effective
-	if e.Image.Value == "" {
-		return types.ServiceConfig{}, nil, fmt.Errorf("instance %q has no image: its template %q defines none (it may only have a build section, which the controller cannot build); set an image on the instance", inst.Name, inst.TemplateName())
+	if err := CheckService(inst); err != nil {
+		return types.ServiceConfig{}, nil, err
 	}
 	var svc types.ServiceConfig
 	svc.Name = inst.Name
@@ -234,6 +234,15 @@ func keepEnabled(refs []string, instance, key string, enabled map[string]bool, w
 		out = append(out, ref)
 	}
 	return out
+}
+
+// CheckService returns why an enabled instance's compose service cannot be
+// built, or nil: what Service refuses.
+func CheckService(inst spec.Instance) error {
+	if inst.Effective.Image.Value == "" {
+		return fmt.Errorf("instance %q has no image: its template %q defines none (it may only have a build section, which the controller cannot build); set an image on the instance", inst.Name, inst.TemplateName())
+	}
+	return nil
 }
 
 func volumes(s spec.Stack, inst spec.Instance, o Options) []types.ServiceVolumeConfig {

@@ -63,6 +63,7 @@ func ApplyOptions(svc *types.ServiceConfig, o spec.Options) {
 	svc.MemLimit = types.UnitBytes(o.MemLimit)
 	svc.MemReservation = types.UnitBytes(o.MemReservation)
 	svc.MemSwapLimit = types.UnitBytes(o.MemSwapLimit)
+	svc.MemSwappiness = types.UnitBytes(o.MemSwappiness)
 	svc.OomKillDisable = o.OomKillDisable
 	svc.OomScoreAdj = o.OomScoreAdj
 	svc.Pid = o.Pid
@@ -131,6 +132,7 @@ func OptionsOf(svc types.ServiceConfig) spec.Options {
 		MemLimit:          spec.Bytes(svc.MemLimit),
 		MemReservation:    spec.Bytes(svc.MemReservation),
 		MemSwapLimit:      spec.Bytes(svc.MemSwapLimit),
+		MemSwappiness:     int64(svc.MemSwappiness),
 		OomKillDisable:    svc.OomKillDisable,
 		OomScoreAdj:       svc.OomScoreAdj,
 		Pid:               svc.Pid,

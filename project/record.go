@@ -41,17 +41,17 @@ type Record struct {
 	User        string                `json:"user,omitempty"`
 	Privileged  bool                  `json:"privileged,omitempty"`
 	CapAdd      []string              `json:"cap_add,omitempty"`
-	Env         map[string]string     `json:"env,omitempty"`
+	Env         textMap               `json:"env,omitempty"`
 	Ports       []spec.Port           `json:"ports,omitempty"`
 	Volumes     []spec.Volume         `json:"volumes,omitempty"`
-	Labels      map[string]string     `json:"labels,omitempty"`
+	Labels      textMap               `json:"labels,omitempty"`
 	Healthcheck *spec.Healthcheck     `json:"healthcheck,omitempty"`
 	Restart     string                `json:"restart,omitempty"`
 	DependsOn   []spec.Dependency     `json:"depends_on,omitempty"`
 	ConfigFiles map[string]ConfigFile `json:"config_files,omitempty"`
 	// Options are the instance's options (spec.Options) flattened to
 	// their leaves: path ("ulimits.nofile.soft") → value as text.
-	Options map[string]string `json:"options,omitempty"`
+	Options textMap `json:"options,omitempty"`
 	// Secrets and Configs record the compose secrets and configs by name,
 	// their contents as keyed digests (see files.go).
 	Secrets map[string]FileRecord `json:"secrets,omitempty"`
@@ -189,9 +189,15 @@ func (r Record) recheck(ring keyring.Ring, digest string, keyed func(keyring.Key
 // Scrubber would hide something) are recorded as keyed digests
 // (EmbeddedDigest), like secret env values: the record holds no secret.
 func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
+	return NewRecordScrubbed(s, inst, o, s.Scrubber())
+}
+
+// NewRecordScrubbed is NewRecord with the stack's Scrubber (s.Scrubber())
+// given, for callers that build the records of several instances of one
+// stack.
+func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scrubber) Record {
 	e := inst.Effective
 	k := o.Keys.Current
-	sc := s.Scrubber()
 	r := Record{
 		Version:    RecordVersion,
 		StackID:    s.ID,
@@ -241,7 +247,7 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 		r.Healthcheck = &c
 	}
 	if len(e.Env) > 0 {
-		r.Env = make(map[string]string, len(e.Env))
+		r.Env = make(textMap, len(e.Env))
 		for _, v := range e.Env {
 			if v.IsSecret() {
 				r.Env[v.Key] = SecretDigest(k, inst.ID, v.Key, v.Value)
@@ -252,13 +258,13 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 		}
 	}
 	if len(e.Labels) > 0 {
-		r.Labels = make(map[string]string, len(e.Labels))
+		r.Labels = make(textMap, len(e.Labels))
 		for _, l := range e.Labels {
 			r.Labels[l.Key] = hide("labels."+l.Key, l.Value)
 		}
 	}
 	if len(e.OptionFields) > 0 {
-		r.Options = make(map[string]string, len(e.OptionFields))
+		r.Options = make(textMap, len(e.OptionFields))
 		for _, f := range e.OptionFields {
 			if f.Secret {
 				r.Options[f.Path] = SecretDigest(k, inst.ID, "options."+f.Path, f.Value)

@@ -59,6 +59,7 @@ type Options struct {
 	MemLimit        Bytes             `json:"mem_limit,omitempty"`
 	MemReservation  Bytes             `json:"mem_reservation,omitempty"`
 	MemSwapLimit    Bytes             `json:"memswap_limit,omitempty"`
+	MemSwappiness   int64             `json:"mem_swappiness,omitempty"`
 	OomKillDisable  bool              `json:"oom_kill_disable,omitempty"`
 	OomScoreAdj     int64             `json:"oom_score_adj,omitempty"`
 	Pid             string            `json:"pid,omitempty"`
@@ -180,10 +181,7 @@ func isSecretOption(path string) bool {
 
 // OptionKeys returns the compose keys Options covers, sorted.
 func OptionKeys() []string {
-	keys := make([]string, 0, len(optionFields()))
-	for _, f := range optionFields() {
-		keys = append(keys, f.key)
-	}
+	keys := slices.Clone(optionKeyList[:])
 	slices.Sort(keys)
 	return keys
 }
@@ -193,12 +191,24 @@ type optionField struct {
 	key   string
 }
 
+// optionKeyList are the compose keys of Options' fields, in field order
+// (TestOptionKeyList checks it against the struct tags).
+var optionKeyList = [...]string{
+	"annotations", "cap_drop", "cgroup", "cgroup_parent", "cpu_period", "cpu_quota", "cpus",
+	"cpuset", "cpu_shares", "deploy", "device_cgroup_rules", "devices", "dns", "dns_opt",
+	"dns_search", "domainname", "expose", "extra_hosts", "group_add", "hostname", "init",
+	"ipc", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
+	"memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "pid",
+	"pids_limit", "platform", "pull_policy", "read_only", "runtime", "security_opt",
+	"shm_size", "stdin_open", "stop_grace_period", "stop_signal", "storage_opt", "sysctls",
+	"tmpfs", "tty", "ulimits", "userns_mode", "uts", "volumes_from",
+}
+
 // optionFields lists the fields of Options with their compose keys.
-func optionFields() []optionField {
-	t := reflect.TypeFor[Options]()
-	out := make([]optionField, 0, t.NumField())
-	for i := range t.NumField() {
-		out = append(out, optionField{index: i, key: jsonName(t.Field(i))})
+func optionFields() [len(optionKeyList)]optionField {
+	var out [len(optionKeyList)]optionField
+	for i, k := range optionKeyList {
+		out[i] = optionField{index: i, key: k}
 	}
 	return out
 }
@@ -222,35 +232,25 @@ func (o Options) Canonical() Options {
 	v := reflect.ValueOf(&o).Elem()
 	for _, f := range optionFields() {
 		fv := v.Field(f.index)
-		switch fv.Kind() {
-		case reflect.Slice:
-			if fv.Len() == 0 {
-				fv.SetZero()
-				continue
-			}
-			c := reflect.MakeSlice(fv.Type(), fv.Len(), fv.Len())
-			reflect.Copy(c, fv)
-			fv.Set(c)
-		case reflect.Map:
-			if fv.Len() == 0 {
-				fv.SetZero()
-			}
+		if (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() == 0 && !fv.IsNil() {
+			fv.SetZero()
 		}
 	}
-	sortSet := func(s []string) []string { return slices.Compact(slices.Sorted(slices.Values(s))) }
-	o.CapDrop = sortSet(o.CapDrop)
-	o.DeviceCgroupRules = sortSet(o.DeviceCgroupRules)
-	o.Expose = sortSet(o.Expose)
-	o.ExtraHosts = sortSet(o.ExtraHosts)
-	o.GroupAdd = sortSet(o.GroupAdd)
-	o.Links = sortSet(o.Links)
-	o.Tmpfs = sortSet(o.Tmpfs)
-	o.VolumesFrom = sortSet(o.VolumesFrom)
-	slices.SortStableFunc(o.Devices, func(a, b Device) int {
-		return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.Source, b.Source))
-	})
-	o.Devices = slices.Compact(o.Devices)
-	if o.Logging != nil && len(o.Logging.Options) == 0 {
+	o.CapDrop = sortedSet(o.CapDrop)
+	o.DeviceCgroupRules = sortedSet(o.DeviceCgroupRules)
+	o.Expose = sortedSet(o.Expose)
+	o.ExtraHosts = sortedSet(o.ExtraHosts)
+	o.GroupAdd = sortedSet(o.GroupAdd)
+	o.Links = sortedSet(o.Links)
+	o.Tmpfs = sortedSet(o.Tmpfs)
+	o.VolumesFrom = sortedSet(o.VolumesFrom)
+	byTarget := func(a, b Device) int { return cmp.Or(cmp.Compare(a.Target, b.Target), cmp.Compare(a.Source, b.Source)) }
+	if !slices.IsSortedFunc(o.Devices, byTarget) || len(slices.Compact(slices.Clone(o.Devices))) != len(o.Devices) {
+		o.Devices = slices.Clone(o.Devices)
+		slices.SortStableFunc(o.Devices, byTarget)
+		o.Devices = slices.Compact(o.Devices)
+	}
+	if o.Logging != nil && o.Logging.Options != nil && len(o.Logging.Options) == 0 {
 		l := *o.Logging
 		l.Options = nil
 		o.Logging = &l
@@ -259,6 +259,17 @@ func (o Options) Canonical() Options {
 		o.Deploy = nil
 	}
 	return o
+}
+
+// sortedSet returns s sorted without duplicates: s itself when it already
+// is, else a sorted copy (s is never modified).
+func sortedSet(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		if s[i-1] >= s[i] {
+			return slices.Compact(slices.Sorted(slices.Values(s)))
+		}
+	}
+	return s
 }
 
 // mergeOptions merges an instance's option overrides into its template's

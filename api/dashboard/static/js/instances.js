@@ -52,6 +52,7 @@ function renderInstance(inst) {
   const env = e.env || [];
   const labels = e.labels || [];
   const files = e.config_files || [];
+  const options = e.options || [];
   const domains = inst.domains || [];
   return h('article', { class: `instance${inst.enabled ? '' : ' instance-disabled'}`, 'data-instance': inst.name },
     h('header', { class: 'instance-head' },
@@ -61,6 +62,8 @@ function renderInstance(inst) {
       h('code', { class: 'instance-container', title: 'Container name', text: inst.container })),
     h('dl', { class: 'spec' }, rows),
     env.length ? section(`Environment (${env.length})`, h('dl', { class: 'spec spec-keyed' }, env.map(envRow))) : null,
+    options.length ? section(`Container options (${options.length})`, h('dl', { class: 'spec spec-keyed spec-options' },
+      options.map((o) => row(o.path, o.secret ? masked() : h('code', { class: 'value', text: o.value }), o.source)))) : null,
     labels.length ? section(`Labels (${labels.length})`, h('dl', { class: 'spec spec-keyed' },
       labels.map((l) => row(l.key, h('code', { class: 'value', text: l.value }), l.source)))) : null,
     files.length ? section(`Config files (${files.length})`, h('div', { class: 'config-files' }, files.map(configFile))) : null,
@@ -83,10 +86,11 @@ function scalar(key, v, fmt = (x) => String(x)) {
 
 function envRow(v) {
   const secret = v.secret || v.value === '(sensitive)';
-  const value = secret
-    ? h('span', { class: 'masked', title: 'Secret values are never shown' }, h('span', { 'aria-hidden': 'true', text: '••••••' }), ' ', h('span', { class: 'secret-tag', text: 'secret' }))
-    : h('code', { class: 'value', text: v.value });
-  return row(v.key, value, v.source);
+  return row(v.key, secret ? masked() : h('code', { class: 'value', text: v.value }), v.source);
+}
+
+function masked() {
+  return h('span', { class: 'masked', title: 'Secret values are never shown' }, h('span', { 'aria-hidden': 'true', text: '••••••' }), ' ', h('span', { class: 'secret-tag', text: 'secret' }));
 }
 
 function configFile(c) {

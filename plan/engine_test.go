@@ -1,0 +1,63 @@
+package plan
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/devarch/devarch-controller/spec"
+)
+
+// TestEngineChecks: a key the engine cannot apply makes the instance
+// "cannot be applied" (runtime, storage_opt) or gives a warning (keys the
+// engine silently ignores); an unknown engine checks nothing.
+func TestEngineChecks(t *testing.T) {
+	old := Engine{APIVersion: "1.41", Runtimes: []string{"io.containerd.runc.v2", "runc"}, StorageDriver: "overlay2", BackingFilesystem: "extfs"}
+	recent := Engine{APIVersion: "1.47", Runtimes: []string{"runc"}, StorageDriver: "overlay2", BackingFilesystem: "xfs"}
+	tests := []struct {
+		name        string
+		options     spec.Options
+		engine      Engine
+		wantRefusal string
+		wantWarning string
+	}{
+		{"runtime missing", spec.Options{Runtime: "nvidia"}, old, `runtime "nvidia" is not configured on the engine (it has io.containerd.runc.v2, runc)`, ""},
+		{"runtime present", spec.Options{Runtime: "runc"}, old, "", ""},
+		{"storage_opt on extfs", spec.Options{StorageOpt: map[string]string{"size": "1G"}}, old, "storage_opt needs the overlay2 storage driver on xfs", ""},
+		{"storage_opt on xfs", spec.Options{StorageOpt: map[string]string{"size": "1G"}}, recent, "", ""},
+		{"mac_address on API 1.41", spec.Options{MacAddress: "02:42:ac:11:00:09"}, old, "", "sets mac_address, which this engine (API 1.41) ignores"},
+		{"mac_address on API 1.47", spec.Options{MacAddress: "02:42:ac:11:00:09"}, recent, "", ""},
+		{"annotations on API 1.41", spec.Options{Annotations: map[string]string{"a": "b"}}, old, "", "sets annotations, which this engine (API 1.41) ignores"},
+		{"unknown engine", spec.Options{Runtime: "nvidia", MacAddress: "02:42:ac:11:00:09"}, Engine{}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := shopStack()
+			s.Instances[0].Overrides.Options = tt.options
+			s = remerge(s)
+			obs := observedFor(shopStack())
+			obs.Engine = tt.engine
+			p := mustCompute(s, obs)
+			var db *Change
+			for i := range p.Changes {
+				if p.Changes[i].Instance == "db" {
+					db = &p.Changes[i]
+				}
+			}
+			switch {
+			case tt.wantRefusal != "":
+				if db == nil || !strings.Contains(db.Reason, "cannot be applied: "+tt.wantRefusal) {
+					t.Fatalf("want db refused with %q, got %+v", tt.wantRefusal, db)
+				}
+			case db != nil && strings.Contains(db.Reason, "cannot be applied"):
+				t.Fatalf("db refused: %s", db.Reason)
+			}
+			warned := strings.Join(p.Warnings, "\n")
+			if tt.wantWarning != "" && !strings.Contains(warned, tt.wantWarning) {
+				t.Errorf("warnings %q lack %q", p.Warnings, tt.wantWarning)
+			}
+			if tt.wantWarning == "" && strings.Contains(warned, "ignores") {
+				t.Errorf("unexpected warning: %q", p.Warnings)
+			}
+		})
+	}
+}
