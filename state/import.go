@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -128,7 +129,7 @@ func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInp
 	if err != nil {
 		return nil, spec.Stack{}, nil, err
 	}
-	var warnings []string
+	var warnings, unresolved []string
 	merged := st
 	merged.Instances = make([]spec.Instance, len(st.Instances))
 	out := make([]instanceInput, len(st.Instances))
@@ -143,7 +144,8 @@ func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInp
 		inst, ws, err := resolveInstance(inst, st.Variables)
 		if err != nil {
 			problems = append(problems, spec.Problem{Field: "instances." + inst.Name + ".template", Message: err.Error()})
-			inst.Effective = effective(inst) // validated for the other problems only
+			inst.Effective = effective(inst) // unresolved: its own problems are not reported
+			unresolved = append(unresolved, "instances."+inst.Name+".")
 		}
 		for _, w := range ws {
 			warnings = append(warnings, "instances."+inst.Name+": template file "+w.String())
@@ -159,7 +161,11 @@ func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInp
 		if !errors.As(err, &ve) {
 			return nil, spec.Stack{}, nil, err
 		}
-		problems = append(problems, ve.Problems...)
+		for _, p := range ve.Problems {
+			if !slices.ContainsFunc(unresolved, func(prefix string) bool { return strings.HasPrefix(p.Field, prefix) }) {
+				problems = append(problems, p)
+			}
+		}
 	}
 	if len(problems) > 0 {
 		return nil, spec.Stack{}, nil, &spec.ValidationError{Problems: problems}
