@@ -57,7 +57,9 @@ func Resolve(t spec.Template, vars []spec.Variable) (Resolution, error) {
 	sc := spec.NewScrubber(secrets, nil)
 	res, err := resolve(t, values)
 	if err != nil {
-		return Resolution{}, &ResolveError{File: t.SourcePath, Missing: missingRequired(err), text: sc.Scrub(err.Error())}
+		re := &ResolveError{File: t.SourcePath, Missing: missingRequired(err)}
+		re.text = sc.Scrub(re.message(err))
+		return Resolution{}, re
 	}
 	for i, w := range res.Warnings {
 		res.Warnings[i].Message = sc.Scrub(w.Message)
@@ -66,7 +68,7 @@ func Resolve(t spec.Template, vars []spec.Variable) (Resolution, error) {
 }
 
 // ResolveError is a template that does not resolve with a stack's
-// variables. Its text is scrubbed of secret variable values.
+// variables. Its text is scrubbed of the secret variables' values.
 type ResolveError struct {
 	// File is the template file (its source path).
 	File string
@@ -75,8 +77,11 @@ type ResolveError struct {
 	text    string
 }
 
-func (e *ResolveError) Error() string {
-	msg := "template file " + e.File + ": " + e.text
+func (e *ResolveError) Error() string { return e.text }
+
+// message says what went wrong (err) and what to do, in clear text.
+func (e *ResolveError) message(err error) string {
+	msg := "template file " + e.File + ": " + err.Error()
 	if len(e.Missing) > 0 {
 		msg += fmt.Sprintf("; give %s under variables: in the stack file (variables: {%s: ...})",
 			strings.Join(e.Missing, ", "), e.Missing[0])

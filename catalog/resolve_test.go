@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -198,4 +199,33 @@ func TestResolveWithoutReferences(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got.Spec, res.Template.Spec) || got.Uses != nil {
 		t.Errorf("Resolve = %+v, %v; want the stored spec", got, err)
 	}
+}
+
+// FuzzResolve: resolving any compose file with any variable values never
+// panics, and neither an error nor a warning holds a secret variable's
+// value.
+func FuzzResolve(f *testing.F) {
+	f.Add([]byte("services:\n  a:\n    image: x\n    read_only: ${S}\n"), "hunter2-secret")
+	f.Add([]byte("services:\n  a:\n    image: x:${S:-1}\n    user: ${U:?${S}}\n"), "s3cret-value")
+	f.Add([]byte("services:\n  a:\n    image: x\n    ports: ['${S}:80']\n    ulimits: {nofile: '${S}'}\n"), "p4ssword")
+	f.Add([]byte("services:\n  a:\n    image: x\n    environment: [A=$S, B=$${S}, C=${S:+alt}, D=${S-d}, E=${S?e}]\n"), "secret-value")
+	if content, err := os.ReadFile(interpFixture); err == nil {
+		f.Add(content, "true")
+	}
+	f.Fuzz(func(t *testing.T, content []byte, secret string) {
+		tmpl := spec.Template{Name: "a", SourcePath: "web/a/compose.yml", Compose: string(content)}
+		vars := []spec.Variable{{Name: "S", Value: secret, Secret: true}, {Name: "A", Value: "a"}}
+		res, err := Resolve(tmpl, vars)
+		if len(secret) < spec.MinScrubLength {
+			return
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Fatalf("error holds the secret %q: %v", secret, err)
+		}
+		for _, w := range res.Warnings {
+			if strings.Contains(w.String(), secret) {
+				t.Fatalf("warning holds the secret %q: %s", secret, w)
+			}
+		}
+	})
 }
