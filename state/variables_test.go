@@ -158,3 +158,28 @@ func TestStackVariablesRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestStackVariablesTemplateWithoutReferences: variables change nothing
+// for a template without references: the effective spec is the plain
+// merge, with no variable uses.
+func TestStackVariablesTemplateWithoutReferences(t *testing.T) {
+	t.Parallel()
+	s, ctx := seededStore(t)
+	st := shopStack("plain")
+	st.Variables = []spec.Variable{{Name: "UID", Value: "1000"}}
+	importStack(t, s, st)
+	got, err := s.Stack(ctx, "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range got.Instances {
+		want := spec.Merge(&inst.Template.Spec, inst.Overrides)
+		if !reflect.DeepEqual(inst.Effective, want) || inst.Effective.Variables != nil {
+			t.Errorf("%s: effective differs from the plain merge", inst.Name)
+		}
+		b, _ := json.Marshal(inst.Effective)
+		if strings.Contains(string(b), `"variables"`) {
+			t.Errorf("%s: effective JSON names variables: %s", inst.Name, b)
+		}
+	}
+}
