@@ -173,7 +173,11 @@ func TestStackVariablesTemplateWithoutReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, inst := range got.Instances {
-		want := spec.Merge(&inst.Template.Spec, inst.Overrides)
+		var base *spec.ServiceSpec
+		if inst.Template != nil {
+			base = &inst.Template.Spec
+		}
+		want := spec.Merge(base, inst.Overrides)
 		if !reflect.DeepEqual(inst.Effective, want) || inst.Effective.Variables != nil {
 			t.Errorf("%s: effective differs from the plain merge", inst.Name)
 		}
