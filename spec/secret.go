@@ -30,8 +30,9 @@ func IsSecretName(name string) bool {
 }
 
 // SecretValues returns the values of the stack's secret variables and of
-// every secret env var of the stack's instances that are at least MinScrubLength bytes long (shorter values
-// are not scrubbed, as they would mangle ordinary text).
+// every secret env var of the stack's instances that are at least
+// MinScrubLength bytes long (shorter values are not scrubbed, as they would
+// mangle ordinary text).
 func (s Stack) SecretValues() []string {
 	var out []string
 	for _, v := range s.Variables {
