@@ -80,7 +80,7 @@ func loadFile(path string) (Result, error) {
 			Compose:    compose,
 		},
 		Warnings: m.warnings,
-		Keys:     setKeys(svc),
+		Keys:     withRemovedKeys(setKeys(svc), svc.Name, removed),
 	}, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -122,21 +123,40 @@ func resolve(t spec.Template, values map[string]string) (Resolution, error) {
 		if field, ok := fieldOf(r.path, r.value, svc.Name); ok {
 			res.Uses = addUse(res.Uses, field, r.names())
 		}
-		for _, v := range r.vars {
-			if _, given := values[v.Name]; !given && plainRef(v) {
+		for _, v := range plainRefs(r.value) {
+			if _, given := values[v]; !given {
 				res.Warnings = append(res.Warnings, Warning{File: t.SourcePath, Key: r.path, Message: fmt.Sprintf(
-					"variable %s is not set, so it is replaced by an empty string (as compose does); give it under variables: in the stack file, or write a default as ${%s:-value}", v.Name, v.Name)})
+					"variable %s is not set, so it is replaced by an empty string (as compose does); give it under variables: in the stack file, or write a default as ${%s:-value}", v, v)})
 			}
 		}
 	}
 	return res, nil
 }
 
-// plainRef reports whether a reference has neither a default, an
-// alternative nor a required marker: unset, compose substitutes "".
-func plainRef(v template.Variable) bool {
-	return !v.Required && v.DefaultValue == "" && v.PresenceValue == ""
+// plainRefs returns the variables a scalar references without a default,
+// an alternative or a required marker ($VAR, ${VAR}), sorted: unset,
+// compose substitutes "" for them.
+func plainRefs(s string) []string {
+	var out []string
+	for _, m := range template.DefaultPattern.FindAllStringSubmatch(s, -1) {
+		name := m[namedGroup]
+		if name == "" && braceRef.MatchString(m[0]) {
+			name = m[bracedGroup]
+		}
+		if name != "" {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
+
+var (
+	namedGroup  = template.DefaultPattern.SubexpIndex("named")
+	bracedGroup = template.DefaultPattern.SubexpIndex("braced")
+	// braceRef is a braced reference with no operator: ${VAR}.
+	braceRef = regexp.MustCompile(`^\$\{[_a-zA-Z][_a-zA-Z0-9]*\}$`)
+)
 
 // missingRequired returns the names of the required variables compose
 // found missing in err, sorted, without duplicates.
@@ -354,4 +374,22 @@ func typeCasts() map[tree.Path]func(string) (any, error) {
 		out[p] = c
 	}
 	return out
+}
+
+// withRemovedKeys adds to a service's set keys those the catalog copy of
+// its file left out (catalogCopy): they are set, from the stack.
+func withRemovedKeys(keys []string, service string, removed []string) []string {
+	for _, path := range removed {
+		rest, ok := strings.CutPrefix(path, "services."+service+".")
+		if !ok {
+			continue
+		}
+		key, _, _ := strings.Cut(rest, ".")
+		key, _, _ = strings.Cut(key, "[")
+		if !slices.Contains(keys, key) {
+			keys = append(keys, key)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }

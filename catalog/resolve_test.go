@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,6 +32,11 @@ func TestLoadFileVariables(t *testing.T) {
 	}
 	if res.Template.Compose == "" {
 		t.Fatal("Compose is empty; want the file kept for the stacks")
+	}
+	for _, k := range []string{"read_only", "ulimits", "user"} {
+		if !slices.Contains(res.Keys, k) {
+			t.Errorf("keys %q lack %s", res.Keys, k)
+		}
 	}
 	if res.Template.Spec.ReadOnly || res.Template.Spec.Ulimits != nil {
 		t.Errorf("catalog copy sets read_only %v / ulimits %v; want them unset", res.Template.Spec.ReadOnly, res.Template.Spec.Ulimits)
@@ -228,4 +234,19 @@ func FuzzResolve(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkResolve: the cost a template with references adds to every
+// read of a stack that uses it.
+func BenchmarkResolve(b *testing.B) {
+	res, err := LoadFile(interpFixture)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vars := []spec.Variable{{Name: "UID", Value: "1000"}, {Name: "RO", Value: "true"}, {Name: "E", Value: "dev"}, {Name: "F", Value: ""}}
+	for b.Loop() {
+		if _, err := Resolve(res.Template, vars); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
