@@ -125,8 +125,8 @@ func loadService(abs string, content []byte, extra ...func(*loader.Options)) (ty
 
 // loaderOptions configures compose-go: no environment (neither the
 // process's nor a .env file), no variable interpolation beyond "$$"
-// unescaping (Resolve adds the stack's variables), paths kept as written, every profile enabled, schema
-// validation on.
+// unescaping (Resolve adds the stack's variables), paths kept as written,
+// every profile enabled, schema validation on.
 func loaderOptions(name string) []func(*loader.Options) {
 	return []func(*loader.Options){func(o *loader.Options) {
 		o.SetProjectName(name, true)

@@ -353,6 +353,9 @@ func catalogCopy(content []byte, casts map[tree.Path]func(string) (any, error)) 
 	if err := enc.Close(); err != nil {
 		return nil, nil, fmt.Errorf("write catalog copy: %w", err)
 	}
+	if len(removed) == 0 {
+		return content, nil, nil // the file as written, not a re-encoding
+	}
 	return out.Bytes(), removed, nil
 }
 
