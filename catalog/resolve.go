@@ -58,6 +58,15 @@ func Resolve(t spec.Template, vars []spec.Variable) (Resolution, error) {
 	sc := spec.NewScrubber(secrets, nil)
 	res, err := resolve(t, values)
 	if err != nil {
+		if !strings.Contains(err.Error(), "services.") {
+			// Some of compose-go's errors (a port) do not name the key:
+			// name those that take variables.
+			var keys []string
+			for _, r := range references([]byte(t.Compose)) {
+				keys = append(keys, r.path+" ("+strings.Join(r.names(), ", ")+")")
+			}
+			err = fmt.Errorf("%w (keys set from variables: %s)", err, strings.Join(keys, "; "))
+		}
 		re := &ResolveError{File: t.SourcePath, Missing: missingRequired(err)}
 		re.text = sc.Scrub(re.message(err))
 		return Resolution{}, re

@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -248,5 +249,39 @@ func BenchmarkResolve(b *testing.B) {
 		if _, err := Resolve(res.Template, vars); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestResolvePorts: a port with variables is left out of the catalog copy
+// and resolved per stack, as compose reads it.
+func TestResolvePorts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "web", "p", "compose.yml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := "services:\n  p:\n    image: x\n    ports: ['${BIND:-127.0.0.1}:${PORT:?give the port}:80', '9000:9000']\n"
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := LoadFile(path)
+	if err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	if want := []spec.Port{{HostPort: 9000, ContainerPort: 9000, Protocol: "tcp"}}; !reflect.DeepEqual(res.Template.Spec.Ports, want) {
+		t.Errorf("catalog copy ports %+v, want %+v", res.Template.Spec.Ports, want)
+	}
+	got, err := Resolve(res.Template, []spec.Variable{{Name: "PORT", Value: "8080"}})
+	if err != nil {
+		t.Fatalf("Resolve: %v", err)
+	}
+	want := []spec.Port{{HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Protocol: "tcp"}, {HostPort: 9000, ContainerPort: 9000, Protocol: "tcp"}}
+	if !reflect.DeepEqual(got.Spec.Ports, want) {
+		t.Errorf("ports %+v, want %+v", got.Spec.Ports, want)
+	}
+	if len(got.Uses) != 1 || got.Uses[0].Field != "ports" || !reflect.DeepEqual(got.Uses[0].Variables, []string{"BIND", "PORT"}) {
+		t.Errorf("uses %+v", got.Uses)
+	}
+	if _, err := Resolve(res.Template, []spec.Variable{{Name: "PORT", Value: "eighty"}}); err == nil || !strings.Contains(err.Error(), "services.p.ports") {
+		t.Errorf("PORT=eighty: err %v, want one naming services.p.ports", err)
 	}
 }
