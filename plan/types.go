@@ -89,6 +89,9 @@ type FieldChange struct {
 	Source    spec.Source `json:"source"`
 	Sensitive bool        `json:"sensitive,omitempty"`
 	Reason    string      `json:"reason,omitempty"`
+	// Variables name the stack variables the template's value of the
+	// field comes from (${UID}); set only when Source is template.
+	Variables []string `json:"variables,omitempty"`
 }
 
 // Observed is the runtime side of one stack.

@@ -200,6 +200,10 @@ type Template struct {
 	Category   string      `json:"category,omitempty"`
 	SourcePath string      `json:"source_path,omitempty"`
 	Spec       ServiceSpec `json:"spec"`
+	// Compose is the template's compose file as written, kept only when
+	// it references compose variables: each stack resolves it with its
+	// own variables (Spec then shows the references unresolved).
+	Compose string `json:"compose,omitempty"`
 }
 
 // Overrides is what an instance changes relative to its template. Every
@@ -237,6 +241,9 @@ type Stack struct {
 	Enabled     bool       `json:"enabled"`
 	Wires       []Wire     `json:"wires,omitempty"`
 	Instances   []Instance `json:"instances"`
+	// Variables resolve the compose variable references of the
+	// instances' templates (see Template.Compose).
+	Variables []Variable `json:"variables,omitempty"`
 }
 
 // Network returns the Docker network the stack's containers join.
