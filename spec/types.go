@@ -264,6 +264,10 @@ type Instance struct {
 	Template  *Template `json:"template,omitempty"`
 	Overrides Overrides `json:"overrides"`
 	Effective Effective `json:"effective"`
+	// Problem says why the instance's desired state cannot be built
+	// (its template needs a variable the stack does not give); "" when
+	// it can. Plans show such an instance as "cannot be applied".
+	Problem string `json:"problem,omitempty"`
 }
 
 // TemplateName returns the instance's template name, or "" without one.

@@ -130,10 +130,17 @@ func loadStacks(ctx context.Context, q querier, f stackFilter) ([]spec.Stack, er
 			inst.Template = &c
 		}
 		st := &stacks[index[r.stackID]]
-		var err error
-		if inst, _, err = resolveInstance(inst, st.Variables); err != nil {
-			return nil, fmt.Errorf("stack %q: instance %q: %w", st.Name, inst.Name, err)
+		resolved, _, err := resolveInstance(inst, st.Variables)
+		if err != nil {
+			// One stack whose template now needs a variable it does not
+			// give must not hide every other stack: the instance keeps
+			// the catalog's copy of its template, and its plan says why
+			// it cannot be applied.
+			resolved = inst
+			resolved.Effective = effective(inst)
+			resolved.Problem = fmt.Sprintf("its template cannot be resolved with the stack's variables: %v", err)
 		}
+		inst = resolved
 		st.Instances = append(st.Instances, inst)
 	}
 	return stacks, nil

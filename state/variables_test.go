@@ -187,3 +187,50 @@ func TestStackVariablesTemplateWithoutReferences(t *testing.T) {
 		}
 	}
 }
+
+// TestStackNeedingANewVariableDoesNotHideTheOthers: a template re-imported
+// with a required variable a stack does not give leaves that stack
+// readable, with a problem on the instance (its plan says it cannot be
+// applied), and every other stack listed as before.
+func TestStackNeedingANewVariableDoesNotHideTheOthers(t *testing.T) {
+	t.Parallel()
+	s, ctx := seededStore(t)
+	tmpl := storeVariablesTemplate(t, s)
+	importStack(t, s, variablesStack(spec.Variable{Name: "RO", Value: "false"}, spec.Variable{Name: "STAGE", Value: "dev"},
+		spec.Variable{Name: "UID", Value: "1000"}, spec.Variable{Name: "DB_PASSWORD", Value: secretValue}))
+	importStack(t, s, shopStack("other"))
+
+	path := filepath.Join(t.TempDir(), "web", "vapp", "compose.yml")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(tmpl.Compose, "image:", "hostname: ${HOST_NAME:?give the host name}\n    image:", 1)
+	if changed == tmpl.Compose {
+		t.Fatal("could not add a required variable to the template")
+	}
+	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := catalog.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpsertTemplate(ctx, res.Template, catalog.Digest(res.Template)); err != nil {
+		t.Fatal(err)
+	}
+	stacks, err := s.Stacks(ctx)
+	if err != nil {
+		t.Fatalf("Stacks: %v; one stack's unresolvable template must not hide the others", err)
+	}
+	byName := map[string]spec.Stack{}
+	for _, st := range stacks {
+		byName[st.Name] = st
+	}
+	if _, ok := byName["other"]; !ok {
+		t.Fatal("the other stack is missing")
+	}
+	app := byName["vars"].Instances[0]
+	if !strings.Contains(app.Problem, "HOST_NAME") || strings.Contains(app.Problem, secretValue) {
+		t.Errorf("problem = %q, want it to name HOST_NAME (and no secret)", app.Problem)
+	}
+}
