@@ -77,7 +77,7 @@ func (s *Store) CreateStack(ctx context.Context, st spec.Stack) (ImportResult, e
 func (s *Store) importStack(ctx context.Context, st spec.Stack, createOnly bool) (ImportResult, error) {
 	var res ImportResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, merged, warnings, err := prepareImport(ctx, tx, st)
+		rows, merged, warnings, err := prepareImport(ctx, tx, s.resolved, st)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ type instanceInput struct {
 // merged stack and the warnings of the templates' variable references
 // (catalog.Resolve): a template that does not resolve with the stack's
 // variables is a problem.
-func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInput, spec.Stack, []string, error) {
+func prepareImport(ctx context.Context, tx pgx.Tx, rc *resolveCache, st spec.Stack) ([]instanceInput, spec.Stack, []string, error) {
 	templates, problems, err := resolveTemplates(ctx, tx, st)
 	if err != nil {
 		return nil, spec.Stack{}, nil, err
@@ -141,7 +141,7 @@ func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInp
 			inst.Template = t
 			in.templateID = &t.ID
 		}
-		inst, ws, err := resolveInstance(inst, st.Variables)
+		inst, ws, err := rc.resolveInstance(inst, st.Variables)
 		if err != nil {
 			problems = append(problems, spec.Problem{Field: "instances." + inst.Name + ".template", Message: err.Error()})
 			inst.Effective = effective(inst) // unresolved: its own problems are not reported

@@ -22,7 +22,7 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 	var out []spec.Stack
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = loadStacks(ctx, tx, stackFilter{})
+		out, err = loadStacks(ctx, tx, s.resolved, stackFilter{})
 		return err
 	})
 	if err != nil {
@@ -49,7 +49,7 @@ func (s *Store) oneStack(ctx context.Context, f stackFilter, notFound func() err
 	var list []spec.Stack
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
-		list, err = loadStacks(ctx, tx, f)
+		list, err = loadStacks(ctx, tx, s.resolved, f)
 		return err
 	})
 	if err != nil {
@@ -77,7 +77,7 @@ type stackFilter struct {
 
 // loadStacks reads live stacks matching f with their live instances, the
 // templates they use, and their effective specs, in three queries.
-func loadStacks(ctx context.Context, q querier, f stackFilter) ([]spec.Stack, error) {
+func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter) ([]spec.Stack, error) {
 	sql := `SELECT id, name, description, network_name, enabled, wires, variables FROM stacks WHERE deleted_at IS NULL`
 	if f.where != "" {
 		sql += ` AND ` + f.where
@@ -130,7 +130,7 @@ func loadStacks(ctx context.Context, q querier, f stackFilter) ([]spec.Stack, er
 			inst.Template = &c
 		}
 		st := &stacks[index[r.stackID]]
-		resolved, _, err := resolveInstance(inst, st.Variables)
+		resolved, _, err := rc.resolveInstance(inst, st.Variables)
 		if err != nil {
 			// One stack whose template now needs a variable it does not
 			// give must not hide every other stack: the instance keeps
@@ -161,12 +161,12 @@ func effective(inst spec.Instance) spec.Effective {
 // record) sees the values; the fields whose value came from variables are
 // listed in Effective.Variables. The warnings name references to variables
 // that are neither given nor defaulted.
-func resolveInstance(inst spec.Instance, vars []spec.Variable) (spec.Instance, []catalog.Warning, error) {
+func (c *resolveCache) resolveInstance(inst spec.Instance, vars []spec.Variable) (spec.Instance, []catalog.Warning, error) {
 	if inst.Template == nil || inst.Template.Compose == "" {
 		inst.Effective = effective(inst)
 		return inst, nil, nil
 	}
-	res, err := catalog.Resolve(*inst.Template, vars)
+	res, err := c.resolve(*inst.Template, vars)
 	if err != nil {
 		return inst, nil, err
 	}
