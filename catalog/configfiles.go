@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -30,6 +31,9 @@ const MaxConfigFileSize = 1 << 20
 // can reach outside the config folder, and the folder itself must not be a
 // symlink.
 func (m *mapper) configFiles(ext types.Extensions, dir string) []spec.ConfigFile {
+	if m.resolving {
+		return slices.Clone(m.storedConfigs)
+	}
 	raw, ok := ext[configExtension]
 	if !ok || raw == nil {
 		return nil

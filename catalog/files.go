@@ -252,3 +252,24 @@ func ModelFiles(prefix string, service, top map[string]any, src FileSources) (Fi
 	}
 	return ServiceFiles(prefix, svcConfig, p, src)
 }
+
+// storedFiles gives a template resolved with a stack's variables (Resolve)
+// the env file variables, secrets and configs read at its import (stored,
+// the template's folder is not read again) and the volume declarations of
+// the resolved project.
+func (m *mapper) storedFiles(s *spec.ServiceSpec, stored spec.ServiceSpec, p *types.Project) {
+	set := map[string]bool{}
+	for _, v := range s.Env {
+		set[v.Key] = true
+	}
+	var fromFiles []spec.EnvVar
+	for _, v := range stored.Env {
+		if v.File != "" && !set[v.Key] {
+			fromFiles = append(fromFiles, v)
+		}
+	}
+	s.Env = mergeFileEnv(s.Env, fromFiles)
+	s.Secrets, s.Configs = slices.Clone(stored.Secrets), slices.Clone(stored.Configs)
+	s.VolumeDefs = volumeDefs(p)
+	*s = s.Canonical()
+}

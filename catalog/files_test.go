@@ -130,3 +130,49 @@ func TestFilesTemplateErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFilesResolve: a template that references compose variables is
+// resolved per stack from its stored spec: the env file variables,
+// secrets and configs read at import stay, volume declarations follow the
+// variables.
+func TestFilesResolve(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"compose.yml": "services:\n  app:\n    image: x\n    user: ${APP_USER:-1000}\n    env_file: [.env]\n    secrets: [pw]\n    volumes: [data:/data]\n" +
+			"secrets:\n  pw:\n    file: ./pw.txt\nvolumes:\n  data:\n    labels: {tier: \"${TIER:-dev}\"}\n",
+		".env":   "GREETING=hello\n",
+		"pw.txt": "secret-text",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := LoadFile(filepath.Join(dir, "compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Template.Compose == "" {
+		t.Fatal("the template keeps no compose file to resolve")
+	}
+	// The folder is gone when stacks resolve the template.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Resolve(res.Template, []spec.Variable{{Name: "APP_USER", Value: "2000"}, {Name: "TIER", Value: "prod"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Spec
+	if s.User != "2000" || len(s.Env) != 1 || s.Env[0] != (spec.EnvVar{Key: "GREETING", Value: "hello", File: ".env"}) {
+		t.Errorf("user %q env %+v", s.User, s.Env)
+	}
+	if len(s.Secrets) != 1 || s.Secrets[0].Content != "secret-text" {
+		t.Errorf("secrets = %+v", s.Secrets)
+	}
+	if len(s.VolumeDefs) != 1 || s.VolumeDefs[0].Labels["tier"] != "prod" {
+		t.Errorf("volume definitions = %+v", s.VolumeDefs)
+	}
+}

@@ -38,6 +38,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("services:\n  a:\n    image: x\n    x-devarch-config:\n      app.conf: /etc/app.conf\n"))
 	f.Add([]byte("services:\n  a:\n    image: x\n    ports: ['1:2-3', '$$${X}']\n"))
 	f.Add([]byte("services:\n  a: &a\n    image: x\n  b: *a\n"))
+	f.Add([]byte("services:\n  a:\n    image: x:${X:-1}\n    read_only: ${X}\n    ports: ['${X}:80']\n    user: ${c:?set c}\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := filepath.Join(t.TempDir(), "fuzz", "tmpl")
@@ -67,5 +68,8 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 		_ = Digest(res.Template)
+		if res.Template.Compose != "" {
+			_, _ = Resolve(res.Template, []spec.Variable{{Name: "X", Value: "1"}, {Name: "c", Value: "true"}})
+		}
 	})
 }

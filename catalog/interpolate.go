@@ -1,13 +1,13 @@
 package catalog
 
 import (
-	"bytes"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/template"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/devarch/devarch-controller/spec"
 )
 
 // unescapeDollars is the substitution compose-go applies to every string
@@ -28,66 +28,43 @@ func unescapeDollars(s string, _ template.Mapping) (string, error) {
 	return b.String(), nil
 }
 
-var escapedGroup = template.DefaultPattern.SubexpIndex("escaped")
-
-// variableRefs returns the compose variable references in s that are not
-// escaped with "$$", as written ("$c", "${FOO}", "${FOO:-x}").
-func variableRefs(s string) []string {
-	var refs []string
-	for _, m := range template.DefaultPattern.FindAllStringSubmatchIndex(s, -1) {
-		if m[2*escapedGroup] >= 0 {
-			continue
-		}
-		refs = append(refs, s[m[0]:m[1]])
-	}
-	return refs
-}
-
-// variableWarnings reports every unescaped variable reference in the file.
-// Compose would substitute them from the shell and .env; the controller keeps
-// them literally. It is diagnostics only: a document it cannot read yields
-// no warnings (compose-go has already accepted the file).
-func variableWarnings(file string, content []byte) []Warning {
+// variableWarnings reports every scalar of the file that references
+// variables: each stack that uses the template resolves them from its own
+// variables (Resolve). removed are the typed keys the catalog copy leaves
+// unset.
+func variableWarnings(file string, refs []reference, removed []string) []Warning {
 	var out []Warning
-	dec := yaml.NewDecoder(bytes.NewReader(content))
-	for {
-		var doc yaml.Node
-		if err := dec.Decode(&doc); err != nil {
-			return out // io.EOF, or a document compose-go read differently
+	for _, r := range refs {
+		names := r.names()
+		for i, n := range names {
+			names[i] = "${" + n + "}"
 		}
-		walkScalars(&doc, "", func(key, value string) {
-			refs := slices.Compact(slices.Sorted(slices.Values(variableRefs(value))))
-			if len(refs) == 0 {
-				return
-			}
-			out = append(out, Warning{File: file, Key: key, Message: fmt.Sprintf(
-				"%s kept literally because the controller does not interpolate compose variables; write $$ for a literal $ to silence this warning, or write the value itself",
-				strings.Join(refs, ", ")+map[bool]string{true: " is", false: " are"}[len(refs) == 1])})
-		})
+		msg := fmt.Sprintf("%s %s resolved from the variables of each stack that uses the template (the variables: section of the stack file), as compose resolves it from the environment; write $$ for a literal $",
+			strings.Join(names, ", "), map[bool]string{true: "is", false: "are"}[len(names) == 1])
+		if slices.Contains(removed, r.path) {
+			msg += "; the catalog's copy of the template leaves this key unset, the value comes from the stack"
+		}
+		out = append(out, Warning{File: file, Key: r.path, Message: msg})
 	}
+	return out
 }
 
-// walkScalars calls fn with the path and value of every scalar value under
-// n. Aliases are not followed: their anchors are visited where defined.
-func walkScalars(n *yaml.Node, path string, fn func(key, value string)) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			walkScalars(c, path, fn)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			if path != "" {
-				k = path + "." + k
-			}
-			walkScalars(n.Content[i+1], k, fn)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			walkScalars(c, fmt.Sprintf("%s[%d]", path, i), fn)
-		}
-	case yaml.ScalarNode:
-		fn(path, n.Value)
+// withoutReferenced drops the problems at keys that reference variables
+// in the catalog copy of a template: there they hold the references, and
+// each stack's resolution checks the values it substitutes.
+func (m *mapper) withoutReferenced(problems []spec.Problem) []spec.Problem {
+	if m.resolving || len(m.references) == 0 {
+		return problems
 	}
+	return slices.DeleteFunc(problems, func(p spec.Problem) bool {
+		return slices.ContainsFunc(m.references, func(r reference) bool {
+			return nestedPath(p.Field, r.path) || nestedPath(r.path, p.Field)
+		})
+	})
+}
+
+// nestedPath reports whether path is prefix or lies under it.
+func nestedPath(path, prefix string) bool {
+	rest, ok := strings.CutPrefix(path, prefix)
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '[')
 }

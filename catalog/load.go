@@ -47,13 +47,25 @@ func loadFile(path string) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("read file: %w", err)
 	}
-	svc, project, err := loadService(abs, content)
+	// A file that references variables is kept whole for the stacks to
+	// resolve (Resolve); its catalog copy leaves typed keys that hold a
+	// reference unset.
+	var compose string
+	loaded, removed := content, []string(nil)
+	refs := references(content)
+	if len(refs) > 0 {
+		compose = string(content)
+		if loaded, removed, err = catalogCopy(content, typeCasts()); err != nil {
+			return Result{}, err
+		}
+	}
+	svc, project, err := loadService(abs, loaded)
 	if err != nil {
 		return Result{}, err
 	}
 	dir := filepath.Dir(abs)
-	m := &mapper{file: path, service: svc.Name}
-	m.warnings = append(m.warnings, variableWarnings(path, content)...)
+	m := &mapper{file: path, service: svc.Name, references: refs}
+	m.warnings = append(m.warnings, variableWarnings(path, refs, removed)...)
 	s := m.serviceSpec(svc, dir)
 	m.files(&s, svc, project, dir)
 	if err := m.err(); err != nil {
@@ -65,9 +77,10 @@ func loadFile(path string) (Result, error) {
 			Category:   filepath.Base(filepath.Dir(dir)),
 			SourcePath: path,
 			Spec:       s,
+			Compose:    compose,
 		},
 		Warnings: m.warnings,
-		Keys:     setKeys(svc),
+		Keys:     withRemovedKeys(setKeys(svc), svc.Name, removed),
 	}, nil
 }
 
@@ -78,13 +91,13 @@ func loadFile(path string) (Result, error) {
 // placeholder services are declared for those dependencies, and only then
 // is the model bound to a project (which runs the consistency check); the
 // placeholders are dropped afterwards.
-func loadService(abs string, content []byte) (types.ServiceConfig, *types.Project, error) {
+func loadService(abs string, content []byte, extra ...func(*loader.Options)) (types.ServiceConfig, *types.Project, error) {
 	details := types.ConfigDetails{
 		WorkingDir:  filepath.Dir(abs),
 		ConfigFiles: []types.ConfigFile{{Filename: abs, Content: content}},
 		Environment: types.Mapping{},
 	}
-	opts := loaderOptions(projectName(filepath.Dir(abs)))
+	opts := append(loaderOptions(projectName(filepath.Dir(abs))), extra...)
 	ctx := context.Background()
 	model, err := loader.LoadModelWithContext(ctx, details, opts...)
 	if err != nil {
@@ -112,8 +125,8 @@ func loadService(abs string, content []byte) (types.ServiceConfig, *types.Projec
 
 // loaderOptions configures compose-go: no environment (neither the
 // process's nor a .env file), no variable interpolation beyond "$$"
-// unescaping, paths kept as written, every profile enabled, schema
-// validation on.
+// unescaping (Resolve adds the stack's variables), paths kept as written,
+// every profile enabled, schema validation on.
 func loaderOptions(name string) []func(*loader.Options) {
 	return []func(*loader.Options){func(o *loader.Options) {
 		o.SetProjectName(name, true)

@@ -18,6 +18,13 @@ type mapper struct {
 	service  string
 	warnings []Warning
 	problems []spec.Problem
+	// references are the file's variable references, for its catalog
+	// copy: problems at their keys are left to Resolve (see err).
+	references []reference
+	// resolving is set by Resolve: config files are storedConfigs, read
+	// at catalog import.
+	resolving     bool
+	storedConfigs []spec.ConfigFile
 }
 
 func (m *mapper) key(sub string) string {
@@ -42,6 +49,7 @@ func (m *mapper) fail(sub, format string, args ...any) {
 
 // err returns every problem found, or nil.
 func (m *mapper) err() error {
+	m.problems = m.withoutReferenced(m.problems)
 	if len(m.problems) == 0 {
 		return nil
 	}

@@ -61,3 +61,17 @@ func TestEngineChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestInstanceProblemCannotBeApplied: an instance whose desired state
+// could not be built (its template needs a variable the stack lacks) is
+// "cannot be applied" with the reason, and its container is left alone.
+func TestInstanceProblemCannotBeApplied(t *testing.T) {
+	s := shopStack()
+	obs := observedFor(s)
+	s.Instances[0].Problem = "its template cannot be resolved with the stack's variables: HOST_NAME is required"
+	p := mustCompute(s, obs)
+	if len(p.Changes) != 1 || p.Changes[0].Instance != "db" || p.Changes[0].Action != ActionModify ||
+		!strings.Contains(p.Changes[0].Reason, "cannot be applied: instance \"db\": its template cannot be resolved") {
+		t.Fatalf("changes: %+v", p.Changes)
+	}
+}

@@ -102,6 +102,9 @@ func (t *textWriter) change(c Change) {
 		if f.From != "" {
 			meta += ", " + f.From
 		}
+		if len(f.Variables) > 0 {
+			meta += ", variable " + strings.Join(f.Variables, ", ")
+		}
 		if f.Reason != "" {
 			meta += "; " + f.Reason
 		}

@@ -239,6 +239,9 @@ func keepEnabled(refs []string, instance, key string, enabled map[string]bool, w
 // CheckService returns why an enabled instance's compose service cannot be
 // built, or nil: what Service refuses.
 func CheckService(inst spec.Instance) error {
+	if inst.Problem != "" {
+		return fmt.Errorf("instance %q: %s", inst.Name, inst.Problem)
+	}
 	if inst.Effective.Image.Value == "" {
 		return fmt.Errorf("instance %q has no image: its template %q defines none (it may only have a build section, which the controller cannot build); set an image on the instance", inst.Name, inst.TemplateName())
 	}

@@ -38,6 +38,9 @@ type Effective struct {
 	// shows or compares them.
 	Options      Options       `json:"-"`
 	OptionFields []OptionField `json:"options"`
+	// Variables name the fields whose template value came from the
+	// stack's variables (set by the state read path, not by Merge).
+	Variables []VariableUse `json:"variables,omitempty"`
 }
 
 // Merge computes the effective spec of an instance from its template (nil

@@ -29,11 +29,17 @@ func IsSecretName(name string) bool {
 	return false
 }
 
-// SecretValues returns the values of every secret env var of the stack's
-// instances that are at least MinScrubLength bytes long (shorter values
-// are not scrubbed, as they would mangle ordinary text).
+// SecretValues returns the values of the stack's secret variables and of
+// every secret env var of the stack's instances that are at least
+// MinScrubLength bytes long (shorter values are not scrubbed, as they would
+// mangle ordinary text).
 func (s Stack) SecretValues() []string {
 	var out []string
+	for _, v := range s.Variables {
+		if v.IsSecret() && len(v.Value) >= MinScrubLength {
+			out = append(out, v.Value)
+		}
+	}
 	for _, inst := range s.Instances {
 		for _, v := range inst.Effective.Env {
 			if v.IsSecret() && len(v.Value) >= MinScrubLength {

@@ -208,6 +208,10 @@ type Template struct {
 	Category   string      `json:"category,omitempty"`
 	SourcePath string      `json:"source_path,omitempty"`
 	Spec       ServiceSpec `json:"spec"`
+	// Compose is the template's compose file as written, kept only when
+	// it references compose variables: each stack resolves it with its
+	// own variables (Spec then shows the references unresolved).
+	Compose string `json:"compose,omitempty"`
 }
 
 // Overrides is what an instance changes relative to its template. Every
@@ -248,6 +252,9 @@ type Stack struct {
 	Enabled     bool       `json:"enabled"`
 	Wires       []Wire     `json:"wires,omitempty"`
 	Instances   []Instance `json:"instances"`
+	// Variables resolve the compose variable references of the
+	// instances' templates (see Template.Compose).
+	Variables []Variable `json:"variables,omitempty"`
 }
 
 // Network returns the Docker network the stack's containers join.
@@ -268,6 +275,10 @@ type Instance struct {
 	Template  *Template `json:"template,omitempty"`
 	Overrides Overrides `json:"overrides"`
 	Effective Effective `json:"effective"`
+	// Problem says why the instance's desired state cannot be built
+	// (its template needs a variable the stack does not give); "" when
+	// it can. Plans show such an instance as "cannot be applied".
+	Problem string `json:"problem,omitempty"`
 }
 
 // TemplateName returns the instance's template name, or "" without one.

@@ -24,9 +24,11 @@ var (
 type builder struct {
 	secrets SecretLookup
 	// dir anchors the paths of env files, secrets and configs; top holds
-	// the top-level secrets, configs and volumes (see files.go).
-	dir string
-	top map[string]any
+	// the top-level secrets, configs and volumes (see files.go); vars are
+	// the variables: section, where environment: sources are looked up.
+	dir  string
+	top  map[string]any
+	vars map[string]*envValue
 
 	problems []spec.Problem
 	warnings []string
@@ -55,7 +57,7 @@ func (b *builder) stack(doc *document) spec.Stack {
 	if s.NetworkName != "" && (!networkName.MatchString(s.NetworkName) || len(s.NetworkName) > 255) {
 		b.fail("stack.network_name", "network name %q is invalid; use letters, digits, '_', '.' and '-', starting with a letter or digit", s.NetworkName)
 	}
-	b.top = topLevel(doc)
+	b.top, b.vars = topLevel(doc), doc.Variables
 	names := slices.Sorted(maps.Keys(doc.Instances))
 	known := make(map[string]bool, len(names))
 	for _, n := range names {
@@ -66,6 +68,7 @@ func (b *builder) stack(doc *document) spec.Stack {
 		s.Instances = append(s.Instances, b.instance(n, doc.Instances[n], known, s.Network()))
 	}
 	s.Wires = nilIfEmpty(b.wires(doc.Wires, known))
+	s.Variables = b.variables(doc.Variables)
 	return s
 }
 

@@ -16,6 +16,9 @@ type document struct {
 	Stack     stackDoc                `yaml:"stack"`
 	Instances map[string]*instanceDoc `yaml:"instances"`
 	Wires     []wireDoc               `yaml:"wires"`
+	// Variables give the compose variables the instances' templates
+	// reference (${NAME}); values may hold ${SECRET:NAME} references.
+	Variables map[string]*envValue `yaml:"variables"`
 	// Secrets, Configs and Volumes are compose's top-level declarations.
 	Secrets map[string]any `yaml:"secrets"`
 	Configs map[string]any `yaml:"configs"`

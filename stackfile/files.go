@@ -116,10 +116,7 @@ func (b *builder) files(prefix string, d *instanceDoc, o *spec.Overrides) {
 	for _, v := range o.Env {
 		env[v.Key] = v.Value
 	}
-	lookup := b.secrets
-	if lookup == nil {
-		lookup = func(string) (string, bool) { return "", false }
-	}
+	lookup := b.fileSource
 	f, problems := catalog.ModelFiles(prefix, service, b.top, catalog.FileSources{
 		Dir: b.dir, Secret: lookup, SecretEnvFiles: secretFiles, Environment: env,
 	})
@@ -153,4 +150,31 @@ func topLevel(doc *document) map[string]any {
 		}
 	}
 	return top
+}
+
+// fileSource looks up the value of a secret or config declared with
+// environment: NAME, as compose reads it from the project's environment:
+// the stack's variables: first (their ${SECRET:...} references resolved),
+// then the stack's secrets (the secrets file or the environment of stack
+// import).
+func (b *builder) fileSource(name string) (string, bool) {
+	if v, ok := b.vars[name]; ok && v != nil {
+		ok := true
+		resolved := secretRef.ReplaceAllStringFunc(string(*v), func(ref string) string {
+			var found bool
+			var value string
+			if b.secrets != nil {
+				value, found = b.secrets(secretRef.FindStringSubmatch(ref)[1])
+			}
+			ok = ok && found
+			return value
+		})
+		if ok {
+			return resolved, true
+		}
+	}
+	if b.secrets == nil {
+		return "", false
+	}
+	return b.secrets(name)
 }

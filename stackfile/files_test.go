@@ -39,6 +39,7 @@ secrets:
   - {source: api_key, target: key, uid: "1000", mode: 0400}
 configs:
   - {source: app_conf, target: /etc/app.conf}
+  - var_conf
 volumes:
   - {source: data, target: /data}
 `
@@ -50,6 +51,10 @@ volumes:
 configs:
   app_conf:
     content: "listen = 80"
+  var_conf:
+    environment: CONF_TEXT
+variables:
+  CONF_TEXT: from-variable
 volumes:
   data:
     driver_opts: {type: tmpfs, device: tmpfs}
@@ -86,7 +91,8 @@ volumes:
 	if !reflect.DeepEqual(o.Secrets, wantSecrets) {
 		t.Errorf("secrets = %+v\nwant %+v", o.Secrets, wantSecrets)
 	}
-	if want := []spec.FileMount{{Name: "app_conf", Target: "/etc/app.conf", Content: "listen = 80", From: "content"}}; !reflect.DeepEqual(o.Configs, want) {
+	if want := []spec.FileMount{{Name: "app_conf", Target: "/etc/app.conf", Content: "listen = 80", From: "content"},
+		{Name: "var_conf", Target: "/var_conf", Content: "from-variable", From: "environment CONF_TEXT"}}; !reflect.DeepEqual(o.Configs, want) {
 		t.Errorf("configs = %+v", o.Configs)
 	}
 	wantVols := []spec.VolumeDef{

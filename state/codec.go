@@ -87,3 +87,21 @@ func sortedCopy[T any](s []T, cmpFn func(a, b T) int) []T {
 	slices.SortStableFunc(c, cmpFn)
 	return c
 }
+
+// encodeVariables stores a stack's variables sorted by name; none as [].
+func encodeVariables(v []spec.Variable) ([]byte, error) {
+	c := sortedCopy(v, func(a, b spec.Variable) int { return cmp.Compare(a.Name, b.Name) })
+	if c == nil {
+		c = []spec.Variable{}
+	}
+	return encodeJSON("variables", c)
+}
+
+// decodeVariables reads [] as nil.
+func decodeVariables(b []byte) ([]spec.Variable, error) {
+	v, err := decodeJSON[[]spec.Variable]("variables", b)
+	if err != nil || len(v) == 0 {
+		return nil, err
+	}
+	return v, nil
+}

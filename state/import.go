@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -48,8 +49,13 @@ func (r ImportResult) Changed() bool {
 //   - the effective specs are merged and the stack validated with
 //     spec.Stack.Validate before any write; problems come back as the
 //     *spec.ValidationError;
-//   - the stack is created, or its description, network, enabled flag and
-//     wires are replaced; instances are matched by name, created or
+//   - templates that reference compose variables are resolved with the
+//     stack's Variables (catalog.Resolve): a required variable that is
+//     missing, or a value compose refuses, is a problem of the instance's
+//     template, and references to variables that are neither given nor
+//     defaulted are warnings (compose substitutes "");
+//   - the stack is created, or its description, network, enabled flag,
+//     wires and variables are replaced; instances are matched by name, created or
 //     replaced (template, overrides, enabled); live instances of the stack
 //     that s does not list are soft-deleted.
 //
@@ -71,16 +77,20 @@ func (s *Store) CreateStack(ctx context.Context, st spec.Stack) (ImportResult, e
 func (s *Store) importStack(ctx context.Context, st spec.Stack, createOnly bool) (ImportResult, error) {
 	var res ImportResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, merged, err := prepareImport(ctx, tx, st)
+		rows, merged, warnings, err := prepareImport(ctx, tx, s.resolved, st)
 		if err != nil {
 			return err
 		}
-		res.Warnings = weakSecretWarnings(merged, "")
+		res.Warnings = append(warnings, weakSecretWarnings(merged, "")...)
 		wires, err := encodeWires(st.Wires)
 		if err != nil {
 			return err
 		}
-		res.StackID, res.StackAction, err = upsertStackRow(ctx, tx, st, wires, createOnly)
+		vars, err := encodeVariables(st.Variables)
+		if err != nil {
+			return err
+		}
+		res.StackID, res.StackAction, err = upsertStackRow(ctx, tx, st, stackColumns{wires: wires, variables: vars}, createOnly)
 		if err != nil {
 			return err
 		}
@@ -110,13 +120,16 @@ type instanceInput struct {
 }
 
 // prepareImport resolves the templates the instances name, validates the
-// merged stack and encodes each instance's row. It returns the rows and the
-// merged stack.
-func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInput, spec.Stack, error) {
+// merged stack and encodes each instance's row. It returns the rows, the
+// merged stack and the warnings of the templates' variable references
+// (catalog.Resolve): a template that does not resolve with the stack's
+// variables is a problem.
+func prepareImport(ctx context.Context, tx pgx.Tx, rc *resolveCache, st spec.Stack) ([]instanceInput, spec.Stack, []string, error) {
 	templates, problems, err := resolveTemplates(ctx, tx, st)
 	if err != nil {
-		return nil, spec.Stack{}, err
+		return nil, spec.Stack{}, nil, err
 	}
+	var warnings, unresolved []string
 	merged := st
 	merged.Instances = make([]spec.Instance, len(st.Instances))
 	out := make([]instanceInput, len(st.Instances))
@@ -128,24 +141,36 @@ func prepareImport(ctx context.Context, tx pgx.Tx, st spec.Stack) ([]instanceInp
 			inst.Template = t
 			in.templateID = &t.ID
 		}
-		inst.Effective = effective(inst)
+		inst, ws, err := rc.resolveInstance(inst, st.Variables)
+		if err != nil {
+			problems = append(problems, spec.Problem{Field: "instances." + inst.Name + ".template", Message: err.Error()})
+			inst.Effective = effective(inst) // unresolved: its own problems are not reported
+			unresolved = append(unresolved, "instances."+inst.Name+".")
+		}
+		for _, w := range ws {
+			warnings = append(warnings, "instances."+inst.Name+": template file "+w.String())
+		}
 		merged.Instances[i] = inst
 		if in.overrides, err = encodeOverrides(inst.Overrides); err != nil {
-			return nil, spec.Stack{}, fmt.Errorf("instance %q: %w", inst.Name, err)
+			return nil, spec.Stack{}, nil, fmt.Errorf("instance %q: %w", inst.Name, err)
 		}
 		out[i] = in
 	}
 	if err := merged.Validate(); err != nil {
 		var ve *spec.ValidationError
 		if !errors.As(err, &ve) {
-			return nil, spec.Stack{}, err
+			return nil, spec.Stack{}, nil, err
 		}
-		problems = append(problems, ve.Problems...)
+		for _, p := range ve.Problems {
+			if !slices.ContainsFunc(unresolved, func(prefix string) bool { return strings.HasPrefix(p.Field, prefix) }) {
+				problems = append(problems, p)
+			}
+		}
 	}
 	if len(problems) > 0 {
-		return nil, spec.Stack{}, &spec.ValidationError{Problems: problems}
+		return nil, spec.Stack{}, nil, &spec.ValidationError{Problems: problems}
 	}
-	return out, merged, nil
+	return out, merged, warnings, nil
 }
 
 // weakSecretWarnings returns the warnings of the stack's weak secrets, of
@@ -196,9 +221,12 @@ func resolveTemplates(ctx context.Context, tx pgx.Tx, st spec.Stack) (map[string
 	return templates, problems, nil
 }
 
+// stackColumns are a stack row's encoded JSON columns.
+type stackColumns struct{ wires, variables []byte }
+
 // upsertStackRow creates the live stack named st.Name or updates it when
 // its content differs, and locks the row for the rest of the transaction.
-func upsertStackRow(ctx context.Context, tx pgx.Tx, st spec.Stack, wires []byte, createOnly bool) (int64, string, error) {
+func upsertStackRow(ctx context.Context, tx pgx.Tx, st spec.Stack, cols stackColumns, createOnly bool) (int64, string, error) {
 	// Two rounds at most: when a concurrent import creates the same name,
 	// our insert waits for it, does nothing, and the second round finds it.
 	for range 2 {
@@ -206,11 +234,11 @@ func upsertStackRow(ctx context.Context, tx pgx.Tx, st spec.Stack, wires []byte,
 		err := tx.QueryRow(ctx, `SELECT id FROM stacks WHERE name = $1 AND deleted_at IS NULL FOR UPDATE`, st.Name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = tx.QueryRow(ctx, `
-				INSERT INTO stacks (name, description, network_name, enabled, wires)
-				VALUES ($1, $2, $3, $4, $5)
+				INSERT INTO stacks (name, description, network_name, enabled, wires, variables)
+				VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (name) WHERE deleted_at IS NULL DO NOTHING
 				RETURNING id`,
-				st.Name, st.Description, st.NetworkName, st.Enabled, wires).Scan(&id)
+				st.Name, st.Description, st.NetworkName, st.Enabled, cols.wires, cols.variables).Scan(&id)
 			if errors.Is(err, pgx.ErrNoRows) {
 				continue
 			}
@@ -226,10 +254,10 @@ func upsertStackRow(ctx context.Context, tx pgx.Tx, st spec.Stack, wires []byte,
 			return 0, "", fmt.Errorf("stack %q %w; import it to replace its definition, or choose another name", st.Name, ErrExists)
 		}
 		tag, err := tx.Exec(ctx, `
-			UPDATE stacks SET description = $2, network_name = $3, enabled = $4, wires = $5
+			UPDATE stacks SET description = $2, network_name = $3, enabled = $4, wires = $5, variables = $6
 			WHERE id = $1
-			  AND (description, network_name, enabled, wires) IS DISTINCT FROM ($2::text, $3::text, $4::boolean, $5::jsonb)`,
-			id, st.Description, st.NetworkName, st.Enabled, wires)
+			  AND (description, network_name, enabled, wires, variables) IS DISTINCT FROM ($2::text, $3::text, $4::boolean, $5::jsonb, $6::jsonb)`,
+			id, st.Description, st.NetworkName, st.Enabled, cols.wires, cols.variables)
 		if err != nil {
 			return 0, "", fmt.Errorf("update stack: %w", err)
 		}

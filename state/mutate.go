@@ -125,7 +125,7 @@ type instanceChange struct {
 // under it, say) do not block an unrelated edit.
 func (s *Store) changeInstance(ctx context.Context, stack, instance string, c instanceChange) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		list, err := loadStacks(ctx, tx, stackFilter{where: "name = $1", args: []any{stack}, forUpdate: true})
+		list, err := loadStacks(ctx, tx, s.resolved, stackFilter{where: "name = $1", args: []any{stack}, forUpdate: true})
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,9 @@ func (s *Store) changeInstance(ctx context.Context, stack, instance string, c in
 		id := st.Instances[i].ID
 		c.apply(&st, i)
 		if j := slices.IndexFunc(st.Instances, func(inst spec.Instance) bool { return inst.ID == id }); j >= 0 {
-			st.Instances[j].Effective = effective(st.Instances[j])
+			if st.Instances[j], _, err = s.resolved.resolveInstance(st.Instances[j], st.Variables); err != nil {
+				return &spec.ValidationError{Problems: []spec.Problem{{Field: "instances." + instance + ".template", Message: err.Error()}}}
+			}
 		}
 		if err := newProblems(before, st.Validate()); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devarch/devarch-controller/catalog"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -21,7 +22,7 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 	var out []spec.Stack
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = loadStacks(ctx, tx, stackFilter{})
+		out, err = loadStacks(ctx, tx, s.resolved, stackFilter{})
 		return err
 	})
 	if err != nil {
@@ -48,7 +49,7 @@ func (s *Store) oneStack(ctx context.Context, f stackFilter, notFound func() err
 	var list []spec.Stack
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
-		list, err = loadStacks(ctx, tx, f)
+		list, err = loadStacks(ctx, tx, s.resolved, f)
 		return err
 	})
 	if err != nil {
@@ -76,8 +77,8 @@ type stackFilter struct {
 
 // loadStacks reads live stacks matching f with their live instances, the
 // templates they use, and their effective specs, in three queries.
-func loadStacks(ctx context.Context, q querier, f stackFilter) ([]spec.Stack, error) {
-	sql := `SELECT id, name, description, network_name, enabled, wires FROM stacks WHERE deleted_at IS NULL`
+func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter) ([]spec.Stack, error) {
+	sql := `SELECT id, name, description, network_name, enabled, wires, variables FROM stacks WHERE deleted_at IS NULL`
 	if f.where != "" {
 		sql += ` AND ` + f.where
 	}
@@ -128,8 +129,18 @@ func loadStacks(ctx context.Context, q querier, f stackFilter) ([]spec.Stack, er
 			c := *t
 			inst.Template = &c
 		}
-		inst.Effective = effective(inst)
 		st := &stacks[index[r.stackID]]
+		resolved, _, err := rc.resolveInstance(inst, st.Variables)
+		if err != nil {
+			// One stack whose template now needs a variable it does not
+			// give must not hide every other stack: the instance keeps
+			// the catalog's copy of its template, and its plan says why
+			// it cannot be applied.
+			resolved = inst
+			resolved.Effective = effective(inst)
+			resolved.Problem = fmt.Sprintf("its template cannot be resolved with the stack's variables: %v", err)
+		}
+		inst = resolved
 		st.Instances = append(st.Instances, inst)
 	}
 	return stacks, nil
@@ -143,14 +154,44 @@ func effective(inst spec.Instance) spec.Effective {
 	return spec.Merge(&inst.Template.Spec, inst.Overrides)
 }
 
+// resolveInstance returns inst with its effective spec. A template that
+// references compose variables is first resolved with the stack's
+// variables (catalog.Resolve) into the instance's own copy of the
+// template, so that everything downstream (merge, staleness token,
+// record) sees the values; the fields whose value came from variables are
+// listed in Effective.Variables. The warnings name references to variables
+// that are neither given nor defaulted.
+func (c *resolveCache) resolveInstance(inst spec.Instance, vars []spec.Variable) (spec.Instance, []catalog.Warning, error) {
+	if inst.Template == nil || inst.Template.Compose == "" {
+		inst.Effective = effective(inst)
+		return inst, nil, nil
+	}
+	res, err := c.resolve(*inst.Template, vars)
+	if err != nil {
+		return inst, nil, err
+	}
+	t := *inst.Template
+	t.Spec = res.Spec
+	inst.Template = &t
+	inst.Effective = effective(inst)
+	inst.Effective.Variables = res.Uses
+	return inst, res.Warnings, nil
+}
+
 func scanStack(row pgx.CollectableRow) (spec.Stack, error) {
 	var (
 		st    spec.Stack
 		wires []byte
+		vars  []byte
 	)
-	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires); err != nil {
+	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars); err != nil {
 		return st, err
 	}
+	v, err := decodeVariables(vars)
+	if err != nil {
+		return st, fmt.Errorf("stack %q: %w", st.Name, err)
+	}
+	st.Variables = v
 	w, err := decodeWires(wires)
 	if err != nil {
 		return st, fmt.Errorf("stack %q: %w", st.Name, err)

@@ -15,6 +15,8 @@ import (
 type Store struct {
 	pool *pgxpool.Pool
 	log  *zap.Logger
+	// resolved caches templates resolved with stacks' variables.
+	resolved *resolveCache
 }
 
 // Option adjusts Open.
@@ -76,7 +78,7 @@ func Open(ctx context.Context, databaseURL, appName string, opts ...Option) (*St
 	if err != nil {
 		return nil, fmt.Errorf("create connection pool: %w", err)
 	}
-	s := &Store{pool: pool, log: o.log.With(zap.String("component", "state"))}
+	s := &Store{pool: pool, log: o.log.With(zap.String("component", "state")), resolved: newResolveCache()}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err

@@ -28,7 +28,7 @@ type TemplateOutcome struct {
 // template's content hash (catalog.Digest): when the stored digest equals
 // it, nothing is written at all (updated_at and NOTIFY stay quiet) and the
 // outcome is ActionUnchanged. Otherwise the row is inserted or its category,
-// source path, spec and digest are replaced. Instances that use the template
+// source path, spec, compose file and digest are replaced. Instances that use the template
 // see the new spec on their next read.
 func (s *Store) UpsertTemplate(ctx context.Context, t spec.Template, digest string) (TemplateOutcome, error) {
 	switch {
@@ -64,11 +64,11 @@ func (s *Store) upsertTemplateOnce(ctx context.Context, t spec.Template, body []
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		err = s.pool.QueryRow(ctx, `
-			INSERT INTO templates (name, category, source_path, spec, digest)
-			VALUES ($1, $2, $3, $4, $5)
+			INSERT INTO templates (name, category, source_path, spec, digest, compose)
+			VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (name) DO NOTHING
 			RETURNING id`,
-			t.Name, t.Category, t.SourcePath, body, digest).Scan(&id)
+			t.Name, t.Category, t.SourcePath, body, digest, t.Compose).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return TemplateOutcome{}, false, nil
 		}
@@ -82,9 +82,9 @@ func (s *Store) upsertTemplateOnce(ctx context.Context, t spec.Template, body []
 		return TemplateOutcome{ID: id, Action: ActionUnchanged}, true, nil
 	}
 	tag, err := s.pool.Exec(ctx, `
-		UPDATE templates SET category = $2, source_path = $3, spec = $4, digest = $5
+		UPDATE templates SET category = $2, source_path = $3, spec = $4, digest = $5, compose = $6
 		WHERE id = $1 AND digest <> $5`,
-		id, t.Category, t.SourcePath, body, digest)
+		id, t.Category, t.SourcePath, body, digest, t.Compose)
 	if err != nil {
 		return TemplateOutcome{}, false, fmt.Errorf("update row: %w", err)
 	}
@@ -95,7 +95,7 @@ func (s *Store) upsertTemplateOnce(ctx context.Context, t spec.Template, body []
 	return TemplateOutcome{ID: id, Action: ActionUpdated}, true, nil
 }
 
-const templateColumns = `id, name, category, source_path, spec`
+const templateColumns = `id, name, category, source_path, spec, compose`
 
 // Templates returns the whole catalog, sorted by name.
 func (s *Store) Templates(ctx context.Context) ([]spec.Template, error) {
@@ -167,7 +167,7 @@ func scanTemplate(row pgx.CollectableRow) (spec.Template, error) {
 		t    spec.Template
 		body []byte
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Category, &t.SourcePath, &body); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Category, &t.SourcePath, &body, &t.Compose); err != nil {
 		return t, err
 	}
 	sp, err := decodeSpec(body)

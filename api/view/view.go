@@ -27,6 +27,9 @@ type Stack struct {
 	Enabled     bool        `json:"enabled"`
 	Wires       []spec.Wire `json:"wires"`
 	Instances   []Instance  `json:"instances"`
+	// Variables are the stack's compose variables, secret values
+	// replaced by spec.RedactedValue.
+	Variables []spec.Variable `json:"variables"`
 }
 
 // Instance is one instance as shown to users.
@@ -45,7 +48,12 @@ type Instance struct {
 func Redact(s spec.Stack) Stack {
 	sc := s.Scrubber()
 	v := Stack{ID: s.ID, Name: s.Name, Description: sc.Scrub(s.Description), Network: s.Network(),
-		Enabled: s.Enabled, Wires: append([]spec.Wire{}, s.Wires...), Instances: []Instance{}}
+		Enabled: s.Enabled, Wires: append([]spec.Wire{}, s.Wires...), Instances: []Instance{}, Variables: s.RedactedVariables()}
+	for i, variable := range v.Variables {
+		if !variable.Secret {
+			v.Variables[i].Value = sc.Scrub(variable.Value)
+		}
+	}
 	for _, inst := range s.Instances {
 		v.Instances = append(v.Instances, Instance{
 			ID: inst.ID, Name: inst.Name, Enabled: inst.Enabled, Template: inst.TemplateName(),
@@ -68,6 +76,7 @@ func scrubbed(e spec.Effective, sc spec.Scrubber) spec.Effective {
 	e.Command.Value = scrubAll(e.Command.Value, sc)
 	e.Entrypoint.Value = scrubAll(e.Entrypoint.Value, sc)
 	e.WorkingDir.Value = sc.Scrub(e.WorkingDir.Value)
+	e.User.Value = sc.Scrub(e.User.Value)
 	e.Labels = slices.Clone(e.Labels)
 	for i := range e.Labels {
 		e.Labels[i].Value = sc.Scrub(e.Labels[i].Value)

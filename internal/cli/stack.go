@@ -44,7 +44,9 @@ func newStackImportCommand(app *App) *cobra.Command {
 			"changes nothing. ${SECRET:NAME} values come from the secrets file (--secrets-file) first,\n" +
 			"then from the environment variable NAME. A weak secret (empty, shorter than 8 characters,\n" +
 			"a template's default value, or part of a name the controller generates) is imported with\n" +
-			"a warning that says why.",
+			"a warning that says why. The file's variables: section gives the values of the compose\n" +
+			"variables (${VAR}, ${VAR:-default}...) its templates reference; a required one that is missing\n" +
+			"fails the import, an unset ${VAR} is empty with a warning.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := app.Config()
