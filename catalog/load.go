@@ -67,7 +67,7 @@ func loadFile(path string) (Result, error) {
 	m := &mapper{file: path, service: svc.Name, references: refs}
 	m.warnings = append(m.warnings, variableWarnings(path, refs, removed)...)
 	s := m.serviceSpec(svc, dir)
-	m.topLevelVolumes(project)
+	m.files(&s, svc, project, dir)
 	if err := m.err(); err != nil {
 		return Result{}, err
 	}

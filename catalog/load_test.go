@@ -145,10 +145,11 @@ func TestLoadFileMapping(t *testing.T) {
 					{Type: "bind", Source: "~/dotfiles", Target: "/root/dotfiles"},
 					{Type: "tmpfs", Target: "/scratch"},
 				},
+				VolumeDefs: []spec.VolumeDef{{Key: "app_data", Driver: "local", DriverOpts: map[string]string{"type": "none"}, Labels: map[string]string{"com.example": "x"}}},
 			},
 			wantWarnings: []string{
 				"services.app.volumes[0]", "services.app.volumes[1]", "services.app.volumes[2]",
-				"services.app.volumes[3]", "volumes.app_data",
+				"services.app.volumes[3]",
 			},
 		},
 		{
@@ -234,7 +235,7 @@ func TestLoadFileMapping(t *testing.T) {
 			}},
 			wantWarnings: []string{
 				"services.app.networks.backend", "services.app.x-other",
-				"services.app.env_file", "services.app.profiles", "services.app.secrets",
+				"services.app.profiles",
 			},
 		},
 		{

@@ -207,18 +207,18 @@ func TestOptionsRefusedOrIgnored(t *testing.T) {
 
 func TestSummary(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, "a", "one", "compose.yml"), "services:\n  one:\n    image: x\n    hostname: h\n    env_file: .env\n")
+	writeFile(t, filepath.Join(root, "a", "one", "compose.yml"), "services:\n  one:\n    image: x\n    hostname: h\n    profiles: [debug]\n")
 	writeFile(t, filepath.Join(root, "a", "two", "compose.yml"), "services:\n  two:\n    image: x\n    hostname: h\n    scale: 3\n")
 	writeFile(t, filepath.Join(root, "a", "three", "compose.yml"), "services:\n  three:\n    image: x\n    read_only: true\n")
 	s := Summarize(LoadPaths(root))
 	if s.Files != 3 || s.Services != 2 || s.Failed != 1 {
 		t.Fatalf("summary %+v", s)
 	}
-	if s.Used["hostname"] != 1 || s.Used["read_only"] != 1 || s.Used["image"] != 2 || s.Ignored["env_file"] != 1 || s.Refused["scale"] != 1 {
+	if s.Used["hostname"] != 1 || s.Used["read_only"] != 1 || s.Used["image"] != 2 || s.Ignored["profiles"] != 1 || s.Refused["scale"] != 1 {
 		t.Errorf("counts: used %v ignored %v refused %v", s.Used, s.Ignored, s.Refused)
 	}
 	text := s.String()
-	for _, want := range []string{"2 services in 3 files (1 refused).", "Keys used: image 2, ", "Keys ignored: env_file 1.", "Keys refused: scale 1."} {
+	for _, want := range []string{"2 services in 3 files (1 refused).", "Keys used: image 2, ", "Keys ignored: profiles 1.", "Keys refused: scale 1."} {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary text lacks %q:\n%s", want, text)
 		}

@@ -35,8 +35,8 @@ type Resolution struct {
 // interpolation: ${VAR}, $VAR, ${VAR:-default}, ${VAR-default},
 // ${VAR:?err}, ${VAR?err}, ${VAR:+alt}, ${VAR+alt}, typed keys included,
 // and "$$" for a literal "$". A template without references resolves to
-// its stored spec unchanged. Config files are the stored ones (read at
-// catalog import). Nothing but vars is looked up: neither the process
+// its stored spec unchanged. Config files, env file variables, secrets and
+// configs are the stored ones (read at catalog import). Nothing but vars is looked up: neither the process
 // environment nor a .env file.
 //
 // A required variable that is missing, or a value that compose refuses
@@ -122,7 +122,7 @@ func resolve(t spec.Template, values map[string]string) (Resolution, error) {
 	}
 	m := &mapper{file: t.SourcePath, service: svc.Name, storedConfigs: t.Spec.ConfigFiles, resolving: true}
 	s := m.serviceSpec(svc, filepath.Dir(abs))
-	m.topLevelVolumes(project)
+	m.storedFiles(&s, t.Spec, project)
 	if err := m.err(); err != nil {
 		return Resolution{}, err
 	}

@@ -29,12 +29,13 @@ var handledKeys = map[string]bool{
 	"build": true,
 	// read by mapper.options (with the keys of spec.Options)
 	"deploy": true, "scale": true,
+	// read by mapper.files
+	"env_file": true, "secrets": true, "configs": true,
 }
 
 // unsupportedHints gives a better next step than "ignored" for keys users
 // commonly reach for.
 var unsupportedHints = map[string]string{
-	"env_file":       "put the variables under environment instead",
 	"network_mode":   "the container joins its stack's network",
 	"external_links": "instances of a stack reach each other by instance name",
 	"label_file":     "put the labels under labels instead",

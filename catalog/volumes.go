@@ -75,31 +75,3 @@ func (m *mapper) mountOptions(key string, v types.ServiceVolumeConfig) {
 		m.ignore(key, "mount options %s are not supported and are ignored", strings.Join(dropped, ", "))
 	}
 }
-
-// topLevelVolumes warns about named volume declarations whose settings the
-// controller drops: it creates every named volume itself, per stack.
-func (m *mapper) topLevelVolumes(p *types.Project) {
-	for _, name := range sortedKeys(p.Volumes) {
-		v := p.Volumes[name]
-		var dropped []string
-		if bool(v.External) {
-			dropped = append(dropped, "external")
-		}
-		if v.Name != "" && v.Name != p.Name+"_"+name {
-			dropped = append(dropped, "name")
-		}
-		if v.Driver != "" && v.Driver != "local" {
-			dropped = append(dropped, "driver")
-		}
-		if len(v.DriverOpts) > 0 {
-			dropped = append(dropped, "driver_opts")
-		}
-		if len(v.Labels) > 0 {
-			dropped = append(dropped, "labels")
-		}
-		if len(dropped) > 0 {
-			m.warnings = append(m.warnings, Warning{File: m.file, Key: "volumes." + name, Message: fmt.Sprintf(
-				"volume settings (%s) are not supported and are ignored; the controller creates a plain local volume per stack", strings.Join(dropped, ", "))})
-		}
-	}
-}

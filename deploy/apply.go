@@ -197,6 +197,10 @@ func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Projec
 	if len(p.Services) == 0 {
 		err = svc.Down(ctx, p.Name, api.DownOptions{RemoveOrphans: true, Project: p.Project, Timeout: create.Timeout})
 	} else {
+		if err := r.checkExternalVolumes(ctx, p); err != nil {
+			res.ComposeOutput = err.Error()
+			return err
+		}
 		r.keepVolumes(ctx, s, bus, cs.log)
 		err = svc.Up(ctx, p.Project, api.UpOptions{Create: create, Start: api.StartOptions{Project: p.Project}})
 	}

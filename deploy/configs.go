@@ -49,9 +49,12 @@ type MaterializeResult struct {
 	Files []string `json:"files"`
 }
 
-// MaterializeConfigs writes the effective config files of every enabled
-// instance of stack under ConfigDir(stateDir, stack.Name), replacing that
-// folder as a whole: afterwards it holds exactly those files.
+// MaterializeConfigs writes the effective config files, compose secrets
+// and compose configs of every enabled instance of stack under
+// ConfigDir(stateDir, stack.Name), replacing that folder as a whole:
+// afterwards it holds exactly those files. Secrets and configs go to
+// "<instance>.secrets/<name>" (folder 0700) and "<instance>.configs/<name>"
+// with their modes and, when set, owners (see files.go).
 //
 // Every path is checked before anything is written. Files are written with
 // their spec modes into a temporary folder next to the stack folder and
@@ -79,6 +82,10 @@ type configFile struct {
 	rel  string // path relative to the stack folder, OS separators
 	data string
 	mode fs.FileMode
+	// owner is the uid and gid of a secret or config that sets them
+	// (nil: the controller's own); secret keeps the file's folder private.
+	owner  *fileOwner
+	secret bool
 }
 
 // materializer carries the file operations that tests replace to inject
@@ -150,6 +157,11 @@ func collectConfigFiles(stack spec.Stack) ([]configFile, error) {
 			}
 			files = append(files, configFile{rel: rel, data: cf.Content, mode: fs.FileMode(cf.FileMode())})
 		}
+		mounts, err := fileMountFiles(inst)
+		if err != nil {
+			return nil, fmt.Errorf("materialize configs of stack %q: instance %q: %w", stack.Name, inst.Name, err)
+		}
+		files = append(files, mounts...)
 	}
 	slices.SortFunc(files, func(a, b configFile) int { return strings.Compare(a.rel, b.rel) })
 	if err := checkPathClashes(stack.Name, files); err != nil {
@@ -238,6 +250,9 @@ func (m materializer) writeAll(ctx context.Context, root string, files []configF
 		}
 		if err := m.writeFile(p, f.data, f.mode); err != nil {
 			return fmt.Errorf("write config file %s: %w", filepath.ToSlash(f.rel), err)
+		}
+		if err := finishFileMount(p, f); err != nil {
+			return err
 		}
 	}
 	for d := range dirs {

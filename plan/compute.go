@@ -434,7 +434,7 @@ func unsupportedWarnings(s spec.Stack) []string {
 			ws = append(ws, fmt.Sprintf("Instance %q has %d domain(s); domains are stored but not applied yet.", inst.Name, len(o.Domains)))
 		}
 		if len(o.EnvFiles) > 0 {
-			ws = append(ws, fmt.Sprintf("Instance %q names env files %s; env files are stored but not applied yet.", inst.Name, strings.Join(o.EnvFiles, ", ")))
+			ws = append(ws, fmt.Sprintf("Instance %q names env files %s that were not read (they did not exist at import, or were set through the API); their variables are not applied. Create them next to the stack file and import it again.", inst.Name, strings.Join(o.EnvFiles, ", ")))
 		}
 		if len(o.Networks) > 0 {
 			ws = append(ws, fmt.Sprintf("Instance %q asks for networks %s; instances join only their stack's network for now.", inst.Name, strings.Join(o.Networks, ", ")))

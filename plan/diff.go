@@ -54,6 +54,8 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 	d.scalar("depends_on", depsText(had.DependsOn), depsText(want.DependsOn), e.DependsOn.Source, "")
 	d.configFiles(had.ConfigFiles, want.ConfigFiles)
 	d.options(had.Options, want.Options)
+	d.fileMounts("secrets.", had.Secrets, want.Secrets, d.inst.Effective.Secrets, len(d.inst.Overrides.Secrets) > 0, true)
+	d.fileMounts("configs.", had.Configs, want.Configs, d.inst.Effective.Configs, len(d.inst.Overrides.Configs) > 0, false)
 	annotateVariables(d.fields, e.Variables)
 	return d.fields, d.rekeyed
 }
@@ -122,13 +124,15 @@ func (d *differ) env(had, want map[string]string) {
 	secret := map[string]bool{}
 	source := map[string]spec.Source{}
 	value := map[string]string{}
+	from := map[string]string{}
 	for _, v := range d.inst.Effective.Env {
+		from[v.Key] = v.EnvFileSource()
 		secret[v.Key] = v.IsSecret()
 		source[v.Key] = v.Source
 		value[v.Key] = v.Value
 	}
 	eachChangedKey(had, want, func(k string, o string, hadOK bool, n string, wantOK bool) {
-		f := FieldChange{Path: "env." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Env) > 0)}
+		f := FieldChange{Path: "env." + k, Source: d.removedSource(source, k, len(d.inst.Overrides.Env) > 0), From: from[k]}
 		sensitive := secret[k] || spec.IsSecretName(k) || isSecretDigest(o) || isSecretDigest(n)
 		if hadOK {
 			f.Old = str(o)

@@ -99,6 +99,9 @@ func (t *textWriter) change(c Change) {
 	for _, f := range c.Fields {
 		line := fmt.Sprintf("%-*s  %s", width+1, f.Path+":", valueChange(f))
 		meta := string(f.Source)
+		if f.From != "" {
+			meta += ", " + f.From
+		}
 		if len(f.Variables) > 0 {
 			meta += ", variable " + strings.Join(f.Variables, ", ")
 		}

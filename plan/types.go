@@ -89,6 +89,9 @@ type FieldChange struct {
 	Source    spec.Source `json:"source"`
 	Sensitive bool        `json:"sensitive,omitempty"`
 	Reason    string      `json:"reason,omitempty"`
+	// From names where a desired value was read at import, beyond its
+	// source: "env_file .env" for a variable of an env file.
+	From string `json:"from,omitempty"`
 	// Variables name the stack variables the template's value of the
 	// field comes from (${UID}); set only when Source is template.
 	Variables []string `json:"variables,omitempty"`

@@ -72,7 +72,7 @@ func VolumeNotices(s spec.Stack, vols map[string]Volume) ([]Notice, error) {
 	for _, key := range keys {
 		cfg := desired[key]
 		v, ok := vols[cfg.Name]
-		if !ok {
+		if !ok || bool(cfg.External) {
 			continue
 		}
 		expected, err := project.VolumeHash(projectName, key, cfg)

@@ -65,6 +65,7 @@ func Build(s spec.Stack, o Options) (*Project, error) {
 			return nil, fmt.Errorf("build service %q: %w", inst.Name, err)
 		}
 		p.Warnings = append(p.Warnings, warnings...)
+		projectFiles(p.Project, s, inst, o)
 		p.Services[inst.Name] = svc
 	}
 	p.Volumes = Volumes(s)
@@ -84,15 +85,12 @@ func Volumes(s spec.Stack) types.Volumes {
 			continue
 		}
 		for _, v := range inst.Effective.Volumes.Value {
-			if v.Type == spec.VolumeTypeVolume && v.Source != "" {
-				vols[v.Source] = types.VolumeConfig{
-					Name: name + "_" + v.Source,
-					Labels: types.Labels{
-						spec.LabelManagedBy: spec.ManagedByValue,
-						spec.LabelStackID:   strconv.FormatInt(s.ID, 10),
-						spec.LabelStack:     s.Name,
-					},
-				}
+			if _, done := vols[v.Source]; !done && v.Type == spec.VolumeTypeVolume && v.Source != "" {
+				vols[v.Source] = volumeConfig(name, v.Source, volumeDef(inst, v.Source), types.Labels{
+					spec.LabelManagedBy: spec.ManagedByValue,
+					spec.LabelStackID:   strconv.FormatInt(s.ID, 10),
+					spec.LabelStack:     s.Name,
+				})
 			}
 		}
 	}
@@ -193,6 +191,7 @@ func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[strin
 	svc.Volumes = volumes(s, inst, o)
 	svc.HealthCheck = healthcheck(e.Healthcheck.Value)
 	ApplyOptions(&svc, e.Options)
+	serviceFiles(&svc, inst)
 	var warnings []string
 	svc.Links = keepEnabled(svc.Links, inst.Name, "links", enabled, &warnings)
 	svc.VolumesFrom = keepEnabled(svc.VolumesFrom, inst.Name, "volumes_from", enabled, &warnings)

@@ -52,6 +52,10 @@ type Record struct {
 	// Options are the instance's options (spec.Options) flattened to
 	// their leaves: path ("ulimits.nofile.soft") → value as text.
 	Options textMap `json:"options,omitempty"`
+	// Secrets and Configs record the compose secrets and configs by name,
+	// their contents as keyed digests (see files.go).
+	Secrets map[string]FileRecord `json:"secrets,omitempty"`
+	Configs map[string]FileRecord `json:"configs,omitempty"`
 }
 
 // ConfigFile records a config file without its content.
@@ -277,6 +281,7 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 		}
 		r.KeyID = k.ID
 	}
+	r.recordFiles(e, inst, k)
 	return r
 }
 

@@ -31,6 +31,11 @@ const (
     environment:
       MODE: template
       TEMPLATE_SECRET_KEY: TMPLSECRET
+    env_file: [.env]
+    secrets: [file_secret]
+secrets:
+  file_secret:
+    file: ./file_secret.txt
 `
 	canaryStack = `version: 1
 stack:
@@ -134,6 +139,8 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	canary := "canary-" + randomHex(8)
 	rotated := "canary-" + randomHex(8) // the password after a rotation
 	templateSecret := "tmplsecret-" + randomHex(8)
+	fileSecret := "filesecret-" + randomHex(8)       // a compose secret's file
+	envFileSecret := "envfilesecret-" + randomHex(8) // a secret-named variable of an env file
 	apiToken := "apitoken-" + randomHex(8)
 	stackName := testenv.UniqueName("sec")
 	work := t.TempDir()
@@ -173,6 +180,8 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	tmplDir := filepath.Join(work, "templates", "security", "secapp")
 	testenv.MkdirAll(t, tmplDir)
 	writeFile(t, filepath.Join(tmplDir, "compose.yml"), subst(canaryTemplate))
+	writeFile(t, filepath.Join(tmplDir, ".env"), "ENV_FILE_TOKEN="+envFileSecret+"\n")
+	writeFile(t, filepath.Join(tmplDir, "file_secret.txt"), fileSecret+"\n")
 	if code, out := runCLI(t, ev, env, "catalog", "import", filepath.Join(work, "templates")); code != 0 {
 		t.Fatalf("catalog import: %d\n%s", code, out)
 	}
@@ -197,6 +206,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 		t.Fatalf("apply: %s: %s", a.Status, a.Message)
 	}
 	assertCanaryInContainer(t, docker, spec.ContainerName(stackName, "app"), canary, templateSecret)
+	assertFilesInContainer(t, docker, spec.ContainerName(stackName, "app"), envFileSecret, fileSecret)
 	if code, _ := c.do(http.MethodPost, "/api/v1/stacks/"+stackName+"/apply", `{"token":"not-the-token"}`); code != http.StatusConflict {
 		t.Errorf("apply with a stale token: %d, want 409", code)
 	}
@@ -281,7 +291,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 
 	assertEvidenceComplete(t, ev, srv.log.String())
 	t.Logf("scanned %d outputs, %d bytes, %d NOTIFY payloads", len(ev.texts), ev.total(), len(payloads))
-	ev.scan(t, canary, rotated, templateSecret, apiToken)
+	ev.scan(t, canary, rotated, templateSecret, apiToken, fileSecret, envFileSecret)
 }
 
 // assertCanaryInContainer checks that the secret did reach the container:

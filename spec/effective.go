@@ -30,6 +30,9 @@ type Effective struct {
 	Restart     Value[string]       `json:"restart"`
 	DependsOn   Value[[]Dependency] `json:"depends_on"`
 	ConfigFiles []ConfigFile        `json:"config_files"`
+	Secrets     []FileMount         `json:"secrets"`
+	Configs     []FileMount         `json:"configs"`
+	VolumeDefs  []VolumeDef         `json:"volume_definitions"`
 	// Options are the merged options, for apply. OptionFields are the
 	// same flattened into leaves with their sources, for everything that
 	// shows or compares them.
@@ -82,6 +85,7 @@ func Merge(tmpl *ServiceSpec, o Overrides) Effective {
 	e.Env = mergeKeyed(t.Env, u.Env, func(v EnvVar) string { return v.Key }, func(v *EnvVar, s Source) { v.Source = s })
 	e.Labels = mergeKeyed(t.Labels, u.Labels, func(v Label) string { return v.Key }, func(v *Label, s Source) { v.Source = s })
 	e.ConfigFiles = mergeKeyed(t.ConfigFiles, u.ConfigFiles, func(v ConfigFile) string { return v.Path }, func(v *ConfigFile, s Source) { v.Source = s })
+	e.mergeFiles(t, u)
 	var fromUser map[string]bool
 	e.Options, fromUser = mergeOptions(t.Options.Canonical(), u.Options.Canonical())
 	e.OptionFields = e.Options.Fields(fromUser)
@@ -209,5 +213,6 @@ func (e Effective) Redacted() Effective {
 		}
 		c.OptionFields[i] = f
 	}
+	c.redactFiles()
 	return c
 }

@@ -46,6 +46,7 @@ func (s Stack) SecretValues() []string {
 				out = append(out, v.Value)
 			}
 		}
+		out = append(out, secretFileValues(inst.Effective)...)
 		for _, f := range inst.Effective.OptionFields {
 			if f.Secret && len(f.Value) >= MinScrubLength {
 				out = append(out, f.Value)

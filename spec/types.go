@@ -45,6 +45,11 @@ type ServiceSpec struct {
 	Restart     string       `json:"restart,omitempty"`
 	DependsOn   []Dependency `json:"depends_on,omitempty"`
 	ConfigFiles []ConfigFile `json:"config_files,omitempty"`
+	// Secrets, Configs and VolumeDefs are the compose secrets, configs
+	// and top-level volume declarations the service uses (see files.go).
+	Secrets    []FileMount `json:"secrets,omitempty"`
+	Configs    []FileMount `json:"configs,omitempty"`
+	VolumeDefs []VolumeDef `json:"volume_definitions,omitempty"`
 	// Options are the service's other compose keys (hostname, read_only,
 	// ulimits, logging...), inline in JSON under their compose names.
 	Options
@@ -57,6 +62,9 @@ type EnvVar struct {
 	Value  string `json:"value"`
 	Secret bool   `json:"secret,omitempty"`
 	Source Source `json:"source,omitempty"`
+	// File is the env file the value was read from at import, as written
+	// (".env"); empty for a variable of environment:.
+	File string `json:"file,omitempty"`
 }
 
 // IsSecret reports whether the variable's value must be hidden, because it
@@ -207,8 +215,11 @@ type Template struct {
 }
 
 // Overrides is what an instance changes relative to its template. Every
-// ServiceSpec field left empty inherits from the template. Domains, EnvFiles
-// and Networks are kept from imports but not applied yet.
+// ServiceSpec field left empty inherits from the template. Domains and
+// Networks are kept from imports but not applied yet; EnvFiles are the env
+// files an import could not read (optional ones that did not exist), whose
+// variables are therefore not applied (env files that were read became Env
+// entries with their File).
 type Overrides struct {
 	ServiceSpec
 	Domains  []Domain `json:"domains,omitempty"`

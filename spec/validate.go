@@ -185,6 +185,7 @@ func ValidateEffective(prefix string, e Effective) []Problem {
 			ps.add(f, "file mode %#o has bits outside 0777", c.Mode)
 		}
 	}
+	validateFiles(&ps, prefix, e)
 	if r := e.Restart.Value; r != "" && !restartPolicies.MatchString(r) {
 		ps.add(prefix+".restart", "restart policy %q is not one of no, always, unless-stopped, on-failure[:N]", r)
 	}

@@ -22,7 +22,14 @@ var (
 // builder turns a decoded document into a spec.Stack, collecting every
 // problem and warning on the way.
 type builder struct {
-	secrets  SecretLookup
+	secrets SecretLookup
+	// dir anchors the paths of env files, secrets and configs; top holds
+	// the top-level secrets, configs and volumes (see files.go); vars are
+	// the variables: section, where environment: sources are looked up.
+	dir  string
+	top  map[string]any
+	vars map[string]*envValue
+
 	problems []spec.Problem
 	warnings []string
 }
@@ -50,6 +57,7 @@ func (b *builder) stack(doc *document) spec.Stack {
 	if s.NetworkName != "" && (!networkName.MatchString(s.NetworkName) || len(s.NetworkName) > 255) {
 		b.fail("stack.network_name", "network name %q is invalid; use letters, digits, '_', '.' and '-', starting with a letter or digit", s.NetworkName)
 	}
+	b.top, b.vars = topLevel(doc), doc.Variables
 	names := slices.Sorted(maps.Keys(doc.Instances))
 	known := make(map[string]bool, len(names))
 	for _, n := range names {

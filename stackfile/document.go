@@ -19,6 +19,10 @@ type document struct {
 	// Variables give the compose variables the instances' templates
 	// reference (${NAME}); values may hold ${SECRET:NAME} references.
 	Variables map[string]*envValue `yaml:"variables"`
+	// Secrets, Configs and Volumes are compose's top-level declarations.
+	Secrets map[string]any `yaml:"secrets"`
+	Configs map[string]any `yaml:"configs"`
+	Volumes map[string]any `yaml:"volumes"`
 }
 
 type stackDoc struct {
@@ -39,7 +43,10 @@ type instanceDoc struct {
 	Healthcheck  *healthcheckDoc          `yaml:"healthcheck"`
 	Dependencies []string                 `yaml:"dependencies"`
 	Labels       map[string]string        `yaml:"labels"`
-	EnvFiles     []string                 `yaml:"env_files"`
+	EnvFiles     envFilesDoc              `yaml:"env_files"`
+	EnvFile      envFilesDoc              `yaml:"env_file"`
+	Secrets      []any                    `yaml:"secrets"`
+	Configs      []any                    `yaml:"configs"`
 	Networks     []string                 `yaml:"networks"`
 	ConfigFiles  map[string]configFileDoc `yaml:"config_files"`
 	ConfigMounts []configMountDoc         `yaml:"config_mounts"`

@@ -3,6 +3,7 @@ package stackfile
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,6 +31,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(stackWithApp("config_files: {a.conf: {content: x}}\nconfig_mounts: [{target_path: /a, config_file_path: a.conf}]")))
 	f.Add([]byte(stackWithApp("healthcheck: {test: CMD true, interval: 1s}\ndependencies: [db]\nvolumes: [{source: ./x, target: /x}]")))
 	f.Add([]byte("version: 1\nstack: {name: s}\nwires: [{consumer_instance: a, provider_instance: b}]"))
+	f.Add([]byte(stackWithApp("env_files: [a.env, {path: b.env, required: false, secret: true}]\nenv_file: c.env\nsecrets: [s, {source: t, target: k, uid: '1', mode: 0400}]\nconfigs: [c]") +
+		"secrets:\n  s: {environment: PW}\n  t: {environment: TOKEN}\nconfigs:\n  c: {content: x}\nvolumes:\n  v: {external: true, name: n}\n"))
 	f.Add([]byte(stackWithApp("hostname: h\nread_only: true\nulimits: {nofile: {soft: 1, hard: 2}, nproc: 3}\nsysctls: [net.core.somaxconn=1]\ndeploy: {resources: {limits: {memory: 1g}}}")))
 	f.Add([]byte(stackWithApp("extra_hosts: ['a:1.2.3.4']\ntmpfs: /run\ndevices: ['/dev/null:/dev/x:rwm']\nlogging: {driver: local, options: {max-size: 1m}}\nstop_grace_period: 1m30s")))
 
@@ -61,6 +64,11 @@ func FuzzParse(f *testing.F) {
 			for _, e := range inst.Overrides.Env {
 				if err := spec.ValidateEnvKey(e.Key); err != nil {
 					t.Fatalf("accepted env key: %v", err)
+				}
+			}
+			for _, m := range append(slices.Clone(inst.Overrides.Secrets), inst.Overrides.Configs...) {
+				if err := spec.ValidateFileMount(m); err != nil || strings.ContainsAny(m.Name, "/\\") {
+					t.Fatalf("accepted secret or config %q: %v", m.Name, err)
 				}
 			}
 		}

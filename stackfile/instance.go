@@ -55,7 +55,7 @@ func (b *builder) instance(name string, d *instanceDoc, known map[string]bool, n
 	o.DependsOn = b.dependencies(prefix, name, d.Dependencies, known)
 	o.Labels = b.labels(prefix, d.Labels)
 	o.ConfigFiles = b.configFiles(prefix, d.ConfigFiles, d.ConfigMounts)
-	o.EnvFiles = b.envFiles(prefix, d.EnvFiles)
+	b.files(prefix, d, o)
 	o.Networks = b.networks(prefix, d.Networks, network)
 	o.Domains = b.domains(prefix, d.Domains)
 	o.Options, o.Restart = b.options(prefix, d.Options)

@@ -3,7 +3,6 @@ package stackfile
 import (
 	"fmt"
 	"regexp"
-	"strings"
 
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -27,20 +26,6 @@ func (b *builder) domains(prefix string, in []domainDoc) []spec.Domain {
 		}
 		out = append(out, spec.Domain{Domain: d.Domain, ProxyPort: d.ProxyPort})
 		b.warn(field, "domain %s (proxy port %d) is stored but not applied yet: the controller does not route domains, so reach the instance through its published ports", d.Domain, d.ProxyPort)
-	}
-	return out
-}
-
-func (b *builder) envFiles(prefix string, in []string) []string {
-	var out []string
-	for i, f := range in {
-		field := fmt.Sprintf("%s.env_files[%d]", prefix, i)
-		if strings.TrimSpace(f) == "" || strings.ContainsRune(f, 0) {
-			b.fail(field, "env file path %q is empty or invalid", f)
-			continue
-		}
-		out = append(out, f)
-		b.warn(field, "env file %s is stored but not read yet: put its variables under environment to apply them", f)
 	}
 	return out
 }

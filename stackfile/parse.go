@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,7 +36,7 @@ func ParseFile(path string, secrets SecretLookup) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read stack file: %w", err)
 	}
-	f, err := Parse(data, secrets)
+	f, err := parse(data, secrets, filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("parse stack file %s: %w", path, err)
 	}
@@ -63,7 +64,14 @@ func readLimited(path string) ([]byte, error) {
 //
 // On failure the error is a *spec.ValidationError listing every problem
 // found, each naming its field (such as "instances.api.template") or line.
+//
+// Env files, secrets and configs named by the file are read relative to the
+// current directory; ParseFile reads them relative to the stack file.
 func Parse(data []byte, secrets SecretLookup) (*File, error) {
+	return parse(data, secrets, ".")
+}
+
+func parse(data []byte, secrets SecretLookup, dir string) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("stack file is larger than %d MiB; a stack file is a few kilobytes", MaxFileSize>>20)
 	}
@@ -74,7 +82,7 @@ func Parse(data []byte, secrets SecretLookup) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := builder{secrets: secrets}
+	b := builder{secrets: secrets, dir: dir}
 	stack := b.stack(doc)
 	if len(b.problems) > 0 {
 		return nil, &spec.ValidationError{Problems: b.problems}

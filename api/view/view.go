@@ -90,6 +90,10 @@ func scrubbed(e spec.Effective, sc spec.Scrubber) spec.Effective {
 	for i := range e.ConfigFiles {
 		e.ConfigFiles[i].Content = sc.Scrub(e.ConfigFiles[i].Content)
 	}
+	e.Configs = slices.Clone(e.Configs)
+	for i := range e.Configs {
+		e.Configs[i].Content = sc.Scrub(e.Configs[i].Content)
+	}
 	e.OptionFields = slices.Clone(e.OptionFields)
 	for i := range e.OptionFields {
 		e.OptionFields[i].Value = sc.Scrub(e.OptionFields[i].Value)
