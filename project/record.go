@@ -52,6 +52,9 @@ type Record struct {
 	// Options are the instance's options (spec.Options) flattened to
 	// their leaves: path ("ulimits.nofile.soft") → value as text.
 	Options map[string]string `json:"options,omitempty"`
+	// Build is the build digest (BuildDigest) of an instance that builds
+	// its image.
+	Build string `json:"build,omitempty"`
 }
 
 // ConfigFile records a config file without its content.
@@ -198,7 +201,7 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 		Workspace:  o.WorkspaceDir,
 		Template:   inst.TemplateName(),
 		Network:    s.Network(),
-		Image:      e.Image.Value,
+		Image:      Image(s, inst),
 		Command:    e.Command.Value,
 		Entrypoint: e.Entrypoint.Value,
 		WorkingDir: e.WorkingDir.Value,
@@ -263,6 +266,10 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 			}
 			r.Options[f.Path] = hide(f.Path, f.Value)
 		}
+	}
+	if digest, err := InstanceBuildDigest(inst, o); err == nil && digest != "" {
+		r.Build = digest
+		r.KeyID = k.ID
 	}
 	if len(e.ConfigFiles) > 0 {
 		r.ConfigFiles = make(map[string]ConfigFile, len(e.ConfigFiles))

@@ -30,6 +30,8 @@ type Effective struct {
 	Restart     Value[string]       `json:"restart"`
 	DependsOn   Value[[]Dependency] `json:"depends_on"`
 	ConfigFiles []ConfigFile        `json:"config_files"`
+	// Build is the build section; an override's replaces the template's.
+	Build Value[*Build] `json:"build"`
 	// Options are the merged options, for apply. OptionFields are the
 	// same flattened into leaves with their sources, for everything that
 	// shows or compares them.
@@ -75,6 +77,10 @@ func Merge(tmpl *ServiceSpec, o Overrides) Effective {
 	}
 	if u.Healthcheck != nil {
 		e.Healthcheck = Value[*Healthcheck]{Value: cloneHealthcheck(u.Healthcheck), Source: SourceUser}
+	}
+	e.Build = Value[*Build]{Value: t.Build.Canonical(), Source: SourceTemplate}
+	if u.Build != nil {
+		e.Build = Value[*Build]{Value: u.Build.Canonical(), Source: SourceUser}
 	}
 	e.Env = mergeKeyed(t.Env, u.Env, func(v EnvVar) string { return v.Key }, func(v *EnvVar, s Source) { v.Source = s })
 	e.Labels = mergeKeyed(t.Labels, u.Labels, func(v Label) string { return v.Key }, func(v *Label, s Source) { v.Source = s })
@@ -206,5 +212,6 @@ func (e Effective) Redacted() Effective {
 		}
 		c.OptionFields[i] = f
 	}
+	c.Build.Value = e.Build.Value.Redacted()
 	return c
 }

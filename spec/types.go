@@ -45,6 +45,8 @@ type ServiceSpec struct {
 	Restart     string       `json:"restart,omitempty"`
 	DependsOn   []Dependency `json:"depends_on,omitempty"`
 	ConfigFiles []ConfigFile `json:"config_files,omitempty"`
+	// Build builds the image (see Build); replaced whole by an override.
+	Build *Build `json:"build,omitempty"`
 	// Options are the service's other compose keys (hostname, read_only,
 	// ulimits, logging...), inline in JSON under their compose names.
 	Options
