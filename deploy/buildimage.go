@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,9 +105,9 @@ func (r *Runtime) buildImage(ctx context.Context, s spec.Stack, inst spec.Instan
 	for k, v := range b.Labels {
 		labels[k] = v
 	}
-	labels[spec.LabelManagedBy] = spec.ManagedByValue
-	labels[spec.LabelStackID] = strconv.FormatInt(s.ID, 10)
-	labels[spec.LabelInstanceID] = strconv.FormatInt(inst.ID, 10)
+	// Only the digest: the containers inherit the image's labels, and the
+	// observer reads a label equal to the image's as the image's default,
+	// so identity labels here would hide the containers' own.
 	labels[spec.LabelBuildDigest] = digest
 	args := make(map[string]*string, len(b.Args))
 	for k, v := range b.Args {
