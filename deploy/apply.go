@@ -54,16 +54,16 @@ type ApplyOptions struct {
 
 // Result says what an apply did. It holds no secret.
 type Result struct {
-	NetworkCreated bool                     `json:"network_created"`
-	ConfigFiles    int                      `json:"config_files"`
-	Created        []string                 `json:"created"`
-	Recreated      []string                 `json:"recreated"`
-	Started        []string                 `json:"started"`
-	Restarted      []string                 `json:"restarted"`
-	Removed        []string                 `json:"removed"`
+	NetworkCreated bool     `json:"network_created"`
+	ConfigFiles    int      `json:"config_files"`
+	Created        []string `json:"created"`
+	Recreated      []string `json:"recreated"`
+	Started        []string `json:"started"`
+	Restarted      []string `json:"restarted"`
+	Removed        []string `json:"removed"`
 	// Built are the tags of the images the apply built.
-	Built []string `json:"built,omitempty"`
-	Durations      map[string]time.Duration `json:"durations"`
+	Built     []string                 `json:"built,omitempty"`
+	Durations map[string]time.Duration `json:"durations"`
 	// ComposeOutput is compose's error output when the compose phase
 	// failed, kept for the approval row and the dashboard.
 	ComposeOutput string `json:"compose_output,omitempty"`

@@ -271,14 +271,13 @@ func listContext(b spec.Build) ([]contextFile, error) {
 }
 
 // writeContextTar writes the listed files as the uncompressed tar the
-// engine's build endpoint reads, and returns the digest of what it wrote
-// (contents are digested as they are copied, so the digest describes the
-// tar even if a file changed since it was listed).
-func writeContextTar(w io.Writer, b spec.Build, files []contextFile) (string, error) {
+// engine's build endpoint reads. A file that changed size since it was
+// listed fails the build (the tar header announced its size).
+func writeContextTar(w io.Writer, b spec.Build, files []contextFile) error {
 	tw := tar.NewWriter(w)
 	for i := range files {
 		f := &files[i]
-		hdr := &tar.Header{Name: f.rel, Mode: int64(f.mode.Perm()), ModTime: f.mod, Format: tar.FormatPAX}
+		hdr := &tar.Header{Name: f.rel, Mode: int64(f.mode.Perm()), ModTime: f.mod.Truncate(time.Second)}
 		switch {
 		case f.mode.IsDir():
 			hdr.Typeflag, hdr.Name = tar.TypeDir, f.rel+"/"
@@ -287,39 +286,58 @@ func writeContextTar(w io.Writer, b spec.Build, files []contextFile) (string, er
 		default:
 			hdr.Typeflag, hdr.Size = tar.TypeReg, f.size
 		}
+		if hdr.Typeflag == tar.TypeReg && f.rel == path.Clean(b.DockerfilePath()) {
+			if err := writeDockerfile(tw, hdr, f.abs, b.Args); err != nil {
+				return fmt.Errorf("add the Dockerfile %q to the build context: %w", f.rel, err)
+			}
+			continue
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return "", err
+			return err
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		sum, err := copyFile(tw, f.abs, f.size)
-		if err != nil {
-			return "", fmt.Errorf("add %q to the build context: %w", f.rel, err)
+		if err := copyFile(tw, f.abs, f.size); err != nil {
+			return fmt.Errorf("add %q to the build context: %w", f.rel, err)
 		}
-		f.sum = sum
 	}
 	if err := tw.Close(); err != nil {
-		return "", err
+		return err
 	}
-	return contextDigest(b, files), nil
+	return nil
 }
 
 // copyFile copies exactly size bytes of a file (the size its tar header
-// announced) and returns the digest of what it copied.
-func copyFile(w io.Writer, name string, size int64) (string, error) {
+// announced).
+func copyFile(w io.Writer, name string, size int64) error {
 	f, err := os.Open(name)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(f, size))
+	n, err := io.Copy(w, io.LimitReader(f, size))
 	if err != nil {
-		return "", err
+		return err
 	}
 	if n != size {
-		return "", fmt.Errorf("the file shrank while it was read (%d of %d bytes); apply again", n, size)
+		return fmt.Errorf("the file shrank while it was read (%d of %d bytes); apply again", n, size)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return nil
+}
+
+// writeDockerfile adds the Dockerfile to the tar with its COPY --from
+// references expanded (see expandCopyFrom).
+func writeDockerfile(tw *tar.Writer, hdr *tar.Header, name string, args map[string]string) error {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	data = []byte(expandCopyFrom(string(data), args))
+	hdr.Size = int64(len(data))
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	_, err = tw.Write(data)
+	return err
 }

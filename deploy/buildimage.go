@@ -98,8 +98,7 @@ func (r *Runtime) buildImage(ctx context.Context, s spec.Stack, inst spec.Instan
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)
-		_, err := writeContextTar(pw, b, files)
-		pw.CloseWithError(err)
+		pw.CloseWithError(writeContextTar(pw, b, files))
 	}()
 	labels := map[string]string{}
 	for k, v := range b.Labels {
