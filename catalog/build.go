@@ -1,11 +1,14 @@
 package catalog
 
 import (
+	"cmp"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -83,4 +86,38 @@ func BuildSpec(in *types.BuildConfig, dir string) (b *spec.Build, ignored map[st
 	unsupported("isolation", in.Isolation != "", "build isolation is not applied")
 	unsupported("privileged", in.Privileged, "privileged builds are not applied")
 	return b.Canonical(), ignored, problems
+}
+
+// BuildSection reads a build section written as in a compose file (the
+// short form, a context path, or the mapping) with compose-go, for the
+// stack file: field names it in problems, dir resolves a relative context
+// ("" refuses one). Keys the builder cannot apply come back as warnings,
+// one sentence each.
+func BuildSection(field string, v any, dir string) (*spec.Build, []string, []spec.Problem) {
+	content, err := yaml.Marshal(map[string]any{"services": map[string]any{optionsService: map[string]any{"image": placeholderImage, "build": v}}})
+	if err != nil {
+		return nil, nil, []spec.Problem{{Field: field, Message: err.Error()}}
+	}
+	loaded, _, err := loadService("/"+optionsService+"/compose.yml", content)
+	if err != nil {
+		msg := strings.TrimPrefix(err.Error(), "parse compose file: ")
+		msg = strings.ReplaceAll(msg, "services."+optionsService+".build", field)
+		return nil, nil, []spec.Problem{{Field: field, Message: msg}}
+	}
+	if loaded.Build == nil {
+		return nil, nil, nil
+	}
+	if dir == "" && !filepath.IsAbs(cmp.Or(loaded.Build.Context, ".")) {
+		return nil, nil, []spec.Problem{{Field: field + ".context", Message: fmt.Sprintf("build context %q is relative, and the stack file was not read from a file it could be relative to; give an absolute path", cmp.Or(loaded.Build.Context, "."))}}
+	}
+	b, ignored, problems := BuildSpec(loaded.Build, dir)
+	var warnings []string
+	for _, k := range sortedKeys(ignored) {
+		warnings = append(warnings, fmt.Sprintf("%s: %s", strings.Replace(k, "build", field, 1), ignored[k]))
+	}
+	var ps []spec.Problem
+	for _, k := range sortedKeys(problems) {
+		ps = append(ps, spec.Problem{Field: strings.Replace(k, "build", field, 1), Message: problems[k]})
+	}
+	return b, warnings, ps
 }

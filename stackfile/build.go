@@ -22,7 +22,10 @@ var (
 // builder turns a decoded document into a spec.Stack, collecting every
 // problem and warning on the way.
 type builder struct {
-	secrets  SecretLookup
+	secrets SecretLookup
+	// dir is the stack file's folder (relative build contexts), "" when
+	// it was not read from a file.
+	dir      string
 	problems []spec.Problem
 	warnings []string
 }

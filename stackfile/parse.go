@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"go.yaml.in/yaml/v3"
 
@@ -35,7 +36,11 @@ func ParseFile(path string, secrets SecretLookup) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read stack file: %w", err)
 	}
-	f, err := Parse(data, secrets)
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("read stack file: %w", err)
+	}
+	f, err := parse(data, secrets, filepath.Dir(abs))
 	if err != nil {
 		return nil, fmt.Errorf("parse stack file %s: %w", path, err)
 	}
@@ -63,7 +68,14 @@ func readLimited(path string) ([]byte, error) {
 //
 // On failure the error is a *spec.ValidationError listing every problem
 // found, each naming its field (such as "instances.api.template") or line.
+// A relative build context needs the file's folder: see ParseFile.
 func Parse(data []byte, secrets SecretLookup) (*File, error) {
+	return parse(data, secrets, "")
+}
+
+// parse is Parse with dir, the folder relative build contexts resolve
+// against ("" refuses them).
+func parse(data []byte, secrets SecretLookup, dir string) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("stack file is larger than %d MiB; a stack file is a few kilobytes", MaxFileSize>>20)
 	}
@@ -74,7 +86,7 @@ func Parse(data []byte, secrets SecretLookup) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := builder{secrets: secrets}
+	b := builder{secrets: secrets, dir: dir}
 	stack := b.stack(doc)
 	if len(b.problems) > 0 {
 		return nil, &spec.ValidationError{Problems: b.problems}
