@@ -31,3 +31,12 @@ func (d *differ) build(had, want string) {
 	}
 	d.fields = append(d.fields, f)
 }
+
+// imageSource is the source of the image field: the build's when the
+// image is the tag the controller builds (the instance names none).
+func imageSource(e spec.Effective) spec.Source {
+	if e.Image.Value == "" && e.Build.Value != nil {
+		return e.Build.Source
+	}
+	return e.Image.Source
+}
