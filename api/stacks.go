@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/devarch/devarch-controller/api/view"
+	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -124,7 +125,11 @@ func (s *server) loadDesired(w http.ResponseWriter, r *http.Request) (plan.Desir
 		s.internalError(w, r, "read the installation", err)
 		return plan.Desired{}, false
 	}
-	return plan.Desired{Stack: st, Paths: in}, true
+	d := plan.Desired{Stack: st, Paths: in}
+	if b, ok := s.deps.Planner.(filing.BuildReader); ok {
+		d = b.WithBuilds(d)
+	}
+	return d, true
 }
 
 func (s *server) getPlan(w http.ResponseWriter, r *http.Request) {

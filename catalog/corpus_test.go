@@ -53,8 +53,6 @@ func TestLoadPathsCorpus(t *testing.T) {
 		}
 	}
 	wantWarnings := []string{
-		"backend/php/compose.yml: services.php.build",
-		"backend/php/compose.yml: services.php.image",
 		"backend/php/compose.yml: services.php.volumes[1]",
 		"dbms/adminer/compose.yml: services.adminer.healthcheck.test[1]",
 		"storage/localstack/compose.yml: services.localstack.ports[1]",
@@ -78,6 +76,9 @@ func TestLoadPathsCorpus(t *testing.T) {
 	php := templates["php"].Template
 	if php.Spec.Image != "" || php.Category != "backend" {
 		t.Errorf("php: image %q category %q, want no image in backend", php.Spec.Image, php.Category)
+	}
+	if b := php.Spec.Build; b == nil || b.Context != filepath.Join(corpus, "backend", "php", "config") || b.DockerfilePath() != "Dockerfile" {
+		t.Errorf("php build = %+v, want the context backend/php/config resolved against the template's folder", b)
 	}
 	if len(php.Spec.Volumes) != 1 || php.Spec.Volumes[0].Source != "../../../apps" {
 		t.Errorf("php volumes = %+v, want only the relative ../../../apps bind mount", php.Spec.Volumes)

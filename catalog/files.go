@@ -237,8 +237,12 @@ func ModelFiles(prefix string, service, top map[string]any, src FileSources) (Fi
 			model[k] = v
 		}
 	}
+	dir := src.Dir
+	if dir == "" {
+		dir = "." // the current directory, as for the files read
+	}
 	details := types.ConfigDetails{
-		WorkingDir:  src.Dir,
+		WorkingDir:  dir,
 		ConfigFiles: []types.ConfigFile{{Filename: "stack", Config: model}},
 		Environment: types.Mapping{},
 	}

@@ -211,13 +211,16 @@ func TestLoadFileMapping(t *testing.T) {
 		},
 		{
 			fixture: "build.yml", name: "php",
-			want:         spec.ServiceSpec{WorkingDir: "/var/www/html"},
-			wantWarnings: []string{"services.php.build", "services.php.image"},
+			want: spec.ServiceSpec{WorkingDir: "/var/www/html", Build: &spec.Build{
+				Context: "config", Dockerfile: "Dockerfile", Args: map[string]string{"COMPOSER_VERSION": "2"}, Target: "dev",
+				Labels: map[string]string{"team": "web"}, Network: "host", NoCache: true, ShmSize: 64 << 20, ExtraHosts: []string{"db.local=10.0.0.5"},
+			}},
+			wantWarnings: []string{"services.php.build.cache_from", "services.php.build.platforms", "services.php.build.pull"},
 		},
 		{
 			fixture: "build-with-image.yml", name: "php",
-			want:         spec.ServiceSpec{Image: "local/php:dev"},
-			wantWarnings: []string{"services.php.build"},
+			want:         spec.ServiceSpec{Image: "local/php:dev", Build: &spec.Build{Context: "config", Dockerfile: "Dockerfile"}},
+			wantWarnings: []string{},
 		},
 		{
 			fixture: "unsupported.yml", name: "app",
@@ -269,6 +272,11 @@ func TestLoadFileMapping(t *testing.T) {
 			tmpl := res.Template
 			if tmpl.Name != tt.name || tmpl.Category != "fixtures" || tmpl.SourcePath != path {
 				t.Errorf("template = %q/%q from %q, want %q/fixtures from %q", tmpl.Category, tmpl.Name, tmpl.SourcePath, tt.name, path)
+			}
+			if b := tt.want.Build; b != nil { // contexts resolve against the template's folder
+				c := *b
+				c.Context = filepath.Join(filepath.Dir(path), c.Context)
+				tt.want.Build = &c
 			}
 			if !reflect.DeepEqual(normalizeEmpty(tmpl.Spec), normalizeEmpty(tt.want)) {
 				t.Errorf("spec:\n%s\nwant:\n%s", mustJSON(tmpl.Spec), mustJSON(tt.want))

@@ -74,7 +74,7 @@ func (m *mapper) serviceSpec(svc types.ServiceConfig, dir string) spec.ServiceSp
 			m.fail("image", "%v", err)
 		}
 	}
-	m.build(svc)
+	s.Build = m.build(svc, dir)
 	s.Env = m.env(svc.Environment)
 	s.Labels = m.labels(svc.Labels)
 	s.Ports = m.ports(svc.Ports)
@@ -89,16 +89,15 @@ func (m *mapper) serviceSpec(svc types.ServiceConfig, dir string) spec.ServiceSp
 	return s.Canonical()
 }
 
-func (m *mapper) build(svc types.ServiceConfig) {
-	if svc.Build == nil {
-		return
+func (m *mapper) build(svc types.ServiceConfig, dir string) *spec.Build {
+	b, ignored, problems := BuildSpec(svc.Build, dir)
+	for _, k := range sortedKeys(ignored) {
+		m.ignore(k, "%s", ignored[k])
 	}
-	if svc.Image == "" {
-		m.ignore("build", "building images is not supported yet; the build section is ignored")
-		m.warn("image", "the template has no image, so applying an instance of it fails until an image is given; add image: to the template or set image on each instance")
-		return
+	for _, k := range sortedKeys(problems) {
+		m.fail(k, "%s", problems[k])
 	}
-	m.ignore("build", "building images is not supported yet; the build section is ignored and image %q must already exist on the engine", svc.Image)
+	return b
 }
 
 func (m *mapper) env(in types.MappingWithEquals) []spec.EnvVar {

@@ -25,7 +25,7 @@ var handledKeys = map[string]bool{
 	// superseded: the controller names containers devarch-<stack>-<instance>
 	// and attaches them to the stack's network
 	"container_name": true, "networks": true,
-	// warned about by mapper.build
+	// mapped by mapper.build (its sub-keys the builder cannot apply are warned about)
 	"build": true,
 	// read by mapper.options (with the keys of spec.Options)
 	"deploy": true, "scale": true,

@@ -54,14 +54,16 @@ type ApplyOptions struct {
 
 // Result says what an apply did. It holds no secret.
 type Result struct {
-	NetworkCreated bool                     `json:"network_created"`
-	ConfigFiles    int                      `json:"config_files"`
-	Created        []string                 `json:"created"`
-	Recreated      []string                 `json:"recreated"`
-	Started        []string                 `json:"started"`
-	Restarted      []string                 `json:"restarted"`
-	Removed        []string                 `json:"removed"`
-	Durations      map[string]time.Duration `json:"durations"`
+	NetworkCreated bool     `json:"network_created"`
+	ConfigFiles    int      `json:"config_files"`
+	Created        []string `json:"created"`
+	Recreated      []string `json:"recreated"`
+	Started        []string `json:"started"`
+	Restarted      []string `json:"restarted"`
+	Removed        []string `json:"removed"`
+	// Built are the tags of the images the apply built.
+	Built     []string                 `json:"built,omitempty"`
+	Durations map[string]time.Duration `json:"durations"`
 	// ComposeOutput is compose's error output when the compose phase
 	// failed, kept for the approval row and the dashboard.
 	ComposeOutput string `json:"compose_output,omitempty"`
@@ -81,13 +83,15 @@ type ApplyError struct {
 func (e *ApplyError) Error() string { return e.Phase + ": " + e.Err.Error() }
 func (e *ApplyError) Unwrap() error { return e.Err }
 
-// Apply converges a stack's containers to its desired state: ensure the
+// Apply converges a stack's containers to its desired state: build the
+// images of instances that build theirs (see buildImages), ensure the
 // stack's network, materialize its config files, then compose up in
 // process with orphan removal (removed and disabled instances go away).
 // The caller holds the stack's advisory lock.
 //
 // Failures follow devarch's error model and return an *ApplyError:
-//   - build or network: nothing was touched;
+//   - build, images or network: no container was touched (images built
+//     before a failed build stay, tagged);
 //   - configs: partial files were removed, the previous files are intact;
 //   - compose: config files are kept for debugging, Result.ComposeOutput
 //     holds the engine's error text; containers already changed stay as
@@ -113,6 +117,10 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	for name, svc := range p.Services {
 		svc.PullPolicy = o.PullPolicy
 		p.Services[name] = svc
+	}
+
+	if err := r.applyImages(ctx, s, o, log, emit, &res); err != nil {
+		return res, err
 	}
 
 	if err := o.beforePhase(ctx, PhaseNetwork); err != nil {

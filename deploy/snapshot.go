@@ -8,6 +8,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -80,7 +81,7 @@ func (s Snapshot) For(st spec.Stack) plan.Observed {
 		o.Volumes = map[string]plan.Volume{} // observed: the project has none
 	}
 	for _, inst := range st.Instances {
-		ref := inst.Effective.Image.Value
+		ref := project.Image(st, inst)
 		if id, ok := s.Images[NormalizeImageRef(ref)]; ok {
 			o.ImageIDs[ref] = id
 		}

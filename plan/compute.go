@@ -239,7 +239,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		ch.Fields = append(ch.Fields, fields...)
 		reasons = append(reasons, reason)
 	}
-	if f, ok := imageDrift(c, inst.Effective.Image.Value, o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
+	if f, ok := imageDrift(c, project.Image(s, inst), o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "image updated")

@@ -37,7 +37,7 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 		d.scalar("host_paths", had.StateDir+" "+had.Workspace, want.StateDir+" "+want.Workspace, spec.SourceUser,
 			"the controller's state or workspace directory changed; config files and bind mounts move")
 	}
-	d.scalar("image", had.Image, want.Image, e.Image.Source, "")
+	d.scalar("image", had.Image, want.Image, imageSource(e), "")
 	d.masked("command", words(had.Command), words(want.Command), words(masked(had.Command)), words(masked(want.Command)), words(e.Command.Value), e.Command.Source)
 	d.masked("entrypoint", words(had.Entrypoint), words(want.Entrypoint), words(masked(had.Entrypoint)), words(masked(want.Entrypoint)), words(e.Entrypoint.Value), e.Entrypoint.Source)
 	d.masked("working_dir", had.WorkingDir, want.WorkingDir, mask(had.WorkingDir), mask(want.WorkingDir), e.WorkingDir.Value, e.WorkingDir.Source)
@@ -57,6 +57,7 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 	d.fileMounts("secrets.", had.Secrets, want.Secrets, d.inst.Effective.Secrets, len(d.inst.Overrides.Secrets) > 0, true)
 	d.fileMounts("configs.", had.Configs, want.Configs, d.inst.Effective.Configs, len(d.inst.Overrides.Configs) > 0, false)
 	annotateVariables(d.fields, e.Variables)
+	d.build(had.Build, want.Build)
 	return d.fields, d.rekeyed
 }
 

@@ -84,7 +84,7 @@ func serviceRecord(hashes *HashCache, s spec.Stack, inst spec.Instance, paths pr
 	if r, ok := hashes.get(key); ok {
 		return r, nil
 	}
-	if err := project.CheckService(inst); err != nil {
+	if err := project.CheckService(inst, paths); err != nil {
 		return "", &cannotApplyError{err: err}
 	}
 	r := project.NewRecordScrubbed(s, inst, paths, sc).Encode()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -37,6 +38,9 @@ type tokenDoc struct {
 	Enabled      bool            `json:"enabled"`
 	Wires        []spec.Wire     `json:"wires"`
 	Instances    []tokenInstance `json:"instances"`
+	// Builds are the digests of the instances' build contexts, read when
+	// the plan was made: editing a source file makes approvals stale.
+	Builds map[int64]project.BuildContext `json:"builds,omitempty"`
 }
 
 type tokenInstance struct {
@@ -67,6 +71,7 @@ func Token(d Desired) string {
 		Version: tokenVersion, KeyID: paths.Keys.Current.ID, StateDir: paths.StateDir, WorkspaceDir: paths.WorkspaceDir,
 		ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled,
 		Wires: slices.Clone(s.Wires), Instances: make([]tokenInstance, 0, len(s.Instances)),
+		Builds: paths.Builds,
 	}
 	slices.SortFunc(doc.Wires, func(a, b spec.Wire) int {
 		return cmp.Or(cmp.Compare(a.ConsumerInstance, b.ConsumerInstance), cmp.Compare(a.ProviderInstance, b.ProviderInstance),

@@ -81,6 +81,8 @@ type Planner struct {
 	observer Observer
 	hashes   *plan.HashCache
 	now      func() time.Time
+	// builds reads and caches the stacks' build contexts.
+	builds *deploy.BuildContexts
 }
 
 // Options tune a Planner. The zero value uses the wall clock.
@@ -95,7 +97,7 @@ func New(desired Desired, observer Observer, o Options) *Planner {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Planner{desired: desired, observer: observer, hashes: plan.NewHashCache(), now: o.Now}
+	return &Planner{desired: desired, observer: observer, hashes: plan.NewHashCache(), now: o.Now, builds: deploy.NewBuildContexts()}
 }
 
 // Desired reads the stack named name and the installation.
@@ -121,7 +123,18 @@ func (p *Planner) withInstallation(ctx context.Context, s spec.Stack) (plan.Desi
 	if err != nil {
 		return plan.Desired{}, &Error{Stage: StageDesired, Err: fmt.Errorf("read installation: %w", err)}
 	}
-	return plan.Desired{Stack: s, Paths: in}, nil
+	return p.WithBuilds(plan.Desired{Stack: s, Paths: in}), nil
+}
+
+// WithBuilds returns d with the build contexts of its stack's instances
+// read (d.Paths.Builds), as every plan, token and apply of the stack needs
+// them: a Desired read elsewhere (state.Store) passes through it before
+// its token is compared. A d that already has them is returned as is.
+func (p *Planner) WithBuilds(d plan.Desired) plan.Desired {
+	if d.Paths.Builds == nil {
+		d.Paths.Builds = p.builds.Stack(d.Stack)
+	}
+	return d
 }
 
 // Plan snapshots the engine and computes d's plan against it.
@@ -145,6 +158,7 @@ func (p *Planner) Snapshot(ctx context.Context) (deploy.Snapshot, error) {
 // Compute computes d's plan against a snapshot taken by Snapshot (errors
 // are StageCompute).
 func (p *Planner) Compute(d plan.Desired, snap deploy.Snapshot) (*plan.Plan, error) {
+	d = p.WithBuilds(d)
 	pl, err := plan.ComputeCached(d, snap.For(d.Stack), p.now(), p.hashes)
 	if err != nil {
 		return nil, &Error{Stage: StageCompute, Err: err}

@@ -28,6 +28,12 @@ type Options struct {
 	// devarch.config_digest labels; retired keys let a plan tell a digest
 	// made before a key rotation from a changed value.
 	Keys keyring.Ring
+	// Builds are the build contexts of the stack's instances that build
+	// their image, by instance id, read when the plan is made (see
+	// deploy.BuildContexts). Not an installation setting: the caller
+	// fills it per stack; a building instance missing from it cannot be
+	// applied.
+	Builds map[int64]BuildContext
 }
 
 // Project is a stack's compose project plus what Build noticed on the way.
@@ -146,13 +152,13 @@ func enabledInstances(s spec.Stack) map[string]bool {
 // buildService builds one instance's compose service.
 func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[string]bool) (types.ServiceConfig, []string, error) {
 	e := inst.Effective
-	if err := CheckService(inst); err != nil {
+	if err := CheckService(inst, o); err != nil {
 		return types.ServiceConfig{}, nil, err
 	}
 	var svc types.ServiceConfig
 	svc.Name = inst.Name
 	svc.ContainerName = spec.ContainerName(s.Name, inst.Name)
-	svc.Image = e.Image.Value
+	svc.Image = Image(s, inst)
 	svc.WorkingDir = e.WorkingDir.Value
 	svc.User = e.User.Value
 	svc.Privileged = e.Privileged.Value
@@ -237,13 +243,19 @@ func keepEnabled(refs []string, instance, key string, enabled map[string]bool, w
 }
 
 // CheckService returns why an enabled instance's compose service cannot be
-// built, or nil: what Service refuses.
-func CheckService(inst spec.Instance) error {
+// built, or nil: what Service refuses (no image and no build section, a
+// build context that cannot be read, a template its stack's variables do
+// not resolve).
+func CheckService(inst spec.Instance, o Options) error {
 	if inst.Problem != "" {
 		return fmt.Errorf("instance %q: %s", inst.Name, inst.Problem)
 	}
-	if inst.Effective.Image.Value == "" {
-		return fmt.Errorf("instance %q has no image: its template %q defines none (it may only have a build section, which the controller cannot build); set an image on the instance", inst.Name, inst.TemplateName())
+	e := inst.Effective
+	if e.Image.Value == "" && e.Build.Value == nil {
+		return fmt.Errorf("instance %q has no image: its template %q defines neither an image nor a build section; set an image on the instance", inst.Name, inst.TemplateName())
+	}
+	if _, err := InstanceBuildDigest(inst, o); err != nil {
+		return err
 	}
 	return nil
 }

@@ -56,6 +56,9 @@ type Record struct {
 	// their contents as keyed digests (see files.go).
 	Secrets map[string]FileRecord `json:"secrets,omitempty"`
 	Configs map[string]FileRecord `json:"configs,omitempty"`
+	// Build is the build digest (BuildDigest) of an instance that builds
+	// its image.
+	Build string `json:"build,omitempty"`
 }
 
 // ConfigFile records a config file without its content.
@@ -208,7 +211,7 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 		Workspace:  o.WorkspaceDir,
 		Template:   inst.TemplateName(),
 		Network:    s.Network(),
-		Image:      e.Image.Value,
+		Image:      Image(s, inst),
 		Command:    e.Command.Value,
 		Entrypoint: e.Entrypoint.Value,
 		WorkingDir: e.WorkingDir.Value,
@@ -273,6 +276,10 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 			}
 			r.Options[f.Path] = hide(f.Path, f.Value)
 		}
+	}
+	if digest, err := InstanceBuildDigest(inst, o); err == nil && digest != "" {
+		r.Build = digest
+		r.KeyID = k.ID
 	}
 	if len(e.ConfigFiles) > 0 {
 		r.ConfigFiles = make(map[string]ConfigFile, len(e.ConfigFiles))

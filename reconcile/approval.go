@@ -438,6 +438,7 @@ func failureMessage(err error, scrub spec.Scrubber) string {
 	}
 	hint := map[string]string{
 		deploy.PhaseBuild:   "Nothing was changed. Fix the stack's definition and generate a new plan.",
+		deploy.PhaseImages:  "No container was changed (images built before the failure stay tagged). Fix the build and apply again.",
 		deploy.PhaseNetwork: "Nothing was changed. Fix the network problem and apply again.",
 		deploy.PhaseConfigs: "Nothing was changed and no partial config files were left. Fix the problem and apply again.",
 		deploy.PhaseCompose: "Containers already changed stay as they are; config files are kept for debugging. Fix the problem and apply again.",

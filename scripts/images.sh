@@ -17,6 +17,12 @@
 #                already points at an image this script did not build (a
 #                real image you pulled) is left alone unless
 #                DEVARCH_TAG_FORCE=1.
+#                Then, for the corpus's build sections, it builds the stage
+#                image devarch-test/stage:latest (the test image plus a copy
+#                of /sleeper at every path their Dockerfiles COPY --from an
+#                image) and tags it under every image those Dockerfiles
+#                start FROM or COPY --from (php:8.4-fpm, composer:latest),
+#                so they build offline. The test image itself is unchanged.
 #
 # No registry is contacted: the image is made with `docker import`.
 set -euo pipefail
@@ -25,6 +31,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=devarch-test/sleeper:latest
 HASH_LABEL=devarch.testimage.hash
+STAGE=devarch-test/stage:latest
+STAGE_LABEL=devarch.testimage.stage
 DEFAULT_CORPUS=${DEVARCH_CORPUS:-$REPO_ROOT/../shared/corpus}/devarch-services
 WORK=$(state_dir)/image
 
@@ -140,16 +148,26 @@ tag_corpus() {
 	corpus=$(cd "$corpus" && pwd -P)
 	build "$corpus"
 
-	local want ours names
-	want=$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")
-	ours=" $("$DOCKER" image ls -q --no-trunc --filter "label=$HASH_LABEL" | sort -u | tr '\n' ' ') "
+	local names
+	names=$("$WORK/corpusscan" images "$corpus" 2> >(sed 's/^/  /' >&2))
+
+	tag_names "$IMAGE" "$HASH_LABEL" "$names" "$corpus"
+	prune_old
+	build_stage "$corpus"
+}
+
+# tag_names tags image (built by this script, label label) under every
+# name of the list names, leaving alone names that point at an image this
+# script did not build unless DEVARCH_TAG_FORCE=1.
+tag_names() {
+	local image=$1 label=$2 names=$3 corpus=$4
+	local want ours ref id
+	want=$("$DOCKER" image inspect -f '{{.Id}}' "$image")
+	ours=" $("$DOCKER" image ls -q --no-trunc --filter "label=$label" | sort -u | tr '\n' ' ') "
 	declare -A current=()
-	local ref id
 	while read -r ref id; do
 		current[$ref]=$id
 	done < <("$DOCKER" image ls --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}' | grep -v '<none>' || true)
-	names=$("$WORK/corpusscan" images "$corpus" 2> >(sed 's/^/  /' >&2))
-
 	local total=0 tagged=0 fresh=0 foreign=0
 	while IFS= read -r ref; do
 		[[ -n $ref ]] || continue
@@ -161,12 +179,43 @@ tag_corpus() {
 			foreign=$((foreign + 1))
 			log "warning: $ref is a real image here; left alone (DEVARCH_TAG_FORCE=1 retags it)"
 		else
-			"$DOCKER" tag "$IMAGE" "$ref"
+			"$DOCKER" tag "$image" "$ref"
 			tagged=$((tagged + 1))
 		fi
 	done <<<"$names"
-	prune_old
-	log "tag-corpus: $total image names in $corpus: $tagged tagged, $fresh already current, $foreign left alone"
+	log "tag-corpus: $total image names for $image in $corpus: $tagged tagged, $fresh already current, $foreign left alone"
+}
+
+# build_stage builds $STAGE for the base images of the corpus's build
+# sections (skipped when it has none, and when the image already carries
+# the content hash) and tags it under their names.
+build_stage() {
+	local corpus=$1 root=$WORK/stage bases files p hash current
+	bases=$("$WORK/corpusscan" bases "$corpus" 2> >(sed 's/^/  /' >&2))
+	[[ -n $bases ]] || return 0
+	files=$("$WORK/corpusscan" stagefiles "$corpus" 2> >(sed 's/^/  /' >&2))
+	rm -rf "$root"
+	cp -a "$WORK/rootfs" "$root"
+	while IFS= read -r p; do
+		[[ $p == /* ]] || continue
+		mkdir -p "$root$(dirname "$p")"
+		rm -f "$root$p"
+		install -m 0755 "$WORK/sleeper" "$root$p"
+	done <<<"$files"
+	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu \
+		-C "$root" -cf "$WORK/stage.tar" .
+	hash=$({
+		sha256sum <"$WORK/stage.tar"
+		printf '%s\n' "${CHANGES[@]}"
+	} | sha256sum | cut -c1-32)
+	current=$("$DOCKER" image inspect -f "{{index .Config.Labels \"$STAGE_LABEL\"}}" "$STAGE" 2>/dev/null || true)
+	if [[ $current != "$hash" ]]; then
+		local args=() c
+		for c in "${CHANGES[@]}" "LABEL $STAGE_LABEL=$hash"; do args+=(--change "$c"); done
+		"$DOCKER" import "${args[@]}" --message "scripts/images.sh stage" "$WORK/stage.tar" "$STAGE" >/dev/null
+		log "built $STAGE (hash $hash)"
+	fi
+	tag_names "$STAGE" "$STAGE_LABEL" "$bases" "$corpus"
 }
 
 case ${1:-build} in

@@ -25,5 +25,6 @@ func (s ServiceSpec) Canonical() ServiceSpec {
 	slices.SortStableFunc(s.ConfigFiles, func(a, b ConfigFile) int { return cmp.Compare(a.Path, b.Path) })
 	s.Options = s.Options.Canonical()
 	canonicalFiles(&s)
+	s.Build = s.Build.Canonical()
 	return s
 }

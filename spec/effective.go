@@ -33,6 +33,8 @@ type Effective struct {
 	Secrets     []FileMount         `json:"secrets"`
 	Configs     []FileMount         `json:"configs"`
 	VolumeDefs  []VolumeDef         `json:"volume_definitions"`
+	// Build is the build section; an override's replaces the template's.
+	Build Value[*Build] `json:"build"`
 	// Options are the merged options, for apply. OptionFields are the
 	// same flattened into leaves with their sources, for everything that
 	// shows or compares them.
@@ -81,6 +83,10 @@ func Merge(tmpl *ServiceSpec, o Overrides) Effective {
 	}
 	if u.Healthcheck != nil {
 		e.Healthcheck = Value[*Healthcheck]{Value: cloneHealthcheck(u.Healthcheck), Source: SourceUser}
+	}
+	e.Build = Value[*Build]{Value: t.Build.Canonical(), Source: SourceTemplate}
+	if u.Build != nil {
+		e.Build = Value[*Build]{Value: u.Build.Canonical(), Source: SourceUser}
 	}
 	e.Env = mergeKeyed(t.Env, u.Env, func(v EnvVar) string { return v.Key }, func(v *EnvVar, s Source) { v.Source = s })
 	e.Labels = mergeKeyed(t.Labels, u.Labels, func(v Label) string { return v.Key }, func(v *Label, s Source) { v.Source = s })
@@ -214,5 +220,6 @@ func (e Effective) Redacted() Effective {
 		c.OptionFields[i] = f
 	}
 	c.redactFiles()
+	c.Build.Value = e.Build.Value.Redacted()
 	return c
 }

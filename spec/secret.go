@@ -52,6 +52,7 @@ func (s Stack) SecretValues() []string {
 				out = append(out, f.Value)
 			}
 		}
+		out = append(out, buildSecretValues(inst.Effective.Build.Value)...)
 	}
 	return out
 }

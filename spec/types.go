@@ -50,6 +50,8 @@ type ServiceSpec struct {
 	Secrets    []FileMount `json:"secrets,omitempty"`
 	Configs    []FileMount `json:"configs,omitempty"`
 	VolumeDefs []VolumeDef `json:"volume_definitions,omitempty"`
+	// Build builds the image (see Build); replaced whole by an override.
+	Build *Build `json:"build,omitempty"`
 	// Options are the service's other compose keys (hostname, read_only,
 	// ulimits, logging...), inline in JSON under their compose names.
 	Options

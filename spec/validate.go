@@ -145,7 +145,12 @@ var restartPolicies = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(
 // prefixed with prefix (for example "instances.api").
 func ValidateEffective(prefix string, e Effective) []Problem {
 	var ps problems
-	ps.addErr(prefix+".image", ValidateImageRef(e.Image.Value))
+	if e.Image.Value != "" || e.Build.Value == nil {
+		ps.addErr(prefix+".image", ValidateImageRef(e.Image.Value))
+	}
+	if b := e.Build.Value; b != nil {
+		ps.addErr(prefix+".build", b.Validate())
+	}
 	for _, v := range e.Env {
 		ps.addErr(prefix+".env."+v.Key, ValidateEnvKey(v.Key))
 	}

@@ -23,9 +23,13 @@ var (
 // problem and warning on the way.
 type builder struct {
 	secrets SecretLookup
-	// dir anchors the paths of env files, secrets and configs; top holds
-	// the top-level secrets, configs and volumes (see files.go); vars are
-	// the variables: section, where environment: sources are looked up.
+	// dir is the stack file's folder: env files, secrets, configs and
+	// relative build contexts are read relative to it; "" when the file
+	// was not read from a file (relative paths then resolve against the
+	// current directory, and relative build contexts are refused). top
+	// holds the top-level secrets, configs and volumes (see files.go);
+	// vars are the variables: section, where environment: sources are
+	// looked up.
 	dir  string
 	top  map[string]any
 	vars map[string]*envValue

@@ -51,6 +51,8 @@ type instanceDoc struct {
 	ConfigFiles  map[string]configFileDoc `yaml:"config_files"`
 	ConfigMounts []configMountDoc         `yaml:"config_mounts"`
 	Domains      []domainDoc              `yaml:"domains"`
+	// Build is a compose build section (see catalog.BuildSection).
+	Build yaml.Node `yaml:"build"`
 	// Options are the instance's other compose service keys (hostname,
 	// read_only, ulimits...), written as in a compose file.
 	Options map[string]yaml.Node `yaml:",inline"`

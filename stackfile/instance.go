@@ -59,6 +59,7 @@ func (b *builder) instance(name string, d *instanceDoc, known map[string]bool, n
 	o.Networks = b.networks(prefix, d.Networks, network)
 	o.Domains = b.domains(prefix, d.Domains)
 	o.Options, o.Restart = b.options(prefix, d.Options)
+	o.Build = b.build(prefix+".build", &d.Build)
 	dropEmpty(o)
 	return inst
 }

@@ -36,7 +36,11 @@ func ParseFile(path string, secrets SecretLookup) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read stack file: %w", err)
 	}
-	f, err := parse(data, secrets, filepath.Dir(path))
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("read stack file: %w", err)
+	}
+	f, err := parse(data, secrets, filepath.Dir(abs))
 	if err != nil {
 		return nil, fmt.Errorf("parse stack file %s: %w", path, err)
 	}
@@ -66,11 +70,14 @@ func readLimited(path string) ([]byte, error) {
 // found, each naming its field (such as "instances.api.template") or line.
 //
 // Env files, secrets and configs named by the file are read relative to the
-// current directory; ParseFile reads them relative to the stack file.
+// current directory; a relative build context needs the file's folder:
+// ParseFile reads them relative to the stack file.
 func Parse(data []byte, secrets SecretLookup) (*File, error) {
-	return parse(data, secrets, ".")
+	return parse(data, secrets, "")
 }
 
+// parse is Parse with dir, the folder relative paths resolve against
+// ("" refuses relative build contexts).
 func parse(data []byte, secrets SecretLookup, dir string) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("stack file is larger than %d MiB; a stack file is a few kilobytes", MaxFileSize>>20)

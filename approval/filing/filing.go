@@ -190,7 +190,18 @@ func (f *Filer) desired(ctx context.Context, stack string) (plan.Desired, error)
 	if err != nil {
 		return plan.Desired{}, &StepError{Step: "read the installation", Err: err}
 	}
-	return plan.Desired{Stack: st, Paths: in}, nil
+	d := plan.Desired{Stack: st, Paths: in}
+	if b, ok := f.d.Planner.(BuildReader); ok {
+		d = b.WithBuilds(d)
+	}
+	return d, nil
+}
+
+// BuildReader is implemented by a Planner that reads the stack's build
+// contexts (planner.Planner): the token of a stack whose instances build
+// their image covers the contexts' digests.
+type BuildReader interface {
+	WithBuilds(d plan.Desired) plan.Desired
 }
 
 // applying reports whether a session holds the stack's lock or an approval

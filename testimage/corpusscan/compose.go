@@ -13,10 +13,13 @@ import (
 
 // service is the part of a compose service corpusscan needs.
 type service struct {
-	name        string
-	image       string
-	build       bool
-	healthcheck any // string (shell form) or []any; nil when absent
+	name  string
+	image string
+	build bool
+	// context and dockerfile locate the Dockerfile of a build section,
+	// relative to the compose file's folder.
+	context, dockerfile string
+	healthcheck         any // string (shell form) or []any; nil when absent
 }
 
 type composeFile struct {
@@ -39,6 +42,7 @@ func parseCompose(data []byte) ([]service, error) {
 	out := make([]service, 0, len(f.Services))
 	for name, s := range f.Services {
 		svc := service{name: name, image: strings.TrimSpace(s.Image), build: s.Build != nil}
+		svc.context, svc.dockerfile = buildLocation(s.Build)
 		if s.Healthcheck != nil && !s.Healthcheck.Disable {
 			svc.healthcheck = s.Healthcheck.Test
 		}
@@ -46,6 +50,26 @@ func parseCompose(data []byte) ([]service, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out, nil
+}
+
+// buildLocation reads the context and Dockerfile of a build section in
+// its short (a string) or long (a mapping) form; "" when there is none.
+func buildLocation(b any) (context, dockerfile string) {
+	switch v := b.(type) {
+	case string:
+		return v, "Dockerfile"
+	case map[string]any:
+		context, _ = v["context"].(string)
+		dockerfile, _ = v["dockerfile"].(string)
+		if context == "" {
+			context = "."
+		}
+		if dockerfile == "" {
+			dockerfile = "Dockerfile"
+		}
+		return context, dockerfile
+	}
+	return "", ""
 }
 
 // imageRef returns the image reference in Docker's familiar form with an

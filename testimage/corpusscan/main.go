@@ -4,6 +4,9 @@
 //
 //	corpusscan images DIR   every image reference, normalized, one a line
 //	corpusscan links DIR    every absolute path a healthcheck executes, one a line
+//	corpusscan bases DIR    every image the Dockerfiles of build sections
+//	                        start FROM or COPY --from, one a line
+//	corpusscan stagefiles DIR  every path those Dockerfiles COPY --from an image
 //
 // Services it cannot serve (no image, a digest-only or interpolated image,
 // a relative healthcheck command) are reported on stderr and skipped.
@@ -15,17 +18,19 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 )
 
-const usage = "usage: corpusscan images|links DIR"
+const usage = "usage: corpusscan images|links|bases|stagefiles DIR"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 2 || (args[0] != "images" && args[0] != "links") {
+	if len(args) != 2 || !slices.Contains([]string{"images", "links", "bases", "stagefiles"}, args[0]) {
 		fmt.Fprintln(stderr, usage)
 		return 2
 	}
@@ -53,7 +58,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		for _, s := range services {
 			var found []string
 			var skips []string
-			if args[0] == "images" {
+			switch args[0] {
+			case "bases", "stagefiles":
+				refs, err := s.dockerfileRefs(filepath.Dir(f))
+				if err != nil {
+					fmt.Fprintf(stderr, "corpusscan: %s service %s: %v\n", f, s.name, err)
+					return 1
+				}
+				found, skips = refs.images, refs.skips
+				if args[0] == "stagefiles" {
+					found = refs.files
+				}
+			case "images":
 				ref, skip := s.imageRef()
 				if ref != "" {
 					found = []string{ref}
@@ -61,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				if skip != "" {
 					skips = []string{skip}
 				}
-			} else {
+			default:
 				found, skips = s.healthcheckPaths()
 			}
 			for _, v := range found {
@@ -81,4 +97,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, v)
 	}
 	return 0
+}
+
+// dockerfileRefs reads the Dockerfile of the service's build section
+// (none: no references) relative to dir, the compose file's folder.
+func (s service) dockerfileRefs(dir string) (dockerfileRefs, error) {
+	if s.context == "" {
+		return dockerfileRefs{}, nil
+	}
+	if strings.Contains(s.context, "://") {
+		return dockerfileRefs{skips: []string{"its build context is remote"}}, nil
+	}
+	data, err := os.ReadFile(filepath.Join(dir, s.context, s.dockerfile))
+	if err != nil {
+		return dockerfileRefs{}, fmt.Errorf("read the build section's Dockerfile: %w", err)
+	}
+	return parseDockerfile(string(data)), nil
 }
