@@ -55,6 +55,7 @@ func loadFile(path string) (Result, error) {
 	m := &mapper{file: path, service: svc.Name}
 	m.warnings = append(m.warnings, variableWarnings(path, content)...)
 	s := m.serviceSpec(svc, dir)
+	s.Networks, s.NetworkDefinitions = m.serviceNetworks(svc, project)
 	m.topLevelVolumes(project)
 	if err := m.err(); err != nil {
 		return Result{}, err
@@ -184,6 +185,9 @@ func declarePlaceholders(model map[string]any, name string) []string {
 			target, _, _ := strings.Cut(s, ":")
 			refs = append(refs, target)
 		}
+	}
+	if mode, ok := svc["network_mode"].(string); ok && strings.HasPrefix(mode, types.NetworkModeServicePrefix) {
+		refs = append(refs, strings.TrimPrefix(mode, types.NetworkModeServicePrefix))
 	}
 	var added []string
 	for _, dep := range refs {

@@ -8,6 +8,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -73,6 +74,14 @@ func (s Snapshot) For(st spec.Stack) plan.Observed {
 		Volumes: s.Volumes[spec.ProjectName(st.Name)]}
 	if o.Volumes == nil {
 		o.Volumes = map[string]plan.Volume{} // observed: the project has none
+	}
+	if nets, _ := project.Networks(st); len(nets) > 0 {
+		o.NetworkIDs = map[string]string{}
+		for _, n := range nets {
+			if id, ok := s.Networks[n.Name]; ok {
+				o.NetworkIDs[n.Name] = id
+			}
+		}
 	}
 	for _, inst := range st.Instances {
 		ref := inst.Effective.Image.Value

@@ -54,6 +54,7 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 	d.scalar("depends_on", depsText(had.DependsOn), depsText(want.DependsOn), e.DependsOn.Source, "")
 	d.configFiles(had.ConfigFiles, want.ConfigFiles)
 	d.options(had.Options, want.Options)
+	d.networks(had.Networks, want.Networks)
 	return d.fields, d.rekeyed
 }
 

@@ -52,6 +52,9 @@ type Record struct {
 	// Options are the instance's options (spec.Options) flattened to
 	// their leaves: path ("ulimits.nofile.soft") → value as text.
 	Options map[string]string `json:"options,omitempty"`
+	// Networks are the instance's network attachments as leaves (see
+	// networkFields); none when it joins the stack's network alone.
+	Networks map[string]string `json:"networks,omitempty"`
 }
 
 // ConfigFile records a config file without its content.
@@ -264,6 +267,7 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 			r.Options[f.Path] = hide(f.Path, f.Value)
 		}
 	}
+	r.Networks = networkFields(s, inst)
 	if len(e.ConfigFiles) > 0 {
 		r.ConfigFiles = make(map[string]ConfigFile, len(e.ConfigFiles))
 		for _, c := range e.ConfigFiles {

@@ -24,5 +24,7 @@ func (s ServiceSpec) Canonical() ServiceSpec {
 	s.ConfigFiles = slices.Clone(s.ConfigFiles)
 	slices.SortStableFunc(s.ConfigFiles, func(a, b ConfigFile) int { return cmp.Compare(a.Path, b.Path) })
 	s.Options = s.Options.Canonical()
+	s.Networks = s.Networks.Canonical()
+	s.NetworkDefinitions = s.NetworkDefinitions.Canonical()
 	return s
 }

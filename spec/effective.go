@@ -30,6 +30,10 @@ type Effective struct {
 	Restart     Value[string]       `json:"restart"`
 	DependsOn   Value[[]Dependency] `json:"depends_on"`
 	ConfigFiles []ConfigFile        `json:"config_files"`
+	// Networks are the attachments (replace-all); NetworkDefinitions the
+	// definitions of their keys, merged by key.
+	Networks           Value[Networks]    `json:"networks"`
+	NetworkDefinitions NetworkDefinitions `json:"network_definitions,omitempty"`
 	// Options are the merged options, for apply. OptionFields are the
 	// same flattened into leaves with their sources, for everything that
 	// shows or compares them.
@@ -45,6 +49,8 @@ type Effective struct {
 //   - ports, volumes and dependencies: replace-all when the override sets any;
 //   - env, labels and config files: merged by key, the override winning;
 //   - healthcheck: replaced whole;
+//   - networks: replace-all when the override sets any; network
+//     definitions merged by key, the override winning;
 //   - options (hostname, ulimits, logging...): each key the override sets
 //     replaces the template's, except the maps (sysctls, ulimits,
 //     annotations, storage_opt), merged by entry like env.
@@ -78,6 +84,7 @@ func Merge(tmpl *ServiceSpec, o Overrides) Effective {
 	}
 	e.Env = mergeKeyed(t.Env, u.Env, func(v EnvVar) string { return v.Key }, func(v *EnvVar, s Source) { v.Source = s })
 	e.Labels = mergeKeyed(t.Labels, u.Labels, func(v Label) string { return v.Key }, func(v *Label, s Source) { v.Source = s })
+	e.Networks, e.NetworkDefinitions = mergeNetworks(t, u)
 	e.ConfigFiles = mergeKeyed(t.ConfigFiles, u.ConfigFiles, func(v ConfigFile) string { return v.Path }, func(v *ConfigFile, s Source) { v.Source = s })
 	var fromUser map[string]bool
 	e.Options, fromUser = mergeOptions(t.Options.Canonical(), u.Options.Canonical())

@@ -59,6 +59,7 @@ type Options struct {
 	MemLimit        Bytes             `json:"mem_limit,omitempty"`
 	MemReservation  Bytes             `json:"mem_reservation,omitempty"`
 	MemSwapLimit    Bytes             `json:"memswap_limit,omitempty"`
+	NetworkMode     string            `json:"network_mode,omitempty"`
 	OomKillDisable  bool              `json:"oom_kill_disable,omitempty"`
 	OomScoreAdj     int64             `json:"oom_score_adj,omitempty"`
 	Pid             string            `json:"pid,omitempty"`

@@ -45,6 +45,11 @@ type ServiceSpec struct {
 	Restart     string       `json:"restart,omitempty"`
 	DependsOn   []Dependency `json:"depends_on,omitempty"`
 	ConfigFiles []ConfigFile `json:"config_files,omitempty"`
+	// Networks are the networks the service joins (compose's service
+	// networks); NetworkDefinitions define the keys other than "default"
+	// (compose's top-level networks). See Networks and Network.
+	Networks           Networks           `json:"networks,omitempty"`
+	NetworkDefinitions NetworkDefinitions `json:"network_definitions,omitempty"`
 	// Options are the service's other compose keys (hostname, read_only,
 	// ulimits, logging...), inline in JSON under their compose names.
 	Options
@@ -203,13 +208,12 @@ type Template struct {
 }
 
 // Overrides is what an instance changes relative to its template. Every
-// ServiceSpec field left empty inherits from the template. Domains, EnvFiles
-// and Networks are kept from imports but not applied yet.
+// ServiceSpec field left empty inherits from the template. Domains and
+// EnvFiles are kept from imports but not applied yet.
 type Overrides struct {
 	ServiceSpec
 	Domains  []Domain `json:"domains,omitempty"`
 	EnvFiles []string `json:"env_files,omitempty"`
-	Networks []string `json:"networks,omitempty"`
 }
 
 // Domain routes a host name to a port of the instance (kept, not applied).

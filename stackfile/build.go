@@ -60,6 +60,7 @@ func (b *builder) stack(doc *document) spec.Stack {
 		s.Instances = append(s.Instances, b.instance(n, doc.Instances[n], known, s.Network()))
 	}
 	s.Wires = nilIfEmpty(b.wires(doc.Wires, known))
+	b.networks(doc, &s)
 	return s
 }
 

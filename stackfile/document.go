@@ -16,6 +16,9 @@ type document struct {
 	Stack     stackDoc                `yaml:"stack"`
 	Instances map[string]*instanceDoc `yaml:"instances"`
 	Wires     []wireDoc               `yaml:"wires"`
+	// Networks are the stack's network definitions, as a compose file's
+	// top-level networks.
+	Networks yaml.Node `yaml:"networks"`
 }
 
 type stackDoc struct {
@@ -37,7 +40,7 @@ type instanceDoc struct {
 	Dependencies []string                 `yaml:"dependencies"`
 	Labels       map[string]string        `yaml:"labels"`
 	EnvFiles     []string                 `yaml:"env_files"`
-	Networks     []string                 `yaml:"networks"`
+	Networks     yaml.Node                `yaml:"networks"`
 	ConfigFiles  map[string]configFileDoc `yaml:"config_files"`
 	ConfigMounts []configMountDoc         `yaml:"config_mounts"`
 	Domains      []domainDoc              `yaml:"domains"`

@@ -56,7 +56,6 @@ func (b *builder) instance(name string, d *instanceDoc, known map[string]bool, n
 	o.Labels = b.labels(prefix, d.Labels)
 	o.ConfigFiles = b.configFiles(prefix, d.ConfigFiles, d.ConfigMounts)
 	o.EnvFiles = b.envFiles(prefix, d.EnvFiles)
-	o.Networks = b.networks(prefix, d.Networks, network)
 	o.Domains = b.domains(prefix, d.Domains)
 	o.Options, o.Restart = b.options(prefix, d.Options)
 	dropEmpty(o)
@@ -128,7 +127,6 @@ func dropEmpty(o *spec.Overrides) {
 	o.Labels = nilIfEmpty(o.Labels)
 	o.ConfigFiles = nilIfEmpty(o.ConfigFiles)
 	o.EnvFiles = nilIfEmpty(o.EnvFiles)
-	o.Networks = nilIfEmpty(o.Networks)
 	o.Domains = nilIfEmpty(o.Domains)
 }
 
