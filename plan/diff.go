@@ -54,7 +54,7 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 	d.scalar("depends_on", depsText(had.DependsOn), depsText(want.DependsOn), e.DependsOn.Source, "")
 	d.configFiles(had.ConfigFiles, want.ConfigFiles)
 	d.options(had.Options, want.Options)
-	d.networks(had.Networks, want.Networks)
+	d.networks(had, want, adding)
 	return d.fields, d.rekeyed
 }
 

@@ -13,12 +13,29 @@ import (
 // "- networks.backend.ipv4_address"). All of them come from the
 // instance's networks, whose source is that of the whole list
 // (replace-all).
-func (d *differ) networks(had, want map[string]string) {
+func (d *differ) networks(had, want project.Record, adding bool) {
+	if len(had.Networks) == 0 && len(want.Networks) == 0 {
+		return // the stack's own network alone, or a network_mode: "networks" and "network_mode" say it
+	}
+	hadNets, wantNets := recordNetworks(had), recordNetworks(want)
+	if adding {
+		hadNets = nil
+	}
 	source := map[string]spec.Source{}
-	for k := range want {
+	for k := range wantNets {
 		source[k] = d.inst.Effective.Networks.Source
 	}
-	d.keyed("networks.", had, want, source, want, len(d.inst.Overrides.Networks) > 0)
+	d.keyed("networks.", hadNets, wantNets, source, wantNets, len(d.inst.Overrides.Networks) > 0)
+}
+
+// recordNetworks are a record's network leaves. A record without any
+// joins the stack's own network alone (see project.Record), unless it
+// has a network_mode.
+func recordNetworks(r project.Record) map[string]string {
+	if len(r.Networks) > 0 || r.Options["network_mode"] != "" {
+		return r.Networks
+	}
+	return map[string]string{spec.DefaultNetwork: r.Network}
 }
 
 // desiredNetworks returns the engine names of the networks an instance's
@@ -97,4 +114,13 @@ func networkWarnings(s spec.Stack, enabled map[string]bool) []string {
 	}
 	_, w := project.Networks(s)
 	return append(ws, w...)
+}
+
+// changesNetworks reports whether fields already change the container's
+// networks (its networks, an attachment, its network_mode): a container
+// that is not attached to its new networks yet is no drift.
+func changesNetworks(fs []FieldChange) bool {
+	return slices.ContainsFunc(fs, func(f FieldChange) bool {
+		return f.Path == "networks" || f.Path == "network_mode" || strings.HasPrefix(f.Path, "networks.")
+	})
 }
