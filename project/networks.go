@@ -31,15 +31,7 @@ type StackNetwork struct {
 // NetworkName is the engine name of the network key of stack s with
 // definition def (see StackNetwork.Name).
 func NetworkName(s spec.Stack, key string, def spec.Network) string {
-	switch {
-	case key == spec.DefaultNetwork:
-		return s.Network()
-	case def.External && def.Name != "":
-		return def.Name
-	case def.External:
-		return key
-	}
-	return "devarch-" + s.Name + "-" + key
+	return s.NetworkNameOf(key, def)
 }
 
 // UndefinedNetwork is the warning for an instance that joins a network key

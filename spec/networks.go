@@ -16,6 +16,22 @@ import (
 // ("devarch-<stack>-net" or the stack's network_name).
 const DefaultNetwork = "default"
 
+// NetworkNameOf is the engine name of the stack's network key with
+// definition def: the stack's own network for "default"; an external
+// network's name (its key when it has none); else
+// "devarch-<stack>-<key>", a network the stack owns.
+func (s Stack) NetworkNameOf(key string, def Network) string {
+	switch {
+	case key == DefaultNetwork:
+		return s.Network()
+	case def.External && def.Name != "":
+		return def.Name
+	case def.External:
+		return key
+	}
+	return "devarch-" + s.Name + "-" + key
+}
+
 // Networks are a service's network attachments by network key, as in a
 // compose service's `networks`: "default" is the stack's own network,
 // any other key names a network definition (see Network). A nil

@@ -30,6 +30,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(stackWithApp("config_files: {a.conf: {content: x}}\nconfig_mounts: [{target_path: /a, config_file_path: a.conf}]")))
 	f.Add([]byte(stackWithApp("healthcheck: {test: CMD true, interval: 1s}\ndependencies: [db]\nvolumes: [{source: ./x, target: /x}]")))
 	f.Add([]byte("version: 1\nstack: {name: s}\nwires: [{consumer_instance: a, provider_instance: b}]"))
+	f.Add([]byte(networksFile))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, testSecrets)
