@@ -46,10 +46,16 @@ func (e *NetworkSettingsError) Error() string {
 // definition's settings and the stack's labels if missing (an existing one
 // must carry the stack's labels, as its own network, and the defined
 // settings); each external network must exist. It returns the names of
-// the networks it created. A failure leaves the networks created so far:
-// they are the stack's, and the next apply finds them.
+// the networks it created. External networks are checked first, so a
+// missing one fails the apply before anything is created; a later failure
+// leaves the networks created so far: they are the stack's, and the next
+// apply finds them.
 func (r *Runtime) EnsureStackNetworks(ctx context.Context, s spec.Stack, nets []project.StackNetwork, progress func(name, action, status, msg string)) ([]string, error) {
 	var created []string
+	nets = slices.Clone(nets)
+	slices.SortStableFunc(nets, func(a, b project.StackNetwork) int {
+		return cmp.Compare(boolRank(!a.External), boolRank(!b.External))
+	})
 	for _, n := range nets {
 		progress(n.Name, "ensure", ProgressWorking, "")
 		c, err := r.ensureStackNetwork(ctx, s, n)
@@ -146,4 +152,11 @@ func networkDiffers(d spec.Network, have network.Summary) []string {
 		}
 	}
 	return out
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -125,7 +125,9 @@ func TestUndefinedNetworkWarns(t *testing.T) {
 	if !p.Empty() {
 		t.Errorf("an undefined network changes nothing: plan %+v", p.Changes)
 	}
-	if !slices.ContainsFunc(p.Warnings, func(w string) bool { return strings.Contains(w, `joins network "shop-net", which no network definition declares`) }) {
+	if !slices.ContainsFunc(p.Warnings, func(w string) bool {
+		return strings.Contains(w, `joins network "shop-net", which no network definition declares`)
+	}) {
 		t.Errorf("warnings %q", p.Warnings)
 	}
 }
