@@ -2,7 +2,9 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -96,5 +98,46 @@ func TestNetworkNameOf(t *testing.T) {
 		if got := s.NetworkNameOf(tt.key, tt.def); got != tt.want {
 			t.Errorf("NetworkNameOf(%s, %+v) = %s, want %s", tt.key, tt.def, got, tt.want)
 		}
+	}
+}
+
+func TestValidateNetworks(t *testing.T) {
+	inst := func(name string, o Overrides) Instance {
+		o.Image = "busybox"
+		return Instance{Name: name, Enabled: true, Overrides: o, Effective: Merge(nil, o)}
+	}
+	s := Stack{Name: "shop", Instances: []Instance{
+		inst("a", Overrides{ServiceSpec: ServiceSpec{
+			Networks:           Networks{"b c": nil, "x": {IPv4Address: "::1", IPv6Address: "10.0.0.1", LinkLocalIPs: []string{"nope"}}},
+			NetworkDefinitions: NetworkDefinitions{"default": {}, "x": {Subnets: []Subnet{{Subnet: "10.0.0.0"}}}},
+		}}),
+		inst("b", Overrides{ServiceSpec: ServiceSpec{Options: Options{NetworkMode: "service:ghost"}}}),
+		inst("c", Overrides{ServiceSpec: ServiceSpec{Options: Options{NetworkMode: "mynet"}}}),
+		inst("d", Overrides{ServiceSpec: ServiceSpec{Options: Options{NetworkMode: "service:d"}}}),
+		inst("e", Overrides{ServiceSpec: ServiceSpec{Options: Options{NetworkMode: "service:a"}}}),
+	}}
+	err := s.Validate()
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("Validate: %v", err)
+	}
+	text := err.Error()
+	for _, want := range []string{
+		`instances.a.networks: network key "b c" is invalid`,
+		`instances.a.networks.x.ipv4_address: "::1" is not an IPv4 address`,
+		`instances.a.networks.x.ipv6_address: "10.0.0.1" is not an IPv6 address`,
+		`instances.a.networks.x.link_local_ips: "nope" is not an IP address`,
+		`instances.a.network_definitions.default: "default" is the stack's own network`,
+		`instances.a.network_definitions.x.subnets: subnet "10.0.0.0" is not a CIDR prefix`,
+		`instances.b.network_mode: network_mode "service:ghost" names "ghost", which is not an instance of stack "shop"`,
+		`instances.c.network_mode: network_mode "mynet" is not host, none, bridge`,
+		`instances.d.network_mode: network_mode "service:d" names the instance itself`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("problems lack %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "instances.e.") {
+		t.Errorf("service:a is valid:\n%s", text)
 	}
 }
