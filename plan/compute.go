@@ -229,7 +229,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "image updated")
 	}
-	if f, ok := networkDrift(c, desiredNetworks(s, inst), o.networkIDs(s)); ok && !changesNetworks(ch.Fields) {
+	if f, ok := networkDrift(c, desiredNetworks(s, inst), func(name string) string { return o.networkID(s, name) }); ok && !changesNetworks(ch.Fields) {
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "left its network")

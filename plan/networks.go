@@ -41,6 +41,13 @@ func recordNetworks(r project.Record) map[string]string {
 // desiredNetworks returns the engine names of the networks an instance's
 // container must be attached to: none with a network_mode.
 func desiredNetworks(s spec.Stack, inst spec.Instance) []string {
+	e := inst.Effective
+	if e.Options.NetworkMode != "" {
+		return nil
+	}
+	if len(e.Networks.Value) == 0 {
+		return []string{s.Network()}
+	}
 	att, _ := project.Attachments(inst)
 	var names []string
 	for _, key := range att.Keys() {
@@ -53,13 +60,13 @@ func desiredNetworks(s spec.Stack, inst spec.Instance) []string {
 // network it should be: compose recreates it. ids maps network names to
 // their ids where known (the stack's own networks); a network without a
 // known id is matched by name.
-func networkDrift(c spec.Container, want []string, ids map[string]string) (FieldChange, bool) {
+func networkDrift(c spec.Container, want []string, idOf func(string) string) (FieldChange, bool) {
 	if !c.Running() || len(want) == 0 {
 		return FieldChange{}, false
 	}
 	var missing []string
 	for _, name := range want {
-		id := ids[name]
+		id := idOf(name)
 		attached := false
 		for n, cid := range c.Networks {
 			if (id != "" && cid == id) || (id == "" && n == name) {
@@ -89,28 +96,28 @@ func networkDrift(c spec.Container, want []string, ids map[string]string) (Field
 	}, true
 }
 
-// networkIDs maps the names of the stack's networks to their ids, where
-// known.
-func (o Observed) networkIDs(s spec.Stack) map[string]string {
-	ids := make(map[string]string, len(o.NetworkIDs)+1)
-	for n, id := range o.NetworkIDs {
-		ids[n] = id
+// networkID returns the id of the stack's network name, "" when unknown.
+func (o Observed) networkID(s spec.Stack, name string) string {
+	if name == s.Network() {
+		return o.NetworkID
 	}
-	if o.NetworkID != "" {
-		ids[s.Network()] = o.NetworkID
-	}
-	return ids
+	return o.NetworkIDs[name]
 }
 
 // networkWarnings are the warnings about the networks of the stack's
 // enabled instances: keys nobody defines, definitions that disagree.
 func networkWarnings(s spec.Stack, enabled map[string]bool) []string {
 	var ws []string
+	named := false
 	for _, inst := range s.Instances {
-		if enabled[inst.Name] {
+		if enabled[inst.Name] && len(inst.Effective.Networks.Value) > 0 && inst.Effective.Options.NetworkMode == "" {
+			named = true
 			_, w := project.Attachments(inst)
 			ws = append(ws, w...)
 		}
+	}
+	if !named {
+		return nil
 	}
 	_, w := project.Networks(s)
 	return append(ws, w...)

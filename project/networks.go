@@ -50,6 +50,9 @@ func Attachments(inst spec.Instance) (spec.Networks, []string) {
 	if e.Options.NetworkMode != "" {
 		return nil, nil
 	}
+	if len(e.Networks.Value) == 0 {
+		return spec.Networks{spec.DefaultNetwork: nil}, nil
+	}
 	var warnings []string
 	out := spec.Networks{}
 	for _, key := range e.Networks.Value.Keys() {
@@ -69,6 +72,9 @@ func Attachments(inst spec.Instance) (spec.Networks, []string) {
 // that the stack's enabled instances join, and warnings about definitions
 // that disagree (the first instance's, by name, is used).
 func Networks(s spec.Stack) ([]StackNetwork, []string) {
+	if !slices.ContainsFunc(s.Instances, func(inst spec.Instance) bool { return len(inst.Effective.Networks.Value) > 0 }) {
+		return nil, nil
+	}
 	enabled := enabledInstances(s)
 	byKey := map[string]StackNetwork{}
 	owner := map[string]string{}
@@ -198,6 +204,9 @@ func NetworkOf(n types.NetworkConfig) spec.Network {
 // default settings (or has a network_mode): records of such instances
 // are the ones made before instances joined several networks.
 func networkFields(s spec.Stack, inst spec.Instance) map[string]string {
+	if e := inst.Effective; len(e.Networks.Value) == 0 || e.Options.NetworkMode != "" {
+		return nil
+	}
 	att, _ := Attachments(inst)
 	if att.IsDefaultOnly() {
 		return nil
