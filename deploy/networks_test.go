@@ -297,3 +297,45 @@ func mapsKeys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// TestStackNetworkChecks: a network the stack owns that exists with other
+// settings, or that is not the controller's, stops the apply in the
+// network phase with a message saying what to do; it is left as it is.
+func TestStackNetworkChecks(t *testing.T) {
+	tmpls := networkTemplates(t)
+	f := newApplyFixture(t, templateInstance(1, "web", tmpls["web"], spec.Overrides{}))
+	removeStackNetworks(t, f)
+	backend := "devarch-" + f.stack.Name + "-backend"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// Not the controller's: no labels.
+	if _, err := f.rt.Client().NetworkCreate(ctx, backend, client.NetworkCreateOptions{Driver: "bridge"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.rt.Apply(ctx, f.stack, f.opts, nil)
+	var own *NetworkOwnershipError
+	if !errors.As(err, &own) || own.Network != backend {
+		t.Fatalf("apply over a foreign %s: %v, want a NetworkOwnershipError", backend, err)
+	}
+	if _, err := f.rt.Client().NetworkRemove(ctx, backend, client.NetworkRemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The stack's, with another subnet than the template defines.
+	if _, err := f.rt.EnsureNetwork(ctx, backend, NetworkLabels(f.stack)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.rt.Apply(ctx, f.stack, f.opts, nil)
+	var se *NetworkSettingsError
+	var ae *ApplyError
+	if !errors.As(err, &se) || !errors.As(err, &ae) || ae.Phase != PhaseNetwork {
+		t.Fatalf("apply over %s with other settings: %v, want a NetworkSettingsError in the network phase", backend, err)
+	}
+	if !strings.Contains(err.Error(), "defined 10.213.57.0/24") || !strings.Contains(err.Error(), "docker network rm "+backend) {
+		t.Errorf("error %q, want the subnets and what to do", err)
+	}
+	if names := f.containerStarts(); len(names) != 0 {
+		t.Errorf("containers created despite the network error: %v", names)
+	}
+}
