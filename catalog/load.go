@@ -68,6 +68,7 @@ func loadFile(path string) (Result, error) {
 	m.warnings = append(m.warnings, variableWarnings(path, refs, removed)...)
 	s := m.serviceSpec(svc, dir)
 	m.files(&s, svc, project, dir)
+	s.Networks, s.NetworkDefinitions = m.serviceNetworks(svc, project)
 	if err := m.err(); err != nil {
 		return Result{}, err
 	}
@@ -197,6 +198,9 @@ func declarePlaceholders(model map[string]any, name string) []string {
 			target, _, _ := strings.Cut(s, ":")
 			refs = append(refs, target)
 		}
+	}
+	if mode, ok := svc["network_mode"].(string); ok && strings.HasPrefix(mode, types.NetworkModeServicePrefix) {
+		refs = append(refs, strings.TrimPrefix(mode, types.NetworkModeServicePrefix))
 	}
 	var added []string
 	for _, dep := range refs {

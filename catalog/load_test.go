@@ -235,10 +235,13 @@ func TestLoadFileMapping(t *testing.T) {
 				Sysctls:         map[string]string{"net.core.somaxconn": "1024"},
 				Deploy:          &spec.Deploy{Resources: spec.Resources{Limits: &spec.Resource{Memory: 512 << 20}}},
 				Init:            ptr(true),
-			}},
+			},
+				// microservices-net (devarch's shared network) is the stack's own
+				Networks:           spec.Networks{"default": nil, "backend": {Aliases: []string{"api"}}},
+				NetworkDefinitions: spec.NetworkDefinitions{"backend": {}},
+			},
 			wantWarnings: []string{
-				"services.app.networks.backend", "services.app.x-other",
-				"services.app.profiles",
+				"services.app.x-other", "services.app.profiles",
 			},
 		},
 		{

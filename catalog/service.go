@@ -83,7 +83,6 @@ func (m *mapper) serviceSpec(svc types.ServiceConfig, dir string) spec.ServiceSp
 	s.Healthcheck = m.healthcheck(svc.HealthCheck)
 	s.DependsOn = m.dependsOn(svc.DependsOn)
 	s.Options = m.options(svc, &s.Restart)
-	m.networks(svc.Networks)
 	m.extensions(svc.Extensions)
 	m.unsupported(svc)
 	return s.Canonical()
@@ -194,21 +193,6 @@ func (m *mapper) dependsOn(in types.DependsOnConfig) []spec.Dependency {
 		out = append(out, spec.Dependency{Name: name, Condition: cond})
 	}
 	return out
-}
-
-// networks does not warn about membership: the controller attaches every
-// container to its stack's own network instead (see docs/catalog.md). Only
-// per-attachment settings, which would be lost, produce a warning.
-func (m *mapper) networks(in map[string]*types.ServiceNetworkConfig) {
-	for _, name := range sortedKeys(in) {
-		if in[name] == nil {
-			continue
-		}
-		if keys := setKeys(in[name]); len(keys) > 0 {
-			m.ignore("networks."+name, "attachment settings (%s) are not supported and are ignored; the controller attaches the container to its stack's network, where other instances reach it by its instance name",
-				strings.Join(keys, ", "))
-		}
-	}
 }
 
 func (m *mapper) extensions(ext types.Extensions) {

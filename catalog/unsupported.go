@@ -22,8 +22,8 @@ var handledKeys = map[string]bool{
 	"user": true, "privileged": true, "cap_add": true, "environment": true,
 	"ports": true, "volumes": true, "labels": true, "healthcheck": true,
 	"restart": true, "depends_on": true,
-	// superseded: the controller names containers devarch-<stack>-<instance>
-	// and attaches them to the stack's network
+	// superseded: the controller names containers devarch-<stack>-<instance>;
+	// networks are read by mapper.serviceNetworks
 	"container_name": true, "networks": true,
 	// mapped by mapper.build (its sub-keys the builder cannot apply are warned about)
 	"build": true,
@@ -36,7 +36,6 @@ var handledKeys = map[string]bool{
 // unsupportedHints gives a better next step than "ignored" for keys users
 // commonly reach for.
 var unsupportedHints = map[string]string{
-	"network_mode":   "the container joins its stack's network",
 	"external_links": "instances of a stack reach each other by instance name",
 	"label_file":     "put the labels under labels instead",
 }

@@ -71,6 +71,8 @@ type Result struct {
 	// what the apply's plan predicted (see plan.Verify); none when it did
 	// what the plan said. The reconcile loop fills them in.
 	Mismatches []plan.Mismatch `json:"mismatches,omitempty"`
+	// NetworksCreated are the stack's other networks the apply created.
+	NetworksCreated []string `json:"networks_created,omitempty"`
 }
 
 // ApplyError says which phase of an apply failed. Nothing after that phase
@@ -85,7 +87,8 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 
 // Apply converges a stack's containers to its desired state: build the
 // images of instances that build theirs (see buildImages), ensure the
-// stack's network, materialize its config files, then compose up in
+// stack's networks (its own, the others it owns, and that the external
+// ones exist), materialize its config files, then compose up in
 // process with orphan removal (removed and disabled instances go away).
 // The caller holds the stack's advisory lock.
 //
@@ -136,6 +139,13 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	}
 	res.NetworkCreated = created
 	emit("network "+s.Network(), map[bool]string{true: "created", false: "exists"}[created], ProgressDone, "")
+	nets, _ := project.Networks(s)
+	t = time.Now()
+	res.NetworksCreated, err = r.EnsureStackNetworks(ctx, s, nets, func(name, action, status, msg string) { emit("network "+name, action, status, msg) })
+	res.Durations[PhaseNetwork] += time.Since(t)
+	if err != nil {
+		return res, &ApplyError{Phase: PhaseNetwork, Err: err}
+	}
 
 	if err := o.beforePhase(ctx, PhaseConfigs); err != nil {
 		return res, err

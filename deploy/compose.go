@@ -137,6 +137,9 @@ var volumeQuestion = regexp.MustCompile(`^Volume "([^"]+)"`)
 // those being removed) and volumes.
 func resourceNames(s spec.Stack, p *project.Project) []string {
 	names := []string{p.Name, s.Network()}
+	for _, n := range p.Networks {
+		names = append(names, n.Name)
+	}
 	for _, inst := range s.Instances {
 		names = append(names, spec.ContainerName(s.Name, inst.Name))
 	}

@@ -56,6 +56,13 @@ func (e *NetworkOwnershipError) Error() string {
 // If a create from outside slipped in between the check and the create
 // anyway, the oldest network is kept and this call removes its own.
 func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[string]string) (created bool, err error) {
+	return r.ensureNetwork(ctx, name, labels, client.NetworkCreateOptions{Driver: "bridge"}, nil)
+}
+
+// ensureNetwork is EnsureNetwork creating the network with create's
+// settings (its labels are replaced by labels). check, when set, checks an
+// existing network of the name that passed the ownership check.
+func (r *Runtime) ensureNetwork(ctx context.Context, name string, labels map[string]string, create client.NetworkCreateOptions, check func(network.Summary) error) (created bool, err error) {
 	select {
 	case r.networkTurn <- struct{}{}:
 		defer func() { <-r.networkTurn }()
@@ -73,9 +80,13 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[str
 		return false, err
 	}
 	if len(existing) > 0 {
-		return false, checkOwnership(name, existing, want)
+		if err := checkOwnership(name, existing, want); err != nil || check == nil {
+			return false, err
+		}
+		return false, check(oldestNetwork(existing))
 	}
-	res, err := r.cli.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: want})
+	create.Labels = want
+	res, err := r.cli.NetworkCreate(ctx, name, create)
 	if err != nil {
 		return false, fmt.Errorf("create network %q: %w", name, err)
 	}

@@ -80,6 +80,14 @@ func (s Snapshot) For(st spec.Stack) plan.Observed {
 	if o.Volumes == nil {
 		o.Volumes = map[string]plan.Volume{} // observed: the project has none
 	}
+	if nets, _ := project.Networks(st); len(nets) > 0 {
+		o.NetworkIDs = map[string]string{}
+		for _, n := range nets {
+			if id, ok := s.Networks[n.Name]; ok {
+				o.NetworkIDs[n.Name] = id
+			}
+		}
+	}
 	for _, inst := range st.Instances {
 		ref := project.Image(st, inst)
 		if id, ok := s.Images[NormalizeImageRef(ref)]; ok {

@@ -103,6 +103,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 	}
 	cascadeShared(p, s, enabled, ids)
 	p.Warnings = append(p.Warnings, unsupportedWarnings(s)...)
+	p.Warnings = append(p.Warnings, networkWarnings(s, enabled)...)
 	notices, err := VolumeNotices(s, o.Volumes)
 	if err != nil {
 		return nil, err
@@ -244,7 +245,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "image updated")
 	}
-	if f, ok := networkDrift(c, s.Network(), o.NetworkID); ok && !hasPath(ch.Fields, "networks") {
+	if f, ok := networkDrift(c, desiredNetworks(s, inst), func(name string) string { return o.networkID(s, name) }); ok && !changesNetworks(ch.Fields) {
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "left its network")
@@ -362,28 +363,6 @@ func imageDrift(c spec.Container, image string, ids map[string]string) (FieldCha
 	}, true
 }
 
-// networkDrift reports a running container that is not attached to the
-// stack's network: compose recreates it.
-func networkDrift(c spec.Container, network, networkID string) (FieldChange, bool) {
-	if !c.Running() {
-		return FieldChange{}, false
-	}
-	for name, id := range c.Networks {
-		if (networkID != "" && id == networkID) || (networkID == "" && name == network) {
-			return FieldChange{}, false
-		}
-	}
-	names := make([]string, 0, len(c.Networks))
-	for name := range c.Networks {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return FieldChange{
-		Path: "networks", Old: str(strings.Join(names, ", ")), New: str(network),
-		Source: spec.SourceRuntime, Reason: "the container is not attached to the stack's network",
-	}, true
-}
-
 // stateDrift reports a container that is not running, unhealthy, or in a
 // restart loop (its process exited and its restart policy is restarting
 // it: between two attempts the engine reports it "restarting").
@@ -435,9 +414,6 @@ func unsupportedWarnings(s spec.Stack) []string {
 		}
 		if len(o.EnvFiles) > 0 {
 			ws = append(ws, fmt.Sprintf("Instance %q names env files %s that were not read (they did not exist at import, or were set through the API); their variables are not applied. Create them next to the stack file and import it again.", inst.Name, strings.Join(o.EnvFiles, ", ")))
-		}
-		if len(o.Networks) > 0 {
-			ws = append(ws, fmt.Sprintf("Instance %q asks for networks %s; instances join only their stack's network for now.", inst.Name, strings.Join(o.Networks, ", ")))
 		}
 	}
 	return ws

@@ -56,8 +56,9 @@ func diffRecords(had, want project.Record, inst spec.Instance, keys keyring.Ring
 	d.options(had.Options, want.Options)
 	d.fileMounts("secrets.", had.Secrets, want.Secrets, d.inst.Effective.Secrets, len(d.inst.Overrides.Secrets) > 0, true)
 	d.fileMounts("configs.", had.Configs, want.Configs, d.inst.Effective.Configs, len(d.inst.Overrides.Configs) > 0, false)
-	annotateVariables(d.fields, e.Variables)
 	d.build(had.Build, want.Build)
+	d.networks(had, want, adding)
+	annotateVariables(d.fields, e.Variables)
 	return d.fields, d.rekeyed
 }
 

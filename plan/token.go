@@ -86,7 +86,6 @@ func Token(d Desired) string {
 			return cmp.Or(cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.ProxyPort, b.ProxyPort))
 		})
 		ti.Overrides.EnvFiles = sortedCopy(inst.Overrides.EnvFiles)
-		ti.Overrides.Networks = sortedCopy(inst.Overrides.Networks)
 		if t := inst.Template; t != nil {
 			base, ok := bases[t]
 			if !ok {

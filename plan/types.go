@@ -108,6 +108,9 @@ type Observed struct {
 	ImageIDs map[string]string
 	// NetworkID is the id of the stack's network, "" when it is missing.
 	NetworkID string
+	// NetworkIDs maps the names of the stack's other networks to their
+	// ids, where known; a network without one is matched by name.
+	NetworkIDs map[string]string
 	// Volumes are the engine's volumes by name; only those the stack's
 	// compose project would use matter. Nil disables the volume checks.
 	Volumes map[string]Volume

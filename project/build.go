@@ -48,8 +48,10 @@ const NetworkKey = "default"
 
 // Build returns the compose project of a stack: one service per enabled
 // instance (a disabled stack has none), joined to the stack's external
-// network, with devarch labels. The network must exist before compose up
-// (apply ensures it); config files must be materialized at ConfigPath.
+// network and the other networks it names (see Networks), with devarch
+// labels. Every network is external to compose: the stack's own ones must
+// exist before compose up (apply ensures them); config files must be
+// materialized at ConfigPath.
 func Build(s spec.Stack, o Options) (*Project, error) {
 	name := spec.ProjectName(s.Name)
 	p := &Project{Project: &types.Project{
@@ -75,6 +77,11 @@ func Build(s spec.Stack, o Options) (*Project, error) {
 		p.Services[inst.Name] = svc
 	}
 	p.Volumes = Volumes(s)
+	nets, warnings := Networks(s)
+	p.Warnings = append(p.Warnings, warnings...)
+	for _, n := range nets {
+		p.Networks[n.Key] = types.NetworkConfig{Name: n.Name, External: true}
+	}
 	return p, nil
 }
 
@@ -201,6 +208,11 @@ func buildService(s spec.Stack, inst spec.Instance, o Options, enabled map[strin
 	var warnings []string
 	svc.Links = keepEnabled(svc.Links, inst.Name, "links", enabled, &warnings)
 	svc.VolumesFrom = keepEnabled(svc.VolumesFrom, inst.Name, "volumes_from", enabled, &warnings)
+	netWarnings, err := serviceNetworks(&svc, inst, enabled)
+	if err != nil {
+		return types.ServiceConfig{}, nil, err
+	}
+	warnings = append(warnings, netWarnings...)
 	for _, d := range e.DependsOn.Value {
 		if !enabled[d.Name] {
 			warnings = append(warnings, IgnoredDependency(inst.Name, d.Name))

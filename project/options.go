@@ -64,6 +64,7 @@ func ApplyOptions(svc *types.ServiceConfig, o spec.Options) {
 	svc.MemReservation = types.UnitBytes(o.MemReservation)
 	svc.MemSwapLimit = types.UnitBytes(o.MemSwapLimit)
 	svc.MemSwappiness = types.UnitBytes(o.MemSwappiness)
+	svc.NetworkMode = o.NetworkMode
 	svc.OomKillDisable = o.OomKillDisable
 	svc.OomScoreAdj = o.OomScoreAdj
 	svc.Pid = o.Pid
@@ -133,6 +134,7 @@ func OptionsOf(svc types.ServiceConfig) spec.Options {
 		MemReservation:    spec.Bytes(svc.MemReservation),
 		MemSwapLimit:      spec.Bytes(svc.MemSwapLimit),
 		MemSwappiness:     int64(svc.MemSwappiness),
+		NetworkMode:       svc.NetworkMode,
 		OomKillDisable:    svc.OomKillDisable,
 		OomScoreAdj:       svc.OomScoreAdj,
 		Pid:               svc.Pid,
@@ -217,7 +219,7 @@ func clone[T any](s []T) []T {
 
 // References returns the instances whose containers a service shares
 // something with, by option key: volumes_from entries naming an instance,
-// and ipc or pid set to "service:NAME". Compose replaces these references
+// and ipc, pid or network_mode set to "service:NAME". Compose replaces these references
 // by the containers' ids before it creates the container and before it
 // hashes the service (see ResolveReferences), so the service's config
 // hash depends on those containers.
@@ -228,7 +230,7 @@ func References(o spec.Options) map[string][]string {
 			refs["volumes_from"] = append(refs["volumes_from"], name)
 		}
 	}
-	for key, mode := range map[string]string{"ipc": o.Ipc, "pid": o.Pid} {
+	for key, mode := range map[string]string{"ipc": o.Ipc, "pid": o.Pid, "network_mode": o.NetworkMode} {
 		if name, ok := strings.CutPrefix(mode, types.NetworkModeServicePrefix); ok {
 			refs[key] = append(refs[key], name)
 		}
@@ -243,7 +245,7 @@ func References(o spec.Options) map[string][]string {
 // does before it hashes the service (compose's resolveServiceReferences):
 // a volumes_from entry "NAME[:MODE]" becomes the id of NAME's container
 // (the mode is dropped, as compose drops it), "container:X" becomes X,
-// and ipc or pid "service:NAME" becomes "container:ID". ids maps instance
+// and ipc, pid or network_mode "service:NAME" becomes "container:ID". ids maps instance
 // names to their containers' ids. It reports false when a referenced
 // container is missing: compose then hashes the unresolved service,
 // which matches no container, so the container is recreated.
@@ -263,7 +265,7 @@ func ResolveReferences(svc *types.ServiceConfig, ids map[string]string) bool {
 		}
 		from[i] = id
 	}
-	for _, mode := range []*string{&svc.Ipc, &svc.Pid} {
+	for _, mode := range []*string{&svc.Ipc, &svc.Pid, &svc.NetworkMode} {
 		if name, isRef := strings.CutPrefix(*mode, types.NetworkModeServicePrefix); isRef {
 			id, found := ids[name]
 			if !found {

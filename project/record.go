@@ -59,6 +59,9 @@ type Record struct {
 	// Build is the build digest (BuildDigest) of an instance that builds
 	// its image.
 	Build string `json:"build,omitempty"`
+	// Networks are the instance's network attachments as leaves (see
+	// networkFields); none when it joins the stack's network alone.
+	Networks textMap `json:"networks,omitempty"`
 }
 
 // ConfigFile records a config file without its content.
@@ -281,6 +284,7 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 		r.Build = digest
 		r.KeyID = k.ID
 	}
+	r.Networks = networkFields(s, inst)
 	if len(e.ConfigFiles) > 0 {
 		r.ConfigFiles = make(map[string]ConfigFile, len(e.ConfigFiles))
 		for _, c := range e.ConfigFiles {

@@ -26,5 +26,7 @@ func (s ServiceSpec) Canonical() ServiceSpec {
 	s.Options = s.Options.Canonical()
 	canonicalFiles(&s)
 	s.Build = s.Build.Canonical()
+	s.Networks = s.Networks.Canonical()
+	s.NetworkDefinitions = s.NetworkDefinitions.Canonical()
 	return s
 }

@@ -35,6 +35,10 @@ type Effective struct {
 	VolumeDefs  []VolumeDef         `json:"volume_definitions"`
 	// Build is the build section; an override's replaces the template's.
 	Build Value[*Build] `json:"build"`
+	// Networks are the attachments (replace-all); NetworkDefinitions the
+	// definitions of their keys, merged by key.
+	Networks           Value[Networks]    `json:"networks"`
+	NetworkDefinitions NetworkDefinitions `json:"network_definitions,omitempty"`
 	// Options are the merged options, for apply. OptionFields are the
 	// same flattened into leaves with their sources, for everything that
 	// shows or compares them.
@@ -53,6 +57,8 @@ type Effective struct {
 //   - ports, volumes and dependencies: replace-all when the override sets any;
 //   - env, labels and config files: merged by key, the override winning;
 //   - healthcheck: replaced whole;
+//   - networks: replace-all when the override sets any; network
+//     definitions merged by key, the override winning;
 //   - options (hostname, ulimits, logging...): each key the override sets
 //     replaces the template's, except the maps (sysctls, ulimits,
 //     annotations, storage_opt), merged by entry like env.
@@ -90,6 +96,7 @@ func Merge(tmpl *ServiceSpec, o Overrides) Effective {
 	}
 	e.Env = mergeKeyed(t.Env, u.Env, func(v EnvVar) string { return v.Key }, func(v *EnvVar, s Source) { v.Source = s })
 	e.Labels = mergeKeyed(t.Labels, u.Labels, func(v Label) string { return v.Key }, func(v *Label, s Source) { v.Source = s })
+	e.Networks, e.NetworkDefinitions = mergeNetworks(t, u)
 	e.ConfigFiles = mergeKeyed(t.ConfigFiles, u.ConfigFiles, func(v ConfigFile) string { return v.Path }, func(v *ConfigFile, s Source) { v.Source = s })
 	e.mergeFiles(t, u)
 	var fromUser map[string]bool

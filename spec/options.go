@@ -60,6 +60,7 @@ type Options struct {
 	MemReservation  Bytes             `json:"mem_reservation,omitempty"`
 	MemSwapLimit    Bytes             `json:"memswap_limit,omitempty"`
 	MemSwappiness   int64             `json:"mem_swappiness,omitempty"`
+	NetworkMode     string            `json:"network_mode,omitempty"`
 	OomKillDisable  bool              `json:"oom_kill_disable,omitempty"`
 	OomScoreAdj     int64             `json:"oom_score_adj,omitempty"`
 	Pid             string            `json:"pid,omitempty"`
@@ -198,7 +199,7 @@ var optionKeyList = [...]string{
 	"cpuset", "cpu_shares", "deploy", "device_cgroup_rules", "devices", "dns", "dns_opt",
 	"dns_search", "domainname", "expose", "extra_hosts", "group_add", "hostname", "init",
 	"ipc", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
-	"memswap_limit", "mem_swappiness", "oom_kill_disable", "oom_score_adj", "pid",
+	"memswap_limit", "mem_swappiness", "network_mode", "oom_kill_disable", "oom_score_adj", "pid",
 	"pids_limit", "platform", "pull_policy", "read_only", "runtime", "security_opt",
 	"shm_size", "stdin_open", "stop_grace_period", "stop_signal", "storage_opt", "sysctls",
 	"tmpfs", "tty", "ulimits", "userns_mode", "uts", "volumes_from",
@@ -262,8 +263,11 @@ func (o Options) Canonical() Options {
 }
 
 // sortedSet returns s sorted without duplicates: s itself when it already
-// is, else a sorted copy (s is never modified).
+// is, else a sorted copy (s is never modified); nil when s is empty.
 func sortedSet(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
 	for i := 1; i < len(s); i++ {
 		if s[i-1] >= s[i] {
 			return slices.Compact(slices.Sorted(slices.Values(s)))

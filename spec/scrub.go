@@ -104,6 +104,9 @@ func (s Stack) Identifiers() []string {
 				out = append(out, project+"_"+v.Source)
 			}
 		}
+		for key, def := range inst.Effective.NetworkDefinitions {
+			out = append(out, s.NetworkNameOf(key, def))
+		}
 	}
 	return out
 }

@@ -52,6 +52,11 @@ type ServiceSpec struct {
 	VolumeDefs []VolumeDef `json:"volume_definitions,omitempty"`
 	// Build builds the image (see Build); replaced whole by an override.
 	Build *Build `json:"build,omitempty"`
+	// Networks are the networks the service joins (compose's service
+	// networks); NetworkDefinitions define the keys other than "default"
+	// (compose's top-level networks). See Networks and Network.
+	Networks           Networks           `json:"networks,omitempty"`
+	NetworkDefinitions NetworkDefinitions `json:"network_definitions,omitempty"`
 	// Options are the service's other compose keys (hostname, read_only,
 	// ulimits, logging...), inline in JSON under their compose names.
 	Options
@@ -217,16 +222,15 @@ type Template struct {
 }
 
 // Overrides is what an instance changes relative to its template. Every
-// ServiceSpec field left empty inherits from the template. Domains and
-// Networks are kept from imports but not applied yet; EnvFiles are the env
-// files an import could not read (optional ones that did not exist), whose
-// variables are therefore not applied (env files that were read became Env
-// entries with their File).
+// ServiceSpec field left empty inherits from the template. Domains are
+// kept from imports but not applied yet; EnvFiles are the env files an
+// import could not read (optional ones that did not exist), whose
+// variables are therefore not applied (env files that were read became
+// Env entries with their File).
 type Overrides struct {
 	ServiceSpec
 	Domains  []Domain `json:"domains,omitempty"`
 	EnvFiles []string `json:"env_files,omitempty"`
-	Networks []string `json:"networks,omitempty"`
 }
 
 // Domain routes a host name to a port of the instance (kept, not applied).

@@ -197,6 +197,7 @@ func ValidateEffective(prefix string, e Effective) []Problem {
 	if h := e.Healthcheck.Value; h != nil && !h.Disable && len(h.Test) == 0 {
 		ps.add(prefix+".healthcheck", "healthcheck has no test; set a test or disable it")
 	}
+	ps = append(ps, validateNetworks(prefix, e)...)
 	return ps
 }
 
@@ -239,6 +240,7 @@ func (s Stack) Validate() error {
 		}
 	}
 	ps = append(ps, hostPortClashes(s)...)
+	ps = append(ps, networkModeRefs(s, names)...)
 	return ps.err()
 }
 

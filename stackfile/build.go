@@ -73,6 +73,7 @@ func (b *builder) stack(doc *document) spec.Stack {
 	}
 	s.Wires = nilIfEmpty(b.wires(doc.Wires, known))
 	s.Variables = b.variables(doc.Variables)
+	b.networks(doc, &s)
 	return s
 }
 

@@ -73,8 +73,8 @@ func TestParseShopExport(t *testing.T) {
 		},
 		Domains:  []spec.Domain{{Domain: "api.shop.local", ProxyPort: 3000}},
 		EnvFiles: []string{".env.local"},
-		Networks: []string{"shop-net"},
 	}
+	wantAPI.Networks = spec.Networks{"shop-net": nil}
 	if !reflect.DeepEqual(api, wantAPI) {
 		t.Errorf("api overrides:\n%s\nwant:\n%s", mustJSON(api), mustJSON(wantAPI))
 	}
@@ -106,8 +106,9 @@ func TestParseShopExport(t *testing.T) {
 	}
 
 	wantWarnings := []string{
-		"instances.api.env_files[0]: ", "instances.api.networks[0]: ",
+		"instances.api.env_files[0]: ",
 		"instances.api.domains[0]: domain api.shop.local", "wires[0]: wire api -> postgres", "wires[1]: wire web -> api",
+		"instances.api.networks: network shop-net is not defined in the stack's networks section: unless template node-api defines it",
 	}
 	if len(f.Warnings) != len(wantWarnings) {
 		t.Fatalf("warnings = %q, want %d", f.Warnings, len(wantWarnings))

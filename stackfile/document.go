@@ -23,6 +23,9 @@ type document struct {
 	Secrets map[string]any `yaml:"secrets"`
 	Configs map[string]any `yaml:"configs"`
 	Volumes map[string]any `yaml:"volumes"`
+	// Networks are the stack's network definitions, as a compose file's
+	// top-level networks.
+	Networks yaml.Node `yaml:"networks"`
 }
 
 type stackDoc struct {
@@ -47,7 +50,7 @@ type instanceDoc struct {
 	EnvFile      envFilesDoc              `yaml:"env_file"`
 	Secrets      []any                    `yaml:"secrets"`
 	Configs      []any                    `yaml:"configs"`
-	Networks     []string                 `yaml:"networks"`
+	Networks     yaml.Node                `yaml:"networks"`
 	ConfigFiles  map[string]configFileDoc `yaml:"config_files"`
 	ConfigMounts []configMountDoc         `yaml:"config_mounts"`
 	Domains      []domainDoc              `yaml:"domains"`

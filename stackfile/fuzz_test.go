@@ -35,6 +35,7 @@ func FuzzParse(f *testing.F) {
 		"secrets:\n  s: {environment: PW}\n  t: {environment: TOKEN}\nconfigs:\n  c: {content: x}\nvolumes:\n  v: {external: true, name: n}\n"))
 	f.Add([]byte(stackWithApp("hostname: h\nread_only: true\nulimits: {nofile: {soft: 1, hard: 2}, nproc: 3}\nsysctls: [net.core.somaxconn=1]\ndeploy: {resources: {limits: {memory: 1g}}}")))
 	f.Add([]byte(stackWithApp("extra_hosts: ['a:1.2.3.4']\ntmpfs: /run\ndevices: ['/dev/null:/dev/x:rwm']\nlogging: {driver: local, options: {max-size: 1m}}\nstop_grace_period: 1m30s")))
+	f.Add([]byte(networksFile))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(data, testSecrets)

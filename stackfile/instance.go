@@ -56,7 +56,6 @@ func (b *builder) instance(name string, d *instanceDoc, known map[string]bool, n
 	o.Labels = b.labels(prefix, d.Labels)
 	o.ConfigFiles = b.configFiles(prefix, d.ConfigFiles, d.ConfigMounts)
 	b.files(prefix, d, o)
-	o.Networks = b.networks(prefix, d.Networks, network)
 	o.Domains = b.domains(prefix, d.Domains)
 	o.Options, o.Restart = b.options(prefix, d.Options)
 	o.Build = b.build(prefix+".build", &d.Build)
@@ -129,7 +128,6 @@ func dropEmpty(o *spec.Overrides) {
 	o.Labels = nilIfEmpty(o.Labels)
 	o.ConfigFiles = nilIfEmpty(o.ConfigFiles)
 	o.EnvFiles = nilIfEmpty(o.EnvFiles)
-	o.Networks = nilIfEmpty(o.Networks)
 	o.Domains = nilIfEmpty(o.Domains)
 }
 

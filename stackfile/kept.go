@@ -29,20 +29,3 @@ func (b *builder) domains(prefix string, in []domainDoc) []spec.Domain {
 	}
 	return out
 }
-
-func (b *builder) networks(prefix string, in []string, stackNetwork string) []string {
-	var out []string
-	for i, n := range in {
-		field := fmt.Sprintf("%s.networks[%d]", prefix, i)
-		if !networkName.MatchString(n) || len(n) > 255 {
-			b.fail(field, "network name %q is invalid; use letters, digits, '_', '.' and '-', starting with a letter or digit", n)
-			continue
-		}
-		out = append(out, n)
-		if n == stackNetwork {
-			continue // the instance joins it anyway
-		}
-		b.warn(field, "network %s is stored but not joined yet: the instance joins only the stack's network %s", n, stackNetwork)
-	}
-	return out
-}

@@ -128,16 +128,16 @@ func TestParseInstanceFields(t *testing.T) {
 			name: "kept but not applied",
 			body: "env_files: [.env, .env.local]\nnetworks: [shared-net, s-net]\ndomains:\n  - {domain: app.local}\n  - {domain: '*.app.local', proxy_port: 8080}",
 			want: spec.Instance{Overrides: spec.Overrides{
-				EnvFiles: []string{".env", ".env.local"},
-				Networks: []string{"shared-net", "s-net"},
-				Domains:  []spec.Domain{{Domain: "app.local"}, {Domain: "*.app.local", ProxyPort: 8080}},
+				ServiceSpec: spec.ServiceSpec{Networks: spec.Networks{"shared-net": nil, "s-net": nil}},
+				EnvFiles:    []string{".env", ".env.local"},
+				Domains:     []spec.Domain{{Domain: "app.local"}, {Domain: "*.app.local", ProxyPort: 8080}},
 			}},
 			wantWarnings: []string{
 				"instances.app.env_files[0]: env file .env ", "instances.app.env_files[1]: env file .env.local ",
-				"instances.app.networks[0]: network shared-net is stored but not joined yet: the instance joins only the stack's network devarch-s-net",
-				// s-net is not the stack's network (devarch-s-net): warned too
-				"instances.app.networks[1]: network s-net ",
 				"instances.app.domains[0]: domain app.local ", "instances.app.domains[1]: domain *.app.local (proxy port 8080) ",
+				// networks the stack file does not define: ignored unless the template defines them
+				"instances.app.networks: network s-net is not defined in the stack's networks section",
+				"instances.app.networks: network shared-net is not defined",
 			},
 		},
 		{
@@ -287,7 +287,7 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"env files and networks", stackWithApp("env_files: ['']\nnetworks: ['bad net']"), []string{
 			`instances.app.env_files[0]: env file path "" is empty or invalid`,
-			`instances.app.networks[0]: network name "bad net" is invalid`,
+			`instances.app.networks: network key "bad net" is invalid`,
 		}},
 		{"secrets", stackWithApp("environment:\n  A: ${SECRET:}\n  B: ${SECRET:1X}\n  C: ${SECRET:MISSING} and ${SECRET:PW}"), []string{
 			"instances.app.environment.A: a ${SECRET:...} reference has an invalid name",
