@@ -18,18 +18,7 @@ import (
 // service for testdata/networks are compose-go's reading of the file,
 // attachment by attachment, and the project declares each network.
 func TestNetworksAgreeWithCompose(t *testing.T) {
-	s := spec.Stack{ID: 7, Name: "nets", Enabled: true}
-	for i, fr := range LoadPaths(filepath.Join("testdata", "networks")) {
-		if fr.Err != nil {
-			t.Fatal(fr.Err)
-		}
-		for _, w := range fr.Warnings {
-			t.Errorf("unexpected warning: %s", w)
-		}
-		tmpl := fr.Template
-		s.Instances = append(s.Instances, spec.Instance{ID: int64(i + 1), Name: tmpl.Name, Enabled: true, Template: &tmpl,
-			Effective: spec.Merge(&tmpl.Spec, spec.Overrides{})})
-	}
+	s := fixtureStack(t, "nets", "networks")
 	p, err := project.Build(s, project.Options{StateDir: "/state", WorkspaceDir: "/ws"})
 	if err != nil {
 		t.Fatal(err)

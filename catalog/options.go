@@ -12,14 +12,6 @@ import (
 	"github.com/devarch/devarch-controller/spec"
 )
 
-// pullPolicies are the pull_policy values compose accepts besides
-// "every_<duration>".
-var pullPolicies = map[string]bool{
-	types.PullPolicyAlways: true, types.PullPolicyNever: true, types.PullPolicyMissing: true,
-	types.PullPolicyIfNotPresent: true, types.PullPolicyBuild: true, types.PullPolicyRefresh: true,
-	"daily": true, "weekly": true,
-}
-
 // options maps the service keys of spec.Options, checks what the engine
 // would refuse only at apply, and reads the parts of deploy a single
 // engine applies. restart is the service's restart policy, which
@@ -71,9 +63,6 @@ func (m *mapper) options(svc types.ServiceConfig, restart *string) spec.Options 
 	}
 	if o.MemSwappiness < 0 || o.MemSwappiness > 100 {
 		m.fail("mem_swappiness", "%d is not between 0 and 100", o.MemSwappiness)
-	}
-	if p := o.PullPolicy; p != "" && !pullPolicies[p] && !strings.HasPrefix(p, "every_") {
-		m.fail("pull_policy", "%q is not one of always, never, missing, if_not_present, build, refresh, daily, weekly, every_<duration>", p)
 	}
 	if o.StopGracePeriod != nil && *o.StopGracePeriod < 0 {
 		m.fail("stop_grace_period", "%s is negative", o.StopGracePeriod)

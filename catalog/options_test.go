@@ -18,10 +18,15 @@ import (
 
 // optionsStack loads testdata/options as templates and returns a stack
 // with one instance of each.
-func optionsStack(t *testing.T) spec.Stack {
+func optionsStack(t *testing.T) spec.Stack { return fixtureStack(t, "opts", "options") }
+
+// fixtureStack loads testdata/<dir> as templates, none of which may warn,
+// and returns stack name (id 7) with one instance of each, without
+// overrides.
+func fixtureStack(t *testing.T, name, dir string) spec.Stack {
 	t.Helper()
-	s := spec.Stack{ID: 7, Name: "opts", Enabled: true}
-	for i, fr := range LoadPaths(filepath.Join("testdata", "options")) {
+	s := spec.Stack{ID: 7, Name: name, Enabled: true}
+	for i, fr := range LoadPaths(filepath.Join("testdata", dir)) {
 		if fr.Err != nil {
 			t.Fatal(fr.Err)
 		}

@@ -13,6 +13,14 @@ import (
 // optionsService is the name the keys of ServiceOptions are loaded under.
 const optionsService = "instance"
 
+// ServiceOptionKeys are the keys ServiceOptions reads, sorted: those of
+// spec.Options and deploy.
+func ServiceOptionKeys() []string {
+	keys := append(spec.OptionKeys(), "deploy")
+	slices.Sort(keys)
+	return keys
+}
+
 // ServiceOptions reads keys of spec.Options written as in a compose
 // service (the options of an instance in a stack file), with compose's
 // own syntax, normalisation and checks, and the same checks as a
@@ -20,13 +28,9 @@ const optionsService = "instance"
 // deploy.restart_policy, which compose lets win over restart, is written
 // to restart. Keys outside spec.Options are problems.
 func ServiceOptions(field string, keys map[string]any, restart *string) (spec.Options, []spec.Problem) {
-	known := map[string]bool{"deploy": true}
-	for _, k := range spec.OptionKeys() {
-		known[k] = true
-	}
 	var problems []spec.Problem
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
-		if !known[k] {
+		if !slices.Contains(ServiceOptionKeys(), k) {
 			problems = append(problems, spec.Problem{Field: field + "." + k, Message: "is not a field of an instance"})
 		}
 	}

@@ -18,10 +18,14 @@ import (
 )
 
 // networkTemplates are the templates of catalog/testdata/networks by name.
-func networkTemplates(t *testing.T) map[string]*spec.Template {
+func networkTemplates(t *testing.T) map[string]*spec.Template { return catalogTemplates(t, "networks") }
+
+// catalogTemplates are the templates of catalog/testdata/<dir> by name,
+// with ids 1, 2, ... in file order.
+func catalogTemplates(t *testing.T, dir string) map[string]*spec.Template {
 	t.Helper()
 	out := map[string]*spec.Template{}
-	for i, fr := range catalog.LoadPaths(filepath.Join("..", "catalog", "testdata", "networks")) {
+	for i, fr := range catalog.LoadPaths(filepath.Join("..", "catalog", "testdata", dir)) {
 		if fr.Err != nil {
 			t.Fatal(fr.Err)
 		}

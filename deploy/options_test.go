@@ -3,7 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"path/filepath"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +12,6 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
-	"github.com/devarch/devarch-controller/catalog"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -22,14 +21,10 @@ import (
 // spec.Options this engine applies.
 func optionsInstances(t *testing.T) []spec.Instance {
 	t.Helper()
+	tmpls := catalogTemplates(t, "options")
 	var out []spec.Instance
-	for i, fr := range catalog.LoadPaths(filepath.Join("..", "catalog", "testdata", "options")) {
-		if fr.Err != nil {
-			t.Fatal(fr.Err)
-		}
-		tmpl := fr.Template
-		out = append(out, spec.Instance{ID: int64(i + 1), Name: tmpl.Name, Enabled: true, Template: &tmpl,
-			Effective: spec.Merge(&tmpl.Spec, spec.Overrides{})})
+	for _, name := range slices.Sorted(maps.Keys(tmpls)) {
+		out = append(out, templateInstance(tmpls[name].ID, name, tmpls[name], spec.Overrides{}))
 	}
 	return out
 }

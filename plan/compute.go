@@ -276,55 +276,70 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 // such a reference to the container's id, so it recreates the dependent
 // container with its parent. Chains are followed.
 func cascadeShared(p *Plan, s spec.Stack, enabled map[string]bool, ids map[string]string) {
-	byName := reindex(p)
+	index := map[string]int{} // instance → its add or modify change
+	for i, ch := range p.Changes {
+		if ch.Action != ActionRemove {
+			index[ch.Instance] = i
+		}
+	}
 	replaced := func(name string) bool {
-		ch := byName[name]
-		return ch != nil && (ch.Action == ActionAdd || ch.Recreate)
+		i, ok := index[name]
+		return ok && (p.Changes[i].Action == ActionAdd || p.Changes[i].Recreate)
 	}
 	for changed := true; changed; {
 		changed = false
 		for _, inst := range s.Instances {
-			refs := project.References(inst.Effective.Options)
-			ch := byName[inst.Name]
-			if refs == nil || !enabled[inst.Name] || (ch != nil && ch.Action == ActionAdd) {
+			if !enabled[inst.Name] {
 				continue
 			}
-			for _, key := range slices.Sorted(maps.Keys(refs)) {
-				for _, target := range refs[key] {
-					if !replaced(target) || (ch != nil && hasPath(ch.Fields, key)) {
-						continue
-					}
-					if ch == nil {
-						p.Changes = append(p.Changes, Change{Action: ActionModify, Instance: inst.Name, InstanceID: inst.ID,
-							Template: inst.TemplateName(), Container: spec.ContainerName(s.Name, inst.Name),
-							ContainerID: shortID(ids[inst.Name]), Fields: []FieldChange{}})
-						byName = reindex(p)
-						ch = byName[inst.Name]
-					}
-					reason := fmt.Sprintf("it shares %s with %s, which is created or recreated", key, target)
-					ch.Recreate = true
-					ch.Fields = slices.DeleteFunc(ch.Fields, func(f FieldChange) bool { return f.Path == "config" && f.Source == spec.SourceRuntime })
-					ch.Fields = append(ch.Fields, runtimeField(key, reason))
-					if _, rest, ok := strings.Cut(ch.Reason, ": "); ok {
-						reason = rest + ", " + reason
-					}
-					ch.Reason = "recreate: " + reason
-					changed = true
+			for _, r := range sharedRefs(inst.Effective.Options) {
+				i, has := index[inst.Name]
+				if !replaced(r.target) || (has && (p.Changes[i].Action == ActionAdd || hasPath(p.Changes[i].Fields, r.key))) {
+					continue
 				}
+				if !has {
+					p.Changes = append(p.Changes, Change{Action: ActionModify, Instance: inst.Name, InstanceID: inst.ID,
+						Template: inst.TemplateName(), Container: spec.ContainerName(s.Name, inst.Name),
+						ContainerID: shortID(ids[inst.Name]), Fields: []FieldChange{}})
+					i = len(p.Changes) - 1
+					index[inst.Name] = i
+				}
+				recreateWith(&p.Changes[i], r)
+				changed = true
 			}
 		}
 	}
 }
 
-// reindex maps instance names to their add or modify change in p.
-func reindex(p *Plan) map[string]*Change {
-	m := map[string]*Change{}
-	for i := range p.Changes {
-		if p.Changes[i].Action != ActionRemove {
-			m[p.Changes[i].Instance] = &p.Changes[i]
+// sharedRef is one reference of a service to another instance's
+// container: key is the option that makes it (volumes_from, ipc, pid,
+// network_mode).
+type sharedRef struct{ key, target string }
+
+// sharedRefs lists the references of project.References, by key.
+func sharedRefs(o spec.Options) []sharedRef {
+	refs := project.References(o)
+	var out []sharedRef
+	for _, key := range slices.Sorted(maps.Keys(refs)) {
+		for _, target := range refs[key] {
+			out = append(out, sharedRef{key: key, target: target})
 		}
 	}
-	return m
+	return out
+}
+
+// recreateWith makes ch recreate its container because the container it
+// shares r.key with is created or recreated: the field replaces the
+// runtime "config" field an unresolvable reference left.
+func recreateWith(ch *Change, r sharedRef) {
+	reason := fmt.Sprintf("it shares %s with %s, which is created or recreated", r.key, r.target)
+	ch.Recreate = true
+	ch.Fields = slices.DeleteFunc(ch.Fields, func(f FieldChange) bool { return f.Path == "config" && f.Source == spec.SourceRuntime })
+	ch.Fields = append(ch.Fields, runtimeField(r.key, reason))
+	if _, rest, ok := strings.Cut(ch.Reason, ": "); ok {
+		reason = rest + ", " + reason
+	}
+	ch.Reason = "recreate: " + reason
 }
 
 // rekeyReason is the reason of a recreate whose only cause is that the

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -371,9 +370,10 @@ func flatten(path string, v reflect.Value, leaf func(path, value string)) {
 			flatten(path+"."+jsonName(v.Type().Field(i)), v.Field(i), leaf)
 		}
 	case reflect.Map:
-		keys := slices.Sorted(maps.Keys(mapOf(v)))
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(a.String(), b.String()) })
 		for _, k := range keys {
-			flatten(path+"."+k, v.MapIndex(reflect.ValueOf(k).Convert(v.Type().Key())), leaf)
+			flatten(path+"."+k.String(), v.MapIndex(k), leaf)
 		}
 	case reflect.Slice:
 		if v.Len() == 0 {
@@ -389,14 +389,6 @@ func flatten(path string, v reflect.Value, leaf func(path, value string)) {
 			leaf(path, scalarText(v))
 		}
 	}
-}
-
-func mapOf(v reflect.Value) map[string]bool {
-	m := make(map[string]bool, v.Len())
-	for it := v.MapRange(); it.Next(); {
-		m[it.Key().String()] = true
-	}
-	return m
 }
 
 func scalarText(v reflect.Value) string {

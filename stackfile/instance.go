@@ -71,16 +71,13 @@ func (b *builder) options(prefix string, in map[string]yaml.Node) (spec.Options,
 	if len(in) == 0 {
 		return spec.Options{}, ""
 	}
-	known := map[string]bool{"deploy": true}
-	for _, k := range spec.OptionKeys() {
-		known[k] = true
-	}
+	known := catalog.ServiceOptionKeys()
 	keys := map[string]any{}
 	for _, k := range slices.Sorted(maps.Keys(in)) {
 		n := in[k]
-		if !known[k] {
+		if !slices.Contains(known, k) {
 			b.fail(fmt.Sprintf("line %d", n.Line), "unknown field %q in an instance; the fields are %s, and the compose service keys %s",
-				k, strings.Join(sections["stackfile.instanceDoc"].fields, ", "), strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+				k, strings.Join(sections["stackfile.instanceDoc"].fields, ", "), strings.Join(known, ", "))
 			continue
 		}
 		var v any
