@@ -91,6 +91,7 @@ func (e *ExportError) Error() string {
 func Export(s spec.Stack) (*Exported, error) {
 	w := exporter{stack: s.Name, names: map[string]string{}, taken: map[string]bool{}}
 	doc := w.document(s)
+	w.embeddedSecrets(doc, s)
 	if len(w.problems) > 0 {
 		return nil, &ExportError{Stack: s.Name, Problems: w.problems}
 	}
@@ -111,6 +112,78 @@ func Export(s spec.Stack) (*Exported, error) {
 	slices.Sort(e.Secrets)
 	e.Data = append(header(s, e.Secrets), body.Bytes()...)
 	return e, nil
+}
+
+// embeddedSecrets fails the export when a value it writes literally (a
+// command, a label, a config file, an option...) holds the value of a
+// secret the export hides (a secret variable, env value or file of the
+// stack's instances), as plans and views hide it: the stack file can
+// reference secrets in environment values and variables only.
+func (w *exporter) embeddedSecrets(doc exportDoc, s spec.Stack) {
+	var secrets []string
+	add := func(v string) {
+		if len(v) >= spec.MinScrubLength && !slices.Contains(secrets, v) {
+			secrets = append(secrets, v)
+		}
+	}
+	for _, v := range s.Variables {
+		if v.IsSecret() {
+			add(v.Value)
+		}
+	}
+	for _, inst := range s.Instances {
+		for _, v := range inst.Overrides.Env {
+			if v.IsSecret() {
+				add(v.Value)
+			}
+		}
+		for _, f := range inst.Overrides.Secrets {
+			add(f.Content)
+			add(strings.TrimSpace(f.Content))
+		}
+	}
+	if len(secrets) == 0 {
+		return
+	}
+	var n yaml.Node
+	if err := n.Encode(doc); err != nil {
+		return
+	}
+	walkScalars(&n, "", func(field, value string) {
+		for _, secret := range secrets {
+			if strings.Contains(value, secret) {
+				w.fail(field, "the value holds a secret's value, and a stack file references secrets in environment values and variables only; the export never writes a secret value: reference the secret in an environment value instead, or change the value")
+				return
+			}
+		}
+	})
+}
+
+// walkScalars calls fn with every scalar value of n and its field path
+// ("instances.api.command[2]").
+func walkScalars(n *yaml.Node, field string, fn func(field, value string)) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			walkScalars(c, field, fn)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			walkScalars(c, fmt.Sprintf("%s[%d]", field, i), fn)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if field != "" {
+				key = field + "." + key
+			}
+			walkScalars(n.Content[i+1], key, fn)
+		}
+	case yaml.ScalarNode:
+		if !strings.HasPrefix(n.Value, "${SECRET:") {
+			fn(field, n.Value)
+		}
+	}
 }
 
 // header is the comment the file starts with.

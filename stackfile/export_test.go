@@ -171,18 +171,22 @@ func TestExportRefusesWhatTheFormatCannotSay(t *testing.T) {
 			DependsOn: []spec.Dependency{{Name: "bare", Condition: spec.ConditionHealthy}},
 			Options:   spec.Options{Logging: &spec.Logging{Driver: "splunk", Options: map[string]string{"splunk-token": "tok-secret-value"}}},
 		}}},
+		{Name: "app", Enabled: true, Template: &spec.Template{Name: "t"}, Overrides: spec.Overrides{ServiceSpec: spec.ServiceSpec{
+			Command: []string{"serve", "--key=app-secret-value"},
+			Env:     []spec.EnvVar{{Key: "APP_KEY", Value: "app-secret-value", Secret: true}},
+		}}},
 	}}
 	_, err := Export(s)
 	var ee *ExportError
 	if !errors.As(err, &ee) {
 		t.Fatalf("err = %v, want an *ExportError", err)
 	}
-	for _, want := range []string{"instances.bare.template", "instances.web.user", "instances.web.restart", "instances.web.volumes[0]", "instances.web.dependencies", "instances.web.logging.options.splunk-token"} {
+	for _, want := range []string{"instances.bare.template", "instances.web.user", "instances.web.restart", "instances.web.volumes[0]", "instances.web.dependencies", "instances.web.logging.options.splunk-token", "instances.app.command[1]"} {
 		if !strings.Contains(err.Error(), want+": ") {
 			t.Errorf("the error does not name %s:\n%v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "tok-secret-value") {
+	if strings.Contains(err.Error(), "tok-secret-value") || strings.Contains(err.Error(), "app-secret-value") {
 		t.Errorf("the error shows a secret: %v", err)
 	}
 }
