@@ -32,6 +32,7 @@ const (
 	codePlanFailed           = "plan_failed"
 	codeInternal             = "internal_error"
 	codeNotReady             = "not_ready"
+	codeExportFailed         = "export_failed"
 )
 
 // User-facing messages shared with the reconcile loop's approval outcomes.

@@ -26,6 +26,7 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: Base + "/stacks/{name}", handler: s.getStack},
 		{method: http.MethodGet, path: Base + "/stacks/{name}/plan", handler: s.getPlan},
 		{method: http.MethodPost, path: Base + "/stacks/{name}/apply", handler: s.apply},
+		{method: http.MethodGet, path: Base + "/stacks/{name}/export", handler: s.exportStack},
 		{method: http.MethodGet, path: Base + "/approvals", handler: s.listApprovals},
 		{method: http.MethodGet, path: Base + "/approvals/{id}", handler: s.getApproval},
 		{method: http.MethodPost, path: Base + "/approvals/{id}/cancel", handler: s.cancelApproval},

@@ -393,13 +393,12 @@ func (w *exporter) variables(vars []spec.Variable) map[string]string {
 
 func (w *exporter) instance(inst spec.Instance) *exportInstance {
 	prefix := "instances." + inst.Name
-	if inst.Template == nil || inst.Template.Name == "" {
+	if inst.TemplateName() == "" {
 		w.fail(prefix+".template", "instance %q carries a full spec of its own, without a catalog template, which a stack file cannot express; base it on a template", inst.Name)
-		return &exportInstance{}
 	}
 	o := inst.Overrides
 	out := &exportInstance{
-		Template:     inst.Template.Name,
+		Template:     inst.TemplateName(),
 		Enabled:      inst.Enabled,
 		Image:        o.Image,
 		Command:      o.Command,
@@ -536,6 +535,8 @@ func domains(in []spec.Domain) []domainDoc {
 	return out
 }
 
+// configFiles writes config files with their mounts; a file without a
+// mode gets the default one explicitly (a note says so).
 func (w *exporter) configFiles(prefix string, in []spec.ConfigFile) (map[string]configFileDoc, []exportMount) {
 	if len(in) == 0 {
 		return nil, nil
@@ -544,10 +545,9 @@ func (w *exporter) configFiles(prefix string, in []spec.ConfigFile) (map[string]
 	var mounts []exportMount
 	for _, c := range in {
 		if c.Mode == 0 {
-			w.fail(prefix+".config_files."+c.Path, "the config file has no mode, and a stack file gives every config file one (0644 when it says none); set its mode")
-			continue
+			w.notes = append(w.notes, fmt.Sprintf("%s.config_files.%s: the config file has no mode of its own; it is written with the default, %04o.", prefix, c.Path, c.FileMode()))
 		}
-		files[c.Path] = configFileDoc{Content: c.Content, FileMode: fmt.Sprintf("%04o", c.Mode)}
+		files[c.Path] = configFileDoc{Content: c.Content, FileMode: fmt.Sprintf("%04o", c.FileMode())}
 		mounts = append(mounts, exportMount{TargetPath: c.Target, ConfigFilePath: c.Path})
 	}
 	return files, mounts
