@@ -190,3 +190,15 @@ func TestExportRefusesWhatTheFormatCannotSay(t *testing.T) {
 		t.Errorf("the error shows a secret: %v", err)
 	}
 }
+
+// TestFileMountWithoutValue: a long-form secret or config entry with a
+// field and no value is refused, naming it (compose's loader panicked on a
+// null target; found by FuzzExportRoundTrip).
+func TestFileMountWithoutValue(t *testing.T) {
+	_, err := Parse([]byte(stackWithApp("configs: [{source: c, target: }]\nsecrets: [{source: s, mode: }]")+"configs:\n  c: {content: x}\nsecrets:\n  s: {environment: PW}\n"), testSecrets)
+	for _, want := range []string{"instances.app.configs[0].target: target has no value", "instances.app.secrets[0].mode: mode has no value"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
