@@ -208,6 +208,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if r.code != 0 || r.stdout != string(data) {
 				t.Errorf("exporting the copy gives another file (code %d):\n%s\nfirst:\n%s\n%s", r.code, r.stdout, data, r.stderr)
 			}
+			checkComposeExport(t, first, name)
 			exported++
 		})
 	}
@@ -238,6 +239,59 @@ func stackName(t *testing.T, stdout string) string {
 	return name
 }
 
+// checkComposeExport: stack export --format compose of the stack loads
+// with the compose library, with the applied config hashes, its secret
+// values given by the .env file --secrets-out writes.
+func checkComposeExport(t *testing.T, env map[string]string, name string) {
+	t.Helper()
+	want := appliedHashes(t, env["DEVARCH_DATABASE_URL"], name)
+	dir := t.TempDir()
+	path, dotenvPath := filepath.Join(dir, "compose.yml"), filepath.Join(dir, ".env")
+	r := run(t, context.Background(), []string{"stack", "export", name, "--format", "compose", "-o", path, "--secrets-out", dotenvPath}, env)
+	if r.code != 0 {
+		t.Fatalf("compose export: code %d\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range exportCanaries {
+		if strings.Contains(string(data), v) {
+			t.Errorf("the compose export holds the secret %q", v)
+		}
+	}
+	values, err := dotenv.GetEnvFromFile(map[string]string{}, []string{dotenvPath})
+	if err != nil {
+		t.Fatalf("compose does not read the .env file: %v", err)
+	}
+	checkComposeHashes(t, path, data, values, want)
+}
+
+// appliedHashes are the config hashes of the services the controller
+// applies for the stack.
+func appliedHashes(t *testing.T, url, name string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := state.Open(ctx, url, "export-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	d, err := planner.New(st, nil, planner.Options{}).Desired(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied, err := project.Build(d.Stack, d.Paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := applied.ServiceHashes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 // TestComposeExportMatchesTheAppliedProject: stack export --format
 // compose writes a file the compose library loads, whose services have
 // the config hashes of the project the controller applies, for the
@@ -258,23 +312,7 @@ func TestComposeExportMatchesTheAppliedProject(t *testing.T) {
 			t.Fatalf("%v: %s", args, r.stderr)
 		}
 	}
-	st, err := state.Open(ctx, env["DEVARCH_DATABASE_URL"], "export-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	d, err := planner.New(st, nil, planner.Options{}).Desired(ctx, "shop-import")
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied, err := project.Build(d.Stack, d.Paths)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := applied.ServiceHashes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := appliedHashes(t, env["DEVARCH_DATABASE_URL"], "shop-import")
 
 	composeDir := filepath.Join(dir, "compose")
 	testenv.MkdirAll(t, composeDir)
