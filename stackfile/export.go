@@ -193,9 +193,6 @@ func header(s spec.Stack, secrets []string) []byte {
 	if len(secrets) > 0 {
 		fmt.Fprintf(&b, "# Import it with these secrets in the secrets file or the environment: %s.\n", strings.Join(secrets, ", "))
 	}
-	if !s.Enabled {
-		b.WriteString("# The stack is disabled; an imported stack file is enabled.\n")
-	}
 	return b.Bytes()
 }
 
@@ -299,6 +296,7 @@ type exportStack struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description,omitempty"`
 	NetworkName string `yaml:"network_name,omitempty"`
+	Enabled     *bool  `yaml:"enabled,omitempty"`
 }
 
 type exportInstance struct {
@@ -355,6 +353,9 @@ func (w *exporter) document(s spec.Stack) exportDoc {
 		Version:   SupportedVersion,
 		Stack:     exportStack{Name: s.Name, Description: s.Description, NetworkName: s.NetworkName},
 		Instances: map[string]*exportInstance{},
+	}
+	if !s.Enabled {
+		doc.Stack.Enabled = new(false)
 	}
 	w.vars = map[string]string{}
 	for _, v := range s.Variables {

@@ -202,3 +202,29 @@ func TestFileMountWithoutValue(t *testing.T) {
 		}
 	}
 }
+
+// TestExportDisabledStack: a disabled stack is written with enabled:
+// false and reads back disabled; a stack file without the key is enabled.
+func TestExportDisabledStack(t *testing.T) {
+	f, err := Parse([]byte(strings.Replace(stackWithApp("image: nginx:1"), "name: s\n", "name: s\n  enabled: false\n", 1)), testSecrets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Stack.Enabled {
+		t.Fatal("stack.enabled: false reads as enabled")
+	}
+	e, err := Export(f.Stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(e.Data), "  enabled: false\n") {
+		t.Errorf("the export does not say the stack is disabled:\n%s", e.Data)
+	}
+	if back := reparse(t, e); back.Stack.Enabled {
+		t.Error("the export of a disabled stack reads back enabled")
+	}
+	f.Stack.Enabled = true
+	if e, err = Export(f.Stack); err != nil || strings.Contains(string(e.Data), "enabled: false") {
+		t.Errorf("an enabled stack: %v\n%s", err, e.Data)
+	}
+}
