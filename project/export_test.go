@@ -184,3 +184,17 @@ func TestComposeExportLoadsWithSplitLimits(t *testing.T) {
 		t.Errorf("warnings = %q", f.Warnings)
 	}
 }
+
+// TestComposeExportOfADisabledStack: a disabled stack has no service, and
+// its compose file still loads.
+func TestComposeExportOfADisabledStack(t *testing.T) {
+	s := exportStack()
+	s.Enabled = false
+	f, err := project.Compose(s, project.Options{StateDir: "/state", WorkspaceDir: "/ws", Keys: testRing(1)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := loadCompose(t, f.Data, f.Env()); len(p.Services) != 0 {
+		t.Errorf("%d services", len(p.Services))
+	}
+}
