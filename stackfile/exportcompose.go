@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/devarch/devarch-controller/catalog"
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -217,17 +220,10 @@ func (w *exporter) options(prefix string, o spec.Options, restart string) map[st
 			w.fail(prefix+".annotations."+k, "the annotation is a secret, and a stack file takes option values literally; the export never writes a secret value")
 		}
 	}
-	out, _ := jsonValue(o).(map[string]any)
-	out, _ = escapeAny(out).(map[string]any)
-	bytesAsText(out, "mem_limit", "mem_reservation", "memswap_limit", "shm_size")
-	if deploy, ok := out["deploy"].(map[string]any); ok {
-		if res, ok := deploy["resources"].(map[string]any); ok {
-			for _, k := range []string{"limits", "reservations"} {
-				if r, ok := res[k].(map[string]any); ok {
-					bytesAsText(r, "memory")
-				}
-			}
-		}
+	out, err := composeOptions(o)
+	if err != nil {
+		w.fail(prefix, "the instance's compose options cannot be written: %v", err)
+		return nil
 	}
 	if out == nil {
 		out = map[string]any{}
@@ -246,6 +242,32 @@ func (w *exporter) options(prefix string, o spec.Options, restart string) map[st
 		}
 	}
 	return nilIfEmptyMap(out)
+}
+
+// composeOptions writes options as compose writes them: set on a compose
+// service the way apply sets them (project.ApplyOptions), marshalled with
+// compose's own types, and read back as the keys an instance takes
+// (catalog.ServiceOptionKeys), every "$" doubled. Reading them with
+// catalog.ServiceOptions gives o back: it is how a template's options are
+// read too.
+func composeOptions(o spec.Options) (map[string]any, error) {
+	var svc types.ServiceConfig
+	project.ApplyOptions(&svc, o)
+	raw, err := yaml.Marshal(svc)
+	if err != nil {
+		return nil, err
+	}
+	var all map[string]any
+	if err := yaml.Unmarshal(raw, &all); err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for _, k := range catalog.ServiceOptionKeys() {
+		if v, ok := all[k]; ok {
+			out[k] = escapeAny(v)
+		}
+	}
+	return out, nil
 }
 
 // restartPolicy is the deploy.restart_policy the stack file reader turns
