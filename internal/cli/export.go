@@ -127,6 +127,13 @@ func (f exportFlags) write(stdout io.Writer, data []byte) error {
 		_, err := stdout.Write(data)
 		return err
 	}
+	if f.includeSecrets {
+		// The file holds secret values.
+		if err := writePrivate(f.output, data); err != nil {
+			return fmt.Errorf("write export: %w", err)
+		}
+		return nil
+	}
 	if err := os.WriteFile(f.output, data, 0o644); err != nil {
 		return fmt.Errorf("write export: %w", err)
 	}

@@ -339,6 +339,11 @@ func TestComposeExportMatchesTheAppliedProject(t *testing.T) {
 	}
 	checkComposeHashes(t, path, data, dotenvValues, want)
 
+	private := filepath.Join(dir, "with-secrets.yml")
+	r = run(t, ctx, []string{"stack", "export", "shop-import", "--format", "compose", "--include-secrets", "-o", private}, env)
+	if fi, err := os.Stat(private); r.code != 0 || err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("--include-secrets -o FILE: code %d, %v, the file must be private (0600)", r.code, err)
+	}
 	r = run(t, ctx, []string{"stack", "export", "shop-import", "--format", "compose", "--include-secrets"}, env)
 	if r.code != 0 || !strings.Contains(r.stdout, exportCanaries["APP_KEY"]) {
 		t.Fatalf("--include-secrets: code %d, the value is in the file: %v\n%s", r.code, strings.Contains(r.stdout, exportCanaries["APP_KEY"]), r.stderr)
