@@ -140,11 +140,20 @@ func (f exportFlags) write(stdout io.Writer, data []byte) error {
 	return nil
 }
 
-// writePrivate writes a file only its owner can read, replacing one that
-// exists.
+// writePrivate writes a file only its owner can read: an existing file
+// is emptied and made private before the data is written.
 func writePrivate(path string, data []byte) error {
-	if err := os.WriteFile(path, data, 0o600); err != nil {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
 		return err
 	}
-	return os.Chmod(path, 0o600)
+	if err := f.Chmod(0o600); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
