@@ -296,15 +296,10 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 	return r
 }
 
-// Encode returns the label value of a record: compact, deterministic JSON.
+// Encode returns the label value of a record: compact, deterministic JSON,
+// exactly as encoding/json writes it (see appendRecord).
 func (r Record) Encode() string {
-	b, err := json.Marshal(r)
-	if err != nil {
-		// Record holds only strings, numbers, bools, slices and maps of
-		// them: Marshal cannot fail.
-		panic("project: encode record: " + err.Error())
-	}
-	return string(b)
+	return string(appendRecord(make([]byte, 0, 2048), &r))
 }
 
 // DecodeRecord parses a devarch.spec label. ok is false when the label is

@@ -95,7 +95,7 @@ func (s *Store) upsertTemplateOnce(ctx context.Context, t spec.Template, body []
 	return TemplateOutcome{ID: id, Action: ActionUpdated}, true, nil
 }
 
-const templateColumns = `id, name, category, source_path, spec, compose`
+const templateColumns = `id, name, category, source_path, spec, compose, content_digest`
 
 // Templates returns the whole catalog, sorted by name.
 func (s *Store) Templates(ctx context.Context) ([]spec.Template, error) {
@@ -167,7 +167,7 @@ func scanTemplate(row pgx.CollectableRow) (spec.Template, error) {
 		t    spec.Template
 		body []byte
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Category, &t.SourcePath, &body, &t.Compose); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Category, &t.SourcePath, &body, &t.Compose, &t.ContentDigest); err != nil {
 		return t, err
 	}
 	sp, err := decodeSpec(body)
