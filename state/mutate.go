@@ -140,9 +140,9 @@ func (s *Store) SetInstanceOverrides(ctx context.Context, stack, instance string
 // overridesChange replaces an instance's overrides with o (encoded: body).
 func overridesChange(o spec.Overrides, body []byte) instanceChange {
 	return instanceChange{
-		verb:       "set overrides of",
-		kind:       RevisionEdit,
-		apply:      func(st *spec.Stack, i int) { st.Instances[i].Overrides = o },
+		verb:  "set overrides of",
+		kind:  RevisionEdit,
+		apply: func(st *spec.Stack, i int) { st.Instances[i].Overrides = o },
 		write: func(ctx context.Context, tx pgx.Tx, id int64) error {
 			_, err := tx.Exec(ctx, `UPDATE instances SET overrides = $2 WHERE id = $1 AND overrides IS DISTINCT FROM $2::jsonb`, id, body)
 			return err
