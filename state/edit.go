@@ -14,6 +14,10 @@ import (
 	"github.com/devarch/devarch-controller/spec"
 )
 
+// ErrDeletionRevision reports a revert to the revision that deleted the
+// stack: there is no desired state to restore.
+var ErrDeletionRevision = errors.New("is the stack's deletion, which cannot be restored")
+
 // importOptions adjust importStack.
 type importOptions struct {
 	// createOnly refuses a name a live stack has (CreateStack).
@@ -170,7 +174,7 @@ func (s *Store) RevisionStack(ctx context.Context, name string, number int) (spe
 		return spec.Stack{}, err
 	}
 	if d.Deleted {
-		return spec.Stack{}, fmt.Errorf("revision %d of stack %q is its deletion, which cannot be restored; choose an earlier revision", number, name)
+		return spec.Stack{}, fmt.Errorf("revision %d of stack %q %w; choose an earlier revision", number, name, ErrDeletionRevision)
 	}
 	return d.stack(name)
 }
@@ -230,7 +234,7 @@ func (s *Store) RevertStack(ctx context.Context, name string, number int, opts E
 	if err != nil {
 		return EditResult{}, err
 	}
-	out := EditResult{Revision: res.Revision, Changed: res.Revision > 0, Preview: res.preview}
+	out := EditResult{Revision: res.Revision, Changed: res.Revision > 0, Preview: res.Preview}
 	if out.Revision == 0 {
 		if out.Revision, err = s.StackRevision(ctx, name); err != nil {
 			return EditResult{}, err

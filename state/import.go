@@ -26,8 +26,9 @@ type ImportResult struct {
 	// Revision is the number of the revision the import stored, 0 when
 	// it changed nothing.
 	Revision int `json:"revision,omitempty"`
-	// preview is the change the import stored as its revision's diff.
-	preview *plan.Plan
+	// Preview is the change the import stored as its revision's diff (nil
+	// when it changed nothing), secrets redacted.
+	Preview *plan.Plan `json:"-"`
 }
 
 // InstanceOutcome is what an import did to one instance.
@@ -113,7 +114,7 @@ func (s *Store) importStack(ctx context.Context, st spec.Stack, o importOptions)
 			return err
 		}
 		res.Revision, err = rev.commit(ctx, s, tx, res.StackID, o.kind, o.revertedTo)
-		res.preview = rev.diff
+		res.Preview = rev.diff
 		return err
 	})
 	var (
