@@ -395,20 +395,22 @@ func mergeOverrides(cur spec.Overrides, patch []byte) (spec.Overrides, *apiError
 	if e := decodeJSON(b, &out, overridesFields); e != nil {
 		return cur, e
 	}
-	stored := map[string]string{}
+	stored := map[string]spec.EnvVar{}
 	for _, v := range cur.Env {
-		stored[v.Key] = v.Value
+		stored[v.Key] = v
 	}
 	for i, v := range out.Env {
+		old, ok := stored[v.Key]
+		// A variable marked secret stays secret when its value changes.
+		out.Env[i].Secret = v.Secret || (ok && old.Secret)
 		if v.Value != spec.RedactedValue {
 			continue
 		}
-		old, ok := stored[v.Key]
 		if !ok {
 			return cur, &apiError{Status: http.StatusBadRequest, Code: codeInvalidBody,
 				Message: fmt.Sprintf("env %s has the placeholder value %q but no stored value to keep. Send its value.", v.Key, spec.RedactedValue)}
 		}
-		out.Env[i].Value = old
+		out.Env[i] = old
 	}
 	return out, nil
 }
