@@ -92,3 +92,38 @@ func TestPreviewDisableAndDelete(t *testing.T) {
 		t.Fatalf("create: %+v, want two adds", p.Summary)
 	}
 }
+
+// A revert's preview names exactly the fields the plan then shows against
+// the containers of the state it reverts from: the two use one field diff.
+func TestPreviewMatchesThePlanAfterRevert(t *testing.T) {
+	v1 := shopStack()
+	v2 := shopStack()
+	v2.Instances[0].Overrides.Image = "postgres:18.3"
+	v2.Instances[0].Overrides.Env = append(v2.Instances[0].Overrides.Env, spec.EnvVar{Key: "EXTRA", Value: "1"})
+	v2 = remerge(v2)
+	preview := Preview(v2, v1, testPaths, testNow)
+	p, err := Compute(Desired{Stack: v1, Paths: testPaths}, Observed{Containers: converged(v2)}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := func(p *Plan) map[string][]string {
+		out := map[string][]string{}
+		for _, c := range p.Changes {
+			for _, f := range c.Fields {
+				out[c.Instance] = append(out[c.Instance], f.Path+" "+orNil(f.Old)+" -> "+orNil(f.New))
+			}
+		}
+		return out
+	}
+	got, want := fields(p), fields(preview)
+	if len(want["db"]) != 2 || len(got) != 1 || strings.Join(got["db"], "\n") != strings.Join(want["db"], "\n") {
+		t.Fatalf("plan after the revert:\n%v\npreview:\n%v", got, want)
+	}
+}
+
+func orNil(s *string) string {
+	if s == nil {
+		return "(none)"
+	}
+	return *s
+}
