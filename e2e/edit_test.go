@@ -10,10 +10,10 @@ import (
 
 	"github.com/devarch/devarch-controller/api"
 	"github.com/devarch/devarch-controller/api/dashboard"
-	"github.com/devarch/devarch-controller/approval/filing"
+	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/lock"
-	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -50,10 +50,8 @@ func serveEditBackend(t *testing.T) (*state.Store, string) {
 	if _, err := store.ImportStack(state.WithAuthor(ctx, "seed"), st); err != nil {
 		t.Fatal(err)
 	}
-	planner := func(_ context.Context, d plan.Desired) (*plan.Plan, error) {
-		return plan.Compute(d, plan.Observed{}, time.Now())
-	}
-	h := api.New(api.Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: filing.PlannerFunc(planner),
+	plans := planner.New(store, noContainers{}, planner.Options{})
+	h := api.New(api.Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: plans,
 		Locks: lock.New(store.Pool(), nil), Notifications: store, Edits: store}, api.Options{})
 	mux := http.NewServeMux()
 	mux.Handle(api.Base+"/", h)
@@ -62,6 +60,11 @@ func serveEditBackend(t *testing.T) (*state.Store, string) {
 	t.Cleanup(srv.Close)
 	return store, srv.URL + "/"
 }
+
+// noContainers is an engine with nothing on it.
+type noContainers struct{}
+
+func (noContainers) Snapshot(context.Context) (deploy.Snapshot, error) { return deploy.Snapshot{}, nil }
 
 // editorPreview is what the editor shows after Preview or Save.
 type editorPreview struct {
