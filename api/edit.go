@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
@@ -71,7 +72,7 @@ type revisionEntry struct {
 	Number     int        `json:"number"`
 	Author     string     `json:"author"`
 	Kind       string     `json:"kind"`
-	CreatedAt  string     `json:"created_at"`
+	CreatedAt  time.Time  `json:"created_at"`
 	RevertedTo *int       `json:"reverted_to,omitempty"`
 	Diff       *plan.Plan `json:"diff"`
 }
@@ -275,6 +276,7 @@ func (s *server) editError(w http.ResponseWriter, r *http.Request, stack, instan
 		invalid  *spec.ValidationError
 		missing  *state.MissingTemplatesError
 		mismatch *state.RevisionMismatchError
+		noRev    *state.RevisionNotFoundError
 	)
 	switch {
 	case errors.As(err, &mismatch):
@@ -285,10 +287,10 @@ func (s *server) editError(w http.ResponseWriter, r *http.Request, stack, instan
 	case errors.As(err, &invalid), errors.As(err, &missing):
 		writeError(w, http.StatusBadRequest, codeInvalidStack,
 			"The change was refused and nothing was written: "+oneLine(err.Error())+".")
-	case errors.Is(err, state.ErrNotFound) && instance != "" && strings.HasPrefix(err.Error(), "instance "):
+	case errors.Is(err, state.ErrNotFound) && instance != "" && !strings.HasPrefix(err.Error(), "stack "):
 		writeError(w, http.StatusNotFound, codeInstanceNotFound,
 			fmt.Sprintf("Stack %q has no instance %q. See its instances with GET /api/v1/stacks/%s.", stack, instance, stack))
-	case errors.Is(err, state.ErrNotFound) && strings.HasPrefix(err.Error(), "revision "):
+	case errors.As(err, &noRev):
 		writeError(w, http.StatusNotFound, codeRevisionNotFound,
 			fmt.Sprintf("Stack %q has no such revision. List them with GET /api/v1/stacks/%s/revisions.", stack, stack))
 	case errors.Is(err, state.ErrNotFound):
@@ -435,7 +437,7 @@ func (s *server) listRevisions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		out.Revisions = append(out.Revisions, revisionEntry{Number: rv.Number, Author: rv.Author, Kind: rv.Kind,
-			CreatedAt: rv.CreatedAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), RevertedTo: rv.RevertedTo, Diff: &d})
+			CreatedAt: rv.CreatedAt.UTC(), RevertedTo: rv.RevertedTo, Diff: &d})
 	}
 	if len(revs) > 0 {
 		w.Header().Set("ETag", etag(revs[0].Number))
@@ -463,7 +465,7 @@ func (s *server) revertStack(w http.ResponseWriter, r *http.Request) {
 		rev, _, e = ifMatch(r)
 	}
 	if e == nil {
-		e = readBody(w, r, s.opts.MaxBodyBytes, &cancelRequest{}, "no fields")
+		e = readBody(w, r, s.opts.MaxBodyBytes, &cancelRequest{}, "an empty body or {}")
 	}
 	if e != nil {
 		e.write(w)

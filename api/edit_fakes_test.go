@@ -164,7 +164,7 @@ func (f *fakeEdits) RevertStack(_ context.Context, name string, number int, opts
 		return state.EditResult{}, err
 	}
 	if number > fakeRevision {
-		return state.EditResult{}, fmt.Errorf("revision %d of stack %q %w", number, name, state.ErrNotFound)
+		return state.EditResult{}, &state.RevisionNotFoundError{Stack: name, Number: number}
 	}
 	if err := f.check(name, opts.IfRevision); err != nil {
 		return state.EditResult{}, err

@@ -203,6 +203,17 @@ func TestEditDryRunWritesNothingAndLostUpdateIs412(t *testing.T) {
 	if rv.Revision != 3 || !rv.Changed || len(rv.Preview.Changes) != 1 || !slices.Equal(paths(rv.Preview.Changes[0]), []string{"image"}) {
 		t.Errorf("revert: %+v, want revision 3 changing exactly the image", rv)
 	}
+	for _, tc := range []struct{ method, path, body, code string }{
+		{"POST", "/api/v1/stacks/shop/revisions/9/revert", "{}", "revision_not_found"},
+		{"PATCH", "/api/v1/stacks/shop/instances/nope", `{"image":"x"}`, "instance_not_found"},
+		{"PATCH", "/api/v1/stacks/nope/instances/db", `{"image":"x"}`, "stack_not_found"},
+		{"GET", "/api/v1/stacks/nope/revisions", "", "stack_not_found"},
+	} {
+		status, _, b = ra.send(t, tc.method, tc.path, tc.body, map[string]string{"Content-Type": "application/json", "If-Match": "*"})
+		if status != 404 || !strings.Contains(string(b), `"code":"`+tc.code+`"`) {
+			t.Errorf("%s %s: %d %s, want 404 %s", tc.method, tc.path, status, b, tc.code)
+		}
+	}
 	for _, body := range ra.bodies {
 		if strings.Contains(body, password) {
 			t.Errorf("a response shows the secret: %s", body)

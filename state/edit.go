@@ -18,6 +18,19 @@ import (
 // stack: there is no desired state to restore.
 var ErrDeletionRevision = errors.New("is the stack's deletion, which cannot be restored")
 
+// RevisionNotFoundError reports a revision number the live stack does not
+// have. It wraps ErrNotFound.
+type RevisionNotFoundError struct {
+	Stack  string
+	Number int
+}
+
+func (e *RevisionNotFoundError) Error() string {
+	return fmt.Sprintf("revision %d of stack %q %v; list them with \"devarch-controller stack history %s\"", e.Number, e.Stack, ErrNotFound, e.Stack)
+}
+
+func (e *RevisionNotFoundError) Unwrap() error { return ErrNotFound }
+
 // importOptions adjust importStack.
 type importOptions struct {
 	// createOnly refuses a name a live stack has (CreateStack).
@@ -164,7 +177,7 @@ func (s *Store) RevisionStack(ctx context.Context, name string, number int) (spe
 		if _, err := s.StackRevision(ctx, name); err != nil {
 			return spec.Stack{}, err
 		}
-		return spec.Stack{}, fmt.Errorf("revision %d of stack %q %w; list them with \"devarch-controller stack history %s\"", number, name, ErrNotFound, name)
+		return spec.Stack{}, &RevisionNotFoundError{Stack: name, Number: number}
 	}
 	if err != nil {
 		return spec.Stack{}, fmt.Errorf("read revision %d of stack %q: %w", number, name, err)
