@@ -32,6 +32,12 @@ const (
 	codePlanFailed           = "plan_failed"
 	codeInternal             = "internal_error"
 	codeNotReady             = "not_ready"
+	codeInstanceNotFound     = "instance_not_found"
+	codeRevisionNotFound     = "revision_not_found"
+	codeRevisionMismatch     = "revision_mismatch"
+	codePreconditionRequired = "precondition_required"
+	codeInvalidStack         = "invalid_stack"
+	codeNotImplemented       = "not_implemented"
 )
 
 // User-facing messages shared with the reconcile loop's approval outcomes.

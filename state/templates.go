@@ -81,10 +81,7 @@ func (s *Store) upsertTemplateOnce(ctx context.Context, t spec.Template, body []
 	case stored == digest:
 		return TemplateOutcome{ID: id, Action: ActionUnchanged}, true, nil
 	}
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE templates SET category = $2, source_path = $3, spec = $4, digest = $5, compose = $6
-		WHERE id = $1 AND digest <> $5`,
-		id, t.Category, t.SourcePath, body, digest, t.Compose)
+	tag, err := s.updateTemplate(ctx, id, t, body, digest)
 	if err != nil {
 		return TemplateOutcome{}, false, fmt.Errorf("update row: %w", err)
 	}
