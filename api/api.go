@@ -17,6 +17,7 @@ import (
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
+	"github.com/devarch/devarch-controller/stackfile"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -113,6 +114,9 @@ type Deps struct {
 	Ready         []Check
 	Metrics       http.Handler
 	Logger        *zap.Logger
+	// Edits changes the desired state (PUT, PATCH, revisions, revert);
+	// nil: those endpoints answer 501.
+	Edits EditStore
 }
 
 // Defaults of Options.
@@ -142,6 +146,10 @@ type Options struct {
 	// PollInterval is how often an event stream re-reads its approval in
 	// case a notification was missed (default DefaultPollInterval).
 	PollInterval time.Duration
+	// Secrets resolves the ${SECRET:NAME} references of a stack file sent
+	// with PUT /api/v1/stacks/{name}; nil: none resolve (the file is
+	// refused, naming the secret).
+	Secrets stackfile.SecretLookup
 }
 
 // String hides the API token.

@@ -411,6 +411,7 @@ type harness struct {
 	planErr  error
 	ready    map[string]error
 	h        http.Handler
+	edits    *fakeEdits
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
@@ -422,6 +423,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 	t.Helper()
 	hs := &harness{store: newFakeStore(), locks: &fakeLocks{}, listener: newFakeListener(), ready: map[string]error{}}
+	hs.edits = &fakeEdits{store: hs.store}
 	hs.store.installation = testInstallation(t.TempDir())
 	planner := func(_ context.Context, d plan.Desired) (*plan.Plan, error) {
 		if hs.planErr != nil {
@@ -437,7 +439,7 @@ func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 		_, _ = io.WriteString(w, "devarch_up 1\n")
 	})
 	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
-		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log}, opts)
+		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log, Edits: hs.edits}, opts)
 	return hs
 }
 

@@ -148,7 +148,7 @@ func conformanceCases() []conformanceCase {
 		rq.method = "POST"
 		return withApproval(status, "/cancel", rq)
 	}
-	return []conformanceCase{
+	return append([]conformanceCase{
 		{"stacks", "GET /api/v1/stacks", Options{}, get("/api/v1/stacks"), 200},
 		{"stacks 401", "GET /api/v1/stacks", auth, get("/api/v1/stacks"), 401},
 		{"stacks 500", "GET /api/v1/stacks", Options{}, func(h *harness) request { h.store.failWith = errors.New("x"); return request{path: "/api/v1/stacks"} }, 500},
@@ -215,7 +215,7 @@ func conformanceCases() []conformanceCase {
 		{"readyz", "GET /readyz", auth, get("/readyz"), 200},
 		{"readyz 503", "GET /readyz", auth, func(h *harness) request { h.ready["database"] = errors.New("down"); return request{path: "/readyz"} }, 503},
 		{"metrics", "GET /metrics", auth, get("/metrics"), 200},
-	}
+	}, editConformanceCases()...)
 }
 
 // TestOpenAPIConformance validates real responses against the documented

@@ -33,6 +33,12 @@ const (
 	codeInternal             = "internal_error"
 	codeNotReady             = "not_ready"
 	codeExportFailed         = "export_failed"
+	codeInstanceNotFound     = "instance_not_found"
+	codeRevisionNotFound     = "revision_not_found"
+	codeRevisionMismatch     = "revision_mismatch"
+	codePreconditionRequired = "precondition_required"
+	codeInvalidStack         = "invalid_stack"
+	codeNotImplemented       = "not_implemented"
 )
 
 // User-facing messages shared with the reconcile loop's approval outcomes.

@@ -27,6 +27,10 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: Base + "/stacks/{name}/plan", handler: s.getPlan},
 		{method: http.MethodPost, path: Base + "/stacks/{name}/apply", handler: s.apply},
 		{method: http.MethodGet, path: Base + "/stacks/{name}/export", handler: s.exportStack},
+		{method: http.MethodPut, path: Base + "/stacks/{name}", handler: s.putStack},
+		{method: http.MethodPatch, path: Base + "/stacks/{name}/instances/{instance}", handler: s.patchInstance},
+		{method: http.MethodGet, path: Base + "/stacks/{name}/revisions", handler: s.listRevisions},
+		{method: http.MethodPost, path: Base + "/stacks/{name}/revisions/{number}/revert", handler: s.revertStack},
 		{method: http.MethodGet, path: Base + "/approvals", handler: s.listApprovals},
 		{method: http.MethodGet, path: Base + "/approvals/{id}", handler: s.getApproval},
 		{method: http.MethodPost, path: Base + "/approvals/{id}/cancel", handler: s.cancelApproval},
@@ -50,12 +54,14 @@ func (s *server) guard(rt route) http.Handler {
 		if !rt.public && !s.authorized(w, r) {
 			return
 		}
-		if rt.method == http.MethodPost {
+		if rt.method != http.MethodGet {
 			if err := s.csrf.Check(r); err != nil {
 				writeError(w, http.StatusForbidden, codeCrossOrigin,
 					"Cross-origin requests are refused. Send the request from the controller's own origin, or without an Origin header (for example with curl).")
 				return
 			}
+		}
+		if rt.method == http.MethodPost || rt.method == http.MethodPatch {
 			if !isJSON(r.Header.Get("Content-Type")) {
 				writeError(w, http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
 					"Send the request with the header Content-Type: application/json (and a JSON body, or none where the body is optional).")

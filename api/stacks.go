@@ -43,6 +43,8 @@ type statusView struct {
 type stackDetail struct {
 	view.Stack
 	Status *statusView `json:"status"`
+	// Revision is the stack's desired-state revision, also its ETag.
+	Revision *int `json:"revision,omitempty"`
 }
 
 func newStatusView(st state.StackStatus, ok bool) *statusView {
@@ -109,7 +111,11 @@ func (s *server) getStack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, found := statuses[st.ID]
-	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found)})
+	rev, ok := s.stackRevision(w, r, st.Name)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found), Revision: rev})
 }
 
 // loadDesired reads the stack named in the path and the installation

@@ -143,6 +143,18 @@ func optionKeyNote(key string) (string, bool) {
 		return "applies to Windows containers only and is ignored", true
 	case "volume_driver":
 		return "is a legacy key; give the volume a driver in the top-level volumes section instead", true
+	case "post_start", "pre_stop":
+		return "lifecycle hooks are not run by the controller: the container starts and stops without them; run the commands from the image's entrypoint instead", true
+	case "use_api_socket":
+		return "would hand the container the engine's API socket and registry credentials, which the controller never grants implicitly; mount the socket under volumes if the service really needs it", true
+	case "develop":
+		return "configures `docker compose watch` and does not change the container; ignored", true
+	case "attach":
+		return "only chooses whose logs `docker compose up` prints; ignored", true
+	case "profiles":
+		return "the controller runs every enabled instance of a stack; leave the instance out of the stack, or set enabled: false, instead of a profile", true
+	case "models", "provider":
+		return "needs Docker Model Runner or a compose provider plugin, which the controller does not run; ignored", true
 	}
 	return "", false
 }

@@ -85,7 +85,31 @@ func keysJSON(t *testing.T, svc types.ServiceConfig) map[string]json.RawMessage 
 // allowed are the normal forms the controller records (a ulimit's single
 // number as equal soft and hard limits; deploy.restart_policy as restart).
 func TestOptionsAgreeWithCompose(t *testing.T) {
-	s := optionsStack(t)
+	covered := optionsAgree(t, optionsStack(t))
+	for k := range optionsAgree(t, fixtureStack(t, "opts", "options-host")) {
+		covered[k] = true
+	}
+	// The fixtures cover every key but annotations (engine API 1.43) and
+	// storage_opt (needs a storage driver with quotas), tested below.
+	var missing []string
+	for _, k := range spec.OptionKeys() {
+		if !covered[k] && k != "annotations" && k != "storage_opt" && k != "cgroup_parent" && k != "network_mode" { // network_mode: see networks_test.go
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("testdata/options and options-host do not set %s", strings.Join(missing, ", "))
+	}
+	if len(covered) < 30 {
+		t.Errorf("testdata/options sets %d keys, want at least 30", len(covered))
+	}
+}
+
+// optionsAgree compares the compose project of s (one instance per
+// template file) with compose-go's reading of each file and returns the
+// option keys the files set.
+func optionsAgree(t *testing.T, s spec.Stack) map[string]bool {
+	t.Helper()
 	p, err := project.Build(s, project.Options{StateDir: "/state", WorkspaceDir: "/ws"})
 	if err != nil {
 		t.Fatal(err)
@@ -120,20 +144,7 @@ func TestOptionsAgreeWithCompose(t *testing.T) {
 			}
 		}
 	}
-	// The fixture covers every key but annotations (engine API 1.43) and
-	// storage_opt (needs a storage driver with quotas), tested below.
-	var missing []string
-	for _, k := range spec.OptionKeys() {
-		if !covered[k] && k != "annotations" && k != "storage_opt" && k != "cgroup_parent" && k != "network_mode" { // network_mode: see networks_test.go
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		t.Errorf("testdata/options does not set %s", strings.Join(missing, ", "))
-	}
-	if len(covered) < 30 {
-		t.Errorf("testdata/options sets %d keys, want at least 30", len(covered))
-	}
+	return covered
 }
 
 // TestOptionsRoundTrip: every option survives project.ApplyOptions then
@@ -185,6 +196,15 @@ func TestOptionsRefusedOrIgnored(t *testing.T) {
 		{"swarm placement", "deploy: {placement: {constraints: [node.role==manager]}}", "", "deploy.placement", "swarm services only"},
 		{"windows cpu_count", "cpu_count: 2", "", "cpu_count", "Windows containers only"},
 		{"credential_spec", "credential_spec: {file: x.json}", "", "credential_spec", "Windows containers only"},
+		{"gpus key", "gpus: all", "gpus", "", "GPU requests are not supported"},
+		{"post_start", "post_start: [{command: [echo, hi]}]", "", "post_start", "hooks are not run"},
+		{"pre_stop", "pre_stop: [{command: [echo, bye]}]", "", "pre_stop", "hooks are not run"},
+		{"use_api_socket", "use_api_socket: true", "", "use_api_socket", "never grants implicitly"},
+		{"develop", "develop: {watch: [{path: ./src, action: sync, target: /src}]}", "", "develop", "docker compose watch"},
+		{"attach", "attach: true", "", "attach", "whose logs"},
+		{"profiles", "profiles: [debug]", "", "profiles", "enabled: false"},
+		{"external_links", "external_links: [redis]", "", "external_links", "by instance name"},
+		{"label_file", "label_file: ./app.labels", "", "label_file", "under labels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,6 +51,10 @@ func (m *mapper) unsupported(svc types.ServiceConfig) {
 		if handledKeys[k] || options[k] {
 			continue
 		}
+		if k == "gpus" {
+			m.fail(k, "GPU requests are not supported by the controller yet; remove gpus or run the service with docker compose")
+			continue
+		}
 		if note, ok := optionKeyNote(k); ok {
 			m.ignore(k, "%s", note)
 			continue

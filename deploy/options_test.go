@@ -112,6 +112,7 @@ func TestOptionsOnRealEngine(t *testing.T) {
 		{"deploy.restart_policy", fmt.Sprintf("%s %d", d.RestartPolicy.Name, d.RestartPolicy.MaximumRetryCount), "on-failure 3"},
 		{"cpu_period", q.CPUPeriod, int64(100000)},
 		{"cpu_quota", q.CPUQuota, int64(50000)},
+		{"cpu_rt_period", q.CPURealtimePeriod, int64(1000000)},
 		{"uts", string(q.UTSMode), "host"},
 		{"userns_mode", string(q.UsernsMode), "host"},
 		{"pid", string(q.PidMode), "host"},

@@ -107,6 +107,7 @@ func (f *fakeAPI) serve() string {
 	route("GET /api/v1/stacks", f.listStacks)
 	route("GET /api/v1/stacks/{name}", f.getStack)
 	route("GET /api/v1/stacks/{name}/plan", f.getPlan)
+	route("GET /api/v1/stacks/{name}/revisions", f.listRevisions)
 	route("POST /api/v1/stacks/{name}/apply", f.apply)
 	route("GET /api/v1/stacks/{name}/export", f.export)
 	route("GET /api/v1/approvals", f.listApprovals)

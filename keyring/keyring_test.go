@@ -99,3 +99,19 @@ func TestRingFindsCurrentAndRetiredKeys(t *testing.T) {
 		t.Error("Key(4) found a key that is not in the ring")
 	}
 }
+
+// TestDigesterEqualsKey: a Digester gives the key's MAC and Digest for
+// every call, however many it made before.
+func TestDigesterEqualsKey(t *testing.T) {
+	k := keyring.Key{ID: 3, Secret: []byte("devarch-controller-test-key-0003")}
+	d := k.Digester()
+	for i := range 5 {
+		parts := [][]byte{[]byte("part"), {byte(i)}, nil}
+		if got, want := d.MAC("purpose", parts...), k.MAC("purpose", parts...); string(got) != string(want) {
+			t.Fatalf("call %d: Digester.MAC %x, Key.MAC %x", i, got, want)
+		}
+		if got, want := d.Digest("other", parts[:i%3]...), k.Digest("other", parts[:i%3]...); got != want {
+			t.Fatalf("call %d: Digester.Digest %s, Key.Digest %s", i, got, want)
+		}
+	}
+}

@@ -53,8 +53,12 @@ func benchOptions(i int) spec.Options {
 // besides the mean (ns/op) it reports the median and 99th percentile of
 // the individual calls (run it with -benchtime 2000x or more: percentiles
 // need at least 1,000 samples).
+//
+// The stack carries content digests as the store sets them when it reads a
+// stack (withDigests): the planner only ever plans stacks read from the
+// store.
 func BenchmarkCompute(b *testing.B) {
-	s := tenInstanceStack()
+	s := withDigests(tenInstanceStack())
 	d := Desired{Stack: s, Paths: testPaths}
 	obs := observedFor(s)
 	for _, cache := range []string{"warm", "cold"} {
@@ -72,7 +76,7 @@ func BenchmarkComputeAllChanged(b *testing.B) {
 	for i := range s.Instances {
 		s.Instances[i].Overrides.Image = "changed:1"
 	}
-	s = remerge(s)
+	s = withDigests(remerge(s))
 	d := Desired{Stack: s, Paths: testPaths}
 	for _, cache := range []string{"warm", "cold"} {
 		b.Run("cache="+cache, func(b *testing.B) {
@@ -138,11 +142,17 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
+// BenchmarkToken measures the staleness token of a 10-instance stack read
+// from the store (made from content digests) and of one built in memory
+// (made from the encoded content).
 func BenchmarkToken(b *testing.B) {
-	s := tenInstanceStack()
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = Token(Desired{Stack: s, Paths: testPaths})
+	for name, s := range map[string]spec.Stack{"stored": withDigests(tenInstanceStack()), "in-memory": tenInstanceStack()} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = Token(Desired{Stack: s, Paths: testPaths})
+			}
+		})
 	}
 }
 

@@ -151,6 +151,9 @@ func scrub(p *Plan, sc spec.Scrubber) {
 }
 
 func newestFirst(cs []spec.Container) []spec.Container {
+	if len(cs) < 2 {
+		return cs
+	}
 	cs = slices.Clone(cs)
 	slices.SortStableFunc(cs, func(a, b spec.Container) int {
 		return cmp.Or(b.Created.Compare(a.Created), cmp.Compare(a.ID, b.ID))

@@ -2,8 +2,10 @@ package plan
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 
 	"github.com/devarch/devarch-controller/project"
@@ -65,7 +67,16 @@ type tokenInstance struct {
 // and so does a key rotation. The token is published (API, CLI, approval
 // and status rows); being keyed, it does not let anyone who reads it test a
 // guessed secret offline.
+//
+// A stack read from the store carries content digests that PostgreSQL
+// keeps for each row (spec.Stack.ContentDigest and those of its instances
+// and templates); the token is then a MAC over those digests, the ids,
+// names and flags, without re-encoding any spec. Otherwise (a stack built
+// in memory) it is a MAC over the encoded content.
 func Token(d Desired) string {
+	if hasDigests(d.Stack) {
+		return tokenFromDigests(d)
+	}
 	s, paths := d.Stack, d.Paths
 	doc := tokenDoc{
 		Version: tokenVersion, KeyID: paths.Keys.Current.ID, StateDir: paths.StateDir, WorkspaceDir: paths.WorkspaceDir,
@@ -100,6 +111,94 @@ func Token(d Desired) string {
 		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Name, b.Name))
 	})
 	return hex.EncodeToString(paths.Keys.Current.MAC(tokenPurpose, mustMarshal(doc)))
+}
+
+// digestTokenVersion marks a token made from content digests: it never
+// equals one made from encoded content.
+const digestTokenVersion = "v3-digests"
+
+// hasDigests reports whether the stack, each instance and each template
+// carries the store's content digest.
+func hasDigests(s spec.Stack) bool {
+	if len(s.ContentDigest) == 0 {
+		return false
+	}
+	for _, inst := range s.Instances {
+		if len(inst.ContentDigest) == 0 || (inst.Template != nil && len(inst.Template.ContentDigest) == 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// tokenFromDigests is Token of a stack read from the store: a MAC over the
+// same items as the token document, with each instance's overrides, its
+// template's content and the stack's wires and variables replaced by the
+// digests PostgreSQL computed from the stored rows. A template's resolved
+// spec depends only on its content and the stack's variables, so the
+// digests cover everything the document does. Every item is written
+// length-prefixed (partWriter), so no two different sequences of items
+// give the same input (a part longer than 4 GiB cannot occur: the store's
+// rows are far smaller).
+func tokenFromDigests(d Desired) string {
+	s, paths := d.Stack, d.Paths
+	insts := make([]*spec.Instance, len(s.Instances))
+	for i := range s.Instances {
+		insts[i] = &s.Instances[i]
+	}
+	slices.SortFunc(insts, func(a, b *spec.Instance) int {
+		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Name, b.Name))
+	})
+	var w partWriter
+	w.buf = make([]byte, 0, 512+160*len(insts))
+	w.str(digestTokenVersion).num(paths.Keys.Current.ID).str(paths.StateDir).str(paths.WorkspaceDir)
+	w.num(s.ID).str(s.Name).str(s.Network()).flag(s.Enabled).bytes(s.ContentDigest).num(int64(len(insts)))
+	for _, inst := range insts {
+		w.num(inst.ID).str(inst.Name).flag(inst.Enabled).bytes(inst.ContentDigest)
+		if t := inst.Template; t != nil {
+			w.flag(true).num(t.ID).str(t.Name).str(t.Category).bytes(t.ContentDigest)
+		} else {
+			w.flag(false)
+		}
+	}
+	w.num(int64(len(paths.Builds)))
+	for _, id := range slices.Sorted(maps.Keys(paths.Builds)) {
+		b := paths.Builds[id]
+		w.num(id).str(b.Digest).str(b.Err)
+	}
+	return hex.EncodeToString(paths.Keys.Current.MAC(tokenPurpose, w.buf))
+}
+
+// partWriter appends length-prefixed parts to one buffer, so that no two
+// different sequences of parts give the same bytes.
+type partWriter struct{ buf []byte }
+
+func (w *partWriter) bytes(b []byte) *partWriter {
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(b)))
+	w.buf = append(w.buf, b...)
+	return w
+}
+
+func (w *partWriter) str(s string) *partWriter {
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(s)))
+	w.buf = append(w.buf, s...)
+	return w
+}
+
+func (w *partWriter) num(n int64) *partWriter {
+	w.buf = binary.BigEndian.AppendUint32(w.buf, 8)
+	w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(n))
+	return w
+}
+
+func (w *partWriter) flag(b bool) *partWriter {
+	w.buf = binary.BigEndian.AppendUint32(w.buf, 1)
+	if b {
+		w.buf = append(w.buf, 1)
+	} else {
+		w.buf = append(w.buf, 0)
+	}
+	return w
 }
 
 func mustMarshal(v any) []byte {

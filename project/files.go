@@ -136,31 +136,39 @@ const (
 // under the installation key k over the instance id, the secret's name
 // and its content.
 func SecretFileDigest(k keyring.Key, instanceID int64, name, content string) string {
+	return secretFileDigest(k, instanceID, name, content)
+}
+
+func secretFileDigest(k digester, instanceID int64, name, content string) string {
 	return k.Digest(purposeSecretFile, []byte(strconv.FormatInt(instanceID, 10)), []byte(name), []byte(content))
 }
 
 // ConfigObjDigest replaces a compose config's content in records.
 func ConfigObjDigest(k keyring.Key, instanceID int64, name, content string) string {
+	return configObjDigest(k, instanceID, name, content)
+}
+
+func configObjDigest(k digester, instanceID int64, name, content string) string {
 	return k.Digest(purposeConfigObj, []byte(strconv.FormatInt(instanceID, 10)), []byte(name), []byte(content))
 }
 
 // recordFiles records the instance's secrets and configs.
-func (r *Record) recordFiles(e spec.Effective, inst spec.Instance, k keyring.Key) {
+func (r *Record) recordFiles(e spec.Effective, inst spec.Instance, keyID int64, k digester) {
 	if len(e.Secrets) > 0 {
 		r.Secrets = make(map[string]FileRecord, len(e.Secrets))
 		for _, f := range e.Secrets {
 			r.Secrets[f.Name] = FileRecord{Target: f.Target, Mode: f.FileMode(spec.DefaultSecretMode), UID: f.UID, GID: f.GID,
-				Digest: SecretFileDigest(k, inst.ID, f.Name, f.Content)}
+				Digest: secretFileDigest(k, inst.ID, f.Name, f.Content)}
 		}
-		r.KeyID = k.ID
+		r.KeyID = keyID
 	}
 	if len(e.Configs) > 0 {
 		r.Configs = make(map[string]FileRecord, len(e.Configs))
 		for _, f := range e.Configs {
 			r.Configs[f.Name] = FileRecord{Target: f.Target, Mode: f.FileMode(spec.DefaultConfigMode), UID: f.UID, GID: f.GID,
-				Digest: ConfigObjDigest(k, inst.ID, f.Name, f.Content)}
+				Digest: configObjDigest(k, inst.ID, f.Name, f.Content)}
 		}
-		r.KeyID = k.ID
+		r.KeyID = keyID
 	}
 }
 

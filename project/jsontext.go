@@ -16,14 +16,20 @@ func (m textMap) MarshalJSON() ([]byte, error) {
 	if m == nil {
 		return []byte("null"), nil
 	}
-	keys := make([]string, 0, len(m))
 	size := 2
 	for k, v := range m {
-		keys = append(keys, k)
 		size += len(k) + len(v) + 6
 	}
+	return m.appendJSON(make([]byte, 0, size)), nil
+}
+
+// appendJSON appends the encoding of a non-nil m.
+func (m textMap) appendJSON(b []byte) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
 	slices.Sort(keys)
-	b := make([]byte, 0, size)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -33,7 +39,7 @@ func (m textMap) MarshalJSON() ([]byte, error) {
 		b = append(b, ':')
 		b = appendJSONString(b, m[k])
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 const hexDigits = "0123456789abcdef"

@@ -2,6 +2,7 @@ package project
 
 import (
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,6 +24,9 @@ func ApplyOptions(svc *types.ServiceConfig, o spec.Options) {
 	svc.CgroupParent = o.CgroupParent
 	svc.CPUPeriod = o.CPUPeriod
 	svc.CPUQuota = o.CPUQuota
+	svc.CPURTPeriod = o.CPURTPeriod
+	svc.CPURTRuntime = o.CPURTRuntime
+	svc.BlkioConfig = blkioConfig(o.BlkioConfig)
 	svc.CPUS = float32(o.CPUs)
 	svc.CPUSet = o.CPUSet
 	svc.CPUShares = o.CPUShares
@@ -116,6 +120,9 @@ func OptionsOf(svc types.ServiceConfig) spec.Options {
 		CgroupParent:      svc.CgroupParent,
 		CPUPeriod:         svc.CPUPeriod,
 		CPUQuota:          svc.CPUQuota,
+		CPURTPeriod:       svc.CPURTPeriod,
+		CPURTRuntime:      svc.CPURTRuntime,
+		BlkioConfig:       specBlkioConfig(svc.BlkioConfig),
 		CPUs:              float32To64(svc.CPUS),
 		CPUSet:            svc.CPUSet,
 		CPUShares:         svc.CPUShares,
@@ -280,4 +287,79 @@ func ResolveReferences(svc *types.ServiceConfig, ids map[string]string) bool {
 	}
 	svc.VolumesFrom = from
 	return true
+}
+
+// blkioConfig is compose's blkio_config of b: one list entry per device,
+// sorted by path.
+func blkioConfig(b *spec.BlkioConfig) *types.BlkioConfig {
+	if b == nil {
+		return nil
+	}
+	out := &types.BlkioConfig{Weight: b.Weight}
+	for _, path := range slices.Sorted(maps.Keys(b.WeightDevice)) {
+		out.WeightDevice = append(out.WeightDevice, types.WeightDevice{Path: path, Weight: b.WeightDevice[path]})
+	}
+	throttle := func(m map[string]uint64) []types.ThrottleDevice {
+		var list []types.ThrottleDevice
+		for _, path := range slices.Sorted(maps.Keys(m)) {
+			list = append(list, types.ThrottleDevice{Path: path, Rate: types.UnitBytes(m[path])})
+		}
+		return list
+	}
+	out.DeviceReadBps = throttle(bytesMap(b.DeviceReadBps))
+	out.DeviceWriteBps = throttle(bytesMap(b.DeviceWriteBps))
+	out.DeviceReadIOps = throttle(b.DeviceReadIOps)
+	out.DeviceWriteIOps = throttle(b.DeviceWriteIOps)
+	return out
+}
+
+func bytesMap(m map[string]spec.Bytes) map[string]uint64 {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]uint64, len(m))
+	for k, v := range m {
+		out[k] = uint64(v)
+	}
+	return out
+}
+
+// specBlkioConfig reads compose's blkio_config; a device listed twice keeps
+// its last entry, as the engine does.
+func specBlkioConfig(b *types.BlkioConfig) *spec.BlkioConfig {
+	if b == nil {
+		return nil
+	}
+	out := &spec.BlkioConfig{Weight: b.Weight}
+	for _, d := range b.WeightDevice {
+		if out.WeightDevice == nil {
+			out.WeightDevice = map[string]uint16{}
+		}
+		out.WeightDevice[d.Path] = d.Weight
+	}
+	rates := func(list []types.ThrottleDevice) map[string]uint64 {
+		if len(list) == 0 {
+			return nil
+		}
+		m := make(map[string]uint64, len(list))
+		for _, d := range list {
+			m[d.Path] = uint64(d.Rate)
+		}
+		return m
+	}
+	if m := rates(b.DeviceReadBps); m != nil {
+		out.DeviceReadBps = map[string]spec.Bytes{}
+		for k, v := range m {
+			out.DeviceReadBps[k] = spec.Bytes(v)
+		}
+	}
+	if m := rates(b.DeviceWriteBps); m != nil {
+		out.DeviceWriteBps = map[string]spec.Bytes{}
+		for k, v := range m {
+			out.DeviceWriteBps[k] = spec.Bytes(v)
+		}
+	}
+	out.DeviceReadIOps = rates(b.DeviceReadIOps)
+	out.DeviceWriteIOps = rates(b.DeviceWriteIOps)
+	return out
 }

@@ -86,6 +86,16 @@ const (
 // and the value, so equal secrets of different instances or variables
 // differ and nobody without the key can test a guess against it.
 func SecretDigest(k keyring.Key, instanceID int64, name, value string) string {
+	return secretDigest(k, instanceID, name, value)
+}
+
+// digester is a keyring.Key, or a *keyring.Digester of one for the many
+// digests of a record.
+type digester interface {
+	Digest(purpose string, parts ...[]byte) string
+}
+
+func secretDigest(k digester, instanceID int64, name, value string) string {
 	return k.Digest(purposeSecretEnv, []byte(strconv.FormatInt(instanceID, 10)), []byte(name), []byte(value))
 }
 
@@ -98,10 +108,18 @@ func SecretDigest(k keyring.Key, instanceID int64, name, value string) string {
 // password, a command line passing it): the record is a container label,
 // which monitoring tools and pasted `docker inspect` output carry far.
 func EmbeddedDigest(k keyring.Key, instanceID int64, path, value string) string {
+	return embeddedDigest(k, instanceID, path, value)
+}
+
+func embeddedDigest(k digester, instanceID int64, path, value string) string {
 	return k.Digest(purposeEmbedded, []byte(strconv.FormatInt(instanceID, 10)), []byte(path), []byte(value))
 }
 
 func ContentDigest(k keyring.Key, content string) string {
+	return contentDigest(k, content)
+}
+
+func contentDigest(k digester, content string) string {
 	return k.Digest(purposeContent, []byte(content))
 }
 
@@ -204,6 +222,7 @@ func NewRecord(s spec.Stack, inst spec.Instance, o Options) Record {
 func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scrubber) Record {
 	e := inst.Effective
 	k := o.Keys.Current
+	dg := k.Digester()
 	r := Record{
 		Version:    RecordVersion,
 		StackID:    s.ID,
@@ -231,7 +250,7 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 			return v
 		}
 		r.KeyID = k.ID
-		return EmbeddedDigest(k, inst.ID, path, v)
+		return embeddedDigest(dg, inst.ID, path, v)
 	}
 	hideAll := func(path string, vs []string) []string {
 		if vs == nil {
@@ -256,7 +275,7 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 		r.Env = make(textMap, len(e.Env))
 		for _, v := range e.Env {
 			if v.IsSecret() {
-				r.Env[v.Key] = SecretDigest(k, inst.ID, v.Key, v.Value)
+				r.Env[v.Key] = secretDigest(dg, inst.ID, v.Key, v.Value)
 				r.KeyID = k.ID
 				continue
 			}
@@ -273,7 +292,7 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 		r.Options = make(textMap, len(e.OptionFields))
 		for _, f := range e.OptionFields {
 			if f.Secret {
-				r.Options[f.Path] = SecretDigest(k, inst.ID, "options."+f.Path, f.Value)
+				r.Options[f.Path] = secretDigest(dg, inst.ID, "options."+f.Path, f.Value)
 				r.KeyID = k.ID
 				continue
 			}
@@ -288,23 +307,18 @@ func NewRecordScrubbed(s spec.Stack, inst spec.Instance, o Options, sc spec.Scru
 	if len(e.ConfigFiles) > 0 {
 		r.ConfigFiles = make(map[string]ConfigFile, len(e.ConfigFiles))
 		for _, c := range e.ConfigFiles {
-			r.ConfigFiles[c.Path] = ConfigFile{Target: c.Target, Mode: c.FileMode(), Digest: ContentDigest(k, c.Content)}
+			r.ConfigFiles[c.Path] = ConfigFile{Target: c.Target, Mode: c.FileMode(), Digest: contentDigest(dg, c.Content)}
 		}
 		r.KeyID = k.ID
 	}
-	r.recordFiles(e, inst, k)
+	r.recordFiles(e, inst, k.ID, dg)
 	return r
 }
 
-// Encode returns the label value of a record: compact, deterministic JSON.
+// Encode returns the label value of a record: compact, deterministic JSON,
+// exactly as encoding/json writes it (see appendRecord).
 func (r Record) Encode() string {
-	b, err := json.Marshal(r)
-	if err != nil {
-		// Record holds only strings, numbers, bools, slices and maps of
-		// them: Marshal cannot fail.
-		panic("project: encode record: " + err.Error())
-	}
-	return string(b)
+	return string(appendRecord(make([]byte, 0, 2048), &r))
 }
 
 // DecodeRecord parses a devarch.spec label. ok is false when the label is

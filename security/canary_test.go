@@ -237,6 +237,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 
 	// Every read path of the API, after both applies.
 	for _, p := range []string{"/api/v1/stacks", "/api/v1/stacks/" + stackName, "/api/v1/stacks/" + stackName + "/plan",
+		"/api/v1/stacks/" + stackName + "/revisions",
 		"/api/v1/approvals", "/api/v1/approvals?stack=" + stackName, "/metrics", "/readyz", "/healthz",
 		"/api/v1/stacks/" + stackName + "/export", "/api/v1/stacks/" + stackName + "/export?format=compose"} {
 		c.do(http.MethodGet, p, "")
@@ -249,6 +250,7 @@ func TestCanaryNeverLeaves(t *testing.T) {
 		{"stack", "list"}, {"catalog", "list"}, {"approvals"}, {"approvals", stackName, "-o", "json"},
 		{"config", "print"}, {"config", "print", "-o", "json"},
 		{"stack", "export", stackName},
+		{"stack", "history", stackName}, {"stack", "history", stackName, "-o", "json"},
 	} {
 		runCLI(t, ev, env, args...)
 	}
@@ -289,6 +291,13 @@ func TestCanaryNeverLeaves(t *testing.T) {
 		}
 		ev.add("table "+table, strings.Join(rows, "\n"))
 	}
+	// Revisions show their diff; their document keeps the secrets as the
+	// instances table does, and is never shown (see SECURITY.md).
+	diffs := queryTexts(t, store, `SELECT diff::text FROM stack_revisions`)
+	if len(diffs) < 2 {
+		t.Errorf("only %d revisions; the scan would prove little", len(diffs))
+	}
+	ev.add("revision diffs", strings.Join(diffs, "\n"))
 	payloads := notifications()
 	if len(payloads) < 5 {
 		t.Errorf("only %d NOTIFY payloads received", len(payloads))

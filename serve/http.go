@@ -13,6 +13,7 @@ import (
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
+	"github.com/devarch/devarch-controller/stackfile"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -38,7 +39,8 @@ func newServer(cfg config.Config, d httpDeps) *http.Server {
 		},
 		Metrics: promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}),
 		Logger:  d.log,
-	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL})
+		Edits:   d.store,
+	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL, Secrets: fileSecrets(cfg.SecretsFile)})
 	mux := http.NewServeMux()
 	for _, p := range []string{api.Base + "/", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, h)
@@ -51,6 +53,23 @@ func newServer(cfg config.Config, d httpDeps) *http.Server {
 		handler = api.HostCheck(api.LoopbackHosts(), mux)
 	}
 	return api.Server(cfg.HTTPAddr, handler)
+}
+
+// fileSecrets resolves the ${SECRET:NAME} references of stack files sent
+// to the API from the configured secrets file, read at each lookup so that
+// edits to it apply without a restart; nil without one (the environment of
+// the controller is never used: it is not the caller's).
+func fileSecrets(path string) stackfile.SecretLookup {
+	if path == "" {
+		return nil
+	}
+	return func(name string) (string, bool) {
+		l, err := stackfile.FileSecrets(path)
+		if err != nil {
+			return "", false
+		}
+		return l(name)
+	}
 }
 
 // loopback reports whether a listen address is on a loopback interface.

@@ -30,11 +30,14 @@ import (
 // pointers (init, stop_grace_period).
 type Options struct {
 	Annotations       map[string]string `json:"annotations,omitempty"`
+	BlkioConfig       *BlkioConfig      `json:"blkio_config,omitempty"`
 	CapDrop           []string          `json:"cap_drop,omitempty"`
 	Cgroup            string            `json:"cgroup,omitempty"`
 	CgroupParent      string            `json:"cgroup_parent,omitempty"`
 	CPUPeriod         int64             `json:"cpu_period,omitempty"`
 	CPUQuota          int64             `json:"cpu_quota,omitempty"`
+	CPURTPeriod       int64             `json:"cpu_rt_period,omitempty"`
+	CPURTRuntime      int64             `json:"cpu_rt_runtime,omitempty"`
 	CPUs              float64           `json:"cpus,omitempty"`
 	CPUSet            string            `json:"cpuset,omitempty"`
 	CPUShares         int64             `json:"cpu_shares,omitempty"`
@@ -100,6 +103,20 @@ type Resource struct {
 	CPUs   float64 `json:"cpus,omitempty"`
 	Memory Bytes   `json:"memory,omitempty"`
 	Pids   int64   `json:"pids,omitempty"`
+}
+
+// BlkioConfig is blkio_config: the container's block I/O weight and
+// per-device weights and throttles, each map keyed by the device's path
+// (compose's lists of {path, weight} and {path, rate} entries, one entry
+// per device). Rates are bytes per second (device_*_bps) or operations
+// per second (device_*_iops).
+type BlkioConfig struct {
+	Weight          uint16            `json:"weight,omitempty"`
+	WeightDevice    map[string]uint16 `json:"weight_device,omitempty"`
+	DeviceReadBps   map[string]Bytes  `json:"device_read_bps,omitempty"`
+	DeviceReadIOps  map[string]uint64 `json:"device_read_iops,omitempty"`
+	DeviceWriteBps  map[string]Bytes  `json:"device_write_bps,omitempty"`
+	DeviceWriteIOps map[string]uint64 `json:"device_write_iops,omitempty"`
 }
 
 // Device maps a host device into the container.
@@ -194,7 +211,8 @@ type optionField struct {
 // optionKeyList are the compose keys of Options' fields, in field order
 // (TestOptionKeyList checks it against the struct tags).
 var optionKeyList = [...]string{
-	"annotations", "cap_drop", "cgroup", "cgroup_parent", "cpu_period", "cpu_quota", "cpus",
+	"annotations", "blkio_config", "cap_drop", "cgroup", "cgroup_parent", "cpu_period", "cpu_quota",
+	"cpu_rt_period", "cpu_rt_runtime", "cpus",
 	"cpuset", "cpu_shares", "deploy", "device_cgroup_rules", "devices", "dns", "dns_opt",
 	"dns_search", "domainname", "expose", "extra_hosts", "group_add", "hostname", "init",
 	"ipc", "links", "logging", "mac_address", "mem_limit", "mem_reservation",
@@ -258,7 +276,23 @@ func (o Options) Canonical() Options {
 	if o.Deploy != nil && o.Deploy.Resources.Limits == nil && o.Deploy.Resources.Reservations == nil {
 		o.Deploy = nil
 	}
+	if b := o.BlkioConfig; b != nil {
+		c := BlkioConfig{Weight: b.Weight, WeightDevice: nonEmpty(b.WeightDevice), DeviceReadBps: nonEmpty(b.DeviceReadBps),
+			DeviceReadIOps: nonEmpty(b.DeviceReadIOps), DeviceWriteBps: nonEmpty(b.DeviceWriteBps), DeviceWriteIOps: nonEmpty(b.DeviceWriteIOps)}
+		o.BlkioConfig = &c
+		if reflect.ValueOf(c).IsZero() {
+			o.BlkioConfig = nil
+		}
+	}
 	return o
+}
+
+// nonEmpty returns m, or nil when m is empty.
+func nonEmpty[V any](m map[string]V) map[string]V {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // sortedSet returns s sorted without duplicates: s itself when it already

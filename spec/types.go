@@ -219,6 +219,9 @@ type Template struct {
 	// it references compose variables: each stack resolves it with its
 	// own variables (Spec then shows the references unresolved).
 	Compose string `json:"compose,omitempty"`
+	// ContentDigest is the store's digest of the template's stored
+	// content (spec and compose file; see Instance.ContentDigest).
+	ContentDigest []byte `json:"-"`
 }
 
 // Overrides is what an instance changes relative to its template. Every
@@ -261,6 +264,9 @@ type Stack struct {
 	// Variables resolve the compose variable references of the
 	// instances' templates (see Template.Compose).
 	Variables []Variable `json:"variables,omitempty"`
+	// ContentDigest is the store's digest of the stack's wires and
+	// variables (see Instance.ContentDigest).
+	ContentDigest []byte `json:"-"`
 }
 
 // Network returns the Docker network the stack's containers join.
@@ -285,6 +291,12 @@ type Instance struct {
 	// (its template needs a variable the stack does not give); "" when
 	// it can. Plans show such an instance as "cannot be applied".
 	Problem string `json:"problem,omitempty"`
+	// ContentDigest is the store's digest of the instance's stored
+	// overrides: set when the instance is read from PostgreSQL (which
+	// computes it from the row), nil otherwise. The staleness token uses
+	// it instead of encoding the overrides. Code that changes Overrides or
+	// Template of an instance read from the store must set it to nil.
+	ContentDigest []byte `json:"-"`
 }
 
 // TemplateName returns the instance's template name, or "" without one.

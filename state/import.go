@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -22,6 +23,12 @@ type ImportResult struct {
 	// Warnings name the stack's weak secrets (spec.Stack.WeakSecrets):
 	// the import succeeded, but the user should change them.
 	Warnings []string `json:"warnings,omitempty"`
+	// Revision is the number of the revision the import stored, 0 when
+	// it changed nothing.
+	Revision int `json:"revision,omitempty"`
+	// Preview is the change the import stored as its revision's diff (nil
+	// when it changed nothing), secrets redacted.
+	Preview *plan.Plan `json:"-"`
 }
 
 // InstanceOutcome is what an import did to one instance.
@@ -65,20 +72,28 @@ func (r ImportResult) Changed() bool {
 // The result's Warnings name the merged stack's weak secrets (a value
 // inherited from a template counts), also when nothing changed.
 func (s *Store) ImportStack(ctx context.Context, st spec.Stack) (ImportResult, error) {
-	return s.importStack(ctx, st, false)
+	return s.importStack(ctx, st, importOptions{kind: RevisionImport})
 }
 
 // CreateStack is ImportStack for a stack that must not exist yet: when a
 // live stack has the name, the error wraps ErrExists and nothing is written.
 func (s *Store) CreateStack(ctx context.Context, st spec.Stack) (ImportResult, error) {
-	return s.importStack(ctx, st, true)
+	return s.importStack(ctx, st, importOptions{createOnly: true, kind: RevisionImport})
 }
 
-func (s *Store) importStack(ctx context.Context, st spec.Stack, createOnly bool) (ImportResult, error) {
+func (s *Store) importStack(ctx context.Context, st spec.Stack, o importOptions) (ImportResult, error) {
+	createOnly := o.createOnly
 	var res ImportResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, merged, warnings, err := prepareImport(ctx, tx, s.resolved, st)
 		if err != nil {
+			return err
+		}
+		rev, err := s.beginRevision(ctx, tx, stackFilter{where: "name = $1", args: []any{st.Name}})
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(ctx, tx, spec.Stack{ID: rev.before.ID, Name: st.Name}, o.ifRevision); err != nil {
 			return err
 		}
 		res.Warnings = append(warnings, weakSecretWarnings(merged, "")...)
@@ -95,16 +110,22 @@ func (s *Store) importStack(ctx context.Context, st spec.Stack, createOnly bool)
 			return err
 		}
 		res.Instances, err = syncInstances(ctx, tx, res.StackID, rows)
+		if err != nil {
+			return err
+		}
+		res.Revision, err = rev.commit(ctx, s, tx, res.StackID, o.kind, o.revertedTo)
+		res.Preview = rev.diff
 		return err
 	})
 	var (
-		missing *MissingTemplatesError
-		invalid *spec.ValidationError
+		missing  *MissingTemplatesError
+		invalid  *spec.ValidationError
+		mismatch *RevisionMismatchError
 	)
 	switch {
 	case err == nil:
 		return res, nil
-	case errors.As(err, &missing), errors.As(err, &invalid):
+	case errors.As(err, &missing), errors.As(err, &invalid), errors.As(err, &mismatch):
 		return ImportResult{}, err
 	default:
 		return ImportResult{}, fmt.Errorf("import stack %q: %w", st.Name, err)

@@ -59,7 +59,12 @@ func setUpInstallation(ctx context.Context, db *sql.DB, paths *project.Options) 
 // retired). It fails with ErrNotInstalled when there is no current key or
 // no recorded paths. One query.
 func (s *Store) Installation(ctx context.Context) (project.Options, error) {
-	rows, err := s.pool.Query(ctx, `
+	return readInstallation(ctx, s.pool)
+}
+
+// readInstallation is Installation through q (a pool or a transaction).
+func readInstallation(ctx context.Context, q querier) (project.Options, error) {
+	rows, err := q.Query(ctx, `
 		SELECT k.id, k.secret, k.created_at, k.retired_at, p.state_dir, p.workspace_dir
 		FROM installation_keys k LEFT JOIN installation_paths p ON true
 		ORDER BY k.id`)

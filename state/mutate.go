@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 )
 
@@ -18,8 +19,12 @@ import (
 // is no live stack with that name.
 func (s *Store) DeleteStack(ctx context.Context, name string) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rev, err := s.beginRevision(ctx, tx, stackFilter{where: "name = $1", args: []any{name}})
+		if err != nil {
+			return err
+		}
 		var id int64
-		err := tx.QueryRow(ctx, `
+		err = tx.QueryRow(ctx, `
 			UPDATE stacks SET deleted_at = now()
 			WHERE name = $1 AND deleted_at IS NULL
 			RETURNING id`, name).Scan(&id)
@@ -32,6 +37,10 @@ func (s *Store) DeleteStack(ctx context.Context, name string) error {
 		// A statement of its own, so that its snapshot (taken after the
 		// stack row was locked) sees instances a concurrent import added.
 		_, err = tx.Exec(ctx, `UPDATE instances SET deleted_at = now() WHERE stack_id = $1 AND deleted_at IS NULL`, id)
+		if err != nil {
+			return err
+		}
+		_, err = rev.commit(ctx, s, tx, id, RevisionDelete, 0)
 		return err
 	})
 	if err == nil || errors.Is(err, ErrNotFound) {
@@ -43,8 +52,17 @@ func (s *Store) DeleteStack(ctx context.Context, name string) error {
 // SetStackEnabled enables or disables a live stack. Setting the value it
 // already has writes nothing.
 func (s *Store) SetStackEnabled(ctx context.Context, name string, enabled bool) error {
-	var id int64
-	err := s.pool.QueryRow(ctx, `
+	kind := RevisionDisable
+	if enabled {
+		kind = RevisionEnable
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rev, err := s.beginRevision(ctx, tx, stackFilter{where: "name = $1", args: []any{name}})
+		if err != nil {
+			return err
+		}
+		var id int64
+		err = tx.QueryRow(ctx, `
 		WITH target AS (
 			SELECT id FROM stacks WHERE name = $1 AND deleted_at IS NULL
 		), changed AS (
@@ -52,8 +70,17 @@ func (s *Store) SetStackEnabled(ctx context.Context, name string, enabled bool) 
 			WHERE id IN (SELECT id FROM target) AND enabled <> $2
 		)
 		SELECT id FROM target`, name, enabled).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return stackNotFound(name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return stackNotFound(name)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = rev.commit(ctx, s, tx, id, kind, 0)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("set stack %q enabled: %w", name, err)
@@ -68,6 +95,7 @@ func (s *Store) SetStackEnabled(ctx context.Context, name string, enabled bool) 
 func (s *Store) DeleteInstance(ctx context.Context, stack, instance string) error {
 	return s.changeInstance(ctx, stack, instance, instanceChange{
 		verb: "delete",
+		kind: RevisionDelete,
 		apply: func(st *spec.Stack, i int) {
 			st.Instances = slices.Delete(st.Instances, i, i+1)
 		},
@@ -83,8 +111,13 @@ func (s *Store) DeleteInstance(ctx context.Context, stack, instance string) erro
 // port another enabled instance publishes). Setting the value the instance
 // already has writes nothing.
 func (s *Store) SetInstanceEnabled(ctx context.Context, stack, instance string, enabled bool) error {
+	kind := RevisionDisable
+	if enabled {
+		kind = RevisionEnable
+	}
 	return s.changeInstance(ctx, stack, instance, instanceChange{
 		verb:  "set enabled of",
+		kind:  kind,
 		apply: func(st *spec.Stack, i int) { st.Instances[i].Enabled = enabled },
 		write: func(ctx context.Context, tx pgx.Tx, id int64) error {
 			_, err := tx.Exec(ctx, `UPDATE instances SET enabled = $2 WHERE id = $1 AND enabled <> $2`, id, enabled)
@@ -101,14 +134,20 @@ func (s *Store) SetInstanceOverrides(ctx context.Context, stack, instance string
 	if err != nil {
 		return fmt.Errorf("set overrides of instance %q of stack %q: %w", instance, stack, err)
 	}
-	return s.changeInstance(ctx, stack, instance, instanceChange{
+	return s.changeInstance(ctx, stack, instance, overridesChange(o, body))
+}
+
+// overridesChange replaces an instance's overrides with o (encoded: body).
+func overridesChange(o spec.Overrides, body []byte) instanceChange {
+	return instanceChange{
 		verb:  "set overrides of",
+		kind:  RevisionEdit,
 		apply: func(st *spec.Stack, i int) { st.Instances[i].Overrides = o },
 		write: func(ctx context.Context, tx pgx.Tx, id int64) error {
 			_, err := tx.Exec(ctx, `UPDATE instances SET overrides = $2 WHERE id = $1 AND overrides IS DISTINCT FROM $2::jsonb`, id, body)
 			return err
 		},
-	})
+	}
 }
 
 // instanceChange is one edit of a single instance: apply changes the loaded
@@ -117,6 +156,20 @@ type instanceChange struct {
 	verb  string
 	apply func(st *spec.Stack, i int)
 	write func(ctx context.Context, tx pgx.Tx, id int64) error
+	// kind is the kind of the revision the change stores.
+	kind string
+	// ifRevision, when set, refuses the change with a
+	// *RevisionMismatchError unless it is the stack's current revision (0
+	// for "none").
+	ifRevision *int
+	// preview, when set, receives the stack before and after the change
+	// (validated, not yet written) and the installation.
+	preview func(before, after spec.Stack, paths project.Options)
+	// dryRun checks and previews the change without writing it.
+	dryRun bool
+	// revision, when set, receives the stack's revision after the change:
+	// the one it stored, or the current one when it wrote nothing.
+	revision *int
 }
 
 // changeInstance locks the live stack's row, loads it, applies the change
@@ -133,6 +186,13 @@ func (s *Store) changeInstance(ctx context.Context, stack, instance string, c in
 			return stackNotFound(stack)
 		}
 		st := list[0]
+		if err := checkRevision(ctx, tx, st, c.ifRevision); err != nil {
+			return err
+		}
+		rev := &pendingRevision{before: st}
+		if err := tx.QueryRow(ctx, documentSQL, st.ID).Scan(&rev.doc); err != nil {
+			return fmt.Errorf("read stack document: %w", err)
+		}
 		i := slices.IndexFunc(st.Instances, func(inst spec.Instance) bool { return inst.Name == instance })
 		if i < 0 {
 			return instanceNotFound(stack, instance)
@@ -149,10 +209,35 @@ func (s *Store) changeInstance(ctx context.Context, stack, instance string, c in
 		if err := newProblems(before, st.Validate()); err != nil {
 			return err
 		}
-		return c.write(ctx, tx, id)
+		if c.preview != nil {
+			paths, err := revisionPaths(ctx, tx)
+			if err != nil {
+				return err
+			}
+			c.preview(rev.before, st, paths)
+		}
+		n := 0
+		if !c.dryRun {
+			if err := c.write(ctx, tx, id); err != nil {
+				return err
+			}
+			if n, err = rev.commit(ctx, s, tx, st.ID, c.kind, 0); err != nil {
+				return err
+			}
+		}
+		if c.revision != nil && n == 0 {
+			n, err = currentRevision(ctx, tx, st.ID)
+		}
+		if c.revision != nil {
+			*c.revision = n
+		}
+		return err
 	})
-	var invalid *spec.ValidationError
-	if err == nil || errors.Is(err, ErrNotFound) || errors.As(err, &invalid) {
+	var (
+		invalid  *spec.ValidationError
+		mismatch *RevisionMismatchError
+	)
+	if err == nil || errors.Is(err, ErrNotFound) || errors.As(err, &invalid) || errors.As(err, &mismatch) {
 		return err
 	}
 	return fmt.Errorf("%s instance %q of stack %q: %w", c.verb, instance, stack, err)

@@ -78,7 +78,7 @@ type stackFilter struct {
 // loadStacks reads live stacks matching f with their live instances, the
 // templates they use, and their effective specs, in three queries.
 func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter) ([]spec.Stack, error) {
-	sql := `SELECT id, name, description, network_name, enabled, wires, variables FROM stacks WHERE deleted_at IS NULL`
+	sql := `SELECT id, name, description, network_name, enabled, wires, variables, content_digest FROM stacks WHERE deleted_at IS NULL`
 	if f.where != "" {
 		sql += ` AND ` + f.where
 	}
@@ -184,7 +184,7 @@ func scanStack(row pgx.CollectableRow) (spec.Stack, error) {
 		wires []byte
 		vars  []byte
 	)
-	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars); err != nil {
+	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.ContentDigest); err != nil {
 		return st, err
 	}
 	v, err := decodeVariables(vars)
@@ -212,7 +212,7 @@ type instanceRow struct {
 // stack and name.
 func loadInstances(ctx context.Context, q querier, stackIDs []int64) ([]instanceRow, error) {
 	rows, err := q.Query(ctx, `
-		SELECT stack_id, id, name, template_id, overrides, enabled
+		SELECT stack_id, id, name, template_id, overrides, enabled, content_digest
 		FROM instances
 		WHERE deleted_at IS NULL AND stack_id = ANY($1)
 		ORDER BY stack_id, name COLLATE "C"`, stackIDs)
@@ -224,7 +224,7 @@ func loadInstances(ctx context.Context, q querier, stackIDs []int64) ([]instance
 			r    instanceRow
 			body []byte
 		)
-		if err := row.Scan(&r.stackID, &r.inst.ID, &r.inst.Name, &r.templateID, &body, &r.inst.Enabled); err != nil {
+		if err := row.Scan(&r.stackID, &r.inst.ID, &r.inst.Name, &r.templateID, &body, &r.inst.Enabled, &r.inst.ContentDigest); err != nil {
 			return r, err
 		}
 		o, err := decodeOverrides(body)

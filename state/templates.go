@@ -81,10 +81,7 @@ func (s *Store) upsertTemplateOnce(ctx context.Context, t spec.Template, body []
 	case stored == digest:
 		return TemplateOutcome{ID: id, Action: ActionUnchanged}, true, nil
 	}
-	tag, err := s.pool.Exec(ctx, `
-		UPDATE templates SET category = $2, source_path = $3, spec = $4, digest = $5, compose = $6
-		WHERE id = $1 AND digest <> $5`,
-		id, t.Category, t.SourcePath, body, digest, t.Compose)
+	tag, err := s.updateTemplate(ctx, id, t, body, digest)
 	if err != nil {
 		return TemplateOutcome{}, false, fmt.Errorf("update row: %w", err)
 	}
@@ -95,7 +92,7 @@ func (s *Store) upsertTemplateOnce(ctx context.Context, t spec.Template, body []
 	return TemplateOutcome{ID: id, Action: ActionUpdated}, true, nil
 }
 
-const templateColumns = `id, name, category, source_path, spec, compose`
+const templateColumns = `id, name, category, source_path, spec, compose, content_digest`
 
 // Templates returns the whole catalog, sorted by name.
 func (s *Store) Templates(ctx context.Context) ([]spec.Template, error) {
@@ -167,7 +164,7 @@ func scanTemplate(row pgx.CollectableRow) (spec.Template, error) {
 		t    spec.Template
 		body []byte
 	)
-	if err := row.Scan(&t.ID, &t.Name, &t.Category, &t.SourcePath, &body, &t.Compose); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Category, &t.SourcePath, &body, &t.Compose, &t.ContentDigest); err != nil {
 		return t, err
 	}
 	sp, err := decodeSpec(body)

@@ -96,7 +96,10 @@ func TestTemplatesReadBack(t *testing.T) {
 		if got.ID == 0 {
 			t.Errorf("%s: no id", got.Name)
 		}
-		got.ID = 0
+		if len(got.ContentDigest) != 32 {
+			t.Errorf("%s: content digest of %d bytes, want a SHA-256", got.Name, len(got.ContentDigest))
+		}
+		got.ID, got.ContentDigest = 0, nil
 		if !reflect.DeepEqual(got, want[i]) {
 			t.Errorf("template %d:\n got %+v\nwant %+v", i, got, want[i])
 		}

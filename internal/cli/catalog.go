@@ -41,7 +41,7 @@ func newCatalogImportCommand(app *App) *cobra.Command {
 						fmt.Fprintf(errOut, "warning: %s\n", w)
 					}
 					t := fr.Result.Template
-					outcome, err := st.UpsertTemplate(ctx, t, catalog.Digest(t))
+					outcome, err := st.UpsertTemplate(state.WithAuthor(ctx, requester()), t, catalog.Digest(t))
 					if err != nil {
 						failed++
 						fmt.Fprintf(errOut, "error: %s: store template %q: %v\n", fr.Path, t.Name, err)

@@ -19,6 +19,7 @@ func newStackCommand(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "stack", Short: "Import, list and show stacks"}
 	cmd.AddCommand(newStackImportCommand(app), newStackListCommand(app), newStackShowCommand(app))
 	cmd.AddCommand(newStackExportCommand(app))
+	cmd.AddCommand(newStackHistoryCommand(app), newStackRevertCommand(app))
 	return cmd
 }
 
@@ -37,7 +38,11 @@ func secretLookup(app *App, cfg config.Config) (stackfile.SecretLookup, error) {
 }
 
 func newStackImportCommand(app *App) *cobra.Command {
-	return &cobra.Command{
+	var (
+		dryRun bool
+		output *outputFlag
+	)
+	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Create or update a stack from a devarch export file (devarch.yml version 1)",
 		Long: "Import a stack from devarch's export format. The import is all-or-nothing: any problem\n" +
@@ -47,9 +52,13 @@ func newStackImportCommand(app *App) *cobra.Command {
 			"a template's default value, or part of a name the controller generates) is imported with\n" +
 			"a warning that says why. The file's variables: section gives the values of the compose\n" +
 			"variables (${VAR}, ${VAR:-default}...) its templates reference; a required one that is missing\n" +
-			"fails the import, an unset ${VAR} is empty with a warning.",
+			"fails the import, an unset ${VAR} is empty with a warning. --dry-run prints the change to the\n" +
+			"desired state in the plan's format (-o json: the plan's JSON) and writes nothing.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			cfg, err := app.Config()
 			if err != nil {
 				return err
@@ -63,7 +72,14 @@ func newStackImportCommand(app *App) *cobra.Command {
 				return err
 			}
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
-				res, err := st.ImportStack(ctx, file.Stack)
+				if dryRun {
+					p, err := st.PreviewImport(ctx, file.Stack)
+					if err != nil {
+						return fmt.Errorf("preview import of stack %q from %s:\n%w", file.Stack.Name, args[0], err)
+					}
+					return previewImport(p, file.Warnings, cmd.OutOrStdout(), output.json())
+				}
+				res, err := st.ImportStack(state.WithAuthor(ctx, requester()), file.Stack)
 				if err != nil {
 					return fmt.Errorf("import stack %q from %s: nothing was written:\n%w", file.Stack.Name, args[0], err)
 				}
@@ -77,11 +93,16 @@ func newStackImportCommand(app *App) *cobra.Command {
 				}
 				if !res.Changed() {
 					fmt.Fprintln(out, "No changes: the stack already matches the file.")
+				} else if res.Revision > 0 {
+					fmt.Fprintf(out, "Stored as revision %d (see \"devarch-controller stack history %s\").\n", res.Revision, file.Stack.Name)
 				}
 				return nil
 			})
 		},
 	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the change to the desired state and write nothing")
+	output = addOutputFlag(cmd)
+	return cmd
 }
 
 func newStackListCommand(app *App) *cobra.Command {

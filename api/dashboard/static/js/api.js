@@ -67,12 +67,12 @@ function waitForToken(message) {
  * token (once, shared by concurrent requests) and retries with it. POST
  * bodies are JSON with Content-Type: application/json, which the API
  * requires for state-changing requests; POSTs also name the dashboard as
- * the requester.
+ * the requester. headers adds request headers (such as If-Match).
  */
-export async function request(path, { method = 'GET', body, signal, accept = 'application/json' } = {}) {
+export async function request(path, { method = 'GET', body, signal, accept = 'application/json', headers: extra = {} } = {}) {
   for (;;) {
     const token = getToken();
-    const headers = { Accept: accept };
+    const headers = { ...extra, Accept: accept };
     if (token) headers.Authorization = `Bearer ${token}`;
     const init = { method, headers, signal, cache: 'no-store' };
     if (body !== undefined) {

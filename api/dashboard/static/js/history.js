@@ -1,10 +1,12 @@
-// The History tab: the stack's approvals, newest first: who asked, when,
-// the outcome, how long the apply took, and the plan that was approved
-// (expandable, drawn by the same renderer as the Deploy tab).
+// The History tab: the stack's desired-state revisions (revisions.js), then
+// its approvals, newest first: who asked, when, the outcome, how long the
+// apply took, and the plan that was approved (expandable, drawn by the same
+// renderer as the Deploy tab).
 import { apiPath, getJSON } from './api.js';
 import { h, replace } from './dom.js';
 import { approvalBadge, durationText, mismatchList, plural, timeAgo } from './format.js';
 import { renderPlan } from './plan-view.js';
+import { loadRevisions, renderRevisions } from './revisions.js';
 
 export class HistoryPanel {
   constructor(name) {
@@ -19,17 +21,21 @@ export class HistoryPanel {
     this.abort?.abort();
     this.abort = new AbortController();
     try {
-      const body = await getJSON(`${apiPath('approvals')}?stack=${encodeURIComponent(this.name)}`, { signal: this.abort.signal });
+      const [body, revisions] = await Promise.all([
+        getJSON(`${apiPath('approvals')}?stack=${encodeURIComponent(this.name)}`, { signal: this.abort.signal }),
+        loadRevisions(this.name, { signal: this.abort.signal }).catch((err) => {
+          if (err.name === 'AbortError') throw err;
+          return err; // the approvals still show; the revisions say why they are missing
+        })]);
       const approvals = body.approvals || [];
-      const key = JSON.stringify(approvals.map((a) => [a.id, a.status, a.updated_at]));
+      const key = JSON.stringify([approvals.map((a) => [a.id, a.status, a.updated_at]), revisions instanceof Error ? revisions.message : revisions.map((r) => r.number)]);
       if (key === this.key) return;
       this.key = key;
-      if (!approvals.length) {
-        replace(this.el, h('p', { class: 'empty', text: 'No approvals yet. Generate a plan and apply it on the Deploy tab.' }));
-        return;
-      }
       replace(this.list, approvals.map((a) => h('li', {}, renderApproval(a))));
-      replace(this.el, this.list);
+      replace(this.el,
+        h('h2', { class: 'history-heading', text: 'Revisions of the desired state' }), renderRevisions(revisions),
+        h('h2', { class: 'history-heading', text: 'Approvals' }),
+        approvals.length ? this.list : h('p', { class: 'empty', text: 'No approvals yet. Generate a plan and apply it on the Deploy tab.' }));
     } catch (err) {
       if (err.name === 'AbortError') return;
       replace(this.el, h('p', { class: 'notice notice-error', role: 'alert', text: err.message }));

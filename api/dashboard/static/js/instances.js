@@ -4,6 +4,7 @@
 import { apiPath, getJSON } from './api.js';
 import { disclosure, h, replace } from './dom.js';
 import { plural, sourceBadge } from './format.js';
+import { instanceEditor } from './edit.js';
 
 export class InstancesPanel {
   constructor(name) {
@@ -18,11 +19,12 @@ export class InstancesPanel {
     try {
       const view = await getJSON(apiPath('stacks', this.name), { signal: this.abort.signal });
       const key = JSON.stringify(view.instances);
-      if (key === this.key) return; // unchanged: keep the DOM (and open details) as is
+      if (key === this.key && !this.reload) return;
+      this.reload = false; // unchanged: keep the DOM (and open details) as is
       this.key = key;
       const instances = view.instances || [];
       replace(this.el, instances.length
-        ? h('ul', { class: 'instance-list' }, instances.map((i) => h('li', {}, renderInstance(i))))
+        ? h('ul', { class: 'instance-list' }, instances.map((i) => h('li', {}, renderInstance(i, this.editor(i)))))
         : h('p', { class: 'empty', text: 'This stack has no instances.' }));
     } catch (err) {
       if (err.name === 'AbortError') return;
@@ -30,10 +32,18 @@ export class InstancesPanel {
     }
   }
 
+  /** editor returns the instance's edit button and form (edit.js). */
+  editor(inst) {
+    return instanceEditor(this.name, inst, {
+      onSaved: () => { this.key = ''; }, // the next show() redraws the saved values
+      onReload: () => { this.reload = true; this.show(); },
+    });
+  }
+
   dispose() { this.abort?.abort(); }
 }
 
-function renderInstance(inst) {
+function renderInstance(inst, [editButton, editRegion] = []) {
   const e = inst.effective || {};
   const rows = [
     scalar('image', e.image),
@@ -59,7 +69,9 @@ function renderInstance(inst) {
       h('h3', { text: inst.name }),
       inst.template ? h('span', { class: 'tag', title: 'Catalog template', text: `template ${inst.template}` }) : h('span', { class: 'tag', text: 'no template' }),
       inst.enabled ? null : h('span', { class: 'tag tag-warn', text: 'disabled' }),
-      h('code', { class: 'instance-container', title: 'Container name', text: inst.container })),
+      h('code', { class: 'instance-container', title: 'Container name', text: inst.container }),
+      editButton),
+    editRegion,
     h('dl', { class: 'spec' }, rows),
     env.length ? section(`Environment (${env.length})`, h('dl', { class: 'spec spec-keyed' }, env.map(envRow))) : null,
     options.length ? section(`Container options (${options.length})`, h('dl', { class: 'spec spec-keyed spec-options' },
