@@ -39,6 +39,8 @@ func TestSecretsNeverLeave(t *testing.T) {
 	call(request{path: "/api/v1/stacks"})
 	call(request{path: "/api/v1/stacks/shop"})
 	call(request{path: "/api/v1/stacks/shop/plan"})
+	call(request{path: "/api/v1/stacks/shop/export"})
+	call(request{path: "/api/v1/stacks/shop/export?format=compose"})
 	var filed applyResponse
 	tok := shopToken(t, hs)
 	if err := json.Unmarshal([]byte(call(request{method: "POST", path: "/api/v1/stacks/shop/apply", body: `{"token":"` + tok + `"}`})), &filed); err != nil {

@@ -165,6 +165,12 @@ func conformanceCases() []conformanceCase {
 			h.planErr = errors.New("down")
 			return request{path: "/api/v1/stacks/shop/plan"}
 		}, 500},
+		{"export", "GET /api/v1/stacks/{name}/export", Options{}, get("/api/v1/stacks/empty/export"), 200},
+		{"export compose", "GET /api/v1/stacks/{name}/export", Options{}, get("/api/v1/stacks/shop/export?format=compose"), 200},
+		{"export 400", "GET /api/v1/stacks/{name}/export", Options{}, get("/api/v1/stacks/shop/export?format=helm"), 400},
+		{"export 401", "GET /api/v1/stacks/{name}/export", auth, get("/api/v1/stacks/shop/export"), 401},
+		{"export 404", "GET /api/v1/stacks/{name}/export", Options{}, get("/api/v1/stacks/nope/export"), 404},
+		{"export 422", "GET /api/v1/stacks/{name}/export", Options{}, get("/api/v1/stacks/shop/export"), 422},
 		{"apply", "POST /api/v1/stacks/{name}/apply", Options{ApprovalTTL: time30m}, apply("", nil, nil), 202},
 		{"apply 400", "POST /api/v1/stacks/{name}/apply", Options{}, apply("{}", nil, nil), 400},
 		{"apply 401", "POST /api/v1/stacks/{name}/apply", auth, apply("", nil, nil), 401},

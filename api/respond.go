@@ -32,6 +32,7 @@ const (
 	codePlanFailed           = "plan_failed"
 	codeInternal             = "internal_error"
 	codeNotReady             = "not_ready"
+	codeExportFailed         = "export_failed"
 	codeInstanceNotFound     = "instance_not_found"
 	codeRevisionNotFound     = "revision_not_found"
 	codeRevisionMismatch     = "revision_mismatch"

@@ -26,6 +26,7 @@ func (s *server) routes() []route {
 		{method: http.MethodGet, path: Base + "/stacks/{name}", handler: s.getStack},
 		{method: http.MethodGet, path: Base + "/stacks/{name}/plan", handler: s.getPlan},
 		{method: http.MethodPost, path: Base + "/stacks/{name}/apply", handler: s.apply},
+		{method: http.MethodGet, path: Base + "/stacks/{name}/export", handler: s.exportStack},
 		{method: http.MethodPut, path: Base + "/stacks/{name}", handler: s.putStack},
 		{method: http.MethodPatch, path: Base + "/stacks/{name}/instances/{instance}", handler: s.patchInstance},
 		{method: http.MethodGet, path: Base + "/stacks/{name}/revisions", handler: s.listRevisions},

@@ -20,10 +20,12 @@ func TestKeyboard(t *testing.T) {
 	for _, step := range []struct{ key, want string }{
 		{kb.ArrowRight, "tab-deploy tab-deploy #/stacks/shop/deploy"},
 		{kb.ArrowRight, "tab-history tab-history #/stacks/shop/history"},
+		{kb.ArrowRight, "tab-compose tab-compose #/stacks/shop/compose"},
 		{kb.ArrowRight, "tab-instances tab-instances #/stacks/shop/instances"},
-		{kb.ArrowLeft, "tab-history tab-history #/stacks/shop/history"},
+		{kb.ArrowLeft, "tab-compose tab-compose #/stacks/shop/compose"},
 		{kb.Home, "tab-instances tab-instances #/stacks/shop/instances"},
-		{kb.End, "tab-history tab-history #/stacks/shop/history"},
+		{kb.End, "tab-compose tab-compose #/stacks/shop/compose"},
+		{kb.ArrowLeft, "tab-history tab-history #/stacks/shop/history"},
 		{kb.ArrowLeft, "tab-deploy tab-deploy #/stacks/shop/deploy"},
 	} {
 		d.pressKey(step.key)

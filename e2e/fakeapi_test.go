@@ -109,6 +109,7 @@ func (f *fakeAPI) serve() string {
 	route("GET /api/v1/stacks/{name}/plan", f.getPlan)
 	route("GET /api/v1/stacks/{name}/revisions", f.listRevisions)
 	route("POST /api/v1/stacks/{name}/apply", f.apply)
+	route("GET /api/v1/stacks/{name}/export", f.export)
 	route("GET /api/v1/approvals", f.listApprovals)
 	route("GET /api/v1/approvals/{id}", f.getApproval)
 	route("GET /api/v1/approvals/{id}/events", f.events)

@@ -13,5 +13,9 @@
 // (Options.Keys). The plan reads it back from the container to explain,
 // field by field, why a container will be recreated.
 //
+// Compose writes the same project as a compose file that the compose
+// library loads back to services with the same config hashes, secret
+// values replaced by ${VARIABLE} references unless asked for.
+//
 // Pure: no Docker, no database, no files.
 package project

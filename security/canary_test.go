@@ -238,7 +238,8 @@ func TestCanaryNeverLeaves(t *testing.T) {
 	// Every read path of the API, after both applies.
 	for _, p := range []string{"/api/v1/stacks", "/api/v1/stacks/" + stackName, "/api/v1/stacks/" + stackName + "/plan",
 		"/api/v1/stacks/" + stackName + "/revisions",
-		"/api/v1/approvals", "/api/v1/approvals?stack=" + stackName, "/metrics", "/readyz", "/healthz"} {
+		"/api/v1/approvals", "/api/v1/approvals?stack=" + stackName, "/metrics", "/readyz", "/healthz",
+		"/api/v1/stacks/" + stackName + "/export", "/api/v1/stacks/" + stackName + "/export?format=compose"} {
 		c.do(http.MethodGet, p, "")
 	}
 	c.do(http.MethodGet, "/api/v1/approvals/"+strconv.FormatInt(failed.ID, 10), "")
@@ -248,9 +249,14 @@ func TestCanaryNeverLeaves(t *testing.T) {
 		{"plan", stackName}, {"plan", stackName, "-o", "json"}, {"stack", "show", stackName}, {"stack", "show", stackName, "-o", "json"},
 		{"stack", "list"}, {"catalog", "list"}, {"approvals"}, {"approvals", stackName, "-o", "json"},
 		{"config", "print"}, {"config", "print", "-o", "json"},
+		{"stack", "export", stackName},
 		{"stack", "history", stackName}, {"stack", "history", stackName, "-o", "json"},
 	} {
 		runCLI(t, ev, env, args...)
+	}
+	// The compose export replaces the secret values it holds by references.
+	if code, out := runCLI(t, ev, env, "stack", "export", stackName, "--format", "compose"); code != 0 || !strings.Contains(out, "${") {
+		t.Errorf("stack export --format compose: code %d, no ${...} reference:\n%s", code, out)
 	}
 	if code, _ := runCLI(t, ev, env, "apply", stackName, "--auto-approve", "--timeout", "3m"); code == 0 {
 		t.Error("the CLI apply of the broken stack succeeded")

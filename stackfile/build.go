@@ -51,7 +51,7 @@ func (b *builder) stack(doc *document) spec.Stack {
 		Name:        doc.Stack.Name,
 		Description: doc.Stack.Description,
 		NetworkName: doc.Stack.NetworkName,
-		Enabled:     true,
+		Enabled:     doc.Stack.Enabled == nil || *doc.Stack.Enabled,
 	}
 	if s.Name == "" {
 		b.fail("stack.name", "the stack has no name; set stack.name to a DNS-safe name such as \"shop\"")

@@ -11,6 +11,11 @@
 // apply yet (wires, domains, env files, extra networks) are kept in the
 // result and each produces a warning, so nothing is dropped silently.
 //
+// Export writes a stored stack back in the same format, so that parsing
+// and importing the file gives the same desired state; secrets are
+// ${SECRET:NAME} references, never values, and what the format cannot
+// express fails the export with every field named.
+//
 // The package owns the file format only. It must not touch the database or
 // Docker, and it does not look templates up: whether the named templates
 // exist in the catalog is checked by whoever stores the stack.

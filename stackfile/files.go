@@ -103,6 +103,10 @@ func (b *builder) files(prefix string, d *instanceDoc, o *spec.Overrides) {
 	if len(entries) > 0 && okFiles {
 		service["env_file"] = entries
 	}
+	okSecrets, okConfigs := b.checkFileMounts(prefix, "secrets", d.Secrets), b.checkFileMounts(prefix, "configs", d.Configs)
+	if !okSecrets || !okConfigs {
+		return
+	}
 	if d.Secrets != nil {
 		service["secrets"] = d.Secrets
 	}

@@ -21,7 +21,8 @@ const MaxFileSize = 8 << 20
 
 // File is a parsed stack file.
 type File struct {
-	// Stack has ID 0 and is enabled. Its instances are sorted by name; each
+	// Stack has ID 0 and is enabled unless the file says stack.enabled:
+	// false. Its instances are sorted by name; each
 	// has Template set to a template carrying only the catalog name, and
 	// Overrides filled from the file.
 	Stack spec.Stack

@@ -18,6 +18,7 @@ import (
 func newStackCommand(app *App) *cobra.Command {
 	cmd := &cobra.Command{Use: "stack", Short: "Import, list and show stacks"}
 	cmd.AddCommand(newStackImportCommand(app), newStackListCommand(app), newStackShowCommand(app))
+	cmd.AddCommand(newStackExportCommand(app))
 	cmd.AddCommand(newStackHistoryCommand(app), newStackRevertCommand(app))
 	return cmd
 }

@@ -1,10 +1,11 @@
 // The stack page: a header with the stack's status (from the stacks poller)
-// and a tablist (Instances, Deploy, History). Tabs follow the WAI-ARIA tabs
+// and a tablist (Instances, Deploy, History, Compose). Tabs follow the WAI-ARIA tabs
 // pattern: one tab stop, arrow keys / Home / End move and activate, each
 // tab is also a route (#/stacks/NAME/TAB). Panels are built on first use
 // and kept, so a plan or an apply in progress survives switching tabs.
 import { h, replace } from './dom.js';
 import { conditionBadge, countsView, timeAgo } from './format.js';
+import { ComposePanel } from './compose.js';
 import { DeployPanel } from './deploy.js';
 import { HistoryPanel } from './history.js';
 import { InstancesPanel } from './instances.js';
@@ -14,6 +15,7 @@ export const TABS = [
   { id: 'instances', label: 'Instances', Panel: InstancesPanel },
   { id: 'deploy', label: 'Deploy', Panel: DeployPanel },
   { id: 'history', label: 'History', Panel: HistoryPanel },
+  { id: 'compose', label: 'Compose', Panel: ComposePanel },
 ];
 
 export class StackView {
