@@ -225,6 +225,9 @@ func (r *Runtime) inspectAll(ctx context.Context, items []inspectTarget, keep fu
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if err := r.normalizePodman(ctx, inspected); err != nil {
+		return nil, err
+	}
 	out := make(map[string]observed, len(items))
 	for i, in := range inspected {
 		if in == nil {
