@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/podman.sh ensure|stop|status|host|cli [ARGS...]|load IMAGE...|load-test-images
+# scripts/podman.sh ensure|stop|status|host|cli-path|cli [ARGS...]|load IMAGE...|load-test-images
 #
 #   ensure   make sure the test Podman answers on its own socket. If it does,
 #            do nothing. Otherwise, as root: install podman when it is
@@ -13,6 +13,7 @@
 #   stop     stop the service "ensure" started (its pid file), nothing else
 #   status   say whether the service answers
 #   host     print the DOCKER_HOST of the service (unix://…/podman.sock)
+#   cli-path print the path of the CLI wrapper (see cli)
 #   cli      run the podman CLI on this Podman's storage and configuration
 #            (as the wrapper $DEVARCH_DEV_DIR/podman/podman does)
 #   load     copy images from the Docker engine into this Podman
@@ -112,6 +113,8 @@ not_root_help() {
 
 start() {
 	command -v podman >/dev/null || apt_install podman
+	# catatonit is Podman's init (compose's init: true).
+	command -v catatonit >/dev/null || [[ -x /usr/libexec/podman/catatonit ]] || apt_install catatonit
 	write_config
 	if ! our_pid >/dev/null; then
 		rm -f "$PID_FILE" "$SOCKET"
@@ -180,13 +183,19 @@ status() {
 # archive, skipping those Podman has under the same id already.
 load() {
 	docker_setup || die "docker client not found; run scripts/docker.sh ensure"
-	declare -A have=()
+	declare -A have=() docker_ids=()
 	local ref id missing=()
 	while read -r ref id; do
 		have[$ref]=${id#sha256:}
 	done < <(cli image ls --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}')
+	while read -r ref id; do
+		docker_ids[$ref]=$id
+	done < <("$DOCKER" image ls --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}')
 	for ref in "$@"; do
-		id=$("$DOCKER" image inspect -f '{{.Id}}' "$ref") || die "image $ref is not on the Docker engine; build it first (scripts/images.sh)"
+		id=${docker_ids[$ref]:-}
+		[[ -n $id ]] || id=$("$DOCKER" image inspect -f '{{.Id}}' "$ref") ||
+			die "image $ref is not on the Docker engine; build it first (scripts/images.sh)"
+		docker_ids[$ref]=$id
 		[[ ${have[$(qualify "$ref")]:-} == "${id#sha256:}" ]] || missing+=("$ref")
 	done
 	if ((${#missing[@]} == 0)); then
@@ -200,7 +209,7 @@ load() {
 	declare -A qualified=() local_names=()
 	for ref in "${missing[@]}"; do
 		[[ $(qualify "$ref") == "$ref" ]] && continue
-		id=$("$DOCKER" image inspect -f '{{.Id}}' "$ref")
+		id=${docker_ids[$ref]}
 		qualified[$id]+=" $(qualify "$ref")"
 		local_names[$id]+=" localhost/$ref"
 	done
@@ -243,6 +252,7 @@ ensure) ensure ;;
 stop) stop ;;
 status) status ;;
 host) echo "unix://$SOCKET" ;;
+cli-path) echo "$WRAPPER" ;;
 cli)
 	shift
 	cli "$@"
@@ -253,7 +263,7 @@ load)
 	;;
 load-test-images) load_test_images ;;
 *)
-	echo "usage: scripts/podman.sh ensure|stop|status|host|cli [ARGS...]|load IMAGE...|load-test-images" >&2
+	echo "usage: scripts/podman.sh ensure|stop|status|host|cli-path|cli [ARGS...]|load IMAGE...|load-test-images" >&2
 	exit 2
 	;;
 esac
