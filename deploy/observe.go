@@ -291,7 +291,7 @@ func toContainer(in *container.InspectResponse, image imageDefaults) spec.Contai
 		c.Created = t.UTC()
 	}
 	if cfg := in.Config; cfg != nil {
-		c.Image = cfg.Image
+		c.Image = familiarImage(cfg.Image)
 		c.Command = append(c.Command, cfg.Cmd...)
 		c.Entrypoint = append(c.Entrypoint, cfg.Entrypoint...)
 		c.WorkingDir = cfg.WorkingDir

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
@@ -188,4 +189,16 @@ func resolveSummaryNetworkIDs(s *container.Summary, ids map[string]string) {
 			ep.NetworkID = id
 		}
 	}
+}
+
+// familiarImage is an image reference as the user wrote it in its short
+// form: Podman reports Config.Image fully qualified
+// ("docker.io/library/redis:7" for "redis:7"), Docker as given. A
+// reference that does not parse is returned unchanged.
+func familiarImage(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
+	}
+	return reference.FamiliarString(named)
 }
