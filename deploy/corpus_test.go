@@ -35,9 +35,13 @@ func corpusDir(t *testing.T) string {
 // -parallel at once), except that two stacks publishing the same host port
 // never run at the same time.
 func TestEveryCorpusTemplateApplies(t *testing.T) {
-	// Both engines' stacks hold the same host ports: they take turns.
+	// The engines run side by side; stacks that hold the same host port
+	// take turns, whatever their engine.
 	var hostPorts portLocks
-	testenv.EachEngine(t, func(t *testing.T, e testenv.Engine) { testCorpusOn(t, e, &hostPorts) })
+	testenv.EachEngine(t, func(t *testing.T, e testenv.Engine) {
+		t.Parallel()
+		testCorpusOn(t, e, &hostPorts)
+	})
 }
 
 func testCorpusOn(t *testing.T, e testenv.Engine, hostPorts *portLocks) {

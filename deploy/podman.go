@@ -73,7 +73,6 @@ func resolveNetworkIDs(in *container.InspectResponse, ids map[string]string) {
 // networkIDsByName lists the engine's networks (all of them: a container
 // may join an external network) by name.
 func (r *Runtime) networkIDsByName(ctx context.Context) (map[string]string, error) {
-	r.calls.otherLists.Add(1)
 	res, err := r.cli.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list networks: %w", err)
@@ -92,6 +91,7 @@ func (r *Runtime) normalizePodman(ctx context.Context, inspected []*container.In
 	if !slices.ContainsFunc(inspected, podmanNetworkNames) {
 		return nil
 	}
+	r.calls.otherLists.Add(1)
 	ids, err := r.networkIDsByName(ctx)
 	if err != nil {
 		return err
@@ -157,10 +157,15 @@ func (c podmanClient) ContainerList(ctx context.Context, o client.ContainerListO
 
 func (c podmanClient) ContainerInspect(ctx context.Context, id string, o client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
 	res, err := c.APIClient.ContainerInspect(ctx, id, o)
+	if err != nil || !podmanNetworkNames(&res.Container) {
+		return res, err
+	}
+	ids, err := c.rt.networkIDsByName(ctx)
 	if err != nil {
 		return res, err
 	}
-	return res, c.rt.normalizePodman(ctx, []*container.InspectResponse{&res.Container})
+	resolveNetworkIDs(&res.Container, ids)
+	return res, nil
 }
 
 // summaryNetworkNames is podmanNetworkNames for a container list entry.
