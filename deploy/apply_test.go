@@ -182,6 +182,7 @@ func (f *applyFixture) edit(instance string, change func(o *spec.Overrides, t *s
 func TestPlanFidelityOnRealEngine(t *testing.T) { testenv.EachEngine(t, testPlanFidelityOn) }
 
 func testPlanFidelityOn(t *testing.T, e testenv.Engine) {
+	t.Parallel() // the engines side by side
 	tagImageOn(t, e, testenv.TestImage, "devarch-test/sleeper:v2")
 	f := newEngineFixture(t, e,
 		sleeperInstance(1, "a", spec.Overrides{}),

@@ -50,6 +50,7 @@ func (f *applyFixture) inspect(instance string) container.InspectResponse {
 func TestOptionsOnRealEngine(t *testing.T) { testenv.EachEngine(t, testOptionsOn) }
 
 func testOptionsOn(t *testing.T, e testenv.Engine) {
+	t.Parallel() // the engines side by side
 	f := newEngineFixture(t, e, podmanOptions(t, e, optionsInstances(t))...)
 	f.apply()
 	f.requireEmptyPlan("right after the first apply")
