@@ -42,3 +42,29 @@ func TestEngineKindAndRestartingOnEveryEngine(t *testing.T) {
 		f.requireEmptyPlan("after the apply")
 	})
 }
+
+// TestImageDriftOnEveryEngine: after an apply, the instance's image tag is
+// moved to another image with the engine's CLI; the plan recreates the
+// container because the tag now names a different image. On Podman a tag
+// made locally is named localhost/NAME, and the service's NAME resolves
+// to it.
+func TestImageDriftOnEveryEngine(t *testing.T) {
+	testenv.EachEngine(t, func(t *testing.T, e testenv.Engine) {
+		ref := "devarch-test/drift:" + testenv.UniqueName("t")
+		tagImageOn(t, e, testenv.TestImage, ref)
+		f := newEngineFixture(t, e, sleeperInstance(1, "a", spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: ref}}))
+		t.Cleanup(func() { _ = e.CLI(t, "rmi", ref).Run() })
+		f.apply()
+		f.requireEmptyPlan("after the apply")
+		tagImageOn(t, e, "devarch-test/stage:latest", ref)
+		p := f.plan()
+		if len(p.Changes) != 1 || !p.Changes[0].Recreate || len(p.Changes[0].Fields) != 1 {
+			t.Fatalf("plan after retagging %s: %+v, want one recreate", ref, p.Changes)
+		}
+		if fc := p.Changes[0].Fields[0]; fc.Path != "image" || fc.Source != spec.SourceRuntime || fc.Reason != "the tag now names a different image" {
+			t.Errorf("field %+v, want image from the runtime: the tag now names a different image", fc)
+		}
+		f.apply()
+		f.requireEmptyPlan("after applying the new image")
+	})
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/plan"
@@ -206,4 +207,19 @@ func familiarImage(ref string) string {
 		return ref
 	}
 	return reference.FamiliarString(named)
+}
+
+// podmanLocalImages adds to images (normalized reference → id) the images
+// Podman names localhost/NAME: those built or tagged locally without a
+// registry ("podman tag", a build's tag). Podman resolves a short name to
+// localhost/NAME first, before the search registries, so such an image
+// is the one a service's "NAME" runs and wins over docker.io/NAME.
+func podmanLocalImages(images map[string]string, list []image.Summary) {
+	for _, img := range list {
+		for _, tag := range img.RepoTags {
+			if short, ok := strings.CutPrefix(tag, "localhost/"); ok {
+				images[NormalizeImageRef(short)] = img.ID
+			}
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
+	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
 
 	"github.com/devarch/devarch-controller/spec"
@@ -201,5 +202,26 @@ func TestPodmanEvents(t *testing.T) {
 	}
 	if len(dieCodes) != 2 || dieCodes[0] != 0 || dieCodes[1] != 137 {
 		t.Errorf("die exit codes = %v, want [0 137] (stop, kill)", dieCodes)
+	}
+}
+
+// TestPodmanLocalImages: an image Podman names localhost/NAME (tagged or
+// built locally) is what NAME runs, before docker.io/NAME.
+func TestPodmanLocalImages(t *testing.T) {
+	list := []image.Summary{
+		{ID: "sha256:remote", RepoTags: []string{"docker.io/library/app:1", "docker.io/devarch-test/drift:x"}},
+		{ID: "sha256:local", RepoTags: []string{"localhost/devarch-test/drift:x", "localhost/tool"}},
+	}
+	images := map[string]string{}
+	for _, img := range list {
+		for _, tag := range img.RepoTags {
+			images[NormalizeImageRef(tag)] = img.ID
+		}
+	}
+	podmanLocalImages(images, list)
+	for ref, want := range map[string]string{"app:1": "sha256:remote", "devarch-test/drift:x": "sha256:local", "tool:latest": "sha256:local"} {
+		if got := images[NormalizeImageRef(ref)]; got != want {
+			t.Errorf("%s → %q, want %q", ref, got, want)
+		}
 	}
 }
