@@ -196,7 +196,7 @@ func (o ApplyOptions) beforePhase(ctx context.Context, phase string) error {
 // stack that belong to another compose project (left behind by a stack
 // rename) and restarts unhealthy containers.
 func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc, res *Result) (err error) {
-	cs, err := r.newComposeSession(s, p, o, progress)
+	cs, err := r.newComposeSession(ctx, s, p, o, progress)
 	if err != nil {
 		return err
 	}
@@ -297,12 +297,12 @@ func (r *Runtime) restartUnhealthy(ctx context.Context, s spec.Stack, bus *event
 	if err != nil {
 		return fmt.Errorf("list unhealthy containers of stack %q: %w", s.Name, err)
 	}
-	looping, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: stack.Clone().Add("status", "restarting")})
+	looping, err := r.restartingContainers(ctx, stack)
 	if err != nil {
 		return fmt.Errorf("list restarting containers of stack %q: %w", s.Name, err)
 	}
 	seen := map[string]bool{}
-	for _, c := range slices.Concat(unhealthy.Items, looping.Items) {
+	for _, c := range slices.Concat(unhealthy.Items, looping) {
 		if seen[c.ID] {
 			continue
 		}

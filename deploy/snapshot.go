@@ -53,6 +53,9 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	for _, n := range nets.Items {
 		snap.Networks[n.Name] = n.ID
 	}
+	if snap.Engine, err = r.Engine(ctx); err != nil {
+		return Snapshot{}, err
+	}
 	r.calls.otherLists.Add(1)
 	imgs, err := r.cli.ImageList(ctx, client.ImageListOptions{})
 	if err != nil {
@@ -63,11 +66,11 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 			snap.Images[NormalizeImageRef(tag)] = img.ID
 		}
 	}
+	if snap.Engine.Kind == plan.EnginePodman {
+		podmanLocalImages(snap.Images, imgs.Items)
+	}
 	r.calls.otherLists.Add(1)
 	if snap.Volumes, err = r.projectVolumes(ctx, ""); err != nil {
-		return Snapshot{}, err
-	}
-	if snap.Engine, err = r.Engine(ctx); err != nil {
 		return Snapshot{}, err
 	}
 	return snap, nil
