@@ -41,6 +41,10 @@ type tokenDoc struct {
 	// Builds are the digests of the instances' build contexts, read when
 	// the plan was made: editing a source file makes approvals stale.
 	Builds map[int64]project.BuildContext `json:"builds,omitempty"`
+	// Deleting and RemoveVolumes: deleting a stack, or asking for its
+	// volumes to be removed, makes its approvals stale.
+	Deleting      bool `json:"deleting,omitempty"`
+	RemoveVolumes bool `json:"remove_volumes,omitempty"`
 }
 
 type tokenInstance struct {
@@ -71,7 +75,7 @@ func Token(d Desired) string {
 		Version: tokenVersion, KeyID: paths.Keys.Current.ID, StateDir: paths.StateDir, WorkspaceDir: paths.WorkspaceDir,
 		ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled,
 		Wires: slices.Clone(s.Wires), Instances: make([]tokenInstance, 0, len(s.Instances)),
-		Builds: paths.Builds,
+		Builds: paths.Builds, Deleting: s.Deleting, RemoveVolumes: s.Deleting && s.RemoveVolumes,
 	}
 	slices.SortFunc(doc.Wires, func(a, b spec.Wire) int {
 		return cmp.Or(cmp.Compare(a.ConsumerInstance, b.ConsumerInstance), cmp.Compare(a.ProviderInstance, b.ProviderInstance),

@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,7 +23,7 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 	var out []spec.Stack
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = loadStacks(ctx, tx, s.resolved, stackFilter{})
+		out, err = loadStacks(ctx, tx, s.resolved, stackFilter{withDeleting: true})
 		return err
 	})
 	if err != nil {
@@ -34,13 +35,13 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 // Stack returns one live stack by name; the error wraps ErrNotFound when
 // there is none.
 func (s *Store) Stack(ctx context.Context, name string) (spec.Stack, error) {
-	return s.oneStack(ctx, stackFilter{where: "name = $1", args: []any{name}}, func() error { return stackNotFound(name) })
+	return s.oneStack(ctx, stackFilter{where: "name = $1", args: []any{name}, withDeleting: true}, func() error { return stackNotFound(name) })
 }
 
 // StackByID returns one live stack by id; the error wraps ErrNotFound when
 // the id is unknown or the stack was deleted.
 func (s *Store) StackByID(ctx context.Context, id int64) (spec.Stack, error) {
-	return s.oneStack(ctx, stackFilter{where: "id = $1", args: []any{id}}, func() error {
+	return s.oneStack(ctx, stackFilter{where: "id = $1", args: []any{id}, withDeleting: true}, func() error {
 		return fmt.Errorf("stack with id %d %w", id, ErrNotFound)
 	})
 }
@@ -58,7 +59,7 @@ func (s *Store) oneStack(ctx context.Context, f stackFilter, notFound func() err
 	if len(list) == 0 {
 		return spec.Stack{}, notFound()
 	}
-	return list[0], nil
+	return preferLive(list), nil
 }
 
 // readSnapshot runs fn in a read-only repeatable-read transaction, so that
@@ -73,12 +74,18 @@ type stackFilter struct {
 	where     string
 	args      []any
 	forUpdate bool
+	// withDeleting also selects deleted stacks whose removal has not been
+	// applied yet (spec.Stack.Deleting), without instances.
+	withDeleting bool
 }
 
 // loadStacks reads live stacks matching f with their live instances, the
 // templates they use, and their effective specs, in three queries.
 func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter) ([]spec.Stack, error) {
-	sql := `SELECT id, name, description, network_name, enabled, wires, variables FROM stacks WHERE deleted_at IS NULL`
+	sql := `SELECT id, name, description, network_name, enabled, wires, variables, deleted_at IS NOT NULL, remove_volumes FROM stacks WHERE deleted_at IS NULL`
+	if f.withDeleting {
+		sql = strings.Replace(sql, "WHERE deleted_at IS NULL", "WHERE removed_at IS NULL", 1)
+	}
 	if f.where != "" {
 		sql += ` AND ` + f.where
 	}
@@ -184,7 +191,7 @@ func scanStack(row pgx.CollectableRow) (spec.Stack, error) {
 		wires []byte
 		vars  []byte
 	)
-	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars); err != nil {
+	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.Deleting, &st.RemoveVolumes); err != nil {
 		return st, err
 	}
 	v, err := decodeVariables(vars)
