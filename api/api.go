@@ -113,6 +113,11 @@ type Deps struct {
 	Ready         []Check
 	Metrics       http.Handler
 	Logger        *zap.Logger
+	// Lifecycle deletes, disables and enables stacks and instances; nil
+	// answers those endpoints 501.
+	Lifecycle LifecycleStore
+	// Orphans lists orphaned containers and networks; nil answers 501.
+	Orphans OrphanLister
 }
 
 // Defaults of Options.

@@ -32,6 +32,10 @@ const (
 	codePlanFailed           = "plan_failed"
 	codeInternal             = "internal_error"
 	codeNotReady             = "not_ready"
+	codeInstanceNotFound     = "instance_not_found"
+	codeStackApplying        = "stack_applying"
+	codeInvalidChange        = "invalid_change"
+	codeNotConfigured        = "not_configured"
 )
 
 // User-facing messages shared with the reconcile loop's approval outcomes.

@@ -26,6 +26,9 @@ type stackSummary struct {
 	Enabled   bool        `json:"enabled"`
 	Instances int         `json:"instances"`
 	Status    *statusView `json:"status"`
+	// Lifecycle is active, disabled or deleting (deleted, removal not
+	// applied yet).
+	Lifecycle string `json:"lifecycle"`
 }
 
 // statusView is the reconcile loop's last word on a stack; null until the
@@ -42,7 +45,8 @@ type statusView struct {
 // plus the status.
 type stackDetail struct {
 	view.Stack
-	Status *statusView `json:"status"`
+	Status    *statusView `json:"status"`
+	Lifecycle string      `json:"lifecycle"`
 }
 
 func newStatusView(st state.StackStatus, ok bool) *statusView {
@@ -71,7 +75,7 @@ func (s *server) listStacks(w http.ResponseWriter, r *http.Request) {
 	for _, st := range stacks {
 		status, ok := statuses[st.ID]
 		out.Stacks = append(out.Stacks, stackSummary{ID: st.ID, Name: st.Name, Network: st.Network(), Enabled: st.Enabled,
-			Instances: len(st.Instances), Status: newStatusView(status, ok)})
+			Instances: len(st.Instances), Status: newStatusView(status, ok), Lifecycle: spec.Lifecycle(st)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -109,7 +113,7 @@ func (s *server) getStack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, found := statuses[st.ID]
-	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found)})
+	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found), Lifecycle: spec.Lifecycle(st)})
 }
 
 // loadDesired reads the stack named in the path and the installation
