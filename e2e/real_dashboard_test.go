@@ -34,6 +34,7 @@ func TestRealBackend(t *testing.T) {
 		{"apply_failure", testRealApplyFailure},
 		{"apply_progress", testRealApplyProgress},
 		{"stacks_page", testRealStacksPage},
+		{"delete", testRealDelete},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			begin := time.Now()
