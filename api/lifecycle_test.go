@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -269,4 +271,45 @@ func TestDeleteStackShowsDeleting(t *testing.T) {
 	if e := errorOf(t, w.Body.Bytes()); w.Code != 404 || !strings.Contains(e.Message, "deleted") {
 		t.Errorf("disable a deleting stack: %d %+v; want 404 saying it is deleted", w.Code, e)
 	}
+}
+
+// FuzzLifecycleRequest sends arbitrary stack and instance names and
+// volumes values to the lifecycle endpoints: the answer is a documented
+// status in the documented format, a refusal changes nothing, and no
+// answer shows the stack's secret.
+func FuzzLifecycleRequest(f *testing.F) {
+	for _, s := range [][3]string{{"shop", "", "true"}, {"shop", "web", ""}, {"nope", "db", "false"}, {"shop", "db", "maybe"},
+		{"shop%2Fweb", "x y", "1"}, {"", "", ""}, {"SHOP", "WEB", "TRUE"}, {canary, canary, canary}} {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, stack, instance, volumes string) {
+		hs := newHarness(t, Options{})
+		base := "/api/v1/stacks/" + url.PathEscape(stack)
+		reqs := []request{{method: "DELETE", path: base + "?volumes=" + url.QueryEscape(volumes)}, {method: "POST", path: base + "/disable"}}
+		if instance != "" {
+			ip := base + "/instances/" + url.PathEscape(instance)
+			reqs = append(reqs, request{method: "DELETE", path: ip}, request{method: "POST", path: ip + "/enable"})
+		}
+		for _, rq := range reqs {
+			before := slices.Clone(hs.store.stacks)
+			w := hs.do(t, rq)
+			if strings.Contains(w.Body.String(), canary) && !strings.Contains(stack+instance+volumes, canary) {
+				t.Fatalf("%s %s: the answer shows the stack's secret: %s", rq.method, rq.path, w.Body)
+			}
+			switch w.Code {
+			case http.StatusOK, http.StatusMovedPermanently, http.StatusTemporaryRedirect: // the mux cleans paths such as "//"
+				continue
+			case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusConflict, http.StatusUnprocessableEntity:
+			default:
+				t.Fatalf("%s %s: status %d: %s", rq.method, rq.path, w.Code, w.Body)
+			}
+			var e errorBody
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || e.Error.Code == "" || !strings.HasSuffix(e.Error.Message, ".") {
+				t.Fatalf("%s %s: error response %q is not the documented format", rq.method, rq.path, w.Body)
+			}
+			if !reflect.DeepEqual(before, hs.store.stacks) {
+				t.Fatalf("%s %s answered %d but changed the desired state", rq.method, rq.path, w.Code)
+			}
+		}
+	})
 }
