@@ -141,27 +141,27 @@ func (s *server) lifecycle(w http.ResponseWriter, r *http.Request, name, instanc
 	writeJSON(w, http.StatusOK, out)
 }
 
-// lifecycleNotFound answers 404 naming the stack, or the instance when the
-// stack exists.
+// lifecycleNotFound answers 404 naming what is missing: the stack, the
+// stack's pending removal (a deleting stack cannot be changed), or the
+// instance.
 func (s *server) lifecycleNotFound(w http.ResponseWriter, r *http.Request, name, instance string) {
 	st, err := s.deps.Stacks.Stack(r.Context(), name)
-	if errors.Is(err, state.ErrNotFound) || instance == "" {
-		if err == nil && st.Deleting {
-			writeError(w, http.StatusNotFound, codeStackNotFound,
-				fmt.Sprintf("Stack %q is deleted and its removal not applied yet, so it cannot be changed. Apply its removal plan, or import it again to keep it.", name))
-			return
-		}
+	switch {
+	case errors.Is(err, state.ErrNotFound):
 		writeError(w, http.StatusNotFound, codeStackNotFound,
 			fmt.Sprintf("Stack %q does not exist. List the stacks with GET /api/v1/stacks.", name))
-		return
-	}
-	if st.Deleting {
+	case err != nil:
+		s.internalError(w, r, "read the stack", err)
+	case st.Deleting:
 		writeError(w, http.StatusNotFound, codeStackNotFound,
-			fmt.Sprintf("Stack %q is deleted and its removal not applied yet, so its instances cannot be changed.", name))
-		return
+			fmt.Sprintf("Stack %q is deleted and its removal not applied yet, so it cannot be changed. Apply its removal plan, or import it again to keep it.", name))
+	case instance != "":
+		writeError(w, http.StatusNotFound, codeInstanceNotFound,
+			fmt.Sprintf("Stack %q has no instance %q. See its instances with GET /api/v1/stacks/%s.", name, instance, name))
+	default: // removed between the change and this read
+		writeError(w, http.StatusNotFound, codeStackNotFound,
+			fmt.Sprintf("Stack %q does not exist. List the stacks with GET /api/v1/stacks.", name))
 	}
-	writeError(w, http.StatusNotFound, codeInstanceNotFound,
-		fmt.Sprintf("Stack %q has no instance %q. See its instances with GET /api/v1/stacks/%s.", name, instance, name))
 }
 
 // listOrphans answers GET /api/v1/orphans.
