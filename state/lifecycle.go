@@ -50,8 +50,11 @@ func (s *Store) DeleteStackChecked(ctx context.Context, name string, o DeleteSta
 	if err != nil {
 		return LifecycleResult{}, err
 	}
-	if o.RemoveVolumes {
-		if _, err := s.pool.Exec(ctx, `UPDATE stacks SET remove_volumes = true WHERE id = $1 AND NOT remove_volumes`, id); err != nil {
+	// A live stack takes the asked value (a flag left by an earlier delete
+	// that failed must not remove volumes now); a deleting stack can only
+	// be asked for more.
+	if o.RemoveVolumes || !deleting {
+		if _, err := s.pool.Exec(ctx, `UPDATE stacks SET remove_volumes = $2 WHERE id = $1 AND remove_volumes <> $2`, id, o.RemoveVolumes); err != nil {
 			return LifecycleResult{}, fmt.Errorf("delete stack %q: record volume removal: %w", name, err)
 		}
 	}

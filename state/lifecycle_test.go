@@ -154,3 +154,21 @@ func TestApprovalOfDeletingStack(t *testing.T) {
 		t.Errorf("approval of the deleting stack names %q", a.Stack)
 	}
 }
+
+// TestDeleteStackResetsAStaleVolumeFlag: a remove_volumes flag left on a
+// live stack (by a delete that failed after recording it) does not remove
+// volumes on a later delete without --volumes.
+func TestDeleteStackResetsAStaleVolumeFlag(t *testing.T) {
+	t.Parallel()
+	s, ctx := seededStore(t)
+	res := importStack(t, s, shopStack("shop"))
+	if _, err := s.Pool().Exec(ctx, `UPDATE stacks SET remove_volumes = true WHERE id = $1`, res.StackID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteStackChecked(ctx, "shop", state.DeleteStackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.StackByID(ctx, res.StackID); err != nil || !st.Deleting || st.RemoveVolumes {
+		t.Errorf("deleted without volumes: deleting %v, remove_volumes %v, %v; want volumes kept", st.Deleting, st.RemoveVolumes, err)
+	}
+}
