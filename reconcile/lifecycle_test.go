@@ -155,7 +155,9 @@ func TestDeleteStackRemovesEverything(t *testing.T) {
 				t.Errorf("plan text does not name the network removal and the volume:\n%s", text.String())
 			}
 
-			e.applyApproved(s)
+			if a := e.applyApproved(s); !strings.HasPrefix(a.Message, "Applied: 0 created, 0 recreated, 0 started, 0 restarted, 2 removed.") || strings.Contains(a.Message, "differences") {
+				t.Errorf("removal approval message %q, want 2 removed and no differences", a.Message)
+			}
 			containers, networks := e.labeled(s.ID)
 			if len(containers) != 0 || len(networks) != 0 {
 				t.Errorf("after the removal: containers %v, networks %v still labeled with the stack", containers, networks)
