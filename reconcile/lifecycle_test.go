@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/approval"
@@ -304,10 +305,25 @@ func TestOrphanedNetworkAdopted(t *testing.T) {
 		t.Errorf("orphans %+v do not list network %s", o.Networks, s.Network())
 	}
 
-	e.startReplica("orph", reconcile.Options{Resync: time.Hour}, nil)
+	reg := prometheus.NewRegistry()
+	e.startReplica("orph", reconcile.Options{Resync: time.Hour, Registerer: reg}, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for orphanNetworks(t, reg) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal(`devarch_orphans{kind="network"} did not count the orphaned network`)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	a := e.applyApproved(s)
 	if !strings.HasPrefix(a.Message, "Applied") {
 		t.Errorf("approval message %q", a.Message)
+	}
+	snap, err = rt.NewObserver().Snapshot(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := deploy.FindOrphans(snap, known); slices.ContainsFunc(o.Networks, func(n deploy.OrphanNetwork) bool { return n.Name == s.Network() }) {
+		t.Errorf("network %s is still an orphan after the apply", s.Network())
 	}
 	if _, networks := e.labeled(s.ID); !slices.Equal(networks, []string{s.Network()}) {
 		t.Errorf("networks labeled with the stack after the apply: %v, want %s adopted", networks, s.Network())
@@ -319,4 +335,26 @@ func TestOrphanedNetworkAdopted(t *testing.T) {
 	if !slices.ContainsFunc(events, func(ev approval.Event) bool { return ev.Action == "adopt" && strings.Contains(ev.Message, orphanID) }) {
 		t.Errorf("the approval's history does not say the orphaned network was adopted: %+v", events)
 	}
+}
+
+// orphanNetworks reads devarch_orphans{kind="network"}.
+func orphanNetworks(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "devarch_orphans" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "kind" && l.GetValue() == "network" {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
