@@ -27,6 +27,7 @@ func testRealDelete(t *testing.T, b *realBackend, browser context.Context) {
 
 	d := openReal(t, browser, b)
 	d.openStack(name, "instances")
+	d.waitFor("Delete offered once the stack's status is known", `!document.querySelector('#delete-stack').disabled`, 10*time.Second)
 	d.click("#delete-stack")
 	d.waitFor("the delete dialog", `document.querySelector('#delete-dialog').open`, 5*time.Second)
 	if !eval[bool](d, `document.querySelector('#delete-confirm').disabled`) {

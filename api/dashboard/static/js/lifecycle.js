@@ -11,9 +11,12 @@ export class LifecycleBar {
   constructor(name) {
     this.name = name;
     this.stack = null;
+    this.toggling = false;
     this.note = h('p', { class: 'notice lifecycle-note', role: 'status', hidden: true });
-    this.toggleButton = h('button', { type: 'button', class: 'btn btn-small', id: 'toggle-enabled', hidden: true, on: { click: () => this.toggle() } });
-    this.deleteButton = h('button', { type: 'button', class: 'btn btn-small btn-danger', id: 'delete-stack', hidden: true, text: 'Delete stack…', on: { click: () => this.openDialog() } });
+    // The buttons show from the start (disabled until the stack's status
+    // arrives), so that the page below them does not move under a click.
+    this.toggleButton = h('button', { type: 'button', class: 'btn btn-small', id: 'toggle-enabled', disabled: true, text: 'Disable', on: { click: () => this.toggle() } });
+    this.deleteButton = h('button', { type: 'button', class: 'btn btn-small btn-danger', id: 'delete-stack', disabled: true, text: 'Delete stack…', on: { click: () => this.openDialog() } });
     this.message = h('p', { class: 'lifecycle-message', role: 'status', 'aria-live': 'polite' });
     this.dialog = this.buildDialog();
     this.el = h('div', { class: 'lifecycle' }, this.note, h('div', { class: 'lifecycle-actions' }, this.toggleButton, this.deleteButton), this.message, this.dialog);
@@ -50,6 +53,8 @@ export class LifecycleBar {
     const deleting = lifecycle === 'deleting';
     this.deleteButton.hidden = deleting;
     this.toggleButton.hidden = deleting;
+    this.deleteButton.disabled = false;
+    if (!this.toggling) this.toggleButton.disabled = false;
     this.toggleButton.textContent = lifecycle === 'disabled' ? 'Enable' : 'Disable';
     this.note.hidden = lifecycle === 'active';
     this.note.className = `notice lifecycle-note ${deleting ? 'notice-error' : 'notice-warn'}`;
@@ -96,6 +101,7 @@ export class LifecycleBar {
 
   async toggle() {
     const enable = this.toggleButton.textContent === 'Enable';
+    this.toggling = true;
     this.toggleButton.disabled = true;
     try {
       const res = await request(apiPath('stacks', this.name, enable ? 'enable' : 'disable'), { method: 'POST', body: {} });
@@ -105,6 +111,7 @@ export class LifecycleBar {
     } catch (err) {
       this.message.textContent = err instanceof ApiError ? err.message : String(err);
     } finally {
+      this.toggling = false;
       this.toggleButton.disabled = false;
     }
   }
