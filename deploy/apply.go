@@ -139,11 +139,13 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 		return res, err
 	}
 	t := time.Now()
-	if err := r.adoptOrphanNetwork(ctx, s, o.OrphanStack, emit); err != nil {
-		return res, &ApplyError{Phase: PhaseNetwork, Err: err}
-	}
 	emit("network "+s.Network(), "ensure", ProgressWorking, "")
 	created, err := r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	if adopted, aerr := r.adoptOrphanNetwork(ctx, s, err, o.OrphanStack, emit); aerr != nil {
+		err = aerr
+	} else if adopted {
+		created, err = r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	}
 	res.Durations[PhaseNetwork] = time.Since(t)
 	if err != nil {
 		emit("network "+s.Network(), "ensure", ProgressError, err.Error())

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -176,53 +177,56 @@ func (r *Runtime) removeRetired(ctx context.Context, s spec.Stack, stopTimeout t
 }
 
 // adoptOrphanNetwork lets a stack take over the network it wants when
-// that name is held by a network of this controller whose stack is not in
-// this database (an orphan: another database's, or a removed stack's) and
-// that has no container attached: the orphan is removed so that the stack
-// creates its own under that name. orphan reports whether a stack id is
-// unknown; without it nothing is adopted.
-func (r *Runtime) adoptOrphanNetwork(ctx context.Context, s spec.Stack, orphan func(ctx context.Context, stackID int64) (bool, error), emit func(item, action, status, msg string)) error {
-	if orphan == nil {
-		return nil
+// EnsureNetwork refused it (ensureErr) because it belongs to another stack
+// id of this controller, that stack is not in this database (orphan says
+// so: another database's, or a removed stack's) and no container is
+// attached: the orphan is removed, so that the stack creates its own under
+// that name, and adoptOrphanNetwork reports true. Without orphan, or for any
+// other refusal, it does nothing. The check costs nothing when the network
+// was ensured.
+func (r *Runtime) adoptOrphanNetwork(ctx context.Context, s spec.Stack, ensureErr error, orphan func(ctx context.Context, stackID int64) (bool, error), emit func(item, action, status, msg string)) (bool, error) {
+	var owned *NetworkOwnershipError
+	if orphan == nil || !errors.As(ensureErr, &owned) || owned.OwnerStackID == "" {
+		return false, nil
 	}
 	name := s.Network()
+	owner, err := strconv.ParseInt(owned.OwnerStackID, 10, 64)
+	if err != nil {
+		return false, nil
+	}
+	isOrphan, err := orphan(ctx, owner)
+	if err != nil {
+		return false, fmt.Errorf("check owner of network %q: %w", name, err)
+	}
+	if !isOrphan {
+		return false, nil // owned by a stack of this database
+	}
 	nets, err := r.networksNamed(ctx, name)
 	if err != nil {
-		return err
+		return false, err
 	}
-	own := strconv.FormatInt(s.ID, 10)
+	adopted := false
 	for _, n := range nets {
-		owner := n.Labels[spec.LabelStackID]
-		if n.Labels[spec.LabelManagedBy] != spec.ManagedByValue || owner == own || owner == "" {
+		if n.Labels[spec.LabelManagedBy] != spec.ManagedByValue || n.Labels[spec.LabelStackID] != owned.OwnerStackID {
 			continue
-		}
-		id, err := strconv.ParseInt(owner, 10, 64)
-		if err != nil {
-			continue
-		}
-		isOrphan, err := orphan(ctx, id)
-		if err != nil {
-			return fmt.Errorf("check owner of network %q: %w", name, err)
-		}
-		if !isOrphan {
-			continue // owned by a stack of this database: EnsureNetwork refuses it
 		}
 		in, err := r.cli.NetworkInspect(ctx, n.ID, client.NetworkInspectOptions{})
 		if err != nil {
-			return fmt.Errorf("inspect network %q: %w", name, err)
+			return false, fmt.Errorf("inspect network %q: %w", name, err)
 		}
 		if len(in.Network.Containers) > 0 {
-			continue // in use: EnsureNetwork reports the conflict
+			return false, nil // in use: EnsureNetwork's refusal stands
 		}
 		item := "network " + name
 		if _, err := r.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
 			emit(item, "adopt", ProgressError, err.Error())
-			return fmt.Errorf("adopt orphaned network %q (stack id %s): %w", name, owner, err)
+			return false, fmt.Errorf("adopt orphaned network %q (stack id %s): %w", name, owned.OwnerStackID, err)
 		}
-		emit(item, "adopt", ProgressDone, fmt.Sprintf("orphaned network of stack id %s (not in this database, no container attached) replaced by this stack's", owner))
-		r.log.Info("adopted orphaned network", zap.String("network", name), zap.String("stack", s.Name), zap.String("orphan_stack_id", owner))
+		emit(item, "adopt", ProgressDone, fmt.Sprintf("orphaned network of stack id %s (not in this database, no container attached) replaced by this stack's", owned.OwnerStackID))
+		r.log.Info("adopted orphaned network", zap.String("network", name), zap.String("stack", s.Name), zap.String("orphan_stack_id", owned.OwnerStackID))
+		adopted = true
 	}
-	return nil
+	return adopted, nil
 }
 
 // ownedNetworks returns the names of the networks labeled with stack id.

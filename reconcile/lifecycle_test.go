@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/reconcile"
@@ -357,4 +359,42 @@ func orphanNetworks(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return 0
+}
+
+// TestOrphanedNetworkInUseIsNotAdopted: an orphaned network that a
+// container is attached to is left alone; the apply fails naming its
+// owner, and the container keeps its network.
+func TestOrphanedNetworkInUseIsNotAdopted(t *testing.T) {
+	e := newEnv(t)
+	s := e.createStack("orphuse", smallInstance("app", false))
+	const orphanID = "4199999998"
+	if _, err := e.docker.NetworkCreate(t.Context(), s.Network(), client.NetworkCreateOptions{Driver: "bridge", Labels: map[string]string{
+		spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: orphanID, spec.LabelStack: s.Name,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := e.docker.ContainerCreate(t.Context(), client.ContainerCreateOptions{
+		Name:       testenv.UniqueName("orphan-user-"),
+		Config:     &container.Config{Image: testenv.TestImage},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(s.Network())},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = e.docker.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	if _, err := e.docker.ContainerStart(t.Context(), c.ID, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.startReplica("orphuse", reconcile.Options{Resync: time.Hour}, nil)
+	a := e.file(t.Context(), s, "")
+	a = e.waitApproval(a.ID, time.Minute, "final", final)
+	if a.Status != approval.Failed || !strings.Contains(a.Message, "stack id "+orphanID) {
+		t.Errorf("approval %s %q, want failed naming the owner stack id %s", a.Status, a.Message, orphanID)
+	}
+	nets, err := e.docker.NetworkList(t.Context(), client.NetworkListOptions{Filters: make(client.Filters).Add("label", spec.LabelStackID+"="+orphanID)})
+	if err != nil || len(nets.Items) != 1 || nets.Items[0].Name != s.Network() {
+		t.Errorf("the orphaned network in use: %+v, %v; want it kept", nets.Items, err)
+	}
 }
