@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,8 +11,9 @@ import (
 )
 
 // Stacks returns every live stack with its live instances (enabled or
-// not), each instance with its template and effective spec (spec.Merge).
-// Stacks are sorted by name, instances by name (byte order).
+// not), each instance with its template and effective spec (spec.Merge),
+// and every deleting stack (Deleting set, no instances) until its removal
+// is applied. Stacks are sorted by name, instances by name (byte order).
 //
 // It reads in one repeatable-read snapshot with a fixed number of queries
 // (stacks, their instances, the templates those use), whatever the number
@@ -32,14 +32,15 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 	return out, nil
 }
 
-// Stack returns one live stack by name; the error wraps ErrNotFound when
-// there is none.
+// Stack returns the live stack named name, else a deleting one of that
+// name (Deleting set, no instances: its removal is not applied yet); the
+// error wraps ErrNotFound when there is neither.
 func (s *Store) Stack(ctx context.Context, name string) (spec.Stack, error) {
 	return s.oneStack(ctx, stackFilter{where: "name = $1", args: []any{name}, withDeleting: true}, func() error { return stackNotFound(name) })
 }
 
-// StackByID returns one live stack by id; the error wraps ErrNotFound when
-// the id is unknown or the stack was deleted.
+// StackByID returns one live or deleting stack by id; the error wraps
+// ErrNotFound when the id is unknown or the stack's removal was applied.
 func (s *Store) StackByID(ctx context.Context, id int64) (spec.Stack, error) {
 	return s.oneStack(ctx, stackFilter{where: "id = $1", args: []any{id}, withDeleting: true}, func() error {
 		return fmt.Errorf("stack with id %d %w", id, ErrNotFound)
@@ -82,10 +83,11 @@ type stackFilter struct {
 // loadStacks reads live stacks matching f with their live instances, the
 // templates they use, and their effective specs, in three queries.
 func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter) ([]spec.Stack, error) {
-	sql := `SELECT id, name, description, network_name, enabled, wires, variables, deleted_at IS NOT NULL, remove_volumes FROM stacks WHERE deleted_at IS NULL`
+	selected := `deleted_at IS NULL`
 	if f.withDeleting {
-		sql = strings.Replace(sql, "WHERE deleted_at IS NULL", "WHERE removed_at IS NULL", 1)
+		selected = `removed_at IS NULL`
 	}
+	sql := `SELECT id, name, description, network_name, enabled, wires, variables, deleted_at IS NOT NULL, remove_volumes FROM stacks WHERE ` + selected
 	if f.where != "" {
 		sql += ` AND ` + f.where
 	}
