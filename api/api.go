@@ -22,9 +22,9 @@ import (
 
 // StackReader reads the desired state (implemented by *state.Store).
 type StackReader interface {
-	// Stacks returns every live stack.
+	// Stacks returns every live stack, and every deleting one.
 	Stacks(ctx context.Context) ([]spec.Stack, error)
-	// Stack returns one live stack; the error wraps state.ErrNotFound
+	// Stack returns one live (else deleting) stack; the error wraps state.ErrNotFound
 	// when there is none.
 	Stack(ctx context.Context, name string) (spec.Stack, error)
 }
