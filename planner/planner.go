@@ -26,8 +26,7 @@ type Desired interface {
 	// removal not applied yet).
 	Stacks(ctx context.Context) ([]spec.Stack, error)
 	// Stack returns one live (else deleting) stack by name; StackByID by
-	// id. Both wrap
-	// state.ErrNotFound when there is none.
+	// id. Both wrap state.ErrNotFound when there is none.
 	Stack(ctx context.Context, name string) (spec.Stack, error)
 	StackByID(ctx context.Context, id int64) (spec.Stack, error)
 	// Installation returns the host paths and keys plans, tokens and
