@@ -15,7 +15,7 @@ import (
 // has the service's name and only valid config file paths.
 func FuzzLoad(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*.yml")
-	options, _ := filepath.Glob("testdata/options/*/compose.yml")
+	options, _ := filepath.Glob("testdata/options*/*/compose.yml")
 	seeds = append(seeds, options...)
 	for _, p := range seeds {
 		if data, err := os.ReadFile(p); err == nil {
@@ -38,6 +38,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("services:\n  a:\n    image: x\n    x-devarch-config:\n      app.conf: /etc/app.conf\n"))
 	f.Add([]byte("services:\n  a:\n    image: x\n    ports: ['1:2-3', '$$${X}']\n"))
 	f.Add([]byte("services:\n  a: &a\n    image: x\n  b: *a\n"))
+	f.Add([]byte("services:\n  p:\n    image: x\n    configs:\n      - source: c\n        target:\nconfigs:\n  c:\n    content: hi\n"))
 	f.Add([]byte("services:\n  a:\n    image: x:${X:-1}\n    read_only: ${X}\n    ports: ['${X}:80']\n    user: ${c:?set c}\n"))
 
 	f.Fuzz(func(t *testing.T, data []byte) {

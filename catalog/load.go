@@ -92,7 +92,17 @@ func loadFile(path string) (Result, error) {
 // placeholder services are declared for those dependencies, and only then
 // is the model bound to a project (which runs the consistency check); the
 // placeholders are dropped afterwards.
-func loadService(abs string, content []byte, extra ...func(*loader.Options)) (types.ServiceConfig, *types.Project, error) {
+//
+// compose-go panics on some malformed files (a long-syntax config or secret
+// entry with `target:` and no value); such a panic is returned as an error
+// saying what to look for, so that a bad file never stops an import.
+func loadService(abs string, content []byte, extra ...func(*loader.Options)) (svc types.ServiceConfig, p *types.Project, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			svc, p = types.ServiceConfig{}, nil
+			err = fmt.Errorf("parse compose file: the compose loader failed on this file (%v); look for an entry with a key and no value, such as `target:` with nothing after it", r)
+		}
+	}()
 	details := types.ConfigDetails{
 		WorkingDir:  filepath.Dir(abs),
 		ConfigFiles: []types.ConfigFile{{Filename: abs, Content: content}},

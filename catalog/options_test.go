@@ -249,3 +249,16 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestLoaderPanicIsAnError: a file on which compose-go's loader panics (a
+// config entry with `target:` and no value) is an import error naming
+// what to look for, not a crash.
+func TestLoaderPanicIsAnError(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "web", "p")
+	writeFile(t, filepath.Join(dir, "compose.yml"),
+		"services:\n  p:\n    image: x\n    configs:\n      - source: c\n        target:\nconfigs:\n  c:\n    content: hi\n")
+	_, err := LoadFile(filepath.Join(dir, "compose.yml"))
+	if err == nil || !strings.Contains(err.Error(), "a key and no value") {
+		t.Fatalf("err = %v, want the loader's failure as an error", err)
+	}
+}
