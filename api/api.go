@@ -117,6 +117,9 @@ type Deps struct {
 	// Edits changes the desired state (PUT, PATCH, revisions, revert);
 	// nil: those endpoints answer 501.
 	Edits EditStore
+	// Pages serves GET /api/v1/stacks?limit=&cursor=; nil: paginated
+	// requests answer 501 (the whole list is still served).
+	Pages StackPager
 }
 
 // Defaults of Options.
