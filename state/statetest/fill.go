@@ -52,3 +52,54 @@ func Fill(ctx context.Context, s *state.Store, prefix string, stacks, perStack i
 	}
 	return nil
 }
+
+// FillHistory gives every live stack named prefix-… (see Fill) perStack
+// finished approvals (succeeded, each with events progress events), as a
+// controller that applied them would have left them: the approval history
+// a long-running installation carries. Three set-based statements per
+// table, through the store's pool, in one transaction.
+func FillHistory(ctx context.Context, s *state.Store, prefix string, perStack, events int) error {
+	tx, err := s.Pool().Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("fill approvals: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	type step struct {
+		what string
+		sql  string
+		args []any
+	}
+	steps := []step{{"insert approvals", `
+		INSERT INTO approvals (stack_id, token, plan, requested_by, created_at, expires_at)
+		SELECT s.id, 'fixture-' || k, '{"changes":[]}', 'fixture', now() - k * interval '1 hour', now() - k * interval '1 hour' + interval '15 minutes'
+		FROM stacks s CROSS JOIN generate_series(1, $2::int) k
+		WHERE s.deleted_at IS NULL AND starts_with(s.name, $1)`, []any{prefix + "-", perStack}}}
+	// One approval per stack applies at a time: claim and finish the
+	// k-th of every stack together.
+	for k := 1; k <= perStack; k++ {
+		token := fmt.Sprintf("fixture-%d", k)
+		steps = append(steps,
+			step{"claim approvals", `
+				UPDATE approvals a SET status = 'applying', claimed_by = 'fixture', started_at = a.created_at
+				FROM stacks s WHERE s.id = a.stack_id AND starts_with(s.name, $1) AND a.token = $2 AND a.status = 'pending'`, []any{prefix + "-", token}},
+			step{"finish approvals", `
+				UPDATE approvals a SET status = 'succeeded', finished_at = a.created_at + interval '1 minute', message = 'Applied.'
+				FROM stacks s WHERE s.id = a.stack_id AND starts_with(s.name, $1) AND a.token = $2 AND a.status = 'applying'`, []any{prefix + "-", token}})
+	}
+	steps = append(steps,
+		step{"insert events", `
+			INSERT INTO approval_events (approval_id, seq, at, container, action, status, message)
+			SELECT a.id, e, a.created_at, 'svc-' || e, 'started', 'done', ''
+			FROM approvals a JOIN stacks s ON s.id = a.stack_id CROSS JOIN generate_series(1, $2::int) e
+			WHERE starts_with(s.name, $1) AND a.requested_by = 'fixture'`, []any{prefix + "-", events}},
+		step{"analyze", `ANALYZE approvals, approval_events`, nil})
+	for _, q := range steps {
+		if _, err := tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("fill approvals: %s: %w", q.what, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("fill approvals: %w", err)
+	}
+	return nil
+}
