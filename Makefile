@@ -24,16 +24,19 @@ vet:
 fmt:
 	$(GO) fmt ./...
 
-## env-up: start PostgreSQL and Docker, build and tag the test image
+## env-up: start PostgreSQL, Docker and the test Podman, build and tag the test image (loaded into Podman too)
 env-up:
 	scripts/postgres.sh start
 	scripts/docker.sh ensure
 	scripts/images.sh tag-corpus
+	scripts/podman.sh ensure
+	scripts/podman.sh load-test-images
 
-## env-down: stop this checkout's PostgreSQL cluster and the dockerd docker.sh started (if any)
+## env-down: stop this checkout's PostgreSQL cluster, the dockerd docker.sh started (if any) and the test Podman
 env-down:
 	scripts/postgres.sh stop
 	scripts/docker.sh stop
+	scripts/podman.sh stop
 
 ## images: build the test image and tag it under every corpus image name
 images:

@@ -13,10 +13,10 @@ import (
 )
 
 // StackPager reads one page of the stack list (implemented by
-// *state.Store): up to limit live stacks named after after (byte order),
-// and whether more follow.
+// *state.Store): up to limit stacks after after in (name byte order, id)
+// order, and whether more follow.
 type StackPager interface {
-	StackPage(ctx context.Context, after string, limit int) ([]state.StackListItem, bool, error)
+	StackPage(ctx context.Context, after state.StackPageKey, limit int) ([]state.StackListItem, bool, error)
 }
 
 // Stack list pages: GET /api/v1/stacks?limit=N[&cursor=C].
@@ -35,23 +35,32 @@ type stackPage struct {
 	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
-// cursorPrefix versions the cursor's content (the last name of a page).
+// cursorPrefix versions the cursor's content: the id and name of the
+// last stack of a page ("n1:ID:NAME").
 const cursorPrefix = "n1:"
 
-func encodeStackCursor(name string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + name))
+func encodeStackCursor(k state.StackPageKey) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(k.ID, 10) + ":" + k.Name))
 }
 
-func decodeStackCursor(c string) (string, bool) {
+func decodeStackCursor(c string) (state.StackPageKey, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || !strings.HasPrefix(string(b), cursorPrefix) {
-		return "", false
+	if err != nil {
+		return state.StackPageKey{}, false
 	}
-	name := strings.TrimPrefix(string(b), cursorPrefix)
-	if spec.ValidateName(name) != nil {
-		return "", false
+	rest, ok := strings.CutPrefix(string(b), cursorPrefix)
+	if !ok {
+		return state.StackPageKey{}, false
 	}
-	return name, true
+	idText, name, ok := strings.Cut(rest, ":")
+	if !ok {
+		return state.StackPageKey{}, false
+	}
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id < 1 || strconv.FormatInt(id, 10) != idText || spec.ValidateName(name) != nil {
+		return state.StackPageKey{}, false
+	}
+	return state.StackPageKey{Name: name, ID: id}, true
 }
 
 // paginated reports whether a stack list request asks for a page.
@@ -61,7 +70,8 @@ func paginated(r *http.Request) bool {
 }
 
 // listStackPage answers GET /api/v1/stacks?limit=&cursor=: one page of
-// stacks in name order (byte order), each read with one indexed query.
+// the stacks the whole list holds, in name order (byte order, then id),
+// read with one indexed query.
 func (s *server) listStackPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := DefaultStackPageSize
@@ -74,7 +84,7 @@ func (s *server) listStackPage(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var after string
+	var after state.StackPageKey
 	if q.Has("cursor") {
 		var ok bool
 		if after, ok = decodeStackCursor(q.Get("cursor")); !ok {
@@ -101,10 +111,12 @@ func (s *server) listStackPage(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Stacks = append(out.Stacks, stackSummary{ID: it.ID, Name: it.Name,
 			Network: spec.Stack{Name: it.Name, NetworkName: it.NetworkName}.Network(),
-			Enabled: it.Enabled, Instances: it.Instances, Status: status})
+			Enabled: it.Enabled, Instances: it.Instances, Status: status,
+			Lifecycle: spec.Lifecycle(spec.Stack{Enabled: it.Enabled, Deleting: it.Deleting})})
 	}
 	if more && len(items) > 0 {
-		out.NextCursor = encodeStackCursor(items[len(items)-1].Name)
+		last := items[len(items)-1]
+		out.NextCursor = encodeStackCursor(state.StackPageKey{Name: last.Name, ID: last.ID})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

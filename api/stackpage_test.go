@@ -20,6 +20,7 @@ import (
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
+	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 	"github.com/devarch/devarch-controller/state/statetest"
 )
@@ -89,7 +90,8 @@ func TestIntegrationStackPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A deleted stack is in no page.
+	// A deleting stack is listed (lifecycle deleting) in the pages as in
+	// the whole list.
 	if err := store.DeleteStack(t.Context(), "s-00007"); err != nil {
 		t.Fatalf("DeleteStack: %v", err)
 	}
@@ -97,8 +99,8 @@ func TestIntegrationStackPages(t *testing.T) {
 
 	var whole stackList
 	getJSON(t, c, base+Base+"/stacks", http.StatusOK, &whole)
-	if len(whole.Stacks) != 1233 {
-		t.Fatalf("whole list has %d stacks, want 1233", len(whole.Stacks))
+	if len(whole.Stacks) != 1234 {
+		t.Fatalf("whole list has %d stacks, want 1234", len(whole.Stacks))
 	}
 
 	var paged []stackSummary
@@ -126,7 +128,7 @@ func TestIntegrationStackPages(t *testing.T) {
 		}
 		cursor = p.NextCursor
 		if pages > 20 {
-			t.Fatal("more than 20 pages of 100 for 1233 stacks")
+			t.Fatal("more than 20 pages of 100 for 1234 stacks")
 		}
 	}
 	if pages != 13 {
@@ -137,19 +139,19 @@ func TestIntegrationStackPages(t *testing.T) {
 	}
 	for i := range paged {
 		a, b := paged[i], whole.Stacks[i]
-		if a.ID != b.ID || a.Name != b.Name || a.Network != b.Network || a.Enabled != b.Enabled || a.Instances != b.Instances ||
+		if a.ID != b.ID || a.Name != b.Name || a.Network != b.Network || a.Enabled != b.Enabled || a.Instances != b.Instances || a.Lifecycle != b.Lifecycle ||
 			(a.Status == nil) != (b.Status == nil) || (a.Status != nil && (a.Status.Condition != b.Status.Condition || a.Status.Token != b.Status.Token)) {
 			t.Fatalf("stack %d differs: page %+v, whole list %+v", i, a, b)
 		}
-		if a.Instances != 5 {
-			t.Fatalf("stack %s has %d instances, want 5", a.Name, a.Instances)
+		if want := map[bool]int{true: 0, false: 5}[a.Name == "s-00007"]; a.Instances != want {
+			t.Fatalf("stack %s has %d instances, want %d", a.Name, a.Instances, want)
 		}
 	}
 	if !sort.SliceIsSorted(paged, func(i, j int) bool { return paged[i].Name < paged[j].Name }) {
 		t.Error("pages are not in name order")
 	}
-	if slices.ContainsFunc(paged, func(s stackSummary) bool { return s.Name == "s-00007" }) {
-		t.Error("the deleted stack s-00007 is in a page")
+	if i := slices.IndexFunc(paged, func(s stackSummary) bool { return s.Name == "s-00007" }); i < 0 || paged[i].Lifecycle != "deleting" {
+		t.Error("the deleting stack s-00007 is not in a page as deleting")
 	}
 	withStatus := 0
 	for _, s := range paged {
@@ -163,18 +165,18 @@ func TestIntegrationStackPages(t *testing.T) {
 
 	// The last page of an exact multiple has no next cursor.
 	var last stackPage
-	getJSON(t, c, base+Base+"/stacks?limit=1000&cursor="+url.QueryEscape(encodeStackCursor(paged[232].Name)), http.StatusOK, &last)
+	getJSON(t, c, base+Base+"/stacks?limit=1000&cursor="+url.QueryEscape(encodeStackCursor(state.StackPageKey{Name: paged[233].Name, ID: paged[233].ID})), http.StatusOK, &last)
 	if len(last.Stacks) != 1000 || last.NextCursor != "" {
-		t.Errorf("page after the 233rd stack: %d stacks, next_cursor %q; want 1000 and none", len(last.Stacks), last.NextCursor)
+		t.Errorf("page after the 234th stack: %d stacks, next_cursor %q; want 1000 and none", len(last.Stacks), last.NextCursor)
 	}
 	// cursor alone pages by the default size.
 	var def stackPage
-	getJSON(t, c, base+Base+"/stacks?cursor="+url.QueryEscape(encodeStackCursor(paged[0].Name)), http.StatusOK, &def)
+	getJSON(t, c, base+Base+"/stacks?cursor="+url.QueryEscape(encodeStackCursor(state.StackPageKey{Name: paged[0].Name, ID: paged[0].ID})), http.StatusOK, &def)
 	if len(def.Stacks) != DefaultStackPageSize || def.Stacks[0].Name != paged[1].Name {
 		t.Errorf("cursor alone: %d stacks from %q, want %d from %q", len(def.Stacks), def.Stacks[0].Name, DefaultStackPageSize, paged[1].Name)
 	}
 
-	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "limit=", "cursor=bm90LWEtY3Vyc29y", "cursor=%25%25", "limit=5&cursor=" + url.QueryEscape(encodeStackCursor("Not A Name"))} {
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "limit=", "cursor=bm90LWEtY3Vyc29y", "cursor=%25%25", "limit=5&cursor=" + url.QueryEscape(encodeStackCursor(state.StackPageKey{Name: "Not A Name", ID: 3}))} {
 		var e errorBody
 		getJSON(t, c, base+Base+"/stacks?"+q, http.StatusBadRequest, &e)
 		if e.Error.Code != codeInvalidParameter || e.Error.Message == "" {
@@ -196,25 +198,34 @@ func TestStackPagesNotServed(t *testing.T) {
 }
 
 func TestStackCursorRoundTrip(t *testing.T) {
-	for _, name := range []string{"a", "shop", "s-00001", "x123-y"} {
-		got, ok := decodeStackCursor(encodeStackCursor(name))
-		if !ok || got != name {
-			t.Errorf("cursor of %q decodes to %q, %v", name, got, ok)
+	for _, k := range []state.StackPageKey{{Name: "a", ID: 1}, {Name: "shop", ID: 42}, {Name: "s-00001", ID: 9_000_000_000}, {Name: "x123-y", ID: 7}} {
+		got, ok := decodeStackCursor(encodeStackCursor(k))
+		if !ok || got != k {
+			t.Errorf("cursor of %+v decodes to %+v, %v", k, got, ok)
+		}
+	}
+	for _, bad := range []state.StackPageKey{{Name: "a", ID: 0}, {Name: "", ID: 3}, {Name: "A", ID: 3}, {Name: "a:b", ID: 3}} {
+		if _, ok := decodeStackCursor(encodeStackCursor(bad)); ok {
+			t.Errorf("cursor of %+v was accepted", bad)
 		}
 	}
 }
 
 func FuzzStackCursor(f *testing.F) {
-	f.Add(encodeStackCursor("shop"))
+	f.Add(encodeStackCursor(state.StackPageKey{Name: "shop", ID: 3}))
 	f.Add("")
 	f.Add("bjE6")
 	f.Fuzz(func(t *testing.T, c string) {
-		name, ok := decodeStackCursor(c)
-		if ok && encodeStackCursor(name) != c {
-			// Equivalent encodings are fine; the name must be valid.
-			if _, ok2 := decodeStackCursor(encodeStackCursor(name)); !ok2 {
-				t.Fatalf("decoded name %q does not round-trip", name)
-			}
+		k, ok := decodeStackCursor(c)
+		if !ok {
+			return
+		}
+		// An accepted cursor holds a valid key, which round-trips.
+		if k.ID < 1 || spec.ValidateName(k.Name) != nil {
+			t.Fatalf("cursor %q decoded to the invalid key %+v", c, k)
+		}
+		if got, ok := decodeStackCursor(encodeStackCursor(k)); !ok || got != k {
+			t.Fatalf("key %+v does not round-trip: %+v, %v", k, got, ok)
 		}
 	})
 }

@@ -50,6 +50,12 @@ type ApplyOptions struct {
 	// ApprovalID is the approval being applied (0: none). Every log line
 	// of the apply, compose's included, carries it as approval_id.
 	ApprovalID int64
+
+	// OrphanStack, when set, reports whether a stack id is not in the
+	// desired state's database: a network of such a stack, holding the
+	// stack's network name with no container attached, is adopted (see
+	// adoptOrphanNetwork). Without it such a network is refused.
+	OrphanStack func(ctx context.Context, stackID int64) (bool, error)
 }
 
 // Result says what an apply did. It holds no secret.
@@ -103,6 +109,9 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // Secrets reach the containers but never the logs, the progress events or
 // the result.
 func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progress ProgressFunc) (Result, error) {
+	if s.Deleting {
+		return r.Remove(ctx, s, o, progress)
+	}
 	start := time.Now()
 	res := Result{Durations: map[string]time.Duration{}, Created: []string{}, Recreated: []string{}, Started: []string{}, Restarted: []string{}, Removed: []string{}}
 	defer func() { res.Durations[PhaseTotal] = time.Since(start) }()
@@ -132,6 +141,11 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	t := time.Now()
 	emit("network "+s.Network(), "ensure", ProgressWorking, "")
 	created, err := r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	if adopted, aerr := r.adoptOrphanNetwork(ctx, s, err, o.OrphanStack, emit); aerr != nil {
+		err = aerr
+	} else if adopted {
+		created, err = r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	}
 	res.Durations[PhaseNetwork] = time.Since(t)
 	if err != nil {
 		emit("network "+s.Network(), "ensure", ProgressError, err.Error())
@@ -196,7 +210,7 @@ func (o ApplyOptions) beforePhase(ctx context.Context, phase string) error {
 // stack that belong to another compose project (left behind by a stack
 // rename) and restarts unhealthy containers.
 func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc, res *Result) (err error) {
-	cs, err := r.newComposeSession(s, p, o, progress)
+	cs, err := r.newComposeSession(ctx, s, p, o, progress)
 	if err != nil {
 		return err
 	}
@@ -210,6 +224,9 @@ func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Projec
 		return err
 	}
 	if err := r.unpause(ctx, s, bus, res); err != nil {
+		return err
+	}
+	if err := r.removeRetired(ctx, s, o.StopTimeout, bus); err != nil {
 		return err
 	}
 	if len(p.Services) == 0 {
@@ -297,12 +314,12 @@ func (r *Runtime) restartUnhealthy(ctx context.Context, s spec.Stack, bus *event
 	if err != nil {
 		return fmt.Errorf("list unhealthy containers of stack %q: %w", s.Name, err)
 	}
-	looping, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: stack.Clone().Add("status", "restarting")})
+	looping, err := r.restartingContainers(ctx, stack)
 	if err != nil {
 		return fmt.Errorf("list restarting containers of stack %q: %w", s.Name, err)
 	}
 	seen := map[string]bool{}
-	for _, c := range slices.Concat(unhealthy.Items, looping.Items) {
+	for _, c := range slices.Concat(unhealthy.Items, looping) {
 		if seen[c.ID] {
 			continue
 		}

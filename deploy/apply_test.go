@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -47,8 +46,14 @@ func newApplyFixture(t *testing.T, instances ...spec.Instance) *applyFixture {
 // newBenchFixture is newApplyFixture for tests and benchmarks.
 func newBenchFixture(t testing.TB, instances ...spec.Instance) *applyFixture {
 	t.Helper()
-	testenv.Docker(t)
-	rt, err := NewRuntime("", nil)
+	return newEngineFixture(t, testenv.Engine{Name: testenv.EngineDocker}, instances...)
+}
+
+// newEngineFixture is newApplyFixture on engine e (see testenv.Engines).
+func newEngineFixture(t testing.TB, e testenv.Engine, instances ...spec.Instance) *applyFixture {
+	t.Helper()
+	e.Client(t)
+	rt, err := NewRuntime(e.Host, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +179,12 @@ func (f *applyFixture) edit(instance string, change func(o *spec.Overrides, t *s
 // plan is then empty, and then changes one field kind at a time: the plan
 // must name exactly that field of exactly that instance, and compose, run on
 // the new spec, must recreate exactly that container.
-func TestPlanFidelityOnRealEngine(t *testing.T) {
-	tagImage(t, testenv.TestImage, "devarch-test/sleeper:v2")
-	f := newApplyFixture(t,
+func TestPlanFidelityOnRealEngine(t *testing.T) { testenv.EachEngine(t, testPlanFidelityOn) }
+
+func testPlanFidelityOn(t *testing.T, e testenv.Engine) {
+	t.Parallel() // the engines side by side
+	tagImageOn(t, e, testenv.TestImage, "devarch-test/sleeper:v2")
+	f := newEngineFixture(t, e,
 		sleeperInstance(1, "a", spec.Overrides{}),
 		sleeperInstance(2, "b", spec.Overrides{ServiceSpec: spec.ServiceSpec{Ports: []spec.Port{{HostIP: "127.0.0.1", ContainerPort: 8080, Protocol: "tcp"}}}}),
 		sleeperInstance(3, "c", spec.Overrides{ServiceSpec: spec.ServiceSpec{DependsOn: []spec.Dependency{{Name: "a"}}}}),
@@ -363,10 +371,11 @@ func TestApplyKeepsSecretsOutOfResultsAndEvents(t *testing.T) {
 	}
 }
 
-func tagImage(t *testing.T, src, dst string) {
+// tagImageOn tags image src as dst on engine e, with the engine's CLI.
+func tagImageOn(t *testing.T, e testenv.Engine, src, dst string) {
 	t.Helper()
-	testenv.Docker(t)
-	if out, err := exec.Command("docker", "tag", src, dst).CombinedOutput(); err != nil {
-		t.Fatalf("docker tag %s %s: %v: %s", src, dst, err, out)
+	e.Client(t)
+	if out, err := e.CLI(t, "tag", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("%s tag %s %s: %v: %s", e.Name, src, dst, err, out)
 	}
 }

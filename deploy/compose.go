@@ -16,6 +16,7 @@ import (
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/client"
 	"github.com/sirupsen/logrus"
 	"go.uber.org/zap"
 
@@ -48,8 +49,13 @@ type ProgressFunc func(Progress)
 // DOCKER_HOST or the default socket), sending its events to bus, its text
 // output to out and its questions to prompt. Its logrus lines go to zap
 // (see composeLogs) at level.
-func newCompose(host string, bus api.EventProcessor, out io.Writer, prompt compose.Prompt, level logrus.Level) (api.Compose, error) {
-	cli, err := command.NewDockerCli(command.WithOutputStream(out), command.WithErrorStream(out))
+// A non-nil engine is the client compose uses instead of its own.
+func newCompose(host string, bus api.EventProcessor, out io.Writer, prompt compose.Prompt, level logrus.Level, engine client.APIClient) (api.Compose, error) {
+	cliOpts := []command.CLIOption{command.WithOutputStream(out), command.WithErrorStream(out)}
+	if engine != nil {
+		cliOpts = append(cliOpts, command.WithAPIClient(engine))
+	}
+	cli, err := command.NewDockerCli(cliOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("create docker cli: %w", err)
 	}
@@ -83,7 +89,11 @@ type composeSession struct {
 // newComposeSession starts a compose session for stack s (built as p):
 // from now until close, compose's log lines that name the stack's
 // resources go to the apply's log (see composeLogs).
-func (r *Runtime) newComposeSession(s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc) (*composeSession, error) {
+func (r *Runtime) newComposeSession(ctx context.Context, s spec.Stack, p *project.Project, o ApplyOptions, progress ProgressFunc) (*composeSession, error) {
+	engine, err := r.composeClient(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cs := &composeSession{log: r.applyLog(s, o), scrub: s.Scrubber()}
 	cs.bus = newEventBus(progress, time.Now)
 	cs.bus.stack = s.Name
@@ -91,7 +101,7 @@ func (r *Runtime) newComposeSession(s spec.Stack, p *project.Project, o ApplyOpt
 		stack: s.Name, approvalID: o.ApprovalID, names: resourceNames(s, p), log: cs.log,
 		secrets: s.SecretValues(), idents: s.Identifiers(), scrub: cs.scrub,
 	})
-	svc, err := newCompose(r.cli.DaemonHost(), cs.bus, &cs.out, cs.prompt, logrusLevel(r.log))
+	svc, err := newCompose(r.cli.DaemonHost(), cs.bus, &cs.out, cs.prompt, logrusLevel(r.log), engine)
 	if err != nil {
 		cs.unregister()
 		return nil, err

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"context"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -36,7 +35,17 @@ func corpusDir(t *testing.T) string {
 // -parallel at once), except that two stacks publishing the same host port
 // never run at the same time.
 func TestEveryCorpusTemplateApplies(t *testing.T) {
-	testenv.Docker(t)
+	// The engines run side by side; stacks that hold the same host port
+	// take turns, whatever their engine.
+	var hostPorts portLocks
+	testenv.EachEngine(t, func(t *testing.T, e testenv.Engine) {
+		t.Parallel()
+		testCorpusOn(t, e, &hostPorts)
+	})
+}
+
+func testCorpusOn(t *testing.T, e testenv.Engine, hostPorts *portLocks) {
+	e.Client(t)
 	var templates []spec.Template
 	for _, fr := range catalog.LoadPaths(corpusDir(t)) {
 		if fr.Err != nil {
@@ -48,10 +57,9 @@ func TestEveryCorpusTemplateApplies(t *testing.T) {
 		t.Fatalf("corpus has %d templates, want 174", len(templates))
 	}
 	var applied atomic.Int64
-	privileged := privilegedSupported(t)
-	var hostPorts portLocks
+	privileged := privilegedSupported(t, e)
 	t.Run("stacks", func(t *testing.T) {
-		applyCorpusGroups(t, packTemplates(templates, 20), privileged, &hostPorts, &applied)
+		applyCorpusGroups(t, e, packTemplates(templates, 20), privileged, hostPorts, &applied)
 	})
 	t.Logf("corpus: %d of %d templates applied with an empty plan right after", applied.Load(), len(templates))
 	if applied.Load() != 174 {
@@ -62,7 +70,7 @@ func TestEveryCorpusTemplateApplies(t *testing.T) {
 // applyCorpusGroups applies each group as one stack, in a parallel
 // subtest holding the group's host ports, and checks the plan after it is
 // empty. Build contexts are read as the planner reads them.
-func applyCorpusGroups(t *testing.T, groups [][]spec.Template, privileged bool, hostPorts *portLocks, applied *atomic.Int64) {
+func applyCorpusGroups(t *testing.T, e testenv.Engine, groups [][]spec.Template, privileged bool, hostPorts *portLocks, applied *atomic.Int64) {
 	for i, group := range groups {
 		var insts []spec.Instance
 		for j, tmpl := range group {
@@ -81,7 +89,7 @@ func applyCorpusGroups(t *testing.T, groups [][]spec.Template, privileged bool, 
 			// Registered before the fixture's teardown, so it runs after
 			// it: the ports are free again once released.
 			t.Cleanup(hostPorts.hold(groupPorts(group)))
-			f := newApplyFixture(t, insts...)
+			f := newEngineFixture(t, e, insts...)
 			for _, inst := range f.stack.Instances {
 				if inst.Effective.Build.Value != nil {
 					removeImageAfter(t, f.rt, spec.BuildTag(f.stack.Name, inst.Name))
@@ -206,9 +214,9 @@ func groupName(i int, g []spec.Template) string {
 // container. Some sandboxes (nested virtual machines without every
 // capability) cannot; the corpus test then applies the one privileged
 // template (ci/concourse-worker) without the flag and says so.
-func privilegedSupported(t *testing.T) bool {
+func privilegedSupported(t *testing.T, e testenv.Engine) bool {
 	t.Helper()
-	out, err := exec.Command("docker", "run", "--rm", "--privileged", "--entrypoint", "/bin/sh", testenv.TestImage, "-c", "exit 0").CombinedOutput()
+	out, err := e.CLI(t, "run", "--rm", "--privileged", "--entrypoint", "/bin/sh", testenv.TestImage, "-c", "exit 0").CombinedOutput()
 	if err != nil {
 		t.Logf("this engine cannot run privileged containers (%v: %s); privileged templates are applied without the flag", err, strings.TrimSpace(string(out)))
 		return false

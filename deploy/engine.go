@@ -34,6 +34,9 @@ func (r *Runtime) Engine(ctx context.Context) (plan.Engine, error) {
 		Runtimes:      slices.Sorted(maps.Keys(info.Info.Runtimes)),
 		StorageDriver: info.Info.Driver,
 	}
+	if e.Kind, err = r.engineKind(ctx); err != nil {
+		return plan.Engine{}, err
+	}
 	for _, kv := range info.Info.DriverStatus {
 		if kv[0] == "Backing Filesystem" {
 			e.BackingFilesystem = kv[1]

@@ -225,6 +225,9 @@ func (r *Runtime) inspectAll(ctx context.Context, items []inspectTarget, keep fu
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	if err := r.normalizePodman(ctx, inspected); err != nil {
+		return nil, err
+	}
 	out := make(map[string]observed, len(items))
 	for i, in := range inspected {
 		if in == nil {
@@ -288,7 +291,7 @@ func toContainer(in *container.InspectResponse, image imageDefaults) spec.Contai
 		c.Created = t.UTC()
 	}
 	if cfg := in.Config; cfg != nil {
-		c.Image = cfg.Image
+		c.Image = familiarImage(cfg.Image)
 		c.Command = append(c.Command, cfg.Cmd...)
 		c.Entrypoint = append(c.Entrypoint, cfg.Entrypoint...)
 		c.WorkingDir = cfg.WorkingDir

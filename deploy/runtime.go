@@ -120,7 +120,8 @@ type Calls struct {
 	ContainerInspects int64 `json:"container_inspects"`
 	ImageInspects     int64 `json:"image_inspects"`
 	// OtherLists counts the network, image and volume lists of
-	// Observer.Snapshot.
+	// Observer.Snapshot, and on Podman the network lists that resolve
+	// the network names its inspect gives (see podman.go).
 	OtherLists int64 `json:"other_lists"`
 }
 

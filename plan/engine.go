@@ -22,7 +22,16 @@ type Engine struct {
 	// ("overlay2") and the filesystem under it ("xfs", "extfs").
 	StorageDriver     string
 	BackingFilesystem string
+	// Kind is the engine's kind: EngineDocker or EnginePodman (its
+	// Docker-compatible API); "" when unknown.
+	Kind string
 }
+
+// Engine kinds.
+const (
+	EngineDocker = "docker"
+	EnginePodman = "podman"
+)
 
 // known reports whether anything is known about the engine.
 func (e Engine) known() bool { return e.APIVersion != "" || len(e.Runtimes) > 0 }
@@ -59,6 +68,10 @@ func engineChecks(e Engine, inst spec.Instance) (refusal string, warnings []stri
 	}
 	if o.MacAddress != "" && e.APIVersion != "" && !e.APIAtLeast("1.44") {
 		warnings = append(warnings, fmt.Sprintf("Instance %q sets mac_address, which this engine (API %s) ignores: a MAC address per network needs API 1.44 (Docker Engine 25) or later.", inst.Name, e.APIVersion))
+	}
+	if e.Kind == EnginePodman {
+		r, w := podmanChecks(inst)
+		refusals, warnings = append(refusals, r...), append(warnings, w...)
 	}
 	if len(o.Annotations) > 0 && e.APIVersion != "" && !e.APIAtLeast("1.43") {
 		warnings = append(warnings, fmt.Sprintf("Instance %q sets annotations, which this engine (API %s) ignores: annotations need API 1.43 (Docker Engine 24) or later.", inst.Name, e.APIVersion))

@@ -13,6 +13,7 @@ import (
 func TestEngineChecks(t *testing.T) {
 	old := Engine{APIVersion: "1.41", Runtimes: []string{"io.containerd.runc.v2", "runc"}, StorageDriver: "overlay2", BackingFilesystem: "extfs"}
 	recent := Engine{APIVersion: "1.47", Runtimes: []string{"runc"}, StorageDriver: "overlay2", BackingFilesystem: "xfs"}
+	podman := Engine{APIVersion: "1.41", Runtimes: []string{"crun", "runc"}, StorageDriver: "overlay", BackingFilesystem: "extfs", Kind: EnginePodman}
 	tests := []struct {
 		name        string
 		options     spec.Options
@@ -28,6 +29,13 @@ func TestEngineChecks(t *testing.T) {
 		{"mac_address on API 1.47", spec.Options{MacAddress: "02:42:ac:11:00:09"}, recent, "", ""},
 		{"annotations on API 1.41", spec.Options{Annotations: map[string]string{"a": "b"}}, old, "", "sets annotations, which this engine (API 1.41) ignores"},
 		{"unknown engine", spec.Options{Runtime: "nvidia", MacAddress: "02:42:ac:11:00:09"}, Engine{}, "", ""},
+		{"links on Podman", spec.Options{Links: []string{"cache:c"}}, podman, "links are not supported by Podman", ""},
+		{"links on Docker", spec.Options{Links: []string{"cache:c"}}, old, "", ""},
+		{"domainname on Podman", spec.Options{Domainname: "example.test"}, podman, "", "sets domainname, which Podman ignores"},
+		{"device_cgroup_rules on Podman", spec.Options{DeviceCgroupRules: []string{"c 1:3 mr"}}, podman, "", "sets device_cgroup_rules, which Podman ignores"},
+		{"cgroup on Podman", spec.Options{Cgroup: "private"}, podman, "", "sets cgroup, which Podman ignores"},
+		{"logging max-file on Podman", spec.Options{Logging: &spec.Logging{Driver: "json-file", Options: map[string]string{"max-file": "2"}}}, podman, "", "sets logging.options.max-file, which Podman ignores"},
+		{"logging max-size on Podman", spec.Options{Logging: &spec.Logging{Driver: "json-file", Options: map[string]string{"max-size": "1m"}}}, podman, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

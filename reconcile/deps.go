@@ -97,4 +97,7 @@ type Deps struct {
 	Applier   Applier
 	Runtime   RuntimeEvents
 	Locker    Locker
+	// Lifecycle finalises removed stacks and tells orphans; nil: deleted
+	// stacks stay deleting, no orphan is counted or adopted.
+	Lifecycle Lifecycle
 }

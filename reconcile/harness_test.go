@@ -44,11 +44,20 @@ type env struct {
 	store  *state.Store // the test's own connection, for setup and checks
 	docker *client.Client
 	paths  project.Options
+	// host is the engine's address for the controllers the test starts
+	// ("": DOCKER_HOST or the default socket).
+	host string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	docker := testenv.Docker(t)
+	return newEnvOn(t, testenv.Engine{Name: testenv.EngineDocker})
+}
+
+// newEnvOn is newEnv on engine en (see testenv.Engines).
+func newEnvOn(t *testing.T, en testenv.Engine) *env {
+	t.Helper()
+	docker := en.Client(t)
 	url := testenv.DatabaseURL(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -67,7 +76,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("read installation: %v", err)
 	}
-	return &env{t: t, url: url, store: store, docker: docker, paths: installed}
+	return &env{t: t, url: url, store: store, docker: docker, paths: installed, host: en.Host}
 }
 
 // token is the staleness token of s in the test's installation.
@@ -308,13 +317,13 @@ func (e *env) startReplicaAt(url, id string, o reconcile.Options, wrap func(*rec
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	rt, err := deploy.NewRuntime("", log)
+	rt, err := deploy.NewRuntime(e.host, log)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	obs := rt.NewObserver()
 	d := reconcile.Deps{Planner: planner.New(store, obs, planner.Options{}), Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: obs, Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), log)}
+		Notifier: store, Observer: obs, Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), log), Lifecycle: store}
 	if wrap != nil {
 		wrap(&d)
 	}

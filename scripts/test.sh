@@ -6,14 +6,18 @@
 # checks and tests the module. Steps, each timed:
 #
 #   setup   the system packages the tests need, when missing (scripts/tools.sh
-#           install: C toolchain, docker.io, postgresql-15, chromium,
+#           install: C toolchain, docker.io, podman, postgresql-15, chromium,
 #           prometheus, systemd, git, ca-certificates; as another user it
 #           prints what to install), tool versions, PostgreSQL
 #           (scripts/postgres.sh start), Docker (scripts/docker.sh ensure),
 #           the test image and its corpus tags (scripts/images.sh), devarch's
-#           corpus ($DEVARCH_CORPUS, default ../shared/corpus). It exports
-#           DEVARCH_TEST_DATABASE_URL, DEVARCH_TEST_DOCKER=1,
-#           DEVARCH_TEST_REQUIRE=1 (a skip is a failure) and DEVARCH_CORPUS.
+#           corpus ($DEVARCH_CORPUS, default ../shared/corpus), Podman on
+#           its own socket with the test images (scripts/podman.sh). It
+#           exports DEVARCH_TEST_DATABASE_URL, DEVARCH_TEST_DOCKER=1,
+#           DEVARCH_TEST_REQUIRE=1 (a skip is a failure), DEVARCH_CORPUS,
+#           and DEVARCH_TEST_ENGINES=docker,podman=unix://… (the tests that
+#           matter run on each; DEVARCH_TEST_ENGINES=docker leaves Podman
+#           out) with DEVARCH_TEST_PODMAN_CLI.
 #   gofmt   lists unformatted files
 #   vet     go vet -race: with -race it type-checks against the packages
 #           go test -race compiles, so the two share one compilation. It
@@ -107,6 +111,7 @@ setup() {
 	"$s/postgres.sh" start >/dev/null || return 1
 	"$s/docker.sh" ensure || return 1
 	"$s/images.sh" tag-corpus || return 1 # builds the image first
+	setup_engines || return 1
 	docker_setup || true # exports DOCKER_API_VERSION when the CLI needs it
 	DEVARCH_TEST_DATABASE_URL=$("$s/postgres.sh" url) || return 1
 	export DEVARCH_TEST_DATABASE_URL DEVARCH_TEST_DOCKER=1 DEVARCH_TEST_REQUIRE=1
@@ -119,6 +124,25 @@ setup() {
 			"Stop that engine (e.g. sudo systemctl stop docker.socket docker) and run this again to let scripts/docker.sh start its own," \
 			"or test without the outage and fuzz steps: scripts/test.sh ./..."
 	fi
+}
+
+# setup_engines starts the test Podman (scripts/podman.sh), loads the test
+# images into it and exports DEVARCH_TEST_ENGINES=docker,podman=unix://…
+# and DEVARCH_TEST_PODMAN_CLI, so the tests that matter run on both
+# engines. A DEVARCH_TEST_ENGINES set by the caller is kept (docker alone:
+# DEVARCH_TEST_ENGINES=docker), and Podman is started only if it lists it.
+setup_engines() {
+	local s=$REPO_ROOT/scripts
+	if [[ -n ${DEVARCH_TEST_ENGINES:-} && ,$DEVARCH_TEST_ENGINES != *,podman* ]]; then
+		log "DEVARCH_TEST_ENGINES=$DEVARCH_TEST_ENGINES: no Podman"
+		return 0
+	fi
+	"$s/podman.sh" ensure || return 1
+	"$s/podman.sh" load-test-images || return 1
+	DEVARCH_TEST_ENGINES=${DEVARCH_TEST_ENGINES:-docker,podman=$("$s/podman.sh" host)}
+	DEVARCH_TEST_PODMAN_CLI=$("$s/podman.sh" cli-path)
+	export DEVARCH_TEST_ENGINES DEVARCH_TEST_PODMAN_CLI
+	log "DEVARCH_TEST_ENGINES=$DEVARCH_TEST_ENGINES DEVARCH_TEST_PODMAN_CLI=$DEVARCH_TEST_PODMAN_CLI"
 }
 
 # split_args fills PKGS (default ./...) and FLAGS from the arguments, and

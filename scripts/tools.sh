@@ -6,6 +6,7 @@
 #
 #   C toolchain (go test -race needs cgo)   gcc libc6-dev
 #   docker CLI; dockerd unless an engine answers   docker.io
+#   Podman, its init (the tests' second engine)     podman catatonit
 #   PostgreSQL 15 server (initdb, pg_ctl)   postgresql-15
 #   chromium (dashboard tests)              chromium
 #   promtool, prometheus (metrics tests)    prometheus
@@ -83,11 +84,19 @@ need_docker_engine() {
 	! docker_answers
 }
 
+# have_catatonit: Podman's init (init: true) is installed.
+have_catatonit() {
+	[[ " ${DEVARCH_TEST_PRETEND_MISSING:-} " != *" catatonit "* ]] || return 1
+	have catatonit || [[ -x /usr/libexec/podman/catatonit ]]
+}
+
 # missing [toolchain] prints the packages to install, in a fixed order.
 missing() {
 	c_toolchain_works || printf '%s\n' gcc libc6-dev
 	[[ ${1:-} == toolchain ]] && return 0
 	if ! have docker || need_docker_engine; then echo docker.io; fi
+	have podman || echo podman
+	have_catatonit || echo catatonit
 	have_postgres || echo postgresql-15
 	have_browser || echo chromium
 	if ! have promtool || ! have prometheus; then echo prometheus; fi
@@ -160,6 +169,7 @@ versions() {
 		version git git --version
 		version dockerd dockerd --version
 		version docker sh -c '"${DEVARCH_DOCKER_CLI:-$(command -v /usr/bin/docker docker | head -n1)}" --version'
+		version podman podman --version
 		version postgres sh -c 'p=$(command -v postgres || echo /usr/lib/postgresql/15/bin/postgres); "$p" --version'
 		version chromium sh -c '"${DEVARCH_CHROMIUM:-$(command -v chromium chromium-browser google-chrome google-chrome-stable | head -n1)}" --version'
 		version prometheus prometheus --version

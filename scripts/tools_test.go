@@ -73,8 +73,10 @@ func TestToolsInstallsOnlyWhatIsMissing(t *testing.T) {
 		{"docker CLI and dockerd", "docker dockerd", "docker.io", nil},
 		{"PostgreSQL", "initdb", "postgresql-15", nil},
 		{"git and certificates", "git ca-certificates", "git ca-certificates", nil},
-		{"everything", allBrowsers + "gcc docker dockerd initdb promtool systemd-analyze git ca-certificates",
-			"gcc libc6-dev docker.io postgresql-15 chromium prometheus systemd git ca-certificates", nil},
+		{"Podman", "podman", "podman", nil},
+		{"Podman's init", "catatonit", "catatonit", nil},
+		{"everything", allBrowsers + "gcc docker dockerd podman catatonit initdb promtool systemd-analyze git ca-certificates",
+			"gcc libc6-dev docker.io podman catatonit postgresql-15 chromium prometheus systemd git ca-certificates", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

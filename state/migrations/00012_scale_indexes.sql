@@ -1,9 +1,11 @@
 -- Indexes for many stacks in one database (10,000 stacks and more).
 -- docs/schema.md is the reference for this file.
 --
--- stacks_name_c_live: stack lists in byte order of names (COLLATE "C", as
--- every stack list reads them), and GET /api/v1/stacks?limit=&cursor=
--- pages (names after a cursor). stacks_name_live (00001) indexes names in
+-- stacks_name_c_listed: the listed stacks (live and deleting: removed_at
+-- IS NULL, as Store.Stacks reads them) in byte order of names (COLLATE
+-- "C", as every stack list reads them) and then id, for the full pass and
+-- for GET /api/v1/stacks?limit=&cursor= pages (the stacks after a
+-- cursor's name and id). stacks_name_live (00001) indexes live names in
 -- the database's collation, which a "C" order cannot use unless the
 -- database's collation is C.
 --
@@ -15,11 +17,11 @@
 -- every full pass) from the index alone, not the whole approval history.
 
 -- +goose Up
-CREATE INDEX stacks_name_c_live ON stacks ((name COLLATE "C")) WHERE deleted_at IS NULL;
+CREATE INDEX stacks_name_c_listed ON stacks ((name COLLATE "C"), id) WHERE removed_at IS NULL;
 CREATE INDEX instances_stack_name_c_live ON instances (stack_id, (name COLLATE "C")) WHERE deleted_at IS NULL;
 CREATE INDEX approvals_status ON approvals (status);
 
 -- +goose Down
 DROP INDEX approvals_status;
 DROP INDEX instances_stack_name_c_live;
-DROP INDEX stacks_name_c_live;
+DROP INDEX stacks_name_c_listed;
