@@ -23,9 +23,14 @@ import (
 
 // tinyPoolEngine starts a private dockerd whose default-address-pools hold
 // exactly one /24, with its own data root, exec root, pid file and socket,
-// no default bridge and no iptables rules, so it shares nothing with the
-// test engine. It is stopped by its pid when the test ends. It returns a
-// Runtime for it.
+// its own default bridge and no iptables rules, so it shares nothing with
+// the test engine. It is stopped by its pid when the test ends. It returns
+// a Runtime for it.
+//
+// The default bridge is a bridge interface the test creates (with an
+// address outside the pool) and removes: not --bridge=none, with which
+// dockerd deletes the host's docker0 interface at startup, the default
+// bridge of every other engine on the host.
 func tinyPoolEngine(t *testing.T) *Runtime {
 	t.Helper()
 	testenv.Docker(t) // the same requirements as the other engine tests
@@ -43,7 +48,30 @@ func tinyPoolEngine(t *testing.T) *Runtime {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	// A base no other engine on the host uses by default.
-	base := fmt.Sprintf("10.251.%d.0/24", 1+time.Now().Nanosecond()%250)
+	n := 1 + time.Now().Nanosecond()%250
+	base := fmt.Sprintf("10.251.%d.0/24", n)
+	bridge := "dvpb" + strconv.FormatInt(int64(time.Now().UnixNano()%0xffffff), 16)
+	ip := func(args ...string) error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := ip("link", "add", "name", bridge, "type", "bridge"); err != nil {
+		testenv.Skipf(t, "the address-pool test creates a bridge interface for its private dockerd: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ip("link", "del", bridge); err != nil {
+			t.Errorf("remove the private engine's bridge: %v", err)
+		}
+	})
+	if err := ip("addr", "add", fmt.Sprintf("10.252.%d.1/24", n), "dev", bridge); err != nil {
+		t.Fatal(err)
+	}
+	if err := ip("link", "set", bridge, "up"); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(dir, "daemon.json")
 	if err := os.WriteFile(cfg, []byte(`{"default-address-pools":[{"base":"`+base+`","size":24}]}`), 0o600); err != nil {
 		t.Fatal(err)
@@ -61,7 +89,7 @@ func tinyPoolEngine(t *testing.T) *Runtime {
 		"--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", pidFile,
 		"-H", "unix://"+sock,
-		"--bridge=none", "--iptables=false", "--ip6tables=false")
+		"--bridge="+bridge, "--iptables=false", "--ip6tables=false")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -99,7 +127,7 @@ func tinyPoolEngine(t *testing.T) *Runtime {
 			return
 		}
 		for _, n := range nets.Items {
-			if n.Driver == "bridge" {
+			if n.Driver == "bridge" && n.Name != "bridge" {
 				if _, err := rt.Client().NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
 					t.Logf("remove network %s from the private engine: %v", n.Name, err)
 				}
