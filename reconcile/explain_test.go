@@ -148,66 +148,77 @@ func TestPassStatementsUseIndexes(t *testing.T) {
 	t.Logf("%d distinct statements recorded, %d explained", len(stmts), explained)
 }
 
-// seqScans explains st (in a transaction that is rolled back) and returns
-// the sequential scans of watched tables it must not make:
+// seqScans explains st and returns the sequential scans of watched tables
+// it must not make:
 //
-//   - with the planner's own choice, a sequential scan that returns less
-//     than half of its table's rows (by the planner's estimate): an index
-//     should have found those rows;
-//   - with sequential scans disabled (enable_seqscan = off), any: no index
-//     can serve the statement at all. Statements that need most of a table
-//     (the full pass reads every live stack) may scan it when that is
-//     cheaper, but an index must still exist for them.
+//   - executed (EXPLAIN ANALYZE, in a transaction that is rolled back), a
+//     sequential scan that returns less than half of its table's rows: an
+//     index should have found those rows;
+//   - planned with sequential scans disabled (enable_seqscan = off), any:
+//     no index can serve the statement at all. Statements that need most
+//     of a table (the full pass reads every stack and instance) may scan
+//     it when that is cheaper, but an index must still exist for them.
+//
+// Rows are counted, not estimated: the planner's estimate for a list of
+// 10,000 ids is a fraction of the truth.
 func seqScans(ctx context.Context, conn *pgx.Conn, st recordedSQL) ([]string, error) {
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = tx.Rollback(context.Background()) }()
 	var scans []string
 	for _, forced := range []bool{false, true} {
-		if forced {
-			if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-				return nil, err
+		err := func() error {
+			tx, err := conn.Begin(ctx)
+			if err != nil {
+				return err
 			}
-		}
-		root, err := explain(ctx, tx, st)
-		if err != nil {
-			return nil, err
-		}
-		var walk func(n planNode) error
-		walk = func(n planNode) error {
-			if n.NodeType == "Seq Scan" && watchedTables[n.Relation] {
-				var tuples float64
-				if err := tx.QueryRow(ctx, `SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = $1::regclass`, n.Relation).Scan(&tuples); err != nil {
+			defer func() { _ = tx.Rollback(context.Background()) }()
+			options := "ANALYZE, FORMAT JSON"
+			if forced {
+				options = "FORMAT JSON"
+				if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
 					return err
 				}
-				switch {
-				case forced:
-					scans = append(scans, n.Relation+" (no index serves it)")
-				case n.Rows < tuples/2:
-					scans = append(scans, fmt.Sprintf("%s (%.0f of %.0f rows)", n.Relation, n.Rows, tuples))
-				}
 			}
-			for _, c := range n.Plans {
-				if err := walk(c); err != nil {
+			root, err := explain(ctx, tx, options, st)
+			if err != nil {
+				return err
+			}
+			var walk func(n planNode) error
+			walk = func(n planNode) error {
+				if n.NodeType == "Seq Scan" && watchedTables[n.Relation] {
+					var tuples float64
+					if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{n.Relation}.Sanitize()).Scan(&tuples); err != nil {
+						return err
+					}
+					switch {
+					case forced:
+						scans = append(scans, n.Relation+" (no index serves it)")
+					case n.ActualRows < tuples/2:
+						scans = append(scans, fmt.Sprintf("%s (returns %.0f of %.0f rows)", n.Relation, n.ActualRows, tuples))
+					}
+				}
+				for _, c := range n.Plans {
+					if err := walk(c); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			for _, p := range root {
+				if err := walk(p); err != nil {
 					return err
 				}
 			}
 			return nil
-		}
-		for _, p := range root {
-			if err := walk(p); err != nil {
-				return nil, err
-			}
+		}()
+		if err != nil {
+			return nil, err
 		}
 	}
 	return scans, nil
 }
 
-func explain(ctx context.Context, tx pgx.Tx, st recordedSQL) ([]planNode, error) {
+func explain(ctx context.Context, tx pgx.Tx, options string, st recordedSQL) ([]planNode, error) {
 	var out []byte
-	if err := tx.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+st.sql, st.args...).Scan(&out); err != nil {
+	if err := tx.QueryRow(ctx, "EXPLAIN ("+options+") "+st.sql, st.args...).Scan(&out); err != nil {
 		return nil, err
 	}
 	var plans []struct {
@@ -224,10 +235,11 @@ func explain(ctx context.Context, tx pgx.Tx, st recordedSQL) ([]planNode, error)
 }
 
 type planNode struct {
-	NodeType string     `json:"Node Type"`
-	Relation string     `json:"Relation Name"`
-	Rows     float64    `json:"Plan Rows"`
-	Plans    []planNode `json:"Plans"`
+	NodeType string `json:"Node Type"`
+	Relation string `json:"Relation Name"`
+	// ActualRows is the rows the node returned per loop (ANALYZE only).
+	ActualRows float64    `json:"Actual Rows"`
+	Plans      []planNode `json:"Plans"`
 }
 
 func oneLineSQL(s string) string { return strings.Join(strings.Fields(s), " ") }
