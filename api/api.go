@@ -122,6 +122,9 @@ type Deps struct {
 	Lifecycle LifecycleStore
 	// Orphans lists orphaned containers and networks; nil answers 501.
 	Orphans OrphanLister
+	// Pages serves GET /api/v1/stacks?limit=&cursor=; nil: paginated
+	// requests answer 501 (the whole list is still served).
+	Pages StackPager
 }
 
 // Defaults of Options.

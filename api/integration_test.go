@@ -52,7 +52,7 @@ func newRealAPI(t *testing.T) *realAPI {
 		return plan.Compute(d, plan.Observed{}, time.Now())
 	}
 	h := New(Deps{Stacks: store, Statuses: store, Approvals: store, Installation: store, Planner: filing.PlannerFunc(planner), Locks: locker, Notifications: store,
-		Ready: []Check{{Name: "database", Fn: store.Ping}}, Logger: zaptest.NewLogger(t), Edits: store},
+		Ready: []Check{{Name: "database", Fn: store.Ping}}, Logger: zaptest.NewLogger(t), Edits: store, Pages: store},
 		Options{ApprovalTTL: time.Hour, PollInterval: time.Hour, HeartbeatInterval: time.Hour})
 	srv := testServer(t, h)
 	return &realAPI{store: store, locker: locker, base: srv.URL, doc: loadOpenAPI(t)}

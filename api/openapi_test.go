@@ -151,6 +151,7 @@ func conformanceCases() []conformanceCase {
 	return append(append(lifecycleConformanceCases(), editConformanceCases()...), []conformanceCase{
 		{"stacks", "GET /api/v1/stacks", Options{}, get("/api/v1/stacks"), 200},
 		{"stacks 401", "GET /api/v1/stacks", auth, get("/api/v1/stacks"), 401},
+		{"stacks 400", "GET /api/v1/stacks", Options{}, get("/api/v1/stacks?limit=0"), 400},
 		{"stacks 500", "GET /api/v1/stacks", Options{}, func(h *harness) request { h.store.failWith = errors.New("x"); return request{path: "/api/v1/stacks"} }, 500},
 		{"stack", "GET /api/v1/stacks/{name}", Options{}, get("/api/v1/stacks/shop"), 200},
 		{"stack without status", "GET /api/v1/stacks/{name}", Options{}, get("/api/v1/stacks/empty"), 200},

@@ -63,6 +63,10 @@ func newStatusView(st state.StackStatus, ok bool) *statusView {
 }
 
 func (s *server) listStacks(w http.ResponseWriter, r *http.Request) {
+	if paginated(r) {
+		s.listStackPage(w, r)
+		return
+	}
 	stacks, err := s.deps.Stacks.Stacks(r.Context())
 	if err != nil {
 		s.internalError(w, r, "list stacks", err)

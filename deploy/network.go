@@ -88,7 +88,7 @@ func (r *Runtime) ensureNetwork(ctx context.Context, name string, labels map[str
 	create.Labels = want
 	res, err := r.cli.NetworkCreate(ctx, name, create)
 	if err != nil {
-		return false, fmt.Errorf("create network %q: %w", name, err)
+		return false, networkCreateError(name, err)
 	}
 	all, err := r.networksNamed(ctx, name)
 	if err != nil {

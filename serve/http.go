@@ -40,6 +40,7 @@ func newServer(cfg config.Config, d httpDeps) *http.Server {
 		Metrics: promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}),
 		Logger:  d.log,
 		Edits:   d.store,
+		Pages:   d.store,
 	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL, Secrets: fileSecrets(cfg.SecretsFile)})
 	mux := http.NewServeMux()
 	for _, p := range []string{api.Base + "/", "/healthz", "/readyz", "/metrics"} {

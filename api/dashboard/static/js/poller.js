@@ -1,13 +1,16 @@
 // The stacks poller: GET /api/v1/stacks every second while the tab is
 // visible and someone listens, paused while the tab is hidden. One poller
-// feeds the stacks page and the stack page header.
+// feeds the stacks page (one page of the list: setPath) and the stack page
+// header (the whole list, its default path).
 import { getJSON } from './api.js';
 
 const INTERVAL_MS = 1000;
 
 export class StacksPoller {
   constructor(path = 'api/v1/stacks') {
+    this.defaultPath = path;
     this.path = path;
+    this.generation = 0; // bumped by setPath: answers for an older path are dropped
     this.listeners = new Set();
     this.timer = null;
     this.inFlight = false;
@@ -34,6 +37,15 @@ export class StacksPoller {
     return this.listeners.size > 0 && document.visibilityState === 'visible';
   }
 
+  /** setPath polls path from now on (a page of the list), at once. */
+  setPath(path) {
+    if (path === this.path) return;
+    this.path = path;
+    this.generation++;
+    this.last = null;
+    this.schedule(0);
+  }
+
   /** refresh polls now (for example right after an apply was requested). */
   refresh() { this.schedule(0); }
 
@@ -57,16 +69,24 @@ export class StacksPoller {
   async poll() {
     this.timer = null;
     this.inFlight = true;
+    const generation = this.generation;
+    let last;
     try {
       const body = await getJSON(this.path);
-      this.last = { stacks: body.stacks || [], error: null, at: Date.now() };
-      this.setState('live');
+      last = { stacks: body.stacks || [], next: body.next_cursor || null, error: null, at: Date.now() };
     } catch (error) {
-      this.last = { stacks: this.last?.stacks || null, error, at: Date.now() };
-      this.setState('offline');
+      last = { stacks: this.last?.stacks || null, next: this.last?.next || null, error, at: Date.now() };
     } finally {
       this.inFlight = false;
     }
+    if (generation !== this.generation) {
+      // The path changed while this request ran: its answer is for the
+      // previous page; ask again.
+      this.schedule(0);
+      return;
+    }
+    this.last = last;
+    this.setState(last.error ? 'offline' : 'live');
     for (const fn of this.listeners) {
       try { fn(this.last); } catch (err) { console.error('stacks listener failed', err); }
     }

@@ -1,8 +1,17 @@
-// The stacks page: every stack with its condition, change counts and last
-// reconcile time, kept current by the stacks poller. Rows are updated in
-// place (keyed by stack id) so focus and scroll survive every poll.
+// The stacks page: the stacks with their condition, change counts and last
+// reconcile time, kept current by the stacks poller, PAGE_SIZE at a time
+// (GET /api/v1/stacks?limit=&cursor=: one page is polled, whatever the
+// number of stacks). Rows are updated in place (keyed by stack id) so focus
+// and scroll survive every poll.
 import { h, replace } from './dom.js';
 import { conditionBadge, countsView, plural, timeAgo } from './format.js';
+
+/** PAGE_SIZE is the number of stacks the stacks page shows at a time. */
+export const PAGE_SIZE = 100;
+
+function pagePath(cursor) {
+  return `api/v1/stacks?limit=${PAGE_SIZE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+}
 
 export function stackHref(name, tab) {
   return `#/stacks/${encodeURIComponent(name)}${tab ? `/${tab}` : ''}`;
@@ -26,18 +35,59 @@ export class StacksView {
     this.el = h('section', { class: 'page page-stacks', 'aria-labelledby': 'stacks-title' },
       h('div', { class: 'page-head' }, this.heading, this.summary), this.error, this.empty, this.table);
     this.heading.id = 'stacks-title';
+    // cursors[i] is the cursor of page i (the first page has none).
+    this.cursors = [''];
+    this.next = null;
+    this.prev = h('button', { type: 'button', class: 'btn btn-small pager-prev', text: '← Previous' });
+    this.nextButton = h('button', { type: 'button', class: 'btn btn-small pager-next', text: 'Next →' });
+    this.pageInfo = h('span', { class: 'pager-info', 'aria-live': 'polite' });
+    this.pager = h('nav', { class: 'pager', 'aria-label': 'Stack pages', hidden: true }, this.prev, this.pageInfo, this.nextButton);
+    this.prev.addEventListener('click', () => this.goto(this.cursors.length - 2));
+    this.nextButton.addEventListener('click', () => {
+      if (this.next) this.goto(this.cursors.length, this.next);
+    });
+    this.el.append(this.pager);
+    this.poller = poller;
+    poller.setPath(pagePath(''));
     this.unsubscribe = poller.subscribe((s) => this.render(s));
     document.title = 'Stacks · devarch-controller';
   }
 
   focusTarget() { return this.heading; }
 
-  dispose() { this.unsubscribe(); }
+  dispose() {
+    this.unsubscribe();
+    this.poller.setPath(this.poller.defaultPath);
+  }
 
-  render({ stacks, error }) {
+  /** goto shows page i (0 is the first); cursor is page i's cursor when i is a new page. */
+  goto(i, cursor) {
+    if (i < 0) return;
+    if (i < this.cursors.length) this.cursors.length = i + 1;
+    else this.cursors.push(cursor);
+    this.next = null;
+    this.prev.disabled = true;
+    this.nextButton.disabled = true;
+    this.poller.setPath(pagePath(this.cursors[i]));
+  }
+
+  render({ stacks, error, next }) {
     this.error.hidden = !error;
     if (error) this.error.textContent = error.message;
     if (!stacks) return;
+    if (stacks.length === 0 && this.cursors.length > 1) {
+      // Every stack of this page went away: show the one before.
+      this.goto(this.cursors.length - 2);
+      return;
+    }
+    this.next = next || null;
+    const page = this.cursors.length - 1;
+    const paged = page > 0 || Boolean(this.next);
+    this.pager.hidden = !paged;
+    this.prev.disabled = page === 0;
+    this.nextButton.disabled = !this.next;
+    const first = page * PAGE_SIZE + 1;
+    this.pageInfo.textContent = stacks.length ? `Stacks ${first}–${first + stacks.length - 1}` : '';
     this.empty.hidden = stacks.length > 0;
     this.table.hidden = stacks.length === 0;
     const seen = new Set();
@@ -57,13 +107,13 @@ export class StacksView {
         this.rows.delete(id);
       }
     }
-    this.summary.textContent = summarize(stacks);
+    this.summary.textContent = paged ? `${this.pageInfo.textContent} · ${summarize(stacks, 'on this page')}` : summarize(stacks);
   }
 }
 
-function summarize(stacks) {
+function summarize(stacks, scope) {
   const by = (c) => stacks.filter((s) => s.status?.condition === c).length;
-  const parts = [plural(stacks.length, 'stack')];
+  const parts = [plural(stacks.length, 'stack') + (scope ? ` ${scope}` : '')];
   if (by('Drifted')) parts.push(`${by('Drifted')} drifted`);
   if (by('Applying')) parts.push(`${by('Applying')} applying`);
   if (by('Error')) parts.push(`${by('Error')} with errors`);
