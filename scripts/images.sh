@@ -218,9 +218,18 @@ build_stage() {
 	tag_names "$STAGE" "$STAGE_LABEL" "$bases" "$corpus"
 }
 
+# One run at a time per build directory: two runs sharing $WORK (several
+# checkouts with one dev environment) would overwrite each other's files and
+# could tag a half-built image.
+lock_work() {
+	mkdir -p "$WORK"
+	exec 9>"$WORK/.lock"
+	flock 9
+}
+
 case ${1:-build} in
-build) build ;;
-tag-corpus) tag_corpus "${2:-}" ;;
+build) lock_work && build ;;
+tag-corpus) lock_work && tag_corpus "${2:-}" ;;
 *)
 	echo "usage: scripts/images.sh [build] | tag-corpus [DIR]" >&2
 	exit 2
