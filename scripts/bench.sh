@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# scripts/bench.sh [--report]: runs every benchmark of the project against
-# the real PostgreSQL and Docker engine and writes BENCHMARKS.md (make bench).
+# scripts/bench.sh [--report | --only LABEL,...]: runs every benchmark of
+# the project against the real PostgreSQL and Docker engine and writes
+# BENCHMARKS.md (make bench).
 #
 #   --report              rewrite BENCHMARKS.md from the last run's raw lines,
 #                         running nothing
+#   --only plan,token     rerun only these benchmarks (labels: plan, token,
+#                         latency, apply, pages, pass200, pass<STACKS>) and
+#                         keep the other figures of the last run; the file's
+#                         "When" table says when each figure was measured
 #   DEVARCH_BENCH_STACKS  stacks of the large steady-state pass (default 1000)
 #   BENCH_OUT             output file (default BENCHMARKS.md)
 #
@@ -23,6 +28,9 @@ OUT=${BENCH_OUT:-BENCHMARKS.md}
 # ("label|command") are kept in the development folder.
 RAW=$(state_dir)/bench.raw
 CMDS=$RAW.cmd
+# WHEN holds "label|UTC time|load average" of each label's last run.
+WHEN=$RAW.when
+ONLY=""
 
 # shown ARGS...: the arguments as one would type them (single quotes
 # around those with shell characters).
@@ -39,6 +47,13 @@ shown() {
 bench() {
 	local label=$1
 	shift
+	if [[ -n $ONLY && ",$ONLY," != *",$label,"* ]]; then
+		return
+	fi
+	if [[ -n $ONLY ]]; then
+		drop_label "$label"
+	fi
+	printf '%s|%s|%s\n' "$label" "$(date -u '+%Y-%m-%d %H:%M')" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WHEN"
 	local envs=()
 	while [[ $1 == *=* ]]; do
 		envs+=("$1")
@@ -51,6 +66,16 @@ bench() {
 	# The output goes to stderr as it comes (not with tee /dev/stderr, which
 	# reopens a log file stderr points to and truncates it).
 	env "${envs[@]}" "$@" | awk -v l="$label" '{print > "/dev/stderr"; fflush("/dev/stderr")} /^Benchmark/ {print l "|" $0}' >>"$RAW"
+}
+
+# drop_label LABEL: removes LABEL's lines from the raw results, its
+# command and its time, before it runs again.
+drop_label() {
+	local f
+	for f in "$RAW" "$CMDS" "$WHEN"; do
+		[[ -e $f ]] || continue
+		awk -v l="$1" 'index($0, l "|") != 1' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
+	done
 }
 
 run_benchmarks() {
@@ -71,12 +96,22 @@ run_benchmarks() {
 	bench "pass$STACKS" DEVARCH_BENCH_STACKS="$STACKS" go test -run '^$' -bench 'BenchmarkSteadyStatePass$' -benchtime 10x -timeout 60m ./reconcile
 }
 
-if [[ ${1:-} != --report ]]; then
+case ${1:-} in
+--report) ;;
+--only)
+	ONLY=${2:?"--only needs labels, such as --only plan,token"}
+	[[ -s $RAW ]] || die "--only keeps the figures of a previous full run, and there is none; run scripts/bench.sh first"
+	run_benchmarks
+	;;
+"")
 	: >"$RAW"
 	: >"$CMDS"
+	: >"$WHEN"
 	cut -d' ' -f1-3 /proc/loadavg >"$RAW.load"
 	run_benchmarks
-fi
+	;;
+*) die "usage: scripts/bench.sh [--report | --only LABEL,...]" ;;
+esac
 [[ -s $RAW && -s $CMDS ]] || die "no benchmark results in $RAW; run scripts/bench.sh first"
 LOAD_START=$(cat "$RAW.load" 2>/dev/null || echo unknown)
 
@@ -169,12 +204,14 @@ plan_row() { # plan_row BENCH TEXT TARGET
 	echo
 	echo "| what | target | p50 | p99 | notes | command |"
 	echo "|---|---|---|---|---|---|"
-	plan_row BenchmarkCompute/cache=warm "\`plan.Compute\`, converged 10-instance stack with the full service model (17 container options each), warm (record cache holds the stack)" "≤ 100 µs"
-	plan_row BenchmarkCompute/cache=cold "\`plan.Compute\`, converged 10-instance stack with the full service model, cold (first plan: cache emptied before each call)" "≤ 100 µs"
+	plan_row BenchmarkCompute/cache=warm "\`plan.Compute\`, converged 10-instance stack as read from the store (content digests), full service model (17 container options each), warm (record cache holds the stack)" "≤ 100 µs"
+	plan_row BenchmarkCompute/cache=cold "\`plan.Compute\`, converged 10-instance stack as read from the store, full service model, cold (first plan: cache emptied before each call)" "≤ 100 µs"
 	plan_row BenchmarkComputeAllChanged/cache=warm "\`plan.Compute\`, all 10 instances modified, warm" "—"
 	plan_row BenchmarkComputeAllChanged/cache=cold "\`plan.Compute\`, all 10 instances modified, cold" "—"
-	printf '| staleness token, 10 instances | — | %s (median of 10 means) | — | mean per call of each of 10 runs; no per-call percentiles | %s |\n' \
-		"$(us "$(metric token BenchmarkToken ns/op | median)")" "$(command_of token)"
+	printf '| staleness token, 10 instances read from the store (MAC over content digests) | — | %s (median of 10 means) | — | mean per call of each of 10 runs; no per-call percentiles | %s |\n' \
+		"$(us "$(metric token BenchmarkToken/stored ns/op | median)")" "$(command_of token)"
+	printf '| staleness token, 10 instances built in memory (MAC over the encoded specs) | — | %s (median of 10 means) | — | mean per call of each of 10 runs | %s |\n' \
+		"$(us "$(metric token BenchmarkToken/in-memory ns/op | median)")" "$(command_of token)"
 	latency_rows
 	printf '| `deploy.Apply`, converged 10-service stack (no-op) | — | — (mean %s) | — | mean of 10 applies | %s |\n' \
 		"$(ms "$(first apply BenchmarkApplyConverged ns/op)")" "$(command_of apply)"
@@ -203,6 +240,16 @@ plan_row() { # plan_row BENCH TEXT TARGET
 			"$(num "$(first "$label" BenchmarkSteadyStatePass serve-rss-MB)")" "$(num "$(first "$label" BenchmarkSteadyStatePass serve-first-pass-s)")" \
 			"$(command_of "$label")"
 	done
+	if [[ -s $WHEN ]]; then
+		echo
+		echo "## When"
+		echo
+		echo "| benchmarks | measured (UTC) | load average then |"
+		echo "|---|---|---|"
+		awk -F'|' '{printf "| %s | %s | %s |\n", $1, $2, $3}' "$WHEN"
+		echo
+		echo "Benchmarks not listed come from the last full run, started $(date -u -r "$RAW.load" '+%Y-%m-%d %H:%M' 2>/dev/null || echo '(unknown)') UTC."
+	fi
 	echo
 	echo "## Reading the figures"
 	echo
