@@ -150,6 +150,9 @@ type Options struct {
 	// with PUT /api/v1/stacks/{name}; nil: none resolve (the file is
 	// refused, naming the secret).
 	Secrets stackfile.SecretLookup
+	// Engines are the names of the controller's engines: a stack file
+	// naming another engine is refused. Nil accepts any engine name.
+	Engines []string
 }
 
 // String hides the API token.

@@ -267,6 +267,9 @@ type Stack struct {
 	// ContentDigest is the store's digest of the stack's wires and
 	// variables (see Instance.ContentDigest).
 	ContentDigest []byte `json:"-"`
+	// Engine names the configured engine the stack runs on; empty means
+	// the controller's default engine (see config.Config.DefaultEngine).
+	Engine string `json:"engine,omitempty"`
 }
 
 // Network returns the Docker network the stack's containers join.

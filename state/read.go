@@ -78,7 +78,7 @@ type stackFilter struct {
 // loadStacks reads live stacks matching f with their live instances, the
 // templates they use, and their effective specs, in three queries.
 func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter) ([]spec.Stack, error) {
-	sql := `SELECT id, name, description, network_name, enabled, wires, variables, content_digest FROM stacks WHERE deleted_at IS NULL`
+	sql := `SELECT id, name, description, network_name, enabled, wires, variables, content_digest, engine FROM stacks WHERE deleted_at IS NULL`
 	if f.where != "" {
 		sql += ` AND ` + f.where
 	}
@@ -184,7 +184,7 @@ func scanStack(row pgx.CollectableRow) (spec.Stack, error) {
 		wires []byte
 		vars  []byte
 	)
-	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.ContentDigest); err != nil {
+	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.ContentDigest, &st.Engine); err != nil {
 		return st, err
 	}
 	v, err := decodeVariables(vars)
