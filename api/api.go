@@ -23,9 +23,9 @@ import (
 
 // StackReader reads the desired state (implemented by *state.Store).
 type StackReader interface {
-	// Stacks returns every live stack.
+	// Stacks returns every live stack, and every deleting one.
 	Stacks(ctx context.Context) ([]spec.Stack, error)
-	// Stack returns one live stack; the error wraps state.ErrNotFound
+	// Stack returns one live (else deleting) stack; the error wraps state.ErrNotFound
 	// when there is none.
 	Stack(ctx context.Context, name string) (spec.Stack, error)
 }
@@ -117,6 +117,11 @@ type Deps struct {
 	// Edits changes the desired state (PUT, PATCH, revisions, revert);
 	// nil: those endpoints answer 501.
 	Edits EditStore
+	// Lifecycle deletes, disables and enables stacks and instances; nil
+	// answers those endpoints 501.
+	Lifecycle LifecycleStore
+	// Orphans lists orphaned containers and networks; nil answers 501.
+	Orphans OrphanLister
 }
 
 // Defaults of Options.

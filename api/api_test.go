@@ -88,7 +88,7 @@ func TestStatusCodes(t *testing.T) {
 		{name: "cancel unknown approval", req: request{method: "POST", path: "/api/v1/approvals/999/cancel"}, want: 404, wantCode: "approval_not_found"},
 		{name: "cancel bad id", req: request{method: "POST", path: "/api/v1/approvals/x/cancel"}, want: 400, wantCode: "invalid_approval_id"},
 		{name: "unknown route", req: request{path: "/api/v1/nothing"}, want: 404, wantCode: "not_found"},
-		{name: "wrong method", req: request{method: "DELETE", path: "/api/v1/stacks/shop"}, want: 405, wantCode: "method_not_allowed"},
+		{name: "wrong method", req: request{method: "POST", path: "/api/v1/stacks/shop"}, want: 405, wantCode: "method_not_allowed"},
 		{name: "healthz", req: request{path: "/healthz"}, want: 200},
 		{name: "readyz", req: request{path: "/readyz"}, want: 200},
 		{name: "readyz failing", req: request{path: "/readyz"}, setup: func(h *harness) { h.ready["docker"] = errors.New("no socket") }, want: 503},

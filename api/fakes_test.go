@@ -439,7 +439,8 @@ func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 		_, _ = io.WriteString(w, "devarch_up 1\n")
 	})
 	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
-		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log, Edits: hs.edits}, opts)
+		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log, Edits: hs.edits,
+		Lifecycle: hs.store, Orphans: fakeOrphans{}}, opts)
 	return hs
 }
 

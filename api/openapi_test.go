@@ -148,7 +148,7 @@ func conformanceCases() []conformanceCase {
 		rq.method = "POST"
 		return withApproval(status, "/cancel", rq)
 	}
-	return append([]conformanceCase{
+	return append(append(lifecycleConformanceCases(), editConformanceCases()...), []conformanceCase{
 		{"stacks", "GET /api/v1/stacks", Options{}, get("/api/v1/stacks"), 200},
 		{"stacks 401", "GET /api/v1/stacks", auth, get("/api/v1/stacks"), 401},
 		{"stacks 500", "GET /api/v1/stacks", Options{}, func(h *harness) request { h.store.failWith = errors.New("x"); return request{path: "/api/v1/stacks"} }, 500},
@@ -156,7 +156,7 @@ func conformanceCases() []conformanceCase {
 		{"stack without status", "GET /api/v1/stacks/{name}", Options{}, get("/api/v1/stacks/empty"), 200},
 		{"stack 401", "GET /api/v1/stacks/{name}", auth, get("/api/v1/stacks/shop"), 401},
 		{"stack 404", "GET /api/v1/stacks/{name}", Options{}, get("/api/v1/stacks/nope"), 404},
-		{"stack 405", "GET /api/v1/stacks/{name}", Options{}, func(*harness) request { return request{method: "DELETE", path: "/api/v1/stacks/shop"} }, 405},
+		{"stack 405", "GET /api/v1/stacks/{name}", Options{}, func(*harness) request { return request{method: "POST", path: "/api/v1/stacks/shop"} }, 405},
 		{"plan", "GET /api/v1/stacks/{name}/plan", Options{}, get("/api/v1/stacks/shop/plan"), 200},
 		{"empty plan", "GET /api/v1/stacks/{name}/plan", Options{}, get("/api/v1/stacks/empty/plan"), 200},
 		{"plan 401", "GET /api/v1/stacks/{name}/plan", auth, get("/api/v1/stacks/shop/plan"), 401},
@@ -215,7 +215,7 @@ func conformanceCases() []conformanceCase {
 		{"readyz", "GET /readyz", auth, get("/readyz"), 200},
 		{"readyz 503", "GET /readyz", auth, func(h *harness) request { h.ready["database"] = errors.New("down"); return request{path: "/readyz"} }, 503},
 		{"metrics", "GET /metrics", auth, get("/metrics"), 200},
-	}, editConformanceCases()...)
+	}...)
 }
 
 // TestOpenAPIConformance validates real responses against the documented

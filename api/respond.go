@@ -39,6 +39,9 @@ const (
 	codePreconditionRequired = "precondition_required"
 	codeInvalidStack         = "invalid_stack"
 	codeNotImplemented       = "not_implemented"
+	codeStackApplying        = "stack_applying"
+	codeInvalidChange        = "invalid_change"
+	codeNotConfigured        = "not_configured"
 )
 
 // User-facing messages shared with the reconcile loop's approval outcomes.

@@ -10,7 +10,7 @@ const Base = "/api/v1"
 
 // route is one endpoint. Routes that are not public need the API token
 // (when one is configured); POST routes also pass the cross-origin and
-// content-type checks.
+// content-type checks, DELETE routes the cross-origin check.
 type route struct {
 	method  string
 	path    string
@@ -31,6 +31,13 @@ func (s *server) routes() []route {
 		{method: http.MethodPatch, path: Base + "/stacks/{name}/instances/{instance}", handler: s.patchInstance},
 		{method: http.MethodGet, path: Base + "/stacks/{name}/revisions", handler: s.listRevisions},
 		{method: http.MethodPost, path: Base + "/stacks/{name}/revisions/{number}/revert", handler: s.revertStack},
+		{method: http.MethodDelete, path: Base + "/stacks/{name}", handler: s.deleteStack},
+		{method: http.MethodPost, path: Base + "/stacks/{name}/disable", handler: s.setStackEnabled(false)},
+		{method: http.MethodPost, path: Base + "/stacks/{name}/enable", handler: s.setStackEnabled(true)},
+		{method: http.MethodDelete, path: Base + "/stacks/{name}/instances/{instance}", handler: s.deleteInstance},
+		{method: http.MethodPost, path: Base + "/stacks/{name}/instances/{instance}/disable", handler: s.setInstanceEnabled(false)},
+		{method: http.MethodPost, path: Base + "/stacks/{name}/instances/{instance}/enable", handler: s.setInstanceEnabled(true)},
+		{method: http.MethodGet, path: Base + "/orphans", handler: s.listOrphans},
 		{method: http.MethodGet, path: Base + "/approvals", handler: s.listApprovals},
 		{method: http.MethodGet, path: Base + "/approvals/{id}", handler: s.getApproval},
 		{method: http.MethodPost, path: Base + "/approvals/{id}/cancel", handler: s.cancelApproval},

@@ -26,6 +26,9 @@ type stackSummary struct {
 	Enabled   bool        `json:"enabled"`
 	Instances int         `json:"instances"`
 	Status    *statusView `json:"status"`
+	// Lifecycle is active, disabled or deleting (deleted, removal not
+	// applied yet).
+	Lifecycle string `json:"lifecycle"`
 }
 
 // statusView is the reconcile loop's last word on a stack; null until the
@@ -44,7 +47,8 @@ type stackDetail struct {
 	view.Stack
 	Status *statusView `json:"status"`
 	// Revision is the stack's desired-state revision, also its ETag.
-	Revision *int `json:"revision,omitempty"`
+	Revision  *int   `json:"revision,omitempty"`
+	Lifecycle string `json:"lifecycle"`
 }
 
 func newStatusView(st state.StackStatus, ok bool) *statusView {
@@ -73,7 +77,7 @@ func (s *server) listStacks(w http.ResponseWriter, r *http.Request) {
 	for _, st := range stacks {
 		status, ok := statuses[st.ID]
 		out.Stacks = append(out.Stacks, stackSummary{ID: st.ID, Name: st.Name, Network: st.Network(), Enabled: st.Enabled,
-			Instances: len(st.Instances), Status: newStatusView(status, ok)})
+			Instances: len(st.Instances), Status: newStatusView(status, ok), Lifecycle: spec.Lifecycle(st)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -115,7 +119,7 @@ func (s *server) getStack(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found), Revision: rev})
+	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found), Revision: rev, Lifecycle: spec.Lifecycle(st)})
 }
 
 // loadDesired reads the stack named in the path and the installation

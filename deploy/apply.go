@@ -50,6 +50,12 @@ type ApplyOptions struct {
 	// ApprovalID is the approval being applied (0: none). Every log line
 	// of the apply, compose's included, carries it as approval_id.
 	ApprovalID int64
+
+	// OrphanStack, when set, reports whether a stack id is not in the
+	// desired state's database: a network of such a stack, holding the
+	// stack's network name with no container attached, is adopted (see
+	// adoptOrphanNetwork). Without it such a network is refused.
+	OrphanStack func(ctx context.Context, stackID int64) (bool, error)
 }
 
 // Result says what an apply did. It holds no secret.
@@ -103,6 +109,9 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // Secrets reach the containers but never the logs, the progress events or
 // the result.
 func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progress ProgressFunc) (Result, error) {
+	if s.Deleting {
+		return r.Remove(ctx, s, o, progress)
+	}
 	start := time.Now()
 	res := Result{Durations: map[string]time.Duration{}, Created: []string{}, Recreated: []string{}, Started: []string{}, Restarted: []string{}, Removed: []string{}}
 	defer func() { res.Durations[PhaseTotal] = time.Since(start) }()
@@ -132,6 +141,11 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	t := time.Now()
 	emit("network "+s.Network(), "ensure", ProgressWorking, "")
 	created, err := r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	if adopted, aerr := r.adoptOrphanNetwork(ctx, s, err, o.OrphanStack, emit); aerr != nil {
+		err = aerr
+	} else if adopted {
+		created, err = r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	}
 	res.Durations[PhaseNetwork] = time.Since(t)
 	if err != nil {
 		emit("network "+s.Network(), "ensure", ProgressError, err.Error())
@@ -210,6 +224,9 @@ func (r *Runtime) composeUp(ctx context.Context, s spec.Stack, p *project.Projec
 		return err
 	}
 	if err := r.unpause(ctx, s, bus, res); err != nil {
+		return err
+	}
+	if err := r.removeRetired(ctx, s, o.StopTimeout, bus); err != nil {
 		return err
 	}
 	if len(p.Services) == 0 {

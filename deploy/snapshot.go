@@ -22,6 +22,9 @@ type Snapshot struct {
 	Containers map[int64][]spec.Container
 	// Networks maps devarch-managed network names to their ids.
 	Networks map[string]string
+	// NetworkStacks maps devarch-managed network names to their
+	// devarch.stack_id label ("" when missing).
+	NetworkStacks map[string]string
 	// Images maps normalized image references ("postgres:18.2",
 	// "ghcr.io/org/app:1") to local image ids.
 	Images map[string]string
@@ -90,7 +93,7 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
-	snap := Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, Images: map[string]string{}}
+	snap := Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, NetworkStacks: map[string]string{}, Images: map[string]string{}}
 	for _, c := range containers {
 		snap.Containers[c.StackID] = append(snap.Containers[c.StackID], c)
 	}
@@ -101,6 +104,7 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	for _, n := range nets.Items {
 		snap.Networks[n.Name] = n.ID
+		snap.NetworkStacks[n.Name] = n.Labels[spec.LabelStackID]
 	}
 	if snap.Engine, err = r.Engine(ctx); err != nil {
 		return Snapshot{}, err
@@ -143,6 +147,7 @@ func (s Snapshot) For(st spec.Stack) plan.Observed {
 			}
 		}
 	}
+	o.OwnedNetworks = s.ownedNetworks(st.ID)
 	for _, inst := range st.Instances {
 		ref := project.Image(st, inst)
 		if id, ok := s.Images[NormalizeImageRef(ref)]; ok {

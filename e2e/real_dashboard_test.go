@@ -35,6 +35,7 @@ func TestRealBackend(t *testing.T) {
 		{"apply_progress", testRealApplyProgress},
 		{"stacks_page", testRealStacksPage},
 		{"revert", testRealRevert},
+		{"delete", testRealDelete},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			begin := time.Now()

@@ -109,6 +109,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		return nil, err
 	}
 	p.Notices = append(p.Notices, notices...)
+	addRemoval(p, s, o)
 	scrub(p, sc)
 	finish(p)
 	return p, nil
@@ -456,6 +457,7 @@ func finish(p *Plan) {
 			p.Summary.Remove++
 		}
 	}
+	p.Summary.Remove += p.resourceRemovals()
 }
 
 func shortID(id string) string {

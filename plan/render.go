@@ -34,6 +34,7 @@ func (p *Plan) WriteText(w io.Writer, o TextOptions) error {
 	for _, c := range p.Changes {
 		tw.change(c)
 	}
+	tw.resources(p.Resources)
 	for _, n := range p.Notices {
 		tw.printf("%s %s\n", tw.paint(ansiYellow, "!"), n.Summary)
 	}

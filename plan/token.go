@@ -44,6 +44,10 @@ type tokenDoc struct {
 	// Builds are the digests of the instances' build contexts, read when
 	// the plan was made: editing a source file makes approvals stale.
 	Builds map[int64]project.BuildContext `json:"builds,omitempty"`
+	// Deleting and RemoveVolumes: deleting a stack, or asking for its
+	// volumes to be removed, makes its approvals stale.
+	Deleting      bool `json:"deleting,omitempty"`
+	RemoveVolumes bool `json:"remove_volumes,omitempty"`
 }
 
 type tokenInstance struct {
@@ -83,7 +87,7 @@ func Token(d Desired) string {
 		Version: tokenVersion, KeyID: paths.Keys.Current.ID, StateDir: paths.StateDir, WorkspaceDir: paths.WorkspaceDir,
 		ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled, Engine: s.Engine,
 		Wires: slices.Clone(s.Wires), Instances: make([]tokenInstance, 0, len(s.Instances)),
-		Builds: paths.Builds,
+		Builds: paths.Builds, Deleting: s.Deleting, RemoveVolumes: s.Deleting && s.RemoveVolumes,
 	}
 	slices.SortFunc(doc.Wires, func(a, b spec.Wire) int {
 		return cmp.Or(cmp.Compare(a.ConsumerInstance, b.ConsumerInstance), cmp.Compare(a.ProviderInstance, b.ProviderInstance),
@@ -153,7 +157,8 @@ func tokenFromDigests(d Desired) string {
 	var w partWriter
 	w.buf = make([]byte, 0, 512+160*len(insts))
 	w.str(digestTokenVersion).num(paths.Keys.Current.ID).str(paths.StateDir).str(paths.WorkspaceDir)
-	w.num(s.ID).str(s.Name).str(s.Network()).flag(s.Enabled).bytes(s.ContentDigest).num(int64(len(insts)))
+	w.num(s.ID).str(s.Name).str(s.Network()).flag(s.Enabled).bytes(s.ContentDigest)
+	w.flag(s.Deleting).flag(s.Deleting && s.RemoveVolumes).num(int64(len(insts)))
 	for _, inst := range insts {
 		w.num(inst.ID).str(inst.Name).flag(inst.Enabled).bytes(inst.ContentDigest)
 		if t := inst.Template; t != nil {

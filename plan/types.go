@@ -45,6 +45,9 @@ type Plan struct {
 	// Notices are things on the engine that apply leaves as they are
 	// although compose would not expect them (see Notice).
 	Notices []Notice `json:"notices"`
+	// Resources are the stack's networks and named volumes that the
+	// removal of a deleted stack removes or keeps (see Resource).
+	Resources []Resource `json:"resources,omitempty"`
 }
 
 // Summary counts changes per action.
@@ -58,7 +61,7 @@ type Summary struct {
 func (s Summary) Total() int { return s.Add + s.Modify + s.Remove }
 
 // Empty reports whether the stack is converged.
-func (p *Plan) Empty() bool { return len(p.Changes) == 0 }
+func (p *Plan) Empty() bool { return len(p.Changes) == 0 && !p.removesResources() }
 
 // Change is one instance whose container apply will create, recreate,
 // start or remove.
@@ -117,6 +120,9 @@ type Observed struct {
 	// Engine describes the engine, for the keys it cannot apply; the zero
 	// Engine checks nothing.
 	Engine Engine
+	// OwnedNetworks are the names of the networks labeled with the
+	// stack's id (the networks it created; never external ones).
+	OwnedNetworks []string
 }
 
 // Volume is a volume on the engine.

@@ -22,10 +22,11 @@ import (
 
 // Desired reads stacks and the installation (implemented by *state.Store).
 type Desired interface {
-	// Stacks returns every live stack.
+	// Stacks returns every live stack, and every deleting one (its
+	// removal not applied yet).
 	Stacks(ctx context.Context) ([]spec.Stack, error)
-	// Stack returns one live stack by name; StackByID by id. Both wrap
-	// state.ErrNotFound when there is none.
+	// Stack returns one live (else deleting) stack by name; StackByID by
+	// id. Both wrap state.ErrNotFound when there is none.
 	Stack(ctx context.Context, name string) (spec.Stack, error)
 	StackByID(ctx context.Context, id int64) (spec.Stack, error)
 	// Installation returns the host paths and keys plans, tokens and

@@ -54,6 +54,9 @@ type outcome struct {
 	// none: the approval is no longer this controller's to finish (a sweep
 	// ended it): record nothing.
 	none bool
+	// removed: the apply removed a deleted stack; once the outcome is
+	// recorded the stack is finalised (see finalize).
+	removed bool
 }
 
 // unfinished is an outcome the database did not take: it is written again
@@ -155,6 +158,9 @@ func (c *Controller) handleApproval(a approval.Approval, lease *lock.Lease) erro
 	log := c.log.With(zap.String("stack", a.Stack), zap.Int64("approval_id", a.ID))
 	out := c.applyLocked(ctx, a, lease, log)
 	err := c.record(a, lease, out, log)
+	if err == nil && out.removed {
+		c.finalize(ctx, a.StackID, log)
+	}
 	c.afterApply(a.StackID) // the lock is released: plan again
 	if err != nil {
 		return err
@@ -202,7 +208,7 @@ func (c *Controller) applyLocked(ctx context.Context, a approval.Approval, lease
 	res, applyErr := c.d.Applier.Apply(watch.ctx, s, opts, c.progressRecorder(ctx, a.ID, scrub, log))
 	lockLost := watch.Stop() || errors.Is(applyErr, errLockLost)
 	if applyErr == nil {
-		out := outcome{status: approval.Succeeded, message: successMessage(res), result: &res}
+		out := outcome{status: approval.Succeeded, message: successMessage(res), result: &res, removed: s.Deleting}
 		if ms := check.verify(ctx); len(ms) > 0 {
 			res.Mismatches = ms
 			out.message = successMessage(res) + " " + plan.SummarizeMismatches(ms)
@@ -442,6 +448,7 @@ func failureMessage(err error, scrub spec.Scrubber) string {
 		deploy.PhaseNetwork: "Nothing was changed. Fix the network problem and apply again.",
 		deploy.PhaseConfigs: "Nothing was changed and no partial config files were left. Fix the problem and apply again.",
 		deploy.PhaseCompose: "Containers already changed stay as they are; config files are kept for debugging. Fix the problem and apply again.",
+		deploy.PhaseRemove:  "What was removed before the failure stays removed. Fix the problem and apply the removal again.",
 	}[phase]
 	text := strings.TrimSpace(scrub.Scrub(err.Error()))
 	return fmt.Sprintf("Apply failed in the %s phase: %s. %s", phase, firstLine(text), hint)

@@ -225,7 +225,7 @@ func (c *Controller) worker(ctx context.Context) {
 // applyOptions are the options of an apply in the installation in (host
 // paths and keys, read with the stack whose token was checked).
 func (c *Controller) applyOptions(in project.Options) deploy.ApplyOptions {
-	return deploy.ApplyOptions{Paths: in, PullPolicy: c.o.PullPolicy}
+	return deploy.ApplyOptions{Paths: in, PullPolicy: c.o.PullPolicy, OrphanStack: c.orphanStack()}
 }
 
 // DefaultEngineName is the engine of a controller given no engine names

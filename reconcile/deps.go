@@ -103,6 +103,9 @@ type Deps struct {
 	Applier   Applier
 	Runtime   RuntimeEvents
 	Locker    Locker
+	// Lifecycle finalises removed stacks and tells orphans; nil: deleted
+	// stacks stay deleting, no orphan is counted or adopted.
+	Lifecycle Lifecycle
 	// Engines streams each engine's events when there are several
 	// (Options.Engines); nil streams Runtime's as the one engine's.
 	Engines EngineEvents

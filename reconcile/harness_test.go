@@ -323,7 +323,7 @@ func (e *env) startReplicaAt(url, id string, o reconcile.Options, wrap func(*rec
 	}
 	obs := rt.NewObserver()
 	d := reconcile.Deps{Planner: planner.New(store, obs, planner.Options{}), Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: obs, Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), log)}
+		Notifier: store, Observer: obs, Applier: rt, Runtime: rt, Locker: lock.New(store.Pool(), log), Lifecycle: store}
 	if wrap != nil {
 		wrap(&d)
 	}

@@ -75,6 +75,7 @@ type metrics struct {
 	applyMismatches *prometheus.CounterVec
 	applyDuration   *prometheus.HistogramVec
 	approvals       *prometheus.GaugeVec
+	orphans         *prometheus.GaugeVec
 
 	lockConflicts prometheus.Counter
 	queueDepth    atomic.Pointer[func() int]
@@ -115,6 +116,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Buckets: applyBuckets,
 	}, []string{labelPhase})
 	m.approvals = gaugeVec(f, "devarch_approvals", "Approvals currently stored, by status.", labelStatus)
+	m.orphans = gaugeVec(f, "devarch_orphans",
+		"Labeled containers and networks on the engine whose stack is not in this database (another database's, or a removed stack's), by kind: container or network.", labelKind)
 
 	m.lockConflicts = f.NewCounter(prometheus.CounterOpts{Name: "devarch_lock_conflicts_total",
 		Help: "Attempts to take a stack's advisory lock that found it held by another session."})
@@ -157,6 +160,9 @@ func (m *metrics) initSeries() {
 	}
 	for _, s := range approvalStatuses {
 		m.approvals.WithLabelValues(s).Set(0)
+	}
+	for _, k := range orphanKinds {
+		m.orphans.WithLabelValues(k).Set(0)
 	}
 	for _, l := range []string{labelResult, labelPhase, labelStatus, labelCondition, labelStack, labelKind} {
 		m.invalid.WithLabelValues(l)

@@ -12,7 +12,7 @@ import (
 var (
 	// applyPhases are the phase label of devarch_apply_duration_seconds:
 	// the apply's phases that change something, and the whole apply.
-	applyPhases = []string{deploy.PhaseImages, deploy.PhaseNetwork, deploy.PhaseConfigs, deploy.PhaseCompose, deploy.PhaseTotal}
+	applyPhases = []string{deploy.PhaseImages, deploy.PhaseNetwork, deploy.PhaseConfigs, deploy.PhaseCompose, deploy.PhaseRemove, deploy.PhaseTotal}
 
 	// applyResults are the final statuses of an approval
 	// (approval.Status.Final): the result label of devarch_apply_total.

@@ -116,8 +116,8 @@ func TestControllerCountsApplies(t *testing.T) {
 			}
 			for _, p := range applyPhases {
 				want := tt.phaseSamples
-				if p == deploy.PhaseImages {
-					want = 0 // the stack builds no image: the apply has no images phase
+				if p == deploy.PhaseImages || p == deploy.PhaseRemove {
+					want = 0 // the stack builds no image and is not deleted: no images or remove phase
 				}
 				h := histogram(t, reg, "devarch_apply_duration_seconds", map[string]string{"phase": p})
 				if h.GetSampleCount() != want {

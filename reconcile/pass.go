@@ -129,6 +129,9 @@ func (c *Controller) refreshStatus(ctx context.Context, id int64) error {
 	case desiredUnavailable, shuttingDown:
 		return o.err
 	}
+	if o.outcome == planned && c.finalizeIfRemoved(ctx, o.desired.Stack, o.plan, false) {
+		return nil
+	}
 	c.recordStatuses(ctx, []state.StackStatus{newStatus(o.desired.Stack, o.plan, o.err, false, c.o.Now())})
 	if o.err != nil {
 		return o.passError()
@@ -170,11 +173,17 @@ func (c *Controller) fullPass(ctx context.Context) {
 	for _, e := range c.o.Engines {
 		c.metrics.setRuntimeUp(e, snapErr == nil && snap.EngineDown(e) == nil)
 	}
+	if snapErr == nil {
+		c.countOrphans(ctx, snap)
+	}
 	for _, s := range stacks {
 		var p *plan.Plan
 		err := snapErr
 		if err == nil {
 			p, err = c.d.Planner.Compute(plan.Desired{Stack: s, Paths: in}, snap)
+		}
+		if err == nil && c.finalizeIfRemoved(ctx, s, p, isApplying[s.ID]) {
+			continue
 		}
 		statuses = append(statuses, newStatus(s, p, err, isApplying[s.ID], now))
 	}

@@ -24,10 +24,13 @@ func TestApprovalMessageNamesTheNetwork(t *testing.T) {
 	db := smallInstance("db", false)
 	db.Overrides.Env = []spec.EnvVar{{Key: "MODE", Value: "test"}, {Key: "POSTGRES_PASSWORD", Value: "devarch"}}
 	s := e.createStack("scrubnet", db)
+	// The network's owner is a stack of this database: a network of a stack
+	// the database does not have would be adopted (an orphan).
+	other := e.createStack("scrubother", smallInstance("x", false))
 	network := s.Network()
 	// createStack's cleanup removes the network by name.
 	if _, err := e.docker.NetworkCreate(t.Context(), network, client.NetworkCreateOptions{Driver: "bridge", Labels: map[string]string{
-		spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: strconv.FormatInt(s.ID+1, 10), spec.LabelStack: "other",
+		spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: strconv.FormatInt(other.ID, 10), spec.LabelStack: other.Name,
 	}}); err != nil {
 		t.Fatalf("create the other stack's network: %v", err)
 	}
@@ -39,7 +42,7 @@ func TestApprovalMessageNamesTheNetwork(t *testing.T) {
 		t.Fatalf("approval = %s %q, want failed", got.Status, got.Message)
 	}
 	want := `Apply failed in the network phase: network "` + network + `" belongs to another stack of this controller (stack id ` +
-		strconv.FormatInt(s.ID+1, 10) + `)`
+		strconv.FormatInt(other.ID, 10) + `)`
 	if !strings.HasPrefix(got.Message, want) || strings.Contains(got.Message, spec.RedactedValue) {
 		t.Errorf("approval message = %q, want it to start with %q and hide nothing", got.Message, want)
 	}

@@ -32,7 +32,7 @@ type httpDeps struct {
 func newServer(cfg config.Config, d httpDeps) *http.Server {
 	h := api.New(api.Deps{
 		Stacks: d.store, Statuses: d.store, Approvals: d.store, Locks: d.locker, Notifications: d.store,
-		Installation: d.store, Planner: d.planner,
+		Installation: d.store, Planner: d.planner, Lifecycle: d.store, Orphans: orphanLister{store: d.store, obs: d.fleet},
 		Ready: append([]api.Check{
 			{Name: "database", Fn: d.store.Ping},
 		}, engineChecks(cfg, d.fleet)...),

@@ -96,7 +96,7 @@ func Run(ctx context.Context, opts Options) error {
 	plans := planner.New(store, fleet, planner.Options{})
 	ctrl := reconcile.New(reconcile.Deps{
 		Planner: plans, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: fleet, Applier: fleet, Engines: fleet, Locker: locker,
+		Notifier: store, Observer: fleet, Applier: fleet, Engines: fleet, Locker: locker, Lifecycle: store,
 	}, reconcile.Options{
 		ReplicaID: replica, Workers: cfg.Workers, Resync: cfg.ResyncInterval, ShutdownTimeout: cfg.ShutdownTimeout,
 		PullPolicy: opts.PullPolicy, Logger: log, Registerer: reg,

@@ -230,6 +230,7 @@ var allFamilies = []string{
 	"devarch_database_up",
 	"devarch_lock_conflicts_total",
 	"devarch_metrics_invalid_label_values_total",
+	"devarch_orphans",
 	"devarch_reconcile_duration_seconds",
 	"devarch_reconcile_total",
 	"devarch_runtime_up",

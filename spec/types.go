@@ -270,6 +270,32 @@ type Stack struct {
 	// Engine names the configured engine the stack runs on; empty means
 	// the controller's default engine (see config.Config.DefaultEngine).
 	Engine string `json:"engine,omitempty"`
+	// Deleting is true for a deleted stack whose removal has not been
+	// applied yet: it has no instances, and its plan removes its
+	// containers and networks (and named volumes with RemoveVolumes).
+	Deleting bool `json:"deleting,omitempty"`
+	// RemoveVolumes: the removal of a deleting stack removes its named
+	// volumes too (stack delete --volumes); otherwise they are kept.
+	RemoveVolumes bool `json:"remove_volumes,omitempty"`
+}
+
+// Lifecycles of a stack (Lifecycle).
+const (
+	LifecycleActive   = "active"
+	LifecycleDisabled = "disabled"
+	LifecycleDeleting = "deleting"
+)
+
+// Lifecycle is "deleting" for a deleted stack whose removal is not
+// applied yet, "disabled" for a disabled stack, else "active".
+func Lifecycle(s Stack) string {
+	switch {
+	case s.Deleting:
+		return LifecycleDeleting
+	case !s.Enabled:
+		return LifecycleDisabled
+	}
+	return LifecycleActive
 }
 
 // Network returns the Docker network the stack's containers join.

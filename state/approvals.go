@@ -90,7 +90,7 @@ func (s *Store) CreateApproval(ctx context.Context, stackID int64, token string,
 		ttlMicros = max(ttl.Microseconds(), 1)
 	}
 	rows, _ := s.pool.Query(ctx, `WITH s AS (
-			SELECT id, name FROM stacks WHERE id = $1 AND deleted_at IS NULL FOR SHARE),
+			SELECT id, name FROM stacks WHERE id = $1 AND removed_at IS NULL FOR SHARE),
 		a AS (
 			INSERT INTO approvals (stack_id, token, plan, requested_by, expires_at)
 			SELECT id, $2, $3, $4, CASE WHEN $5::bigint > 0 THEN now() + $5::bigint * interval '1 microsecond' END FROM s

@@ -127,7 +127,7 @@ func TestCreateApproval(t *testing.T) {
 	ctx := testContext(t)
 	live := newStackRow(t, s, "shop")
 	deleted := newStackRow(t, s, "gone")
-	if _, err := s.Pool().Exec(ctx, `UPDATE stacks SET deleted_at = now() WHERE id = $1`, deleted); err != nil {
+	if _, err := s.Pool().Exec(ctx, `UPDATE stacks SET deleted_at = now(), removed_at = now() WHERE id = $1`, deleted); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -145,7 +145,7 @@ func TestCreateApproval(t *testing.T) {
 		{name: "NUL escape stored as U+FFFD", stackID: live, token: "tok", plan: `{"msg": "a\u0000b \\u0000"}`, wantPlan: `{"msg": "a\ufffdb \\u0000"}`},
 		{name: "escaped backslash before NUL", stackID: live, token: "tok", plan: `{"a": "\\\u0000", "b": ["\u0000"], "\u0000": 1}`,
 			wantPlan: `{"a": "\\\ufffd", "b": ["\ufffd"], "\ufffd": 1}`},
-		{name: "deleted stack", stackID: deleted, token: "tok", plan: testPlan, wantErr: state.ErrNotFound},
+		{name: "removed stack", stackID: deleted, token: "tok", plan: testPlan, wantErr: state.ErrNotFound},
 		{name: "unknown stack", stackID: 999999, token: "tok", plan: testPlan, wantErr: state.ErrNotFound},
 		{name: "blank token", stackID: live, token: " ", plan: testPlan, wantErr: errAny},
 		{name: "invalid plan", stackID: live, token: "tok", plan: `{"password": "` + secretValue, wantErr: errAny},
@@ -176,8 +176,9 @@ func TestCreateApproval(t *testing.T) {
 }
 
 // TestCreateApprovalRacesStackDelete files an approval while another
-// transaction soft-deletes the stack: the create waits for it and then
-// reports the stack gone (a foreign-key check alone would let it through).
+// transaction removes the stack for good (a deleting stack still takes
+// approvals of its removal plan): the create waits for it and then reports
+// the stack gone (a foreign-key check alone would let it through).
 func TestCreateApprovalRacesStackDelete(t *testing.T) {
 	t.Parallel()
 	s, ctx, stackID := storeWithShop(t)
@@ -186,7 +187,7 @@ func TestCreateApprovalRacesStackDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }()
-	if _, err := tx.Exec(ctx, `UPDATE stacks SET deleted_at = now() WHERE id = $1`, stackID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE stacks SET deleted_at = now(), removed_at = now() WHERE id = $1`, stackID); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -206,7 +207,7 @@ func TestCreateApprovalRacesStackDelete(t *testing.T) {
 		t.Errorf("err = %v, want ErrNotFound", err)
 	}
 	if n := count(t, s.Pool(), `SELECT count(*) FROM approvals`); n != 0 {
-		t.Errorf("%d approvals filed for a deleted stack", n)
+		t.Errorf("%d approvals filed for a removed stack", n)
 	}
 }
 

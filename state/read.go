@@ -11,8 +11,9 @@ import (
 )
 
 // Stacks returns every live stack with its live instances (enabled or
-// not), each instance with its template and effective spec (spec.Merge).
-// Stacks are sorted by name, instances by name (byte order).
+// not), each instance with its template and effective spec (spec.Merge),
+// and every deleting stack (Deleting set, no instances) until its removal
+// is applied. Stacks are sorted by name, instances by name (byte order).
 //
 // It reads in one repeatable-read snapshot with a fixed number of queries
 // (stacks, their instances, the templates those use), whatever the number
@@ -22,7 +23,7 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 	var out []spec.Stack
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var err error
-		out, err = loadStacks(ctx, tx, s.resolved, stackFilter{})
+		out, err = loadStacks(ctx, tx, s.resolved, stackFilter{withDeleting: true})
 		return err
 	})
 	if err != nil {
@@ -31,16 +32,17 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 	return out, nil
 }
 
-// Stack returns one live stack by name; the error wraps ErrNotFound when
-// there is none.
+// Stack returns the live stack named name, else a deleting one of that
+// name (Deleting set, no instances: its removal is not applied yet); the
+// error wraps ErrNotFound when there is neither.
 func (s *Store) Stack(ctx context.Context, name string) (spec.Stack, error) {
-	return s.oneStack(ctx, stackFilter{where: "name = $1", args: []any{name}}, func() error { return stackNotFound(name) })
+	return s.oneStack(ctx, stackFilter{where: "name = $1", args: []any{name}, withDeleting: true}, func() error { return stackNotFound(name) })
 }
 
-// StackByID returns one live stack by id; the error wraps ErrNotFound when
-// the id is unknown or the stack was deleted.
+// StackByID returns one live or deleting stack by id; the error wraps
+// ErrNotFound when the id is unknown or the stack's removal was applied.
 func (s *Store) StackByID(ctx context.Context, id int64) (spec.Stack, error) {
-	return s.oneStack(ctx, stackFilter{where: "id = $1", args: []any{id}}, func() error {
+	return s.oneStack(ctx, stackFilter{where: "id = $1", args: []any{id}, withDeleting: true}, func() error {
 		return fmt.Errorf("stack with id %d %w", id, ErrNotFound)
 	})
 }
@@ -58,7 +60,7 @@ func (s *Store) oneStack(ctx context.Context, f stackFilter, notFound func() err
 	if len(list) == 0 {
 		return spec.Stack{}, notFound()
 	}
-	return list[0], nil
+	return preferLive(list), nil
 }
 
 // readSnapshot runs fn in a read-only repeatable-read transaction, so that
@@ -73,12 +75,19 @@ type stackFilter struct {
 	where     string
 	args      []any
 	forUpdate bool
+	// withDeleting also selects deleted stacks whose removal has not been
+	// applied yet (spec.Stack.Deleting), without instances.
+	withDeleting bool
 }
 
 // loadStacks reads live stacks matching f with their live instances, the
 // templates they use, and their effective specs, in three queries.
 func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter) ([]spec.Stack, error) {
-	sql := `SELECT id, name, description, network_name, enabled, wires, variables, content_digest, engine FROM stacks WHERE deleted_at IS NULL`
+	selected := `deleted_at IS NULL`
+	if f.withDeleting {
+		selected = `removed_at IS NULL`
+	}
+	sql := `SELECT id, name, description, network_name, enabled, wires, variables, deleted_at IS NOT NULL, remove_volumes, content_digest, engine FROM stacks WHERE ` + selected
 	if f.where != "" {
 		sql += ` AND ` + f.where
 	}
@@ -184,7 +193,7 @@ func scanStack(row pgx.CollectableRow) (spec.Stack, error) {
 		wires []byte
 		vars  []byte
 	)
-	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.ContentDigest, &st.Engine); err != nil {
+	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.Deleting, &st.RemoveVolumes, &st.ContentDigest, &st.Engine); err != nil {
 		return st, err
 	}
 	v, err := decodeVariables(vars)

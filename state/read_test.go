@@ -82,12 +82,27 @@ func TestStacksMergeEffectiveSpecsWithProvenance(t *testing.T) {
 	}
 }
 
+// TestStackNotFound: a deleted stack is found (deleting, without
+// instances) until its removal is finalised; then it is gone.
 func TestStackNotFound(t *testing.T) {
 	t.Parallel()
 	s, ctx := seededStore(t)
 	res := importStack(t, s, shopStack("gone"))
 	if err := s.DeleteStack(ctx, "gone"); err != nil {
 		t.Fatal(err)
+	}
+	deleting, err := s.Stack(ctx, "gone")
+	if err != nil || !deleting.Deleting || len(deleting.Instances) != 0 || deleting.ID != res.StackID {
+		t.Fatalf("deleted stack before its removal: %+v, %v; want it deleting, without instances", deleting, err)
+	}
+	if byID, err := s.StackByID(ctx, res.StackID); err != nil || !byID.Deleting {
+		t.Fatalf("deleted stack by id before its removal: %+v, %v; want it deleting", byID, err)
+	}
+	if stacks, err := s.Stacks(ctx); err != nil || len(stacks) != 1 || !stacks[0].Deleting {
+		t.Fatalf("Stacks before the removal: %v %v, want the deleting stack", stackNames(stacks), err)
+	}
+	if done, err := s.FinalizeStack(ctx, res.StackID); err != nil || !done {
+		t.Fatalf("FinalizeStack: %v, %v", done, err)
 	}
 	tests := []struct {
 		name string

@@ -80,7 +80,7 @@ func (s *Store) WriteStackStatuses(ctx context.Context, statuses []StackStatus) 
 		SELECT u.id, u.cond, u.counts::jsonb, u.token, u.msg, coalesce(u.at, now())
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
 		         AS u(id, cond, counts, token, msg, at)
-		JOIN stacks s ON s.id = u.id AND s.deleted_at IS NULL
+		JOIN stacks s ON s.id = u.id AND s.removed_at IS NULL
 		WHERE u.cond = $7 OR NOT EXISTS (
 			SELECT 1 FROM approvals a WHERE a.stack_id = u.id AND a.status = 'applying')
 		ORDER BY u.id
@@ -100,7 +100,7 @@ func (s *Store) WriteStackStatuses(ctx context.Context, statuses []StackStatus) 
 func (s *Store) StackStatuses(ctx context.Context) (map[int64]StackStatus, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT st.stack_id, s.name, st.condition, st.counts, st.token, st.message,
 		st.last_reconcile_at
-		FROM stack_status st JOIN stacks s ON s.id = st.stack_id WHERE s.deleted_at IS NULL`)
+		FROM stack_status st JOIN stacks s ON s.id = st.stack_id WHERE s.removed_at IS NULL`)
 	out := map[int64]StackStatus{}
 	var st StackStatus
 	var counts []byte

@@ -159,7 +159,7 @@ func TestWriteStackStatusesBulk(t *testing.T) {
 		t.Fatal(err)
 	}
 	deleted := ids[1000]
-	if _, err := s.Pool().Exec(ctx, `UPDATE stacks SET deleted_at = now() WHERE id = $1`, deleted); err != nil {
+	if _, err := s.Pool().Exec(ctx, `UPDATE stacks SET deleted_at = now(), removed_at = now() WHERE id = $1`, deleted); err != nil {
 		t.Fatal(err)
 	}
 	var statuses []state.StackStatus
@@ -168,7 +168,7 @@ func TestWriteStackStatusesBulk(t *testing.T) {
 			Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}})
 	}
 	statuses = append(statuses,
-		state.StackStatus{StackID: deleted, Condition: "InSync"},                    // deleted stack
+		state.StackStatus{StackID: deleted, Condition: "InSync"},                    // removed stack
 		state.StackStatus{StackID: 999999999, Condition: "InSync"},                  // unknown stack
 		state.StackStatus{StackID: ids[0], Condition: "Drifted", Token: "tok-last"}, // same stack again: last wins
 	)
@@ -193,10 +193,10 @@ func TestWriteStackStatusesBulk(t *testing.T) {
 		t.Errorf("stored %+v; a zero LastReconcile must become now()", st)
 	}
 	if n := count(t, s.Pool(), `SELECT count(*) FROM stack_status WHERE stack_id = ANY($1)`, []int64{deleted, 999999999}); n != 0 {
-		t.Errorf("%d statuses written for deleted or unknown stacks", n)
+		t.Errorf("%d statuses written for removed or unknown stacks", n)
 	}
-	// A stack deleted after its status was written is no longer listed.
-	if _, err := s.Pool().Exec(ctx, `UPDATE stacks SET deleted_at = now() WHERE id = $1`, ids[1]); err != nil {
+	// A stack removed after its status was written is no longer listed.
+	if _, err := s.Pool().Exec(ctx, `UPDATE stacks SET deleted_at = now(), removed_at = now() WHERE id = $1`, ids[1]); err != nil {
 		t.Fatal(err)
 	}
 	if read, err := s.StackStatuses(ctx); err != nil || len(read) != 999 {

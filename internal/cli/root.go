@@ -72,6 +72,7 @@ func newRootCommand(app *App) *cobra.Command {
 	root.AddCommand(newVersionCommand(app), newConfigCommand(app), newMigrateCommand(app),
 		newCatalogCommand(app), newStackCommand(app), newPlanCommand(app), newApplyCommand(app),
 		newApprovalsCommand(app), newKeyCommand(app), newServeCommand(app))
+	root.AddCommand(newInstanceCommand(app))
 	for _, build := range app.commands {
 		root.AddCommand(build(app))
 	}

@@ -16,10 +16,11 @@ import (
 )
 
 func newStackCommand(app *App) *cobra.Command {
-	cmd := &cobra.Command{Use: "stack", Short: "Import, list and show stacks"}
+	cmd := &cobra.Command{Use: "stack", Short: "Import, list, show, delete, disable and enable stacks"}
 	cmd.AddCommand(newStackImportCommand(app), newStackListCommand(app), newStackShowCommand(app))
 	cmd.AddCommand(newStackExportCommand(app))
 	cmd.AddCommand(newStackHistoryCommand(app), newStackRevertCommand(app))
+	cmd.AddCommand(newStackLifecycleCommands(app)...)
 	return cmd
 }
 
@@ -111,7 +112,7 @@ func newStackImportCommand(app *App) *cobra.Command {
 func newStackListCommand(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
-		Short: "List live stacks",
+		Short: "List stacks: live ones, and deleted ones whose removal is not applied yet (lifecycle deleting)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
@@ -119,14 +120,14 @@ func newStackListCommand(app *App) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return writeTable(cmd.OutOrStdout(), "NAME\tID\tENABLED\tINSTANCES\tNETWORK", stacks, func(s spec.Stack) []any {
+				return writeTable(cmd.OutOrStdout(), "NAME\tID\tENABLED\tINSTANCES\tNETWORK\tLIFECYCLE", stacks, func(s spec.Stack) []any {
 					enabled := 0
 					for _, i := range s.Instances {
 						if i.Enabled {
 							enabled++
 						}
 					}
-					return []any{s.Name, s.ID, s.Enabled, fmt.Sprintf("%d/%d enabled", enabled, len(s.Instances)), s.Network()}
+					return []any{s.Name, s.ID, s.Enabled, fmt.Sprintf("%d/%d enabled", enabled, len(s.Instances)), s.Network(), spec.Lifecycle(s)}
 				})
 			})
 		},

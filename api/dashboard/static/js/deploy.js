@@ -6,7 +6,7 @@ import { ApiError, apiPath, getJSON, postJSON } from './api.js';
 import { watchApproval } from './approval.js';
 import { h, replace } from './dom.js';
 import { durationText, mismatchList, plural } from './format.js';
-import { isEmptyPlan, renderPlan } from './plan-view.js';
+import { isEmptyPlan, removedResources, renderPlan } from './plan-view.js';
 import { ProgressView } from './progress-view.js';
 
 const LOCKED = 'Stack is being applied by another session.';
@@ -54,7 +54,7 @@ export class DeployPanel {
       replace(this.planBox, view);
       const empty = isEmptyPlan(this.plan);
       this.applyButton.hidden = empty;
-      this.applyButton.textContent = empty ? '' : `Apply ${plural(this.plan.changes.length, 'change')}`;
+      this.applyButton.textContent = empty ? '' : `Apply ${plural(this.plan.changes.length + removedResources(this.plan), 'change')}`;
       const focus = view.querySelector('.plan-summary, .plan-empty');
       focus.tabIndex = -1;
       focus.focus();

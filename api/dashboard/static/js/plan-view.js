@@ -14,7 +14,12 @@ const actions = {
 
 /** isEmptyPlan reports whether a plan has no changes. */
 export function isEmptyPlan(plan) {
-  return !plan?.changes || plan.changes.length === 0;
+  return (!plan?.changes || plan.changes.length === 0) && removedResources(plan) === 0;
+}
+
+/** removedResources counts the networks and volumes a removal plan removes. */
+export function removedResources(plan) {
+  return (plan?.resources || []).filter((r) => r.action === 'remove').length;
 }
 
 /**
@@ -45,9 +50,18 @@ export function renderPlan(plan, { expand = false, meta = true } = {}) {
     root.append(h('ul', { class: 'plan-warnings', 'aria-label': 'Warnings' },
       warnings.map((w) => h('li', { class: 'notice notice-warn' }, h('span', { class: 'glyph', 'aria-hidden': 'true', text: '!' }), w))));
   }
-  if (!isEmptyPlan(plan)) {
+  if (plan?.changes?.length) {
     root.append(h('ol', { class: 'changes', 'aria-label': 'Changes' },
       plan.changes.map((c) => h('li', {}, renderChange(c, expand)))));
+  }
+  const resources = plan?.resources || [];
+  if (resources.length) {
+    root.append(h('ul', { class: 'plan-resources', 'aria-label': 'Networks and volumes' },
+      resources.map((r) => h('li', { class: `resource resource-${r.action}`, 'data-kind': r.kind, 'data-name': r.name, 'data-action': r.action },
+        h('span', { class: 'change-glyph', 'aria-hidden': 'true', text: r.action === 'remove' ? '−' : '=' }),
+        h('span', { class: 'resource-kind', text: r.kind }), ' ', h('code', { text: r.name }), ' ',
+        h('span', { class: 'change-action', text: r.action === 'remove' ? 'remove' : 'keep' }),
+        r.reason ? h('span', { class: 'muted' }, ' — ', r.reason) : null))));
   }
   return root;
 }

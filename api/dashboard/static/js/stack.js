@@ -9,6 +9,7 @@ import { ComposePanel } from './compose.js';
 import { DeployPanel } from './deploy.js';
 import { HistoryPanel } from './history.js';
 import { InstancesPanel } from './instances.js';
+import { LifecycleBar } from './lifecycle.js';
 import { stackHref } from './stacks.js';
 
 export const TABS = [
@@ -28,6 +29,7 @@ export class StackView {
     this.status = h('div', { class: 'stack-status' });
     this.facts = h('dl', { class: 'facts' });
     this.missing = h('p', { class: 'notice notice-error', role: 'alert', hidden: true });
+    this.lifecycle = new LifecycleBar(name);
     this.tabs = new Map();
     const tablist = h('div', { role: 'tablist', class: 'tabs', 'aria-label': `Stack ${name}` });
     const panelBox = h('div', { class: 'tab-panels' });
@@ -45,7 +47,7 @@ export class StackView {
     this.el = h('section', { class: 'page page-stack' },
       h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/stacks', text: 'Stacks' }), h('span', { 'aria-hidden': 'true', text: ' / ' }),
         h('span', { 'aria-current': 'page', text: name })),
-      h('div', { class: 'stack-head' }, this.heading, this.status), this.facts, this.missing, tablist, panelBox);
+      h('div', { class: 'stack-head' }, this.heading, this.status), this.facts, this.lifecycle.el, this.missing, tablist, panelBox);
     this.unsubscribe = poller.subscribe((s) => this.onStacks(s));
     this.select(tab);
   }
@@ -96,10 +98,12 @@ export class StackView {
     if (!stacks) return;
     const s = stacks.find((x) => x.name === this.name);
     this.missing.hidden = !!s;
+    this.lifecycle.el.hidden = !s;
     if (!s) {
       replace(this.missing, `Stack "${this.name}" does not exist (or was deleted). `, h('a', { href: '#/stacks', text: 'Back to all stacks' }));
       return;
     }
+    this.lifecycle.onStatus(s);
     const st = s.status;
     const key = JSON.stringify([st?.condition, st?.counts, st?.message, st?.last_reconcile, s.network, s.enabled, s.instances]);
     if (key !== this.headKey) {

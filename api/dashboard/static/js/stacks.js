@@ -96,9 +96,11 @@ function updateRow(row, s) {
   row.tr.dataset.condition = st?.condition || 'none';
   if (row.link.textContent !== s.name) row.link.textContent = s.name;
   row.link.href = stackHref(s.name);
-  set(row, 'status', JSON.stringify([st?.condition, st?.message, s.enabled]), () => [
+  row.tr.dataset.lifecycle = s.lifecycle || '';
+  set(row, 'status', JSON.stringify([st?.condition, st?.message, s.enabled, s.lifecycle]), () => [
     conditionBadge(st),
-    s.enabled ? null : h('span', { class: 'tag', text: 'disabled' }),
+    s.lifecycle === 'deleting' ? h('span', { class: 'tag tag-deleting', text: 'deleting' }) : null,
+    s.enabled || s.lifecycle === 'deleting' ? null : h('span', { class: 'tag', text: 'disabled' }),
     st?.condition === 'Error' && st.message ? h('span', { class: 'status-message', text: st.message }) : null,
   ]);
   const counts = st?.counts || {};
