@@ -513,3 +513,14 @@ func checkEngine(st spec.Stack, engines []string) *apiError {
 	}
 	return nil
 }
+
+// engineOf is the engine stack st runs on, as the API shows it.
+func (s *server) engineOf(st spec.Stack) string {
+	switch {
+	case st.Engine != "":
+		return st.Engine
+	case s.opts.DefaultEngine != "":
+		return s.opts.DefaultEngine
+	}
+	return "default"
+}

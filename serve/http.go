@@ -39,7 +39,8 @@ func newServer(cfg config.Config, d httpDeps) *http.Server {
 		Metrics: promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}),
 		Logger:  d.log,
 		Edits:   d.store,
-	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL, Secrets: fileSecrets(cfg.SecretsFile), Engines: cfg.EngineNames()})
+	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL, Secrets: fileSecrets(cfg.SecretsFile),
+		Engines: cfg.EngineNames(), DefaultEngine: cfg.DefaultEngine()})
 	mux := http.NewServeMux()
 	for _, p := range []string{api.Base + "/", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, h)
