@@ -75,6 +75,16 @@ func NewFleet(specs []EngineSpec, def string, log *zap.Logger) (*Fleet, error) {
 	return f, nil
 }
 
+// NewEngineRuntime connects to one engine of a configuration (its host
+// and TLS files), as NewRuntime does.
+func NewEngineRuntime(s EngineSpec, log *zap.Logger) (*Runtime, error) {
+	var opts []client.Opt
+	if s.TLSCA != "" || s.TLSCert != "" || s.TLSKey != "" {
+		opts = append(opts, client.WithTLSClientConfig(s.TLSCA, s.TLSCert, s.TLSKey))
+	}
+	return newRuntime(s.Host, log, opts...)
+}
+
 // Close closes every engine's connection.
 func (f *Fleet) Close() {
 	for _, e := range f.engines {

@@ -258,3 +258,45 @@ func TestRunEngineDownAtStart(t *testing.T) {
 		t.Errorf("/readyz: %d %s; want 503 naming engine:gone", code, body)
 	}
 }
+
+// TestRunDockerAndPodman runs one controller over the shared Docker and
+// the test Podman side by side (DEVARCH_TEST_ENGINES lists both; with
+// Docker alone there is nothing to run): a stack on each applies on its
+// own engine and is InSync, both engines are up.
+func TestRunDockerAndPodman(t *testing.T) {
+	var podman testenv.Engine
+	for _, e := range testenv.Engines(t) {
+		if e.Podman() {
+			podman = e
+		}
+	}
+	if podman.Host == "" {
+		t.Logf("%s lists no Podman: nothing to run side by side", testenv.EnvEngines)
+		return
+	}
+	local := testenv.Docker(t)
+	pcli := podman.Client(t)
+	localHost := os.Getenv("DOCKER_HOST")
+	if localHost == "" {
+		localHost = config.DefaultDockerHost
+	}
+	a, b := testenv.UniqueName("eng-d-"), testenv.UniqueName("eng-p-")
+	stacks := []spec.Stack{engineStack(a, "docker", ownTestImage(t, local)), engineStack(b, "podman", ownTestImage(t, pcli))}
+	r := startEngines(t, []config.Engine{{Name: "docker", Host: localHost}, {Name: "podman", Host: podman.Host}}, stacks)
+	t.Cleanup(func() {
+		testenv.RemoveLabeled(t, local, fmt.Sprintf("%s=%d", spec.LabelStackID, stacks[0].ID))
+		testenv.RemoveLabeled(t, pcli, fmt.Sprintf("%s=%d", spec.LabelStackID, stacks[1].ID))
+	})
+	r.waitReady(t)
+	r.applyStack(t, a)
+	r.applyStack(t, b)
+	if got := stackContainers(t, pcli, stacks[1].ID); len(got) != 1 {
+		t.Errorf("stack %s on Podman: containers %v; want 1", b, got)
+	}
+	if got := stackContainers(t, local, stacks[1].ID); len(got) != 0 {
+		t.Errorf("stack %s (engine podman) has containers on Docker: %v", b, got)
+	}
+	r.waitMetric(t, `devarch_runtime_up{engine="podman"} 1`)
+	r.waitMetric(t, `devarch_runtime_up{engine="docker"} 1`)
+	r.waitMetric(t, fmt.Sprintf(`devarch_stack_drifted{engine="podman",stack=%q} 0`, b))
+}
