@@ -169,6 +169,7 @@ func (p *Planner) Compute(d plan.Desired, snap deploy.Snapshot) (*plan.Plan, err
 	if err != nil {
 		return nil, &Error{Stage: StageCompute, Err: err}
 	}
+	movedRemovals(pl, d.Stack, snap)
 	return pl, nil
 }
 

@@ -36,7 +36,7 @@ func engineStack(name, engine, image string) spec.Stack {
 // startEngines runs Run with engines over a fresh database holding stacks
 // (their ids are set on return). It does not wait for readiness: an
 // engine may be down on purpose.
-func startEngines(t *testing.T, engines []config.Engine, stacks []spec.Stack) *running {
+func startEngines(t *testing.T, engines []config.Engine, stacks []spec.Stack) (*running, string) {
 	t.Helper()
 	dbURL := testenv.DatabaseURL(t)
 	ctx := t.Context()
@@ -94,7 +94,7 @@ func startEngines(t *testing.T, engines []config.Engine, stacks []spec.Stack) *r
 		t.Fatal("Run did not listen within a minute")
 	}
 	r.base = "http://" + r.addr
-	return r
+	return r, dbURL
 }
 
 // applyStack approves the stack's current plan through the API and waits
@@ -183,8 +183,12 @@ func TestRunTwoEngines(t *testing.T) {
 	a, b := testenv.UniqueName("eng-a-"), testenv.UniqueName("eng-b-")
 	image := ownTestImage(t, local)
 	stacks := []spec.Stack{engineStack(a, "", image), engineStack(b, "edge", testenv.TestImage)}
-	r := startEngines(t, []config.Engine{{Name: "local", Host: localHost, Default: true}, {Name: "edge", Host: edge.Host}}, stacks)
-	t.Cleanup(func() { testenv.RemoveLabeled(t, local, fmt.Sprintf("%s=%d", spec.LabelStackID, stacks[0].ID)) })
+	r, dbURL := startEngines(t, []config.Engine{{Name: "local", Host: localHost, Default: true}, {Name: "edge", Host: edge.Host}}, stacks)
+	t.Cleanup(func() {
+		for _, s := range stacks {
+			testenv.RemoveLabeled(t, local, fmt.Sprintf("%s=%d", spec.LabelStackID, s.ID))
+		}
+	})
 	r.waitReady(t)
 	r.waitMetric(t, `devarch_runtime_up{engine="local"} 1`)
 	r.waitMetric(t, `devarch_runtime_up{engine="edge"} 1`)
@@ -234,6 +238,46 @@ func TestRunTwoEngines(t *testing.T) {
 	r.waitMetric(t, `devarch_runtime_up{engine="edge"} 1`)
 	r.waitMetric(t, fmt.Sprintf(`devarch_stack_condition{condition="Error",stack=%q} 0`, b))
 	r.waitReady(t)
+
+	// Moving stack b to the shared engine is a plan: + there, - on edge.
+	moved := engineStack(b, "local", image)
+	store, err := state.Open(t.Context(), dbURL, "serve-engines-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.ImportStack(t.Context(), moved)
+	store.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitMetric(t, fmt.Sprintf(`devarch_stack_drifted{engine="local",stack=%q} 1`, b))
+	code, body = r.get(t, "/api/v1/stacks/"+b+"/plan")
+	var p struct {
+		Engine  string `json:"engine"`
+		Changes []struct{ Action, Engine string }
+	}
+	if err := json.Unmarshal([]byte(body), &p); code != http.StatusOK || err != nil {
+		t.Fatalf("plan of the moved stack: %d %v %s", code, err, body)
+	}
+	var adds, removesOnEdge int
+	for _, c := range p.Changes {
+		switch {
+		case c.Action == "add" && c.Engine == "":
+			adds++
+		case c.Action == "remove" && c.Engine == "edge":
+			removesOnEdge++
+		}
+	}
+	if p.Engine != "local" || adds != 1 || removesOnEdge != 1 {
+		t.Errorf("plan of the moved stack: engine %q, %d adds, %d removals on edge; want local, 1, 1: %s", p.Engine, adds, removesOnEdge, body)
+	}
+	r.applyStack(t, b)
+	if got := stackContainers(t, local, stacks[1].ID); len(got) != 1 {
+		t.Errorf("moved stack %s on the shared engine: containers %v; want 1", b, got)
+	}
+	if got := stackContainers(t, edgeCli, stacks[1].ID); len(got) != 0 {
+		t.Errorf("moved stack %s still has containers on edge: %v", b, got)
+	}
 }
 
 // TestRunEngineDownAtStart starts the controller with one of its engines
@@ -247,7 +291,7 @@ func TestRunEngineDownAtStart(t *testing.T) {
 	}
 	gone := "unix://" + filepath.Join(t.TempDir(), "nobody.sock")
 	a, b := testenv.UniqueName("eng-a-"), testenv.UniqueName("eng-b-")
-	r := startEngines(t, []config.Engine{{Name: "local", Host: localHost}, {Name: "gone", Host: gone}},
+	r, _ := startEngines(t, []config.Engine{{Name: "local", Host: localHost}, {Name: "gone", Host: gone}},
 		[]spec.Stack{engineStack(a, "", testenv.TestImage), engineStack(b, "gone", testenv.TestImage)})
 	r.waitMetric(t, `devarch_runtime_up{engine="gone"} 0`)
 	r.waitMetric(t, `devarch_runtime_up{engine="local"} 1`)
@@ -282,7 +326,7 @@ func TestRunDockerAndPodman(t *testing.T) {
 	}
 	a, b := testenv.UniqueName("eng-d-"), testenv.UniqueName("eng-p-")
 	stacks := []spec.Stack{engineStack(a, "docker", ownTestImage(t, local)), engineStack(b, "podman", ownTestImage(t, pcli))}
-	r := startEngines(t, []config.Engine{{Name: "docker", Host: localHost}, {Name: "podman", Host: podman.Host}}, stacks)
+	r, _ := startEngines(t, []config.Engine{{Name: "docker", Host: localHost}, {Name: "podman", Host: podman.Host}}, stacks)
 	t.Cleanup(func() {
 		testenv.RemoveLabeled(t, local, fmt.Sprintf("%s=%d", spec.LabelStackID, stacks[0].ID))
 		testenv.RemoveLabeled(t, pcli, fmt.Sprintf("%s=%d", spec.LabelStackID, stacks[1].ID))
