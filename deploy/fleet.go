@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
@@ -37,6 +38,9 @@ type fleetEngine struct {
 	rt  *Runtime
 	obs *Observer
 }
+
+// engineSnapshotTimeout bounds one engine's part of a Fleet snapshot.
+const engineSnapshotTimeout = 30 * time.Second
 
 // ErrUnknownEngine is the error of a stack that names an engine the
 // controller does not have.
@@ -139,7 +143,11 @@ func (f *Fleet) Snapshot(ctx context.Context) (Snapshot, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			snaps[i], errs[i] = f.engines[name].obs.Snapshot(ctx)
+			// An engine that hangs (a remote host gone silent) must not
+			// hold up the other engines' stacks for longer than this.
+			ectx, cancel := context.WithTimeout(ctx, engineSnapshotTimeout)
+			defer cancel()
+			snaps[i], errs[i] = f.engines[name].obs.Snapshot(ectx)
 		}()
 	}
 	wg.Wait()
