@@ -158,6 +158,12 @@ type Options struct {
 	// with PUT /api/v1/stacks/{name}; nil: none resolve (the file is
 	// refused, naming the secret).
 	Secrets stackfile.SecretLookup
+	// Engines are the names of the controller's engines: a stack file
+	// naming another engine is refused. Nil accepts any engine name.
+	Engines []string
+	// DefaultEngine is the engine of stacks that name none, as the API
+	// shows it (default "default").
+	DefaultEngine string
 }
 
 // String hides the API token.

@@ -154,6 +154,9 @@ func (s *server) putStack(w http.ResponseWriter, r *http.Request) {
 	var file *stackfile.File
 	if e == nil {
 		file, e = parseStackFile(body, name, s.opts.Secrets)
+		if e == nil {
+			e = checkEngine(file.Stack, s.opts.Engines)
+		}
 	}
 	if e != nil {
 		e.write(w)
@@ -496,4 +499,28 @@ func (s *server) stackRevision(w http.ResponseWriter, r *http.Request, name stri
 	}
 	w.Header().Set("ETag", etag(n))
 	return &n, true
+}
+
+// checkEngine refuses a stack that names an engine the controller does not
+// have (engines nil: any name is accepted).
+func checkEngine(st spec.Stack, engines []string) *apiError {
+	if engines == nil {
+		return nil
+	}
+	if err := spec.CheckEngine(st.Name, st.Engine, engines); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Code: codeInvalidStack,
+			Message: "The stack file is not valid: " + err.Error() + ". Nothing was written."}
+	}
+	return nil
+}
+
+// engineOf is the engine stack st runs on, as the API shows it.
+func (s *server) engineOf(st spec.Stack) string {
+	switch {
+	case st.Engine != "":
+		return st.Engine
+	case s.opts.DefaultEngine != "":
+		return s.opts.DefaultEngine
+	}
+	return "default"
 }

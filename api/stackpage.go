@@ -104,7 +104,12 @@ func (s *server) listStackPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := stackPage{Stacks: make([]stackSummary, 0, len(items))}
+	engine := r.URL.Query().Get("engine")
 	for _, it := range items {
+		stackEngine := s.engineOf(spec.Stack{Engine: it.Engine})
+		if engine != "" && stackEngine != engine {
+			continue // ?engine=NAME: a page may then hold fewer than limit stacks
+		}
 		var status *statusView
 		if it.Status != nil {
 			status = newStatusView(*it.Status, true)
@@ -112,7 +117,7 @@ func (s *server) listStackPage(w http.ResponseWriter, r *http.Request) {
 		out.Stacks = append(out.Stacks, stackSummary{ID: it.ID, Name: it.Name,
 			Network: spec.Stack{Name: it.Name, NetworkName: it.NetworkName}.Network(),
 			Enabled: it.Enabled, Instances: it.Instances, Status: status,
-			Lifecycle: spec.Lifecycle(spec.Stack{Enabled: it.Enabled, Deleting: it.Deleting})})
+			Lifecycle: spec.Lifecycle(spec.Stack{Enabled: it.Enabled, Deleting: it.Deleting}), Engine: stackEngine})
 	}
 	if more && len(items) > 0 {
 		last := items[len(items)-1]

@@ -29,6 +29,8 @@ type stackSummary struct {
 	// Lifecycle is active, disabled or deleting (deleted, removal not
 	// applied yet).
 	Lifecycle string `json:"lifecycle"`
+	// Engine is the engine the stack runs on.
+	Engine string `json:"engine"`
 }
 
 // statusView is the reconcile loop's last word on a stack; null until the
@@ -78,10 +80,14 @@ func (s *server) listStacks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := stackList{Stacks: make([]stackSummary, 0, len(stacks))}
+	engine := r.URL.Query().Get("engine")
 	for _, st := range stacks {
+		if engine != "" && s.engineOf(st) != engine {
+			continue // ?engine=NAME lists the stacks on that engine
+		}
 		status, ok := statuses[st.ID]
 		out.Stacks = append(out.Stacks, stackSummary{ID: st.ID, Name: st.Name, Network: st.Network(), Enabled: st.Enabled,
-			Instances: len(st.Instances), Status: newStatusView(status, ok), Lifecycle: spec.Lifecycle(st)})
+			Instances: len(st.Instances), Status: newStatusView(status, ok), Lifecycle: spec.Lifecycle(st), Engine: s.engineOf(st)})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -123,7 +129,9 @@ func (s *server) getStack(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, stackDetail{Stack: view.Redact(st), Status: newStatusView(status, found), Revision: rev, Lifecycle: spec.Lifecycle(st)})
+	v := view.Redact(st)
+	v.Engine = s.engineOf(st)
+	writeJSON(w, http.StatusOK, stackDetail{Stack: v, Status: newStatusView(status, found), Revision: rev, Lifecycle: spec.Lifecycle(st)})
 }
 
 // loadDesired reads the stack named in the path and the installation

@@ -48,6 +48,10 @@ type Config struct {
 	LogLevel string `mapstructure:"log_level"`
 	// LogFormat is one of LogFormats.
 	LogFormat string `mapstructure:"log_format"`
+	// Engines are the named engines of the config file's engines section,
+	// in file order (see EngineList); empty means one engine named
+	// DefaultEngineName at DockerHost.
+	Engines []Engine `mapstructure:"-"`
 
 	// apiTokenFromFile records that Load read APIToken from APITokenFile,
 	// so Validate can tell that apart from both keys being set.

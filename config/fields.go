@@ -97,7 +97,7 @@ func (c Config) values() map[string]any {
 	rv := reflect.ValueOf(c)
 	rt := rv.Type()
 	for i := range rt.NumField() {
-		if key := rt.Field(i).Tag.Get("mapstructure"); key != "" {
+		if key := rt.Field(i).Tag.Get("mapstructure"); key != "" && key != "-" {
 			out[key] = rv.Field(i).Interface()
 		}
 	}

@@ -36,6 +36,17 @@ func parseFile(name string, data []byte) (map[string]any, []string) {
 			problems = append(problems, fmt.Sprintf("A key in %s is not a plain name; write keys such as \"workers: 2\".", at))
 			continue
 		}
+		if k.Value == EnginesKey {
+			if _, dup := seen[k.Value]; dup {
+				problems = append(problems, fmt.Sprintf("engines is set twice in config file %q; keep one.", name))
+				continue
+			}
+			seen[k.Value] = k.Line
+			engines, p := parseEngines(name, v)
+			problems = append(problems, p...)
+			values[EnginesKey] = engines
+			continue
+		}
 		f, ok := lookupField(k.Value)
 		if !ok {
 			problems = append(problems, unknownKey(k.Value, at))

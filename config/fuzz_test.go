@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -80,7 +81,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatalf("reload printed config: %v\n%s", err, yml.String())
 		}
-		if back != cfg {
+		if !reflect.DeepEqual(back, cfg) {
 			t.Fatalf("round trip changed the config:\n got %v\nwant %v", back, cfg)
 		}
 	})

@@ -60,10 +60,13 @@ func Load(opts Options) (Config, error) {
 		return Config{}, &ValidationError{Problems: problems}
 	}
 
+	engines, _ := fileValues[EnginesKey].([]Engine)
+	delete(fileValues, EnginesKey)
 	cfg, err := merge(Defaults(opts.LookupEnv), fileValues, envValues, opts.Flags)
 	if err != nil {
 		return Config{}, err
 	}
+	cfg.Engines = engines
 
 	src := sources{file: file, fileValues: fileValues, envValues: envValues, flags: opts.Flags}
 	if err := resolvePaths(&cfg, src, envFunc(opts.LookupEnv)("HOME")); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -131,7 +132,7 @@ func TestLoadFullFixture(t *testing.T) {
 		LogLevel:        "debug",
 		LogFormat:       "json",
 	}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load(full.yml):\n got %#v\nwant %#v", cfg.values(), want.values())
 	}
 	if err := cfg.Validate(); err != nil {

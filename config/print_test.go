@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func TestPrintRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(printed): %v\n%s", err, b.String())
 	}
-	if got != c {
+	if !reflect.DeepEqual(got, c) {
 		t.Errorf("round trip:\n got %v\nwant %v", got, c)
 	}
 }

@@ -43,6 +43,7 @@ func (c Config) Validate() error {
 
 	add(validateDatabaseURL(c.DatabaseURL)...)
 	add(validateDockerHost(c.DockerHost)...)
+	add(validateEngines(c.Engines)...)
 	add(validateStateDir(c.StateDir)...)
 	add(validateHTTP(c)...)
 	add(validateAtLeast("resync_interval", c.ResyncInterval, minInterval)...)

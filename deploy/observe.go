@@ -448,6 +448,9 @@ type Event struct {
 	InstanceID  int64  `json:"instance_id"`
 	ContainerID string `json:"container_id"`
 	Action      string `json:"action"`
+	// Engine names the engine the event came from (Fleet.Events); empty
+	// for a Runtime's own stream.
+	Engine string `json:"engine,omitempty"`
 	// ExitCode is the exit code a "die" event reports (0 otherwise).
 	ExitCode int       `json:"exit_code,omitempty"`
 	Time     time.Time `json:"time"`

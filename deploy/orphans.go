@@ -47,6 +47,14 @@ func (o Orphans) Empty() bool { return len(o.Containers) == 0 && len(o.Networks)
 // valid stack id label are not counted: they cannot be told apart.
 func FindOrphans(snap Snapshot, known map[int64]bool) Orphans {
 	o := Orphans{Containers: []OrphanContainer{}, Networks: []OrphanNetwork{}}
+	for _, name := range snap.EngineNames {
+		// A Fleet's snapshot: the orphans of every engine that answered.
+		if sub, ok := snap.Engines[name]; ok {
+			found := FindOrphans(sub, known)
+			o.Containers = append(o.Containers, found.Containers...)
+			o.Networks = append(o.Networks, found.Networks...)
+		}
+	}
 	for id, cs := range snap.Containers {
 		if known[id] {
 			continue

@@ -59,10 +59,17 @@ type Runtime struct {
 // log output. The compose library's log lines, which it writes through
 // logrus's process-wide logger, go to log from then on (see composeLogs).
 func NewRuntime(host string, log *zap.Logger) (*Runtime, error) {
+	return newRuntime(host, log)
+}
+
+// newRuntime is NewRuntime with extra client options (a Fleet engine's
+// TLS files), applied after the environment's.
+func newRuntime(host string, log *zap.Logger, extra ...client.Opt) (*Runtime, error) {
 	opts := []client.Opt{client.FromEnv}
 	if host != "" {
 		opts = append(opts, client.WithHost(host))
 	}
+	opts = append(opts, extra...)
 	cli, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create docker client: %w", err)

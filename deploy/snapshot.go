@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
@@ -33,6 +34,54 @@ type Snapshot struct {
 	Volumes map[string]map[string]plan.Volume
 	// Engine describes the engine (see Runtime.Engine).
 	Engine plan.Engine
+
+	// A Fleet's snapshot (see fleet.go) holds one Snapshot per engine
+	// that answered (Engines), the errors of those that did not
+	// (EngineErrs), every engine's name and the default engine's; the
+	// fields above are then empty and For picks the stack's engine.
+	Engines       map[string]Snapshot
+	EngineErrs    map[string]error
+	EngineNames   []string
+	DefaultEngine string
+}
+
+// EngineOf returns the engine stack st runs on in a Fleet's snapshot
+// ("" for a single engine's).
+func (s Snapshot) EngineOf(st spec.Stack) string {
+	if s.Engines == nil {
+		return ""
+	}
+	if st.Engine == "" {
+		return s.DefaultEngine
+	}
+	return st.Engine
+}
+
+// EngineErr returns why the engine of stack st could not be observed:
+// nil when it was (or for a single engine's snapshot), ErrUnknownEngine
+// when the stack names an engine the Fleet does not have.
+func (s Snapshot) EngineErr(st spec.Stack) error {
+	if s.Engines == nil {
+		return nil
+	}
+	name := s.EngineOf(st)
+	if err, ok := s.EngineErrs[name]; ok {
+		return err
+	}
+	if _, ok := s.Engines[name]; !ok {
+		return fmt.Errorf("stack %q names engine %q, which %w (the engines are %s); set the stack's engine to one of them",
+			st.Name, name, ErrUnknownEngine, strings.Join(s.EngineNames, ", "))
+	}
+	return nil
+}
+
+// EngineDown returns the error of the named engine in a Fleet's snapshot
+// (nil when it answered, or for a single engine's snapshot).
+func (s Snapshot) EngineDown(name string) error {
+	if s.Engines == nil {
+		return nil
+	}
+	return s.EngineErrs[name]
 }
 
 // Snapshot observes the runtime once. The observer keeps container
@@ -82,6 +131,9 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 
 // For returns the observed side of one stack's plan.
 func (s Snapshot) For(st spec.Stack) plan.Observed {
+	if s.Engines != nil {
+		return s.Engines[s.EngineOf(st)].For(st)
+	}
 	o := plan.Observed{Containers: s.Containers[st.ID], ImageIDs: map[string]string{}, NetworkID: s.Networks[st.Network()],
 		Volumes: s.Volumes[spec.ProjectName(st.Name)], Engine: s.Engine}
 	if o.Volumes == nil {

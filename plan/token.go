@@ -38,6 +38,7 @@ type tokenDoc struct {
 	Name         string          `json:"name"`
 	Network      string          `json:"network"`
 	Enabled      bool            `json:"enabled"`
+	Engine       string          `json:"engine,omitempty"`
 	Wires        []spec.Wire     `json:"wires"`
 	Instances    []tokenInstance `json:"instances"`
 	// Builds are the digests of the instances' build contexts, read when
@@ -84,7 +85,7 @@ func Token(d Desired) string {
 	s, paths := d.Stack, d.Paths
 	doc := tokenDoc{
 		Version: tokenVersion, KeyID: paths.Keys.Current.ID, StateDir: paths.StateDir, WorkspaceDir: paths.WorkspaceDir,
-		ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled,
+		ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled, Engine: s.Engine,
 		Wires: slices.Clone(s.Wires), Instances: make([]tokenInstance, 0, len(s.Instances)),
 		Builds: paths.Builds, Deleting: s.Deleting, RemoveVolumes: s.Deleting && s.RemoveVolumes,
 	}
@@ -170,6 +171,11 @@ func tokenFromDigests(d Desired) string {
 	for _, id := range slices.Sorted(maps.Keys(paths.Builds)) {
 		b := paths.Builds[id]
 		w.num(id).str(b.Digest).str(b.Err)
+	}
+	if s.Engine != "" {
+		// A stack moved to another engine: approvals of the old one are
+		// stale. Stacks on the default engine keep their tokens.
+		w.str(s.Engine)
 	}
 	return hex.EncodeToString(paths.Keys.Current.MAC(tokenPurpose, w.buf))
 }

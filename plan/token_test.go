@@ -69,6 +69,7 @@ func TestTokenChangesWithEveryField(t *testing.T) {
 		"stack id":                func(s *spec.Stack) { s.ID++ },
 		"stack name":              func(s *spec.Stack) { s.Name = "shop2" },
 		"stack network":           func(s *spec.Stack) { s.NetworkName = "n" },
+		"stack engine":            func(s *spec.Stack) { s.Engine = "edge" },
 		"stack enabled":           func(s *spec.Stack) { s.Enabled = false },
 		"wire added":              func(s *spec.Stack) { s.Wires = []spec.Wire{{ConsumerInstance: "edge", ProviderInstance: "db"}} },
 		"instance id":             func(s *spec.Stack) { s.Instances[0].ID = 77 },

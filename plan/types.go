@@ -48,6 +48,9 @@ type Plan struct {
 	// Resources are the stack's networks and named volumes that the
 	// removal of a deleted stack removes or keeps (see Resource).
 	Resources []Resource `json:"resources,omitempty"`
+	// Engine names the engine the plan's changes are on, when the
+	// controller has several (docs/engines.md); empty otherwise.
+	Engine string `json:"engine,omitempty"`
 }
 
 // Summary counts changes per action.
@@ -80,6 +83,10 @@ type Change struct {
 	Recreate bool          `json:"recreate"`
 	Reason   string        `json:"reason"`
 	Fields   []FieldChange `json:"fields"`
+	// Engine names the engine the change is on when that is not the
+	// plan's (the removal of a moved stack's containers from its previous
+	// engine, see MovedRemovals); empty otherwise.
+	Engine string `json:"engine,omitempty"`
 }
 
 // FieldChange is one field that differs. Old is nil when the field is

@@ -159,11 +159,17 @@ func (p *Planner) Snapshot(ctx context.Context) (deploy.Snapshot, error) {
 // Compute computes d's plan against a snapshot taken by Snapshot (errors
 // are StageCompute).
 func (p *Planner) Compute(d plan.Desired, snap deploy.Snapshot) (*plan.Plan, error) {
+	if err := snap.EngineErr(d.Stack); err != nil {
+		// Several engines: the stack's engine is down (or unknown); the
+		// other engines' stacks are planned as usual.
+		return nil, &Error{Stage: StageObserve, Err: err}
+	}
 	d = p.WithBuilds(d)
 	pl, err := plan.ComputeCached(d, snap.For(d.Stack), p.now(), p.hashes)
 	if err != nil {
 		return nil, &Error{Stage: StageCompute, Err: err}
 	}
+	movedRemovals(pl, d.Stack, snap)
 	return pl, nil
 }
 

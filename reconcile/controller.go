@@ -46,6 +46,12 @@ type Options struct {
 	BeforeVerify func(ctx context.Context, s spec.Stack)
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
+	// Engines names the engines stacks run on, in configuration order,
+	// and DefaultEngine the one a stack without an engine runs on
+	// (default: one engine, DefaultEngineName). With several, Deps.Engines
+	// streams each one's events.
+	Engines       []string
+	DefaultEngine string
 }
 
 // Controller is the reconcile loop. Create it with New and start it with
@@ -95,8 +101,17 @@ func New(d Deps, o Options) *Controller {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.DefaultEngine == "" {
+		o.DefaultEngine = DefaultEngineName
+	}
+	if len(o.Engines) == 0 {
+		o.Engines = []string{o.DefaultEngine}
+	}
 	q := newQueue()
 	m := newMetrics(o.Registerer)
+	for _, e := range o.Engines {
+		m.setRuntimeUp(e, false) // until the engine answers
+	}
 	m.setQueueDepthFunc(q.Len)
 	// A container change the observer showed provisionally (a container
 	// the engine is still stopping) is observed again once it settles.
@@ -150,9 +165,13 @@ func (c *Controller) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.worker(ctx) }()
 	}
-	for _, f := range []func(context.Context){c.watchRuntime, c.watchDatabase, c.resyncLoop} {
+	for _, f := range []func(context.Context){c.watchDatabase, c.resyncLoop} {
 		wg.Add(1)
 		go func() { defer wg.Done(); f(triggers) }()
+	}
+	for _, e := range c.o.Engines {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.watchRuntime(triggers, e) }()
 	}
 
 	<-ctx.Done()
@@ -207,4 +226,16 @@ func (c *Controller) worker(ctx context.Context) {
 // paths and keys, read with the stack whose token was checked).
 func (c *Controller) applyOptions(in project.Options) deploy.ApplyOptions {
 	return deploy.ApplyOptions{Paths: in, PullPolicy: c.o.PullPolicy, OrphanStack: c.orphanStack()}
+}
+
+// DefaultEngineName is the engine of a controller given no engine names
+// (config.DefaultEngineName: the engine at docker_host).
+const DefaultEngineName = "default"
+
+// engineOf returns the name of the engine stack s runs on.
+func (c *Controller) engineOf(s spec.Stack) string {
+	if s.Engine == "" {
+		return c.o.DefaultEngine
+	}
+	return s.Engine
 }

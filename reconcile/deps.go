@@ -77,6 +77,12 @@ type RuntimeEvents interface {
 	Events(ctx context.Context) (<-chan deploy.Event, <-chan error)
 }
 
+// EngineEvents streams the container events of one named engine (several
+// engines: see Options.Engines), each marked with the engine's name.
+type EngineEvents interface {
+	Events(ctx context.Context, engine string) (<-chan deploy.Event, <-chan error)
+}
+
 // Locker takes per-stack advisory locks.
 type Locker interface {
 	TryLock(ctx context.Context, stackID int64) (*lock.Lease, error)
@@ -100,4 +106,7 @@ type Deps struct {
 	// Lifecycle finalises removed stacks and tells orphans; nil: deleted
 	// stacks stay deleting, no orphan is counted or adopted.
 	Lifecycle Lifecycle
+	// Engines streams each engine's events when there are several
+	// (Options.Engines); nil streams Runtime's as the one engine's.
+	Engines EngineEvents
 }

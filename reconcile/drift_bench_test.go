@@ -139,7 +139,7 @@ func (d *driftBench) metricDrifted() bool {
 		return false
 	}
 	defer res.Body.Close()
-	want := fmt.Sprintf(`devarch_stack_drifted{stack=%q} 1`, d.stack.Name)
+	want := fmt.Sprintf(`devarch_stack_drifted{engine="default",stack=%q} 1`, d.stack.Name)
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for sc.Scan() {

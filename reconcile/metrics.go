@@ -32,6 +32,7 @@ const (
 	labelPhase     = "phase"
 	labelStatus    = "status"
 	labelStack     = "stack"
+	labelEngine    = "engine"
 	labelAction    = "action"
 	labelCondition = "condition"
 	labelLabel     = "label"
@@ -67,6 +68,8 @@ type metrics struct {
 	// to each other and guards known, the stacks that have series.
 	mu    sync.Mutex
 	known map[string]struct{}
+	// engines holds the engine label of each stack's drifted series.
+	engines map[string]string
 
 	applyTotal      *prometheus.CounterVec
 	applyMismatches *prometheus.CounterVec
@@ -76,7 +79,7 @@ type metrics struct {
 
 	lockConflicts prometheus.Counter
 	queueDepth    atomic.Pointer[func() int]
-	runtimeUp     prometheus.Gauge
+	runtimeUp     *prometheus.GaugeVec
 	databaseUp    prometheus.Gauge
 
 	invalid *prometheus.CounterVec
@@ -91,7 +94,7 @@ type metrics struct {
 // prometheus.MustRegister.
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
-	m := &metrics{known: make(map[string]struct{})}
+	m := &metrics{known: make(map[string]struct{}), engines: make(map[string]string)}
 
 	m.reconcileTotal = counterVec(f, "devarch_reconcile_total",
 		"Stack reconciliations (plan computed and status written), by result: success or error.", labelResult)
@@ -120,8 +123,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Attempts to take a stack's advisory lock that found it held by another session."})
 	f.NewGaugeFunc(prometheus.GaugeOpts{Name: "devarch_workqueue_depth", Help: "Stacks waiting in the reconcile work queue."},
 		m.queueDepthValue)
-	m.runtimeUp = f.NewGauge(prometheus.GaugeOpts{Name: "devarch_runtime_up",
-		Help: "1 when the container runtime (Docker or Podman API) answered the last request, else 0."})
+	m.runtimeUp = gaugeVec(f, "devarch_runtime_up",
+		"1 when the engine (Docker or Podman API) answered the last request, else 0, by engine.", labelEngine)
 	m.databaseUp = f.NewGauge(prometheus.GaugeOpts{Name: "devarch_database_up",
 		Help: "1 when PostgreSQL answered the last request, else 0."})
 
@@ -211,8 +214,8 @@ func (m *metrics) lockConflict() {
 
 // setRuntimeUp records whether the container runtime (Docker or Podman
 // API) answered the last request: devarch_runtime_up is 1 or 0.
-func (m *metrics) setRuntimeUp(up bool) {
-	m.runtimeUp.Set(boolValue(up))
+func (m *metrics) setRuntimeUp(engine string, up bool) {
+	m.runtimeUp.WithLabelValues(engine).Set(boolValue(up))
 }
 
 // setDatabaseUp records whether PostgreSQL answered the last request:

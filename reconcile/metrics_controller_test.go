@@ -37,16 +37,16 @@ devarch_stack_condition{condition="Applying",stack="shop"} 0
 devarch_stack_condition{condition="Drifted",stack="shop"} 1
 devarch_stack_condition{condition="Error",stack="shop"} 0
 devarch_stack_condition{condition="InSync",stack="shop"} 0
-# HELP devarch_stack_drifted 1 when the stack's plan has changes (desired and actual state differ), else 0.
+# HELP devarch_stack_drifted 1 when the stack's plan has changes (desired and actual state differ), else 0; engine is the engine the stack runs on.
 # TYPE devarch_stack_drifted gauge
-devarch_stack_drifted{stack="shop"} 1
+devarch_stack_drifted{engine="default",stack="shop"} 1
 # HELP devarch_reconcile_total Stack reconciliations (plan computed and status written), by result: success or error.
 # TYPE devarch_reconcile_total counter
 devarch_reconcile_total{result="error"} 0
 devarch_reconcile_total{result="success"} 1
-# HELP devarch_runtime_up 1 when the container runtime (Docker or Podman API) answered the last request, else 0.
+# HELP devarch_runtime_up 1 when the engine (Docker or Podman API) answered the last request, else 0, by engine.
 # TYPE devarch_runtime_up gauge
-devarch_runtime_up 1
+devarch_runtime_up{engine="default"} 1
 # HELP devarch_database_up 1 when PostgreSQL answered the last request, else 0.
 # TYPE devarch_database_up gauge
 devarch_database_up 1

@@ -19,7 +19,7 @@ func FuzzStackNames(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, condition, result, status string) {
 		reg := prometheus.NewRegistry()
 		m := newMetrics(reg)
-		m.setStack(name, stackState{Drifted: true, Add: 1, Condition: condition, LastReconcile: time.Now()})
+		m.setStack(name, "default", stackState{Drifted: true, Add: 1, Condition: condition, LastReconcile: time.Now()})
 		m.applyFinished(result)
 		m.observeApplyPhase(result, time.Second)
 		m.setApprovals(map[string]int{status: 1})

@@ -102,8 +102,8 @@ func wantFixedSeries(t *testing.T, reg *prometheus.Registry, m *metrics, family 
 func populate(m *metrics) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	m.observeReconcile(reconcileSuccess, 12*time.Millisecond)
-	m.setStack("shop", stackState{Drifted: true, Add: 1, Modify: 2, Condition: "Drifted", LastReconcile: now})
-	m.setStack("blog", stackState{Condition: "InSync", LastReconcile: now})
+	m.setStack("shop", "default", stackState{Drifted: true, Add: 1, Modify: 2, Condition: "Drifted", LastReconcile: now})
+	m.setStack("blog", "default", stackState{Condition: "InSync", LastReconcile: now})
 	m.applyFinished("succeeded")
 	for _, p := range applyPhases {
 		m.observeApplyPhase(p, 1500*time.Millisecond)
@@ -111,7 +111,7 @@ func populate(m *metrics) {
 	m.setApprovals(map[string]int{"pending": 2, "succeeded": 5})
 	m.lockConflict()
 	m.setQueueDepthFunc(func() int { return 4 })
-	m.setRuntimeUp(true)
+	m.setRuntimeUp("default", true)
 	m.setDatabaseUp(true)
 }
 

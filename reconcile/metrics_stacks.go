@@ -48,7 +48,7 @@ type stackState struct {
 func newStackCollectors(f promauto.Factory) stackCollectors {
 	return stackCollectors{
 		drifted: gaugeVec(f, "devarch_stack_drifted",
-			"1 when the stack's plan has changes (desired and actual state differ), else 0.", labelStack),
+			"1 when the stack's plan has changes (desired and actual state differ), else 0; engine is the engine the stack runs on.", labelStack, labelEngine),
 		changes: gaugeVec(f, "devarch_stack_changes",
 			"Entries in the stack's current plan, by action: add, modify or remove.", labelStack, labelAction),
 		lastReconcile: gaugeVec(f, "devarch_stack_last_reconcile_timestamp_seconds",
@@ -62,7 +62,7 @@ func newStackCollectors(f promauto.Factory) stackCollectors {
 // when its plan has changes, the change counts by action, its condition
 // and when it was reconciled.
 func (m *metrics) setStackStatus(st state.StackStatus) {
-	m.setStack(st.Stack, stackStateOf(st))
+	m.setStack(st.Stack, st.Engine, stackStateOf(st))
 }
 
 // stackStateOf is what the metrics show of a stack status.
@@ -78,7 +78,7 @@ func stackStateOf(st state.StackStatus) stackState {
 // rejected and records nothing. A condition outside InSync, Drifted,
 // Applying, Error is rejected: every condition series of the stack is set
 // to 0 and the other series are still set.
-func (m *metrics) setStack(name string, st stackState) {
+func (m *metrics) setStack(name, engine string, st stackState) {
 	if name == "" || !utf8.ValidString(name) {
 		m.reject(labelStack)
 		return
@@ -88,7 +88,12 @@ func (m *metrics) setStack(name string, st stackState) {
 	m.known[name] = struct{}{}
 
 	s := m.stacks
-	s.drifted.WithLabelValues(name).Set(boolValue(st.Drifted))
+	if m.engines[name] != engine {
+		// The stack moved to another engine: its old series goes.
+		s.drifted.DeletePartialMatch(prometheus.Labels{labelStack: name})
+		m.engines[name] = engine
+	}
+	s.drifted.WithLabelValues(name, engine).Set(boolValue(st.Drifted))
 	for i, n := range []int{st.Add, st.Modify, st.Remove} {
 		s.changes.WithLabelValues(name, planActions[i]).Set(float64(n))
 	}
@@ -133,6 +138,7 @@ func (m *metrics) deleteStackLocked(name string) {
 		v.DeletePartialMatch(prometheus.Labels{labelStack: name})
 	}
 	delete(m.known, name)
+	delete(m.engines, name)
 }
 
 // unixSeconds is t as fractional Unix seconds, 0 for the zero time.

@@ -18,16 +18,16 @@ var stackFamilies = []string{
 
 func TestSetStackExposition(t *testing.T) {
 	m, reg := newTest(t)
-	m.setStack("shop", stackState{
+	m.setStack("shop", "default", stackState{
 		Drifted: true, Add: 1, Modify: 2, Remove: 3, Condition: "Drifted",
 		LastReconcile: time.Unix(1767225600, 500_000_000),
 	})
-	m.setStack("blog", stackState{Condition: "InSync"}) // never reconciled: timestamp 0
+	m.setStack("blog", "default", stackState{Condition: "InSync"}) // never reconciled: timestamp 0
 	compare(t, reg, `
-# HELP devarch_stack_drifted 1 when the stack's plan has changes (desired and actual state differ), else 0.
+# HELP devarch_stack_drifted 1 when the stack's plan has changes (desired and actual state differ), else 0; engine is the engine the stack runs on.
 # TYPE devarch_stack_drifted gauge
-devarch_stack_drifted{stack="blog"} 0
-devarch_stack_drifted{stack="shop"} 1
+devarch_stack_drifted{engine="default",stack="blog"} 0
+devarch_stack_drifted{engine="default",stack="shop"} 1
 # HELP devarch_stack_changes Entries in the stack's current plan, by action: add, modify or remove.
 # TYPE devarch_stack_changes gauge
 devarch_stack_changes{action="add",stack="blog"} 0
@@ -75,7 +75,7 @@ func TestSetStackCondition(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, c := range tc.conditions {
-				m.setStack("shop", stackState{Condition: c})
+				m.setStack("shop", "default", stackState{Condition: c})
 			}
 			for _, c := range stackConditions {
 				want := 0.0
@@ -93,7 +93,7 @@ func TestSetStackCondition(t *testing.T) {
 
 func TestSetStackEmptyNameRejected(t *testing.T) {
 	m, reg := newTest(t)
-	m.setStack("", stackState{Drifted: true, Condition: "Drifted"})
+	m.setStack("", "default", stackState{Drifted: true, Condition: "Drifted"})
 	for _, f := range stackFamilies {
 		if n, _ := testutil.GatherAndCount(reg, f); n != 0 {
 			t.Errorf("%s has %d series after an empty stack name, want 0", f, n)
@@ -125,7 +125,7 @@ func TestDeleteStack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, s := range tc.set {
-				m.setStack(s, stackState{Drifted: true, Add: 1, Condition: "Drifted", LastReconcile: time.Now()})
+				m.setStack(s, "default", stackState{Drifted: true, Add: 1, Condition: "Drifted", LastReconcile: time.Now()})
 			}
 			for _, s := range tc.delete {
 				m.deleteStack(s)
@@ -152,7 +152,7 @@ func TestRetainStacks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, reg := newTest(t)
 			for _, s := range tc.set {
-				m.setStack(s, stackState{Condition: "InSync", LastReconcile: time.Now()})
+				m.setStack(s, "default", stackState{Condition: "InSync", LastReconcile: time.Now()})
 			}
 			m.retainStacks(tc.retain)
 			assertStacks(t, m, reg, tc.set, tc.want)
@@ -165,9 +165,9 @@ func TestRetainStacks(t *testing.T) {
 // series (deletion leaves no state behind).
 func TestStackComesBack(t *testing.T) {
 	m, reg := newTest(t)
-	m.setStack("shop", stackState{Drifted: true, Remove: 2, Condition: "Drifted"})
+	m.setStack("shop", "default", stackState{Drifted: true, Remove: 2, Condition: "Drifted"})
 	m.deleteStack("shop")
-	m.setStack("shop", stackState{Condition: "InSync"})
+	m.setStack("shop", "default", stackState{Condition: "InSync"})
 	if got := seriesWith(t, reg, "stack", "shop"); len(got) != seriesPerStack {
 		t.Fatalf("shop has %d series, want %d: %v", len(got), seriesPerStack, got)
 	}
@@ -222,7 +222,7 @@ func TestConcurrentStacks(t *testing.T) {
 				name := fmt.Sprintf("s%d", (w+i)%10)
 				switch i % 4 {
 				case 0, 1:
-					m.setStack(name, stackState{Drifted: i%2 == 0, Add: i, Condition: "Drifted"})
+					m.setStack(name, "default", stackState{Drifted: i%2 == 0, Add: i, Condition: "Drifted"})
 				case 2:
 					m.deleteStack(name)
 				default:

@@ -62,9 +62,6 @@ devarch_lock_conflicts_total 0
 # HELP devarch_workqueue_depth Stacks waiting in the reconcile work queue.
 # TYPE devarch_workqueue_depth gauge
 devarch_workqueue_depth 0
-# HELP devarch_runtime_up 1 when the container runtime (Docker or Podman API) answered the last request, else 0.
-# TYPE devarch_runtime_up gauge
-devarch_runtime_up 0
 # HELP devarch_database_up 1 when PostgreSQL answered the last request, else 0.
 # TYPE devarch_database_up gauge
 devarch_database_up 0
@@ -201,12 +198,12 @@ func TestHealthGauges(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := newTest(t)
 			for _, up := range tc.runtime {
-				m.setRuntimeUp(up)
+				m.setRuntimeUp("default", up)
 			}
 			for _, up := range tc.database {
 				m.setDatabaseUp(up)
 			}
-			if got := testutil.ToFloat64(m.runtimeUp); got != tc.wantRT {
+			if got := testutil.ToFloat64(m.runtimeUp.WithLabelValues("default")); got != tc.wantRT {
 				t.Errorf("runtime_up = %v, want %v", got, tc.wantRT)
 			}
 			if got := testutil.ToFloat64(m.databaseUp); got != tc.wantDB {

@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/planner"
@@ -103,7 +104,9 @@ func (c *Controller) observe(ctx context.Context, id int64) observation {
 		return observation{outcome: shuttingDown, desired: d, err: ctx.Err()} // not an engine problem
 	}
 	engineDown := planner.StageOf(err) == planner.StageObserve
-	c.metrics.setRuntimeUp(!engineDown)
+	if !errors.Is(err, deploy.ErrUnknownEngine) {
+		c.metrics.setRuntimeUp(c.engineOf(d.Stack), !engineDown)
+	}
 	switch {
 	case engineDown:
 		return observation{outcome: engineUnavailable, desired: d, err: err}
@@ -167,7 +170,9 @@ func (c *Controller) fullPass(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // shutting down: the engine is not at fault
 	}
-	c.metrics.setRuntimeUp(snapErr == nil)
+	for _, e := range c.o.Engines {
+		c.metrics.setRuntimeUp(e, snapErr == nil && snap.EngineDown(e) == nil)
+	}
 	if snapErr == nil {
 		c.countOrphans(ctx, snap)
 	}
@@ -198,6 +203,12 @@ func (c *Controller) fullPass(ctx context.Context) {
 	if snapErr != nil {
 		result = "error"
 		c.log.Warn("full pass: cannot observe containers; stacks marked Error", zap.NamedError("err", snapErr))
+	}
+	for _, e := range c.o.Engines {
+		if err := snap.EngineDown(e); err != nil {
+			result = "error"
+			c.log.Warn("full pass: cannot observe an engine; its stacks marked Error", zap.String("engine", e), zap.NamedError("err", err))
+		}
 	}
 	c.metrics.observeReconcile(result, c.o.Now().Sub(start))
 }
@@ -253,6 +264,11 @@ func (c *Controller) sweepApprovals(ctx context.Context) {
 // writes those that differ (beyond their reconcile time) from what this
 // controller last wrote to the database.
 func (c *Controller) recordStatuses(ctx context.Context, statuses []state.StackStatus) {
+	for i := range statuses {
+		if statuses[i].Engine == "" {
+			statuses[i].Engine = c.o.DefaultEngine
+		}
+	}
 	var changed []state.StackStatus
 	c.mu.Lock()
 	for _, st := range statuses {

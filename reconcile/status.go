@@ -65,7 +65,7 @@ func condition(p *plan.Plan, err error, applying bool) Condition {
 // the message says the apply is under way, else the error, else the plan's
 // summary.
 func newStatus(s spec.Stack, p *plan.Plan, err error, applying bool, now time.Time) state.StackStatus {
-	st := state.StackStatus{StackID: s.ID, Stack: s.Name, LastReconcile: now, Condition: condition(p, err, applying),
+	st := state.StackStatus{StackID: s.ID, Stack: s.Name, Engine: s.Engine, LastReconcile: now, Condition: condition(p, err, applying),
 		Counts: map[string]int{"add": 0, "modify": 0, "remove": 0}}
 	if p != nil {
 		st.Token, st.Message = p.Token, p.SummaryLine()

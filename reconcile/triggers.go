@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/approval"
+	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/state"
 )
 
@@ -56,10 +57,10 @@ func (c *Controller) resyncRequests() <-chan struct{} { return c.resync }
 // telling the observer what the event said. When
 // the event stream breaks (engine down) it reconnects with backoff and,
 // once reconnected, asks for a full pass, since events were missed.
-func (c *Controller) watchRuntime(ctx context.Context) {
+func (c *Controller) watchRuntime(ctx context.Context, engine string) {
 	backoff := watchMinBackoff
 	for reconnect := false; ctx.Err() == nil; reconnect = true {
-		events, errs := c.d.Runtime.Events(ctx)
+		events, errs := c.engineEvents(ctx, engine)
 		connected := time.Now()
 		if reconnect {
 			c.requestResync()
@@ -77,16 +78,24 @@ func (c *Controller) watchRuntime(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		c.metrics.setRuntimeUp(false)
+		c.metrics.setRuntimeUp(engine, false)
 		if time.Since(connected) > watchMaxBackoff {
 			backoff = watchMinBackoff
 		}
-		c.log.Warn("container event stream lost; reconnecting", zap.Duration("retry_in", backoff), zap.NamedError("err", err))
+		c.log.Warn("container event stream lost; reconnecting", zap.String("engine", engine), zap.Duration("retry_in", backoff), zap.NamedError("err", err))
 		if !sleep(ctx, backoff) {
 			return
 		}
 		backoff = min(2*backoff, watchMaxBackoff)
 	}
+}
+
+// engineEvents opens the event stream of the named engine.
+func (c *Controller) engineEvents(ctx context.Context, engine string) (<-chan deploy.Event, <-chan error) {
+	if c.d.Engines != nil {
+		return c.d.Engines.Events(ctx, engine)
+	}
+	return c.d.Runtime.Events(ctx)
 }
 
 // watchDatabase enqueues stacks named by NOTIFY on desired-state and

@@ -20,7 +20,7 @@ import (
 // httpDeps are what the HTTP server is built from.
 type httpDeps struct {
 	store   *state.Store
-	rt      *deploy.Runtime
+	fleet   *deploy.Fleet
 	planner api.Planner
 	locker  *lock.Locker
 	reg     prometheus.Gatherer
@@ -32,16 +32,16 @@ type httpDeps struct {
 func newServer(cfg config.Config, d httpDeps) *http.Server {
 	h := api.New(api.Deps{
 		Stacks: d.store, Statuses: d.store, Approvals: d.store, Locks: d.locker, Notifications: d.store,
-		Installation: d.store, Planner: d.planner, Lifecycle: d.store, Orphans: orphanLister{store: d.store, obs: d.rt.NewObserver()},
-		Ready: []api.Check{
+		Installation: d.store, Planner: d.planner, Lifecycle: d.store, Orphans: orphanLister{store: d.store, obs: d.fleet},
+		Ready: append([]api.Check{
 			{Name: "database", Fn: d.store.Ping},
-			{Name: "docker", Fn: d.rt.Ping},
-		},
+		}, engineChecks(cfg, d.fleet)...),
 		Metrics: promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}),
 		Logger:  d.log,
 		Edits:   d.store,
 		Pages:   d.store,
-	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL, Secrets: fileSecrets(cfg.SecretsFile)})
+	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL, Secrets: fileSecrets(cfg.SecretsFile),
+		Engines: cfg.EngineNames(), DefaultEngine: cfg.DefaultEngine()})
 	mux := http.NewServeMux()
 	for _, p := range []string{api.Base + "/", "/healthz", "/readyz", "/metrics"} {
 		mux.Handle(p, h)

@@ -13,7 +13,9 @@ import (
 // compared with the stacks of the database.
 type orphanLister struct {
 	store *state.Store
-	obs   *deploy.Observer
+	obs   interface {
+		Snapshot(ctx context.Context) (deploy.Snapshot, error)
+	}
 }
 
 func (o orphanLister) Orphans(ctx context.Context) (deploy.Orphans, error) {

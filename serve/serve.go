@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/devarch/devarch-controller/config"
-	"github.com/devarch/devarch-controller/deploy"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/planner"
 	"github.com/devarch/devarch-controller/project"
@@ -76,11 +75,11 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer store.Close()
-	rt, err := deploy.NewRuntime(cfg.DockerHost, log)
+	fleet, err := newFleet(cfg, log)
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
+	defer fleet.Close()
 	if err := os.MkdirAll(opts.Paths.StateDir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
@@ -90,24 +89,25 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	registerProcessMetrics(reg, opts.Version)
 	locker := lock.New(store.Pool(), log)
-	// One observer for the loop and the API: the loop tells it which
-	// containers engine events named, so the API's plans see them too.
-	observer := rt.NewObserver()
+	// One observer per engine for the loop and the API (the fleet's): the
+	// loop tells it which containers engine events named, so the API's
+	// plans see them too.
 	// One planner for the loop and the API, with one config-hash cache.
-	plans := planner.New(store, observer, planner.Options{})
+	plans := planner.New(store, fleet, planner.Options{})
 	ctrl := reconcile.New(reconcile.Deps{
 		Planner: plans, Statuses: store, Approvals: store, Events: store, Sweeper: store, Counter: store,
-		Notifier: store, Observer: observer, Applier: rt, Runtime: rt, Locker: locker, Lifecycle: store,
+		Notifier: store, Observer: fleet, Applier: fleet, Engines: fleet, Locker: locker, Lifecycle: store,
 	}, reconcile.Options{
 		ReplicaID: replica, Workers: cfg.Workers, Resync: cfg.ResyncInterval, ShutdownTimeout: cfg.ShutdownTimeout,
 		PullPolicy: opts.PullPolicy, Logger: log, Registerer: reg,
+		Engines: fleet.Names(), DefaultEngine: fleet.Default(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := newServer(cfg, httpDeps{store: store, rt: rt, planner: plans, locker: locker, reg: reg, log: log})
+	srv := newServer(cfg, httpDeps{store: store, fleet: fleet, planner: plans, locker: locker, reg: reg, log: log})
 	log.Info("serving", zap.String("addr", "http://"+ln.Addr().String()), zap.String("replica", replica),
 		zap.String("state_dir", opts.Paths.StateDir))
 	return runUntilDone(ctx, opts, log, ln, srv, ctrl)

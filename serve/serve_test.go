@@ -163,8 +163,8 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		`devarch_build_info{go_version="` + runtime.Version() + `",version="` + testVersion + `"} 1`,
 		`devarch_database_up 1`,
-		`devarch_runtime_up 1`,
-		`devarch_stack_drifted{stack="` + r.stack + `"} 0`,
+		`devarch_runtime_up{engine="default"} 1`,
+		`devarch_stack_drifted{engine="default",stack="` + r.stack + `"} 0`,
 	} {
 		if !slices.Contains(strings.Split(body, "\n"), want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -267,6 +267,9 @@ type Stack struct {
 	// ContentDigest is the store's digest of the stack's wires and
 	// variables (see Instance.ContentDigest).
 	ContentDigest []byte `json:"-"`
+	// Engine names the configured engine the stack runs on; empty means
+	// the controller's default engine (see config.Config.DefaultEngine).
+	Engine string `json:"engine,omitempty"`
 	// Deleting is true for a deleted stack whose removal has not been
 	// applied yet: it has no instances, and its plan removes its
 	// containers and networks (and named volumes with RemoveVolumes).

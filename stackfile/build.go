@@ -14,6 +14,8 @@ import (
 var (
 	// networkName follows Docker's rule for network names.
 	networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+	// engineName is the syntax of an engine name (config engines).
+	engineName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	// templateName follows compose's rule for service names, which catalog
 	// template names are.
 	templateName = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
@@ -51,6 +53,7 @@ func (b *builder) stack(doc *document) spec.Stack {
 		Name:        doc.Stack.Name,
 		Description: doc.Stack.Description,
 		NetworkName: doc.Stack.NetworkName,
+		Engine:      doc.Stack.Engine,
 		Enabled:     doc.Stack.Enabled == nil || *doc.Stack.Enabled,
 	}
 	if s.Name == "" {
@@ -60,6 +63,9 @@ func (b *builder) stack(doc *document) spec.Stack {
 	}
 	if s.NetworkName != "" && (!networkName.MatchString(s.NetworkName) || len(s.NetworkName) > 255) {
 		b.fail("stack.network_name", "network name %q is invalid; use letters, digits, '_', '.' and '-', starting with a letter or digit", s.NetworkName)
+	}
+	if s.Engine != "" && !engineName.MatchString(s.Engine) {
+		b.fail("stack.engine", "engine name %q is invalid; use the name of an engine in the controller's engines configuration (lower-case letters, digits, - and _)", s.Engine)
 	}
 	b.top, b.vars = topLevel(doc), doc.Variables
 	names := slices.Sorted(maps.Keys(doc.Instances))

@@ -32,6 +32,9 @@ type stackDoc struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
 	NetworkName string `yaml:"network_name"`
+	// Engine names the configured engine the stack runs on; absent means
+	// the controller's default engine.
+	Engine string `yaml:"engine"`
 	// Enabled is false for a disabled stack (as stack export writes
 	// one); absent means enabled.
 	Enabled *bool `yaml:"enabled"`

@@ -29,6 +29,7 @@ type exportStack struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description,omitempty"`
 	NetworkName string `yaml:"network_name,omitempty"`
+	Engine      string `yaml:"engine,omitempty"`
 	Enabled     *bool  `yaml:"enabled,omitempty"`
 }
 
@@ -84,7 +85,7 @@ type exportMount struct {
 func (w *exporter) document(s spec.Stack) exportDoc {
 	doc := exportDoc{
 		Version:   SupportedVersion,
-		Stack:     exportStack{Name: s.Name, Description: s.Description, NetworkName: s.NetworkName},
+		Stack:     exportStack{Name: s.Name, Description: s.Description, NetworkName: s.NetworkName, Engine: s.Engine},
 		Instances: map[string]*exportInstance{},
 	}
 	if !s.Enabled {

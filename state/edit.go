@@ -194,7 +194,7 @@ func (s *Store) RevisionStack(ctx context.Context, name string, number int) (spe
 
 // stack is the importable stack of a revision document.
 func (d revisionDocument) stack(name string) (spec.Stack, error) {
-	st := spec.Stack{Name: name, Description: d.Description, NetworkName: d.NetworkName, Enabled: d.Enabled}
+	st := spec.Stack{Name: name, Description: d.Description, NetworkName: d.NetworkName, Engine: d.Engine, Enabled: d.Enabled}
 	var err error
 	if st.Wires, err = decodeWires(orEmpty(d.Wires, "[]")); err != nil {
 		return spec.Stack{}, err

@@ -255,11 +255,11 @@ func upsertStackRow(ctx context.Context, tx pgx.Tx, st spec.Stack, cols stackCol
 		err := tx.QueryRow(ctx, `SELECT id FROM stacks WHERE name = $1 AND deleted_at IS NULL FOR UPDATE`, st.Name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = tx.QueryRow(ctx, `
-				INSERT INTO stacks (name, description, network_name, enabled, wires, variables)
-				VALUES ($1, $2, $3, $4, $5, $6)
+				INSERT INTO stacks (name, description, network_name, enabled, wires, variables, engine)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)
 				ON CONFLICT (name) WHERE deleted_at IS NULL DO NOTHING
 				RETURNING id`,
-				st.Name, st.Description, st.NetworkName, st.Enabled, cols.wires, cols.variables).Scan(&id)
+				st.Name, st.Description, st.NetworkName, st.Enabled, cols.wires, cols.variables, st.Engine).Scan(&id)
 			if errors.Is(err, pgx.ErrNoRows) {
 				continue
 			}
@@ -275,10 +275,10 @@ func upsertStackRow(ctx context.Context, tx pgx.Tx, st spec.Stack, cols stackCol
 			return 0, "", fmt.Errorf("stack %q %w; import it to replace its definition, or choose another name", st.Name, ErrExists)
 		}
 		tag, err := tx.Exec(ctx, `
-			UPDATE stacks SET description = $2, network_name = $3, enabled = $4, wires = $5, variables = $6
+			UPDATE stacks SET description = $2, network_name = $3, enabled = $4, wires = $5, variables = $6, engine = $7
 			WHERE id = $1
-			  AND (description, network_name, enabled, wires, variables) IS DISTINCT FROM ($2::text, $3::text, $4::boolean, $5::jsonb, $6::jsonb)`,
-			id, st.Description, st.NetworkName, st.Enabled, cols.wires, cols.variables)
+			  AND (description, network_name, enabled, wires, variables, engine) IS DISTINCT FROM ($2::text, $3::text, $4::boolean, $5::jsonb, $6::jsonb, $7::text)`,
+			id, st.Description, st.NetworkName, st.Enabled, cols.wires, cols.variables, st.Engine)
 		if err != nil {
 			return 0, "", fmt.Errorf("update stack: %w", err)
 		}

@@ -87,7 +87,7 @@ func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter)
 	if f.withDeleting {
 		selected = `removed_at IS NULL`
 	}
-	sql := `SELECT id, name, description, network_name, enabled, wires, variables, deleted_at IS NOT NULL, remove_volumes, content_digest FROM stacks WHERE ` + selected
+	sql := `SELECT id, name, description, network_name, enabled, wires, variables, deleted_at IS NOT NULL, remove_volumes, content_digest, engine FROM stacks WHERE ` + selected
 	if f.where != "" {
 		sql += ` AND ` + f.where
 	}
@@ -193,7 +193,7 @@ func scanStack(row pgx.CollectableRow) (spec.Stack, error) {
 		wires []byte
 		vars  []byte
 	)
-	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.Deleting, &st.RemoveVolumes, &st.ContentDigest); err != nil {
+	if err := row.Scan(&st.ID, &st.Name, &st.Description, &st.NetworkName, &st.Enabled, &wires, &vars, &st.Deleting, &st.RemoveVolumes, &st.ContentDigest, &st.Engine); err != nil {
 		return st, err
 	}
 	v, err := decodeVariables(vars)

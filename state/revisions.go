@@ -78,7 +78,7 @@ func authorOf(ctx context.Context) string {
 // documentSQL builds the revision document of stack $1 as stored now: the
 // stack row's columns and its live instances (template by name).
 const documentSQL = `SELECT jsonb_build_object(
-		'name', s.name, 'description', s.description, 'network_name', s.network_name,
+		'name', s.name, 'description', s.description, 'network_name', s.network_name, 'engine', s.engine,
 		'enabled', s.enabled, 'deleted', s.deleted_at IS NOT NULL, 'wires', s.wires, 'variables', s.variables,
 		'instances', coalesce((
 			SELECT jsonb_agg(jsonb_build_object('name', i.name, 'template', t.name, 'overrides', i.overrides, 'enabled', i.enabled)
@@ -92,6 +92,7 @@ type revisionDocument struct {
 	Name        string             `json:"name"`
 	Description string             `json:"description"`
 	NetworkName string             `json:"network_name"`
+	Engine      string             `json:"engine,omitempty"`
 	Enabled     bool               `json:"enabled"`
 	Deleted     bool               `json:"deleted"`
 	Wires       json.RawMessage    `json:"wires"`

@@ -22,6 +22,8 @@ type StackListItem struct {
 	// Deleting is true for a deleted stack whose removal has not been
 	// applied yet (as spec.Stack.Deleting); it has no instances.
 	Deleting bool
+	// Engine is the engine the stack names ("" for the default engine).
+	Engine string
 	// Instances counts the stack's live instances, enabled or not.
 	Instances int
 	// Status is the stack's last status; nil when the loop has not
@@ -57,7 +59,7 @@ func (s *Store) StackPage(ctx context.Context, after StackPageKey, limit int) ([
 		msg    *string
 		at     *time.Time
 	)
-	_, err := pgx.ForEachRow(rows, []any{&it.ID, &it.Name, &it.NetworkName, &it.Enabled, &it.Deleting, &it.Instances, &cond, &counts, &token, &msg, &at}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&it.ID, &it.Name, &it.NetworkName, &it.Enabled, &it.Deleting, &it.Engine, &it.Instances, &cond, &counts, &token, &msg, &at}, func() error {
 		item := it
 		item.Status = nil
 		if cond != nil {
@@ -94,7 +96,7 @@ func (s *Store) StackPage(ctx context.Context, after StackPageKey, limit int) ([
 // stack_status's primary key. A deleting stack counts no instances (they
 // were deleted with it).
 const stackPageSQL = `
-	SELECT s.id, s.name, s.network_name, s.enabled, s.deleted_at IS NOT NULL,
+	SELECT s.id, s.name, s.network_name, s.enabled, s.deleted_at IS NOT NULL, s.engine,
 		CASE WHEN s.deleted_at IS NULL THEN
 			(SELECT count(*) FROM instances i WHERE i.stack_id = s.id AND i.deleted_at IS NULL)::int
 		ELSE 0 END,

@@ -27,6 +27,8 @@ type StackStatus struct {
 	Counts    map[string]int `json:"counts"`
 	Token     string         `json:"token"`
 	Message   string         `json:"message"`
+	// Engine is the engine the stack runs on, for metrics (not stored).
+	Engine string `json:"-"`
 	// LastReconcile is when the status was computed (zero on write: the
 	// database's now(); zero on read: never written).
 	LastReconcile time.Time `json:"last_reconcile"`

@@ -30,6 +30,9 @@ type Stack struct {
 	// Variables are the stack's compose variables, secret values
 	// replaced by spec.RedactedValue.
 	Variables []spec.Variable `json:"variables"`
+	// Engine is the engine the stack runs on (its engine field, or the
+	// controller's default engine when it names none).
+	Engine string `json:"engine"`
 }
 
 // Instance is one instance as shown to users.
@@ -49,6 +52,7 @@ func Redact(s spec.Stack) Stack {
 	sc := s.Scrubber()
 	v := Stack{ID: s.ID, Name: s.Name, Description: sc.Scrub(s.Description), Network: s.Network(),
 		Enabled: s.Enabled, Wires: append([]spec.Wire{}, s.Wires...), Instances: []Instance{}, Variables: s.RedactedVariables()}
+	v.Engine = s.Engine
 	for i, variable := range v.Variables {
 		if !variable.Secret {
 			v.Variables[i].Value = sc.Scrub(variable.Value)

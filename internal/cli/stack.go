@@ -72,6 +72,9 @@ func newStackImportCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := spec.CheckEngine(file.Stack.Name, file.Stack.Engine, cfg.EngineNames()); err != nil {
+				return fmt.Errorf("import stack %q from %s: nothing was written: %w", file.Stack.Name, args[0], err)
+			}
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
 				if dryRun {
 					p, err := st.PreviewImport(ctx, file.Stack)

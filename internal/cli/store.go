@@ -120,7 +120,7 @@ func planStack(ctx context.Context, app *App, cfg config.Config, name, appName s
 }
 
 func planWith(ctx context.Context, app *App, cfg config.Config, st *state.Store, name string) (*stackPlan, error) {
-	rt, err := deploy.NewRuntime(cfg.DockerHost, app.Logger())
+	rt, err := stackRuntime(ctx, app, cfg, st, name)
 	if err != nil {
 		return nil, err
 	}

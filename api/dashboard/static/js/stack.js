@@ -105,7 +105,7 @@ export class StackView {
     }
     this.lifecycle.onStatus(s);
     const st = s.status;
-    const key = JSON.stringify([st?.condition, st?.counts, st?.message, st?.last_reconcile, s.network, s.enabled, s.instances]);
+    const key = JSON.stringify([st?.condition, st?.counts, st?.message, st?.last_reconcile, s.network, s.enabled, s.instances, s.engine]);
     if (key !== this.headKey) {
       this.headKey = key;
       replace(this.status, conditionBadge(st), countsView(st?.counts),
@@ -113,6 +113,7 @@ export class StackView {
       replace(this.facts,
         fact('Last reconcile', timeAgo(st?.last_reconcile)),
         fact('Network', h('code', { text: s.network })),
+        fact('Engine', h('code', { text: s.engine || '' })),
         fact('Instances', String(s.instances ?? 0)),
         fact('Enabled', s.enabled ? 'yes' : 'no — apply removes its containers'));
     }

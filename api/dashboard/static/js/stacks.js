@@ -29,7 +29,7 @@ export class StacksView {
     this.tbody = h('tbody');
     this.table = h('table', { class: 'stacks', hidden: true },
       h('caption', { class: 'sr-only', text: 'Stacks, their status and pending changes' }),
-      h('thead', {}, h('tr', {}, ['Stack', 'Status', 'Changes', 'Instances', 'Last reconcile']
+      h('thead', {}, h('tr', {}, ['Stack', 'Status', 'Changes', 'Instances', 'Engine', 'Last reconcile']
         .map((t) => h('th', { scope: 'col', text: t })))),
       this.tbody);
     this.el = h('section', { class: 'page page-stacks', 'aria-labelledby': 'stacks-title' },
@@ -127,6 +127,7 @@ function newRow() {
     status: h('td', { class: 'cell-status', 'data-label': 'Status' }),
     changes: h('td', { class: 'cell-changes', 'data-label': 'Changes' }),
     instances: h('td', { class: 'cell-instances', 'data-label': 'Instances' }),
+    engine: h('td', { class: 'cell-engine', 'data-label': 'Engine' }),
     reconciled: h('td', { class: 'cell-reconciled', 'data-label': 'Last reconcile' }),
   };
   const tr = h('tr', { class: 'stack-row' }, Object.values(cells));
@@ -160,5 +161,6 @@ function updateRow(row, s) {
     return total ? h('a', { href: stackHref(s.name, 'deploy'), class: 'counts-link', title: 'Review the plan' }, view) : view;
   });
   set(row, 'instances', String(s.instances), () => String(s.instances ?? 0));
+  set(row, 'engine', s.engine || '', () => h('code', { text: s.engine || '' }));
   set(row, 'reconciled', st?.last_reconcile || '', () => timeAgo(st?.last_reconcile));
 }
