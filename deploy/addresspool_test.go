@@ -30,7 +30,9 @@ import (
 // The default bridge is a bridge interface the test creates (with an
 // address outside the pool) and removes: not --bridge=none, with which
 // dockerd deletes the host's docker0 interface at startup, the default
-// bridge of every other engine on the host.
+// bridge of every other engine on the host. The engine is never
+// restarted: with default-address-pools set, a restart that finds its
+// previous default network deletes docker0 too.
 func tinyPoolEngine(t *testing.T) *Runtime {
 	t.Helper()
 	testenv.Docker(t) // the same requirements as the other engine tests

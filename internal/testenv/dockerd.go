@@ -19,19 +19,21 @@ import (
 // Dockerd is a second Docker engine a test starts on this machine, beside
 // the shared one: its own data root, exec root (and so its own
 // containerd), pid file and socket, a default bridge interface of its own
-// (never --bridge=none: with it dockerd deletes the host's docker0, the
-// shared engine's default bridge), no iptables rules, and its own address
-// pool for the networks it creates. Nothing of the shared engine is
-// touched: the test stops this one by its pid and removes its bridge.
+// and no iptables rules. Nothing of the shared engine is touched: the test
+// stops this one by its pid and removes its bridge.
+//
+// Two dockerd settings would delete the host's docker0, the shared
+// engine's default bridge, and are never used here: --bridge=none (at
+// every start), and default-address-pools (at a restart that finds the
+// engine's previous default network, as Stop then Start does). Its
+// networks therefore come from Docker's default pools, which skip the
+// subnets the host already routes.
 type Dockerd struct {
 	// Host is its endpoint, unix:///tmp/devarch-dockerd-…/docker.sock.
 	Host string
 	dir  string
 	cmd  *exec.Cmd
 	log  *os.File
-	// pool is its address pool, chosen per Dockerd so that two tests'
-	// engines do not hand out the same subnets.
-	pool string
 	// bridge is the name of its default bridge interface.
 	bridge string
 }
@@ -53,7 +55,7 @@ func StartDockerd(t testing.TB) *Dockerd {
 	}
 	n := 200 + os.Getpid()%50
 	d := &Dockerd{Host: "unix://" + filepath.Join(dir, "docker.sock"), dir: dir,
-		pool: fmt.Sprintf("10.%d.0.0/16", n), bridge: fmt.Sprintf("dvd%x", time.Now().UnixNano()&0xffffff)}
+		bridge: fmt.Sprintf("dvd%x", time.Now().UnixNano()&0xffffff)}
 	ip := func(args ...string) error {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
@@ -72,7 +74,7 @@ func StartDockerd(t testing.TB) *Dockerd {
 			t.Logf("remove %s: %v", dir, err)
 		}
 	})
-	// The bridge's own subnet lies outside the engine's pool.
+	// The bridge's own subnet, outside Docker's default pools.
 	for _, args := range [][]string{{"addr", "add", fmt.Sprintf("10.199.%d.1/24", n-200), "dev", d.bridge}, {"link", "set", d.bridge, "up"}} {
 		if err := ip(args...); err != nil {
 			t.Fatal(err)
@@ -97,8 +99,7 @@ func (d *Dockerd) Start(t testing.TB) {
 	cmd := exec.Command("dockerd",
 		"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "exec"),
 		"--pidfile", filepath.Join(d.dir, "dockerd.pid"), "-H", d.Host,
-		"--bridge="+d.bridge, "--iptables=false", "--ip6tables=false",
-		"--default-address-pool", "base="+d.pool+",size=24")
+		"--bridge="+d.bridge, "--iptables=false", "--ip6tables=false")
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a test's Ctrl-C must not reach it
 	if err := cmd.Start(); err != nil {
