@@ -64,6 +64,10 @@ func (d *dashboardPage) openStack(stack, tab string) {
 	d.t.Helper()
 	d.route("#/stacks/" + stack + "/" + tab)
 	d.waitFor(tab+" tab", fmt.Sprintf(`document.querySelector('#tab-%s')?.getAttribute('aria-selected') === 'true'`, tab), 10*time.Second)
+	// The header (status, facts, lifecycle buttons) fills in at the
+	// stacks poller's first answer and moves the tab panel down: a click
+	// aimed before that lands where the button used to be.
+	d.waitFor("the stack header", `!!document.querySelector('.page-stack .stack-status .badge-condition') || document.querySelector('.page-stack .stack-missing')?.hidden === false`, 10*time.Second)
 }
 
 type planField struct {

@@ -116,6 +116,7 @@ start() {
 	# catatonit is Podman's init (compose's init: true).
 	command -v catatonit >/dev/null || [[ -x /usr/libexec/podman/catatonit ]] || apt_install catatonit
 	write_config
+	local launcher=
 	if ! our_pid >/dev/null; then
 		rm -f "$PID_FILE" "$SOCKET"
 		log "starting podman system service on $SOCKET (log $LOG_FILE)"
@@ -123,7 +124,8 @@ start() {
 		# Not a process group leader, setsid execs in place: $! is podman.
 		CONTAINERS_CONF=$CONF CONTAINERS_STORAGE_CONF=$STORAGE_CONF \
 			setsid podman system service --time=0 "unix://$SOCKET" >>"$LOG_FILE" 2>&1 </dev/null &
-		echo $! >"$PID_FILE"
+		launcher=$!
+		echo "$launcher" >"$PID_FILE"
 	fi
 	local i
 	for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
@@ -131,7 +133,9 @@ start() {
 			log "podman is up (pid $(our_pid || echo '?')): $(summary)"
 			return 0
 		fi
-		our_pid >/dev/null || {
+		# Until setsid has exec'd podman, the process is not named podman
+		# yet: it is alive, and that is enough while it starts.
+		our_pid >/dev/null || { [[ -n $launcher ]] && kill -0 "$launcher" 2>/dev/null; } || {
 			tail -n 20 "$LOG_FILE" >&2 || true
 			die "podman system service exited during startup (log above, full log in $LOG_FILE)"
 		}

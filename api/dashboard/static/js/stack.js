@@ -28,7 +28,7 @@ export class StackView {
     this.headKey = '';
     this.status = h('div', { class: 'stack-status' });
     this.facts = h('dl', { class: 'facts' });
-    this.missing = h('p', { class: 'notice notice-error', role: 'alert', hidden: true });
+    this.missing = h('p', { class: 'notice notice-error stack-missing', role: 'alert', hidden: true });
     this.lifecycle = new LifecycleBar(name);
     this.tabs = new Map();
     const tablist = h('div', { role: 'tablist', class: 'tabs', 'aria-label': `Stack ${name}` });
