@@ -125,6 +125,11 @@ type Deps struct {
 	// Pages serves GET /api/v1/stacks?limit=&cursor=; nil: paginated
 	// requests answer 501 (the whole list is still served).
 	Pages StackPager
+	// FirstPassDone reports whether the controller has planned every
+	// stack since it started; until then the stack lists say
+	// "first_pass_in_progress": the statuses may be an earlier process's.
+	// nil: always done.
+	FirstPassDone func() bool
 }
 
 // Defaults of Options.

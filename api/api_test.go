@@ -472,3 +472,24 @@ func TestReadyzNamesTheFailedCheck(t *testing.T) {
 		t.Errorf("checks = %+v, want %+v", got.Checks, want)
 	}
 }
+
+// TestStackListSaysFirstPassInProgress: until the controller's first full
+// pass is done, the stack list (whole or paged) says so; afterwards the
+// field is left out.
+func TestStackListSaysFirstPassInProgress(t *testing.T) {
+	hs := newHarness(t, Options{})
+	hs.passing.Store(true)
+	for _, path := range []string{"/api/v1/stacks", "/api/v1/stacks?limit=10"} {
+		w := hs.do(t, request{path: path})
+		if path == "/api/v1/stacks?limit=10" && w.Code == http.StatusNotImplemented {
+			continue // the harness has no pager
+		}
+		if w.Code != 200 || !strings.Contains(w.Body.String(), `"first_pass_in_progress":true`) {
+			t.Errorf("GET %s during the first pass: %d %s", path, w.Code, w.Body.String())
+		}
+	}
+	hs.passing.Store(false)
+	if w := hs.do(t, request{path: "/api/v1/stacks"}); w.Code != 200 || strings.Contains(w.Body.String(), "first_pass") {
+		t.Errorf("GET /api/v1/stacks after the first pass: %d %s", w.Code, w.Body.String())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -412,6 +413,8 @@ type harness struct {
 	ready    map[string]error
 	h        http.Handler
 	edits    *fakeEdits
+	// passing: the controller's first pass is still in progress.
+	passing atomic.Bool
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
@@ -440,7 +443,7 @@ func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 	})
 	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
 		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log, Edits: hs.edits,
-		Lifecycle: hs.store, Orphans: fakeOrphans{}}, opts)
+		Lifecycle: hs.store, Orphans: fakeOrphans{}, FirstPassDone: func() bool { return !hs.passing.Load() }}, opts)
 	return hs
 }
 

@@ -33,6 +33,8 @@ const (
 type stackPage struct {
 	Stacks     []stackSummary `json:"stacks"`
 	NextCursor string         `json:"next_cursor,omitempty"`
+	// FirstPassInProgress: see stackList.
+	FirstPassInProgress bool `json:"first_pass_in_progress,omitempty"`
 }
 
 // cursorPrefix versions the cursor's content: the id and name of the
@@ -103,7 +105,7 @@ func (s *server) listStackPage(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "list a page of stacks", err)
 		return
 	}
-	out := stackPage{Stacks: make([]stackSummary, 0, len(items))}
+	out := stackPage{Stacks: make([]stackSummary, 0, len(items)), FirstPassInProgress: s.firstPassInProgress()}
 	engine := r.URL.Query().Get("engine")
 	for _, it := range items {
 		stackEngine := s.engineOf(spec.Stack{Engine: it.Engine})

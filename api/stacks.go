@@ -16,6 +16,9 @@ import (
 // stackList is the body of GET /api/v1/stacks.
 type stackList struct {
 	Stacks []stackSummary `json:"stacks"`
+	// FirstPassInProgress: the controller has not planned every stack
+	// since it started; the statuses may be an earlier process's.
+	FirstPassInProgress bool `json:"first_pass_in_progress,omitempty"`
 }
 
 // stackSummary is one stack of the list.
@@ -79,7 +82,7 @@ func (s *server) listStacks(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "read stack statuses", err)
 		return
 	}
-	out := stackList{Stacks: make([]stackSummary, 0, len(stacks))}
+	out := stackList{Stacks: make([]stackSummary, 0, len(stacks)), FirstPassInProgress: s.firstPassInProgress()}
 	engine := r.URL.Query().Get("engine")
 	for _, st := range stacks {
 		if engine != "" && s.engineOf(st) != engine {
@@ -165,4 +168,10 @@ func (s *server) getPlan(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = p.WriteJSON(w)
+}
+
+// firstPassInProgress reports whether the controller's first full pass
+// has yet to finish (see Deps.FirstPassDone).
+func (s *server) firstPassInProgress() bool {
+	return s.deps.FirstPassDone != nil && !s.deps.FirstPassDone()
 }

@@ -57,6 +57,7 @@ func (o *Observer) HandleEvent(ev Event) {
 	defer o.dirtyMu.Unlock()
 	o.gen++
 	o.dirty[ev.ContainerID] = o.gen
+	o.dirtyStack[ev.ContainerID] = ev.StackID
 	if ev.Action == "die" {
 		o.died[ev.ContainerID] = death{gen: o.gen, exitCode: ev.ExitCode, stackID: ev.StackID}
 		go o.settle(ev.ContainerID, o.gen)
@@ -96,11 +97,23 @@ func (o *Observer) settle(id string, gen uint64) {
 }
 
 // takeDirty returns copies of the marked containers and of the deaths
-// still being handled.
-func (o *Observer) takeDirty() (map[string]uint64, map[string]death) {
+// still being handled: all of them, or those of stack stackID (> 0).
+func (o *Observer) takeDirty(stackID int64) (map[string]uint64, map[string]death) {
 	o.dirtyMu.Lock()
 	defer o.dirtyMu.Unlock()
-	return maps.Clone(o.dirty), maps.Clone(o.died)
+	if stackID == 0 {
+		return maps.Clone(o.dirty), maps.Clone(o.died)
+	}
+	dirty, died := map[string]uint64{}, map[string]death{}
+	for id, gen := range o.dirty {
+		if o.dirtyStack[id] == stackID {
+			dirty[id] = gen
+			if d, ok := o.died[id]; ok {
+				died[id] = d
+			}
+		}
+	}
+	return dirty, died
 }
 
 // clearDirty forgets the marks a pass handled, keeping those made again
@@ -115,6 +128,7 @@ func (o *Observer) clearDirty(handled map[string]uint64, died map[string]death) 
 		}
 		if o.dirty[id] == gen {
 			delete(o.dirty, id)
+			delete(o.dirtyStack, id)
 		}
 	}
 }
@@ -126,7 +140,7 @@ func (o *Observer) clearDirty(handled map[string]uint64, died map[string]death) 
 func (o *Observer) provisional(id string, dirty map[string]uint64, died map[string]death) (observed, bool) {
 	d, ok := died[id]
 	prev, cached := o.seen[id]
-	if !ok || !cached || d.gen != dirty[id] {
+	if !ok || !cached || prev.listed || d.gen != dirty[id] {
 		return observed{}, false
 	}
 	c := cloneContainer(prev.container)

@@ -11,7 +11,7 @@ import (
 // container's latest event and cached; a pass keeps the marks of deaths
 // still being handled and of events that came during the pass.
 func TestObserverEventBookkeeping(t *testing.T) {
-	o := &Observer{seen: map[string]observed{}, dirty: map[string]uint64{}, died: map[string]death{}}
+	o := &Observer{seen: map[string]observed{}, dirty: map[string]uint64{}, dirtyStack: map[string]int64{}, died: map[string]death{}}
 	o.seen["c1"] = observed{fingerprint: "running", container: spec.Container{ID: "c1", State: spec.StateRunning, Health: spec.HealthHealthy}}
 	mark := func(id string, d *death) {
 		o.gen++
@@ -23,7 +23,7 @@ func TestObserverEventBookkeeping(t *testing.T) {
 	}
 
 	mark("c1", &death{exitCode: 137, stackID: 7})
-	dirty, died := o.takeDirty()
+	dirty, died := o.takeDirty(0)
 	got, ok := o.provisional("c1", dirty, died)
 	if !ok || got.container.State != spec.StateExited || got.container.ExitCode != 137 || got.container.Health != "" || got.fingerprint != "" {
 		t.Fatalf("provisional after a die = %+v, %v; want exited (137), no health, no fingerprint", got, ok)
@@ -38,7 +38,7 @@ func TestObserverEventBookkeeping(t *testing.T) {
 	// A pass handled the marks: the death's mark stays (it was shown
 	// provisionally), another container's goes.
 	mark("c3", nil)
-	dirty, died = o.takeDirty()
+	dirty, died = o.takeDirty(0)
 	o.clearDirty(dirty, died)
 	if _, ok := o.dirty["c1"]; !ok {
 		t.Error("the mark of a death still being handled was cleared")
@@ -50,9 +50,9 @@ func TestObserverEventBookkeeping(t *testing.T) {
 	// An event after the die (a destroy, a start): the die is no longer
 	// the latest event, so the container is inspected, not shown
 	// provisionally.
-	taken, takenDied := o.takeDirty()
+	taken, takenDied := o.takeDirty(0)
 	mark("c1", nil)
-	dirty, died = o.takeDirty()
+	dirty, died = o.takeDirty(0)
 	if _, ok := o.provisional("c1", dirty, died); ok {
 		t.Error("a die followed by another event was shown provisionally")
 	}
@@ -70,7 +70,7 @@ func TestObserverEventBookkeeping(t *testing.T) {
 func TestHandleEventKeepsToItsSelection(t *testing.T) {
 	o := &Observer{
 		selectors: map[string]string{spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: "7"},
-		seen:      map[string]observed{}, dirty: map[string]uint64{}, died: map[string]death{},
+		seen:      map[string]observed{}, dirty: map[string]uint64{}, dirtyStack: map[string]int64{}, died: map[string]death{},
 	}
 	other := Event{StackID: 8, ContainerID: "c8", Action: "start",
 		labels: map[string]string{spec.LabelManagedBy: spec.ManagedByValue, spec.LabelStackID: "8"}}

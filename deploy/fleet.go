@@ -136,6 +136,40 @@ func (f *Fleet) unknown(name string) error {
 // (Snapshot.EngineErr), and the other engines' stacks are planned as usual.
 // The error is ctx's when ctx ends.
 func (f *Fleet) Snapshot(ctx context.Context) (Snapshot, error) {
+	return f.SnapshotOf(ctx, nil)
+}
+
+// SnapshotOf is Snapshot that inspects only the containers of stacks want
+// accepts (see Observer.SnapshotOf).
+func (f *Fleet) SnapshotOf(ctx context.Context, want func(stackID int64) bool) (Snapshot, error) {
+	return f.each(ctx, func(ctx context.Context, _ string, obs *Observer) (Snapshot, error) {
+		return obs.SnapshotOf(ctx, want)
+	})
+}
+
+// SnapshotStack observes one stack on every engine: all of what its plan
+// needs on its own engine (Observer.SnapshotStack), and its containers on
+// the others (a stack that moved leaves them there: the plan removes
+// them). An engine that cannot be observed is kept as in Snapshot.
+func (f *Fleet) SnapshotStack(ctx context.Context, st spec.Stack) (Snapshot, error) {
+	home := st.Engine
+	if home == "" {
+		home = f.def
+	}
+	return f.each(ctx, func(ctx context.Context, name string, obs *Observer) (Snapshot, error) {
+		if name == home {
+			return obs.SnapshotStack(ctx, st)
+		}
+		containers, err := obs.pass(ctx, scope{stackID: st.ID})
+		if err != nil {
+			return Snapshot{}, err
+		}
+		return Snapshot{Containers: map[int64][]spec.Container{st.ID: containers}}, nil
+	})
+}
+
+// each runs snapshot on every engine at once and gathers the results.
+func (f *Fleet) each(ctx context.Context, snapshot func(ctx context.Context, name string, obs *Observer) (Snapshot, error)) (Snapshot, error) {
 	snaps := make([]Snapshot, len(f.order))
 	errs := make([]error, len(f.order))
 	var wg sync.WaitGroup
@@ -147,7 +181,7 @@ func (f *Fleet) Snapshot(ctx context.Context) (Snapshot, error) {
 			// hold up the other engines' stacks for longer than this.
 			ectx, cancel := context.WithTimeout(ctx, engineSnapshotTimeout)
 			defer cancel()
-			snaps[i], errs[i] = f.engines[name].obs.Snapshot(ectx)
+			snaps[i], errs[i] = snapshot(ectx, name, f.engines[name].obs)
 		}()
 	}
 	wg.Wait()

@@ -61,12 +61,16 @@ type Observer struct {
 	filter    client.Filters
 	selectors map[string]string // label key → value every container must carry
 
-	mu   sync.Mutex
-	seen map[string]observed // container ID → last observation
+	mu      sync.Mutex
+	seen    map[string]observed           // container ID → last observation
+	byStack map[int64]map[string]struct{} // stack id → the ids of its containers in seen
 
 	dirtyMu sync.Mutex
 	dirty   map[string]uint64 // container ID → generation of its last event
 	gen     uint64
+	// dirtyStack is the stack of each marked container (0 when its event
+	// did not say), so that a pass over one stack takes only its marks.
+	dirtyStack map[string]int64
 	// died holds containers whose last event is a die the engine has not
 	// finished handling yet (see HandleEvent).
 	died    map[string]death
@@ -76,6 +80,8 @@ type Observer struct {
 type observed struct {
 	fingerprint string
 	container   spec.Container
+	// listed: not inspected, only what the list entry said (listedOnly).
+	listed bool
 }
 
 // NewObserver returns an Observer with an empty cache: its first pass
@@ -90,7 +96,8 @@ func (r *Runtime) NewObserver(selectors ...string) *Observer {
 		k, v, _ := strings.Cut(s, "=")
 		want[k] = v
 	}
-	return &Observer{rt: r, filter: f, selectors: want, seen: map[string]observed{}, dirty: map[string]uint64{}, died: map[string]death{}}
+	return &Observer{rt: r, filter: f, selectors: want, seen: map[string]observed{}, byStack: map[int64]map[string]struct{}{},
+		dirty: map[string]uint64{}, dirtyStack: map[string]int64{}, died: map[string]death{}}
 }
 
 // matches reports whether labels carry every label the Observer selects.
@@ -108,11 +115,32 @@ func (o *Observer) matches(labels map[string]string) bool {
 // returned containers are copies: callers may modify them. On error the
 // cache is left as it was.
 func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
+	return o.pass(ctx, scope{})
+}
+
+// scope is what one pass of an Observer covers.
+type scope struct {
+	// stackID > 0: only that stack's containers, through a list the
+	// engine filters by the stack's label; the cache of every other
+	// stack is left as it is.
+	stackID int64
+	// want, in a pass over the whole engine: only containers of stacks
+	// want accepts are inspected; the others (orphans, another
+	// installation's) are kept as their list entry says (listedOnly).
+	// nil inspects every container.
+	want func(stackID int64) bool
+}
+
+func (o *Observer) pass(ctx context.Context, sc scope) ([]spec.Container, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 
-	dirty, died := o.takeDirty()
-	items, err := o.rt.listContainers(ctx, o.filter)
+	dirty, died := o.takeDirty(sc.stackID)
+	filter := o.filter
+	if sc.stackID > 0 {
+		filter = filter.Clone().Add("label", spec.LabelStackID+"="+strconv.FormatInt(sc.stackID, 10))
+	}
+	items, err := o.rt.listContainers(ctx, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -121,9 +149,14 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 	listed := make(map[string]bool, len(items))
 	for _, it := range items {
 		listed[it.ID] = true
-		if _, _, ok := spec.IdentityFromLabels(it.Labels); !ok {
+		stackID, _, ok := spec.IdentityFromLabels(it.Labels)
+		if !ok || (sc.stackID > 0 && stackID != sc.stackID) {
 			o.rt.log.Debug("skip container with malformed devarch labels",
 				zap.String("container_id", it.ID), zap.Strings("names", it.Names))
+			continue
+		}
+		if sc.want != nil && !sc.want(stackID) {
+			next[it.ID] = listedOnly(it)
 			continue
 		}
 		if c, ok := o.provisional(it.ID, dirty, died); ok {
@@ -131,7 +164,7 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 			continue
 		}
 		fp := fingerprint(it)
-		if prev, ok := o.seen[it.ID]; ok && prev.fingerprint == fp && dirty[it.ID] == 0 {
+		if prev, ok := o.seen[it.ID]; ok && !prev.listed && prev.fingerprint == fp && dirty[it.ID] == 0 {
 			next[it.ID] = prev
 			continue
 		}
@@ -150,14 +183,19 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 		}
 		changed = append(changed, inspectTarget{id: id, checkLabels: true})
 	}
-	fresh, err := o.rt.inspectAll(ctx, changed, o.matches)
+	keep := o.matches
+	if sc.stackID > 0 {
+		want := strconv.FormatInt(sc.stackID, 10)
+		keep = func(labels map[string]string) bool { return o.matches(labels) && labels[spec.LabelStackID] == want }
+	}
+	fresh, err := o.rt.inspectAll(ctx, changed, keep)
 	if err != nil {
 		return nil, err
 	}
 	for id, c := range fresh {
 		next[id] = c
 	}
-	o.seen = next
+	o.commit(sc.stackID, next)
 	o.clearDirty(dirty, died)
 
 	out := make([]spec.Container, 0, len(next))
@@ -171,12 +209,56 @@ func (o *Observer) Observe(ctx context.Context) ([]spec.Container, error) {
 	return out, nil
 }
 
+// commit makes next the cache: of the whole engine (stackID 0), or of one
+// stack, whose earlier entries it replaces.
+func (o *Observer) commit(stackID int64, next map[string]observed) {
+	if stackID == 0 {
+		o.seen = next
+		o.byStack = make(map[int64]map[string]struct{}, len(o.byStack))
+		for id, c := range next {
+			o.index(id, c.container.StackID)
+		}
+		return
+	}
+	for id := range o.byStack[stackID] {
+		delete(o.seen, id)
+	}
+	delete(o.byStack, stackID)
+	for id, c := range next {
+		o.seen[id] = c
+		o.index(id, stackID)
+	}
+}
+
+func (o *Observer) index(id string, stackID int64) {
+	ids := o.byStack[stackID]
+	if ids == nil {
+		ids = map[string]struct{}{}
+		o.byStack[stackID] = ids
+	}
+	ids[id] = struct{}{}
+}
+
+// listedOnly is the observation of a container the pass does not inspect
+// (its stack is none of the caller's): what its list entry says, enough to
+// name it as an orphan. A later pass that wants it inspects it.
+func listedOnly(it container.Summary) observed {
+	stackID, instanceID, _ := spec.IdentityFromLabels(it.Labels)
+	c := spec.Container{ID: it.ID, StackID: stackID, InstanceID: instanceID, State: string(it.State),
+		StackName: it.Labels[spec.LabelStack], InstanceName: it.Labels[spec.LabelInstance]}
+	if len(it.Names) > 0 {
+		c.Name = strings.TrimPrefix(it.Names[0], "/")
+	}
+	return observed{container: c, listed: true}
+}
+
 func (r *Runtime) listContainers(ctx context.Context, f client.Filters) ([]container.Summary, error) {
 	r.calls.lists.Add(1)
 	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
+	r.calls.listed.Add(int64(len(res.Items)))
 	return res.Items, nil
 }
 

@@ -159,7 +159,14 @@ func (r *Runtime) Calls() Calls {
 
 type callCounter struct {
 	lists, inspects, images, otherLists atomic.Int64
+	// listed counts the containers the container lists returned: what a
+	// pass costs besides its calls (see listedContainers).
+	listed atomic.Int64
 }
+
+// listedContainers is how many containers the engine's container lists
+// have returned since the Runtime was created.
+func (r *Runtime) listedContainers() int64 { return r.calls.listed.Load() }
 
 // imageDefaults is what a container inherits from its image without asking.
 type imageDefaults struct {

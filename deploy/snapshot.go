@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -88,45 +89,151 @@ func (s Snapshot) EngineDown(name string) error {
 // inspects between calls, so a steady-state snapshot costs one container
 // list, one network list, one image list and one volume list.
 func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
+	return o.SnapshotOf(ctx, nil)
+}
+
+// SnapshotOf is Snapshot for a caller that plans only the stacks want
+// accepts (the reconcile loop's full pass: the stacks of its database).
+// Containers of other stacks (orphans, another installation's) are not
+// inspected: they appear as their list entry says (id, name, stack,
+// instance, state), enough to count and name them as orphans.
+func (o *Observer) SnapshotOf(ctx context.Context, want func(stackID int64) bool) (Snapshot, error) {
 	r := o.rt
-	containers, err := o.Observe(ctx)
+	containers, err := o.pass(ctx, scope{want: want})
 	if err != nil {
 		return Snapshot{}, err
 	}
-	snap := Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, NetworkStacks: map[string]string{}, Images: map[string]string{}}
+	snap := newSnapshot()
 	for _, c := range containers {
 		snap.Containers[c.StackID] = append(snap.Containers[c.StackID], c)
 	}
-	r.calls.otherLists.Add(1)
-	nets, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("label", spec.LabelManagedBy+"="+spec.ManagedByValue)})
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("list networks: %w", err)
-	}
-	for _, n := range nets.Items {
-		snap.Networks[n.Name] = n.ID
-		snap.NetworkStacks[n.Name] = n.Labels[spec.LabelStackID]
+	if err := r.listNetworks(ctx, managedFilter(), snap); err != nil {
+		return Snapshot{}, err
 	}
 	if snap.Engine, err = r.Engine(ctx); err != nil {
 		return Snapshot{}, err
 	}
-	r.calls.otherLists.Add(1)
-	imgs, err := r.cli.ImageList(ctx, client.ImageListOptions{})
-	if err != nil {
-		return Snapshot{}, fmt.Errorf("list images: %w", err)
-	}
-	for _, img := range imgs.Items {
-		for _, tag := range img.RepoTags {
-			snap.Images[NormalizeImageRef(tag)] = img.ID
-		}
-	}
-	if snap.Engine.Kind == plan.EnginePodman {
-		podmanLocalImages(snap.Images, imgs.Items)
+	if err := r.listImages(ctx, snap.Engine.Kind, nil, snap); err != nil {
+		return Snapshot{}, err
 	}
 	r.calls.otherLists.Add(1)
 	if snap.Volumes, err = r.projectVolumes(ctx, ""); err != nil {
 		return Snapshot{}, err
 	}
 	return snap, nil
+}
+
+// SnapshotStack observes what one stack's plan needs and nothing more: its
+// containers (a list the engine filters by the stack's label, plus
+// inspects of new or changed ones), its networks, its images and its
+// volumes. Its cost depends on the stack, not on how many other
+// containers the engine holds; the reconcile loop takes one at every
+// event and every change of the stack. For works on it for st only.
+func (o *Observer) SnapshotStack(ctx context.Context, st spec.Stack) (Snapshot, error) {
+	r := o.rt
+	containers, err := o.pass(ctx, scope{stackID: st.ID})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap := newSnapshot()
+	if len(containers) > 0 {
+		snap.Containers[st.ID] = containers
+	}
+	// The networks the stack names, whoever owns them, and those that
+	// carry its id (ownedNetworks).
+	named := managedFilter().Add("name", st.Network())
+	if nets, _ := project.Networks(st); len(nets) > 0 {
+		for _, n := range nets {
+			named.Add("name", n.Name)
+		}
+	}
+	if err := r.listNetworks(ctx, named, snap); err != nil {
+		return Snapshot{}, err
+	}
+	owned := managedFilter().Add("label", spec.LabelStackID+"="+strconv.FormatInt(st.ID, 10))
+	if err := r.listNetworks(ctx, owned, snap); err != nil {
+		return Snapshot{}, err
+	}
+	if snap.Engine, err = r.Engine(ctx); err != nil {
+		return Snapshot{}, err
+	}
+	refs := make([]string, 0, len(st.Instances))
+	for _, inst := range st.Instances {
+		refs = append(refs, project.Image(st, inst))
+	}
+	if err := r.listImages(ctx, snap.Engine.Kind, refs, snap); err != nil {
+		return Snapshot{}, err
+	}
+	r.calls.otherLists.Add(1)
+	if snap.Volumes, err = r.projectVolumes(ctx, st.Name); err != nil {
+		return Snapshot{}, err
+	}
+	return snap, nil
+}
+
+func newSnapshot() Snapshot {
+	return Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, NetworkStacks: map[string]string{}, Images: map[string]string{}}
+}
+
+// listNetworks adds the networks the engine lists with filter f to snap.
+// The engine's name filter matches substrings: what it lists besides is
+// harmless (For looks networks up by exact name).
+func (r *Runtime) listNetworks(ctx context.Context, f client.Filters, snap Snapshot) error {
+	r.calls.otherLists.Add(1)
+	nets, err := r.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("list networks: %w", err)
+	}
+	for _, n := range nets.Items {
+		snap.Networks[n.Name] = n.ID
+		snap.NetworkStacks[n.Name] = n.Labels[spec.LabelStackID]
+	}
+	return nil
+}
+
+// listImages adds local images to snap.Images, by normalized reference:
+// every image (refs nil), or those refs name.
+func (r *Runtime) listImages(ctx context.Context, kind string, refs []string, snap Snapshot) error {
+	var f client.Filters
+	if refs != nil {
+		if len(refs) == 0 {
+			return nil // a stack without instances needs no image
+		}
+		f = referenceFilter(kind, refs)
+	}
+	r.calls.otherLists.Add(1)
+	imgs, err := r.cli.ImageList(ctx, client.ImageListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("list images: %w", err)
+	}
+	for _, img := range imgs.Items {
+		for _, tag := range img.RepoTags {
+			snap.Images[NormalizeImageRef(tag)] = img.ID
+		}
+	}
+	if kind == plan.EnginePodman {
+		podmanLocalImages(snap.Images, imgs.Items)
+	}
+	return nil
+}
+
+// referenceFilter is the image list filter for the images refs name: the
+// engine matches each tag's familiar form ("redis:7") against the
+// normalized references, the key For looks images up by. nil (every
+// image) on Podman, whose reference filter resolves short names its own
+// way (localhost/), and for a reference that does not parse.
+func referenceFilter(kind string, refs []string) client.Filters {
+	if kind == plan.EnginePodman {
+		return nil
+	}
+	f := make(client.Filters)
+	for _, ref := range refs {
+		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+			return nil
+		}
+		f.Add("reference", NormalizeImageRef(ref))
+	}
+	return f
 }
 
 // For returns the observed side of one stack's plan.

@@ -30,6 +30,7 @@ type fakeAPI struct {
 	token string // bearer token the API requires; "" = none
 
 	mu        sync.Mutex
+	firstPass bool // the stack lists say first_pass_in_progress
 	stacks    []*fakeStack
 	approvals []*fakeApproval
 	changed   chan struct{} // closed (and replaced) on every change
@@ -252,7 +253,19 @@ func (f *fakeAPI) listStacks(w http.ResponseWriter, _ *http.Request) {
 		rows = append(rows, row{ID: s.stack.ID, Name: s.stack.Name, Network: s.stack.Network(), Enabled: s.stack.Enabled,
 			Instances: len(s.stack.Instances), Status: s.status()})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stacks": rows})
+	body := map[string]any{"stacks": rows}
+	if f.firstPass {
+		body["first_pass_in_progress"] = true
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// setFirstPass makes the stack lists say whether the controller's first
+// pass is in progress.
+func (f *fakeAPI) setFirstPass(inProgress bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.firstPass = inProgress
 }
 
 func (f *fakeAPI) getStack(w http.ResponseWriter, r *http.Request) {

@@ -55,6 +55,24 @@ func TestStacksPage(t *testing.T) {
 	}
 }
 
+// TestFirstPassBanner: while the controller's first pass runs, every page
+// says so (the statuses may be an earlier process's); the banner goes
+// away by itself when the pass is done.
+func TestFirstPassBanner(t *testing.T) {
+	f, d := openFake(t, nil)
+	f.setFirstPass(true)
+	d.openStacks()
+	const shown = `(() => { const el = document.getElementById('first-pass'); return !el.hidden && el.getBoundingClientRect().height > 0 && el.getAttribute('role') === 'status'; })()`
+	d.waitFor("the first-pass banner", shown, within)
+	if text := eval[string](d, `document.getElementById('first-pass').textContent`); !strings.Contains(text, "First pass in progress") {
+		t.Errorf("banner says %q", text)
+	}
+	d.openStack("shop", "instances")
+	d.waitFor("the banner on a stack's page", shown, within)
+	f.setFirstPass(false)
+	d.waitFor("the banner to go", `document.getElementById('first-pass').hidden`, within)
+}
+
 func TestPollingPausesWhileHidden(t *testing.T) {
 	f, d := openFake(t, nil)
 	d.openStacks()

@@ -39,6 +39,17 @@ type Observer interface {
 	Snapshot(ctx context.Context) (deploy.Snapshot, error)
 }
 
+// StackObserver is an Observer that can also observe one stack alone, at
+// a cost that depends on the stack rather than on the whole engine
+// (deploy.Observer.SnapshotStack), and snapshot the engine inspecting
+// only the containers of some stacks (deploy.Observer.SnapshotOf). The
+// Planner uses both when its Observer has them.
+type StackObserver interface {
+	Observer
+	SnapshotStack(ctx context.Context, st spec.Stack) (deploy.Snapshot, error)
+	SnapshotOf(ctx context.Context, want func(stackID int64) bool) (deploy.Snapshot, error)
+}
+
 // Stage names the step of planning an error comes from, so callers can
 // tell a database outage from an engine outage from a stack that cannot
 // be planned.
@@ -138,9 +149,10 @@ func (p *Planner) WithBuilds(d plan.Desired) plan.Desired {
 	return d
 }
 
-// Plan snapshots the engine and computes d's plan against it.
+// Plan observes d's stack and computes its plan: through SnapshotStack,
+// its cost depends on the stack, not on the engine.
 func (p *Planner) Plan(ctx context.Context, d plan.Desired) (*plan.Plan, error) {
-	snap, err := p.Snapshot(ctx)
+	snap, err := p.SnapshotStack(ctx, d.Stack)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +162,39 @@ func (p *Planner) Plan(ctx context.Context, d plan.Desired) (*plan.Plan, error) 
 // Snapshot snapshots the engine (errors are StageObserve).
 func (p *Planner) Snapshot(ctx context.Context) (deploy.Snapshot, error) {
 	snap, err := p.observer.Snapshot(ctx)
+	if err != nil {
+		return deploy.Snapshot{}, &Error{Stage: StageObserve, Err: err}
+	}
+	return snap, nil
+}
+
+// SnapshotOf snapshots the engine for planning stacks, inspecting only
+// their containers when the Observer can (errors are StageObserve).
+func (p *Planner) SnapshotOf(ctx context.Context, stacks []spec.Stack) (deploy.Snapshot, error) {
+	so, ok := p.observer.(StackObserver)
+	if !ok {
+		return p.Snapshot(ctx)
+	}
+	ids := make(map[int64]bool, len(stacks))
+	for _, s := range stacks {
+		ids[s.ID] = true
+	}
+	snap, err := so.SnapshotOf(ctx, func(id int64) bool { return ids[id] })
+	if err != nil {
+		return deploy.Snapshot{}, &Error{Stage: StageObserve, Err: err}
+	}
+	return snap, nil
+}
+
+// SnapshotStack observes what st's plan needs, and only that when the
+// Observer can (errors are StageObserve). The snapshot serves st's plans
+// (Compute, For) only.
+func (p *Planner) SnapshotStack(ctx context.Context, st spec.Stack) (deploy.Snapshot, error) {
+	so, ok := p.observer.(StackObserver)
+	if !ok {
+		return p.Snapshot(ctx)
+	}
+	snap, err := so.SnapshotStack(ctx, st)
 	if err != nil {
 		return deploy.Snapshot{}, &Error{Stage: StageObserve, Err: err}
 	}

@@ -256,7 +256,7 @@ type applyCheck struct {
 // planned, the apply is not checked (nil): the apply itself reports the
 // engine's trouble.
 func (c *Controller) predict(ctx context.Context, d plan.Desired, log *zap.Logger) *applyCheck {
-	before, err := c.d.Planner.Snapshot(ctx)
+	before, err := c.d.Planner.SnapshotStack(ctx, d.Stack)
 	if err == nil {
 		var p *plan.Plan
 		if p, err = c.d.Planner.Compute(d, before); err == nil {
@@ -278,7 +278,7 @@ func (k *applyCheck) verify(ctx context.Context) []plan.Mismatch {
 	if c.o.BeforeVerify != nil {
 		c.o.BeforeVerify(ctx, k.desired.Stack)
 	}
-	after, err := c.d.Planner.Snapshot(ctx)
+	after, err := c.d.Planner.SnapshotStack(ctx, k.desired.Stack)
 	var fresh *plan.Plan
 	if err == nil {
 		fresh, err = c.d.Planner.Compute(k.desired, after)

@@ -76,6 +76,10 @@ type Controller struct {
 	// start's full pass waits for.
 	listenTried chan struct{}
 	resync      chan struct{} // full-pass requests, coalesced
+	// firstPass is closed when a full pass has planned every stack of the
+	// database for the first time (see FirstPassDone).
+	firstPass     chan struct{}
+	firstPassOnce sync.Once
 }
 
 // New returns a controller over its collaborators.
@@ -121,8 +125,27 @@ func New(d Deps, o Options) *Controller {
 		statuses: map[int64]state.StackStatus{}, written: map[int64]state.StackStatus{}, names: map[int64]string{},
 		unfinished: map[int64]unfinished{},
 		draining:   make(chan struct{}), resync: make(chan struct{}, 1), listenTried: make(chan struct{}),
+		firstPass: make(chan struct{}),
 	}
 }
+
+// FirstPassDone reports whether a full pass has planned every stack of the
+// database since the controller started: until then the statuses in the
+// database may be an earlier process's (the controller is not ready, and
+// the dashboard says the first pass is in progress). A pass that could
+// not read the database does not count; one that found an engine down
+// does (its stacks' status is then Error, which is correct).
+func (c *Controller) FirstPassDone() bool {
+	select {
+	case <-c.firstPass:
+		return true
+	default:
+		return false
+	}
+}
+
+// FirstPass returns a channel closed once FirstPassDone is true.
+func (c *Controller) FirstPass() <-chan struct{} { return c.firstPass }
 
 // QueueDepth is the number of stacks waiting for a worker.
 func (c *Controller) QueueDepth() int { return c.queue.Len() }

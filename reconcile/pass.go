@@ -166,7 +166,7 @@ func (c *Controller) fullPass(ctx context.Context) {
 	}
 	now := c.o.Now()
 	statuses := make([]state.StackStatus, 0, len(stacks))
-	snap, snapErr := c.d.Planner.Snapshot(ctx)
+	snap, snapErr := c.d.Planner.SnapshotOf(ctx, stacks)
 	if ctx.Err() != nil {
 		return // shutting down: the engine is not at fault
 	}
@@ -196,6 +196,12 @@ func (c *Controller) fullPass(ctx context.Context) {
 	c.mu.Unlock()
 	c.recordStatuses(ctx, statuses)
 	c.retain(stacks)
+	if ctx.Err() == nil {
+		c.firstPassOnce.Do(func() {
+			close(c.firstPass)
+			c.log.Info("first full pass done", zap.Int("stacks", len(stacks)), zap.Duration("took", c.o.Now().Sub(start)))
+		})
+	}
 	for _, id := range pending {
 		c.queue.Add(id)
 	}

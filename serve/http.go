@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/http"
 
@@ -25,6 +27,8 @@ type httpDeps struct {
 	locker  *lock.Locker
 	reg     prometheus.Gatherer
 	log     *zap.Logger
+	// firstPassDone reports whether the loop's first full pass is over.
+	firstPassDone func() bool
 }
 
 // newServer returns the HTTP server: the JSON API under /api/v1, health
@@ -35,11 +39,13 @@ func newServer(cfg config.Config, d httpDeps) *http.Server {
 		Installation: d.store, Planner: d.planner, Lifecycle: d.store, Orphans: orphanLister{store: d.store, obs: d.fleet},
 		Ready: append([]api.Check{
 			{Name: "database", Fn: d.store.Ping},
+			{Name: "first_pass", Fn: firstPassCheck(d.firstPassDone)},
 		}, engineChecks(cfg, d.fleet)...),
-		Metrics: promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}),
-		Logger:  d.log,
-		Edits:   d.store,
-		Pages:   d.store,
+		FirstPassDone: d.firstPassDone,
+		Metrics:       promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}),
+		Logger:        d.log,
+		Edits:         d.store,
+		Pages:         d.store,
 	}, api.Options{APIToken: cfg.APIToken, ApprovalTTL: cfg.ApprovalTTL, Secrets: fileSecrets(cfg.SecretsFile),
 		Engines: cfg.EngineNames(), DefaultEngine: cfg.DefaultEngine()})
 	mux := http.NewServeMux()
@@ -85,3 +91,18 @@ func loopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// firstPassCheck is the readiness check of the loop's first full pass: a
+// controller that has not planned every stack yet serves the statuses an
+// earlier process wrote.
+func firstPassCheck(done func() bool) func(context.Context) error {
+	return func(context.Context) error {
+		if !done() {
+			return errFirstPass
+		}
+		return nil
+	}
+}
+
+// errFirstPass is the first_pass check's reason while the pass runs.
+var errFirstPass = errors.New("the first full pass over every stack is still in progress; the statuses may be an earlier process's")

@@ -107,7 +107,7 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := newServer(cfg, httpDeps{store: store, fleet: fleet, planner: plans, locker: locker, reg: reg, log: log})
+	srv := newServer(cfg, httpDeps{store: store, fleet: fleet, planner: plans, locker: locker, reg: reg, log: log, firstPassDone: ctrl.FirstPassDone})
 	log.Info("serving", zap.String("addr", "http://"+ln.Addr().String()), zap.String("replica", replica),
 		zap.String("state_dir", opts.Paths.StateDir))
 	return runUntilDone(ctx, opts, log, ln, srv, ctrl)

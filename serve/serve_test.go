@@ -159,6 +159,14 @@ func (r *running) waitMetric(t *testing.T, want string) string {
 // Run returns nil within the shutdown timeout and the port is closed.
 func TestRun(t *testing.T) {
 	r := startRun(t)
+	// Ready means the first full pass is done: the stack's status is
+	// known at once, not some time later.
+	if code, body := r.get(t, "/readyz"); code != http.StatusOK || !strings.Contains(body, `{"name":"first_pass","status":"ok"}`) {
+		t.Errorf("/readyz: %d %s, want 200 with the first_pass check", code, body)
+	}
+	if _, body := r.get(t, "/metrics"); !strings.Contains(body, `devarch_stack_condition{condition="InSync",stack="`+r.stack+`"} 1`) {
+		t.Errorf("/metrics has no status of stack %s once /readyz answers 200", r.stack)
+	}
 	body := r.waitMetric(t, `devarch_stack_condition{condition="InSync",stack="`+r.stack+`"} 1`)
 	for _, want := range []string{
 		`devarch_build_info{go_version="` + runtime.Version() + `",version="` + testVersion + `"} 1`,

@@ -86,6 +86,13 @@ function liveIndicator() {
   });
 }
 
+// The first-pass banner: until the controller has planned every stack
+// since it started, the statuses shown may be an earlier process's.
+function firstPassBanner() {
+  const el = document.getElementById('first-pass');
+  poller.onAnswer(({ firstPass }) => { el.hidden = !firstPass; });
+}
+
 function tokenButton() {
   const button = document.getElementById('forget-token');
   const sync = (token) => { button.hidden = !token; };
@@ -99,6 +106,7 @@ function tokenButton() {
 
 setTokenPrompt(askToken);
 liveIndicator();
+firstPassBanner();
 tokenButton();
 window.addEventListener('hashchange', route);
 if (!location.hash) history.replaceState(null, '', '#/stacks');

@@ -16,6 +16,7 @@ export class StacksPoller {
     this.inFlight = false;
     this.last = null; // {stacks, error, at}
     this.stateListeners = new Set();
+    this.answerListeners = new Set();
     document.addEventListener('visibilitychange', () => this.schedule(0));
   }
 
@@ -32,6 +33,12 @@ export class StacksPoller {
 
   /** onState calls fn(state) with "live", "paused", "offline" or "idle". */
   onState(fn) { this.stateListeners.add(fn); }
+
+  /**
+   * onAnswer calls fn({firstPass}) after every poll the controller
+   * answered, without keeping the poller running itself.
+   */
+  onAnswer(fn) { this.answerListeners.add(fn); }
 
   get active() {
     return this.listeners.size > 0 && document.visibilityState === 'visible';
@@ -73,7 +80,7 @@ export class StacksPoller {
     let last;
     try {
       const body = await getJSON(this.path);
-      last = { stacks: body.stacks || [], next: body.next_cursor || null, error: null, at: Date.now() };
+      last = { stacks: body.stacks || [], next: body.next_cursor || null, firstPass: !!body.first_pass_in_progress, error: null, at: Date.now() };
     } catch (error) {
       last = { stacks: this.last?.stacks || null, next: this.last?.next || null, error, at: Date.now() };
     } finally {
@@ -90,6 +97,7 @@ export class StacksPoller {
     for (const fn of this.listeners) {
       try { fn(this.last); } catch (err) { console.error('stacks listener failed', err); }
     }
+    if (!last.error) for (const fn of this.answerListeners) fn(last);
     this.schedule(INTERVAL_MS);
   }
 
