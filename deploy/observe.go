@@ -163,7 +163,7 @@ func (o *Observer) pass(ctx context.Context, sc scope) ([]spec.Container, error)
 			next[it.ID] = c
 			continue
 		}
-		fp := fingerprint(it)
+		fp := it.fingerprint
 		if prev, ok := o.seen[it.ID]; ok && !prev.listed && prev.fingerprint == fp && dirty[it.ID] == 0 {
 			next[it.ID] = prev
 			continue
@@ -242,9 +242,9 @@ func (o *Observer) index(id string, stackID int64) {
 // listedOnly is the observation of a container the pass does not inspect
 // (its stack is none of the caller's): what its list entry says, enough to
 // name it as an orphan. A later pass that wants it inspects it.
-func listedOnly(it container.Summary) observed {
+func listedOnly(it listEntry) observed {
 	stackID, instanceID, _ := spec.IdentityFromLabels(it.Labels)
-	c := spec.Container{ID: it.ID, StackID: stackID, InstanceID: instanceID, State: string(it.State),
+	c := spec.Container{ID: it.ID, StackID: stackID, InstanceID: instanceID, State: it.State,
 		StackName: it.Labels[spec.LabelStack], InstanceName: it.Labels[spec.LabelInstance]}
 	if len(it.Names) > 0 {
 		c.Name = strings.TrimPrefix(it.Names[0], "/")
@@ -252,14 +252,14 @@ func listedOnly(it container.Summary) observed {
 	return observed{container: c, listed: true}
 }
 
-func (r *Runtime) listContainers(ctx context.Context, f client.Filters) ([]container.Summary, error) {
+func (r *Runtime) listContainers(ctx context.Context, f client.Filters) ([]listEntry, error) {
 	r.calls.lists.Add(1)
-	res, err := r.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	items, err := r.lister.list(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
-	r.calls.listed.Add(int64(len(res.Items)))
-	return res.Items, nil
+	r.calls.listed.Add(int64(len(items)))
+	return items, nil
 }
 
 // inspectTarget is a container to inspect in a pass: its list entry's
@@ -276,50 +276,86 @@ type inspectTarget struct {
 // and converts them. Containers removed since the list are left out, and so
 // are targets with checkLabels whose labels do not satisfy keep or carry no
 // valid devarch identity.
+//
+// Each inspect is converted as it arrives, so that a first pass over
+// thousands of containers holds a few engine answers at a time, not all of
+// them: an inspect decodes to tens of kilobytes, its conversion to far less.
 func (r *Runtime) inspectAll(ctx context.Context, items []inspectTarget, keep func(labels map[string]string) bool) (map[string]observed, error) {
-	inspected := make([]*container.InspectResponse, len(items))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(inspectParallelism)
-	for i, it := range items {
-		g.Go(func() error {
-			r.calls.inspects.Add(1)
-			res, err := r.cli.ContainerInspect(gctx, it.id, client.ContainerInspectOptions{})
-			if cerrdefs.IsNotFound(err) {
-				r.log.Debug("container vanished before inspect", zap.String("container_id", it.id))
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("inspect container %s: %w", shortID(it.id), err)
-			}
-			if it.checkLabels {
-				var labels map[string]string
-				if res.Container.Config != nil {
-					labels = res.Container.Config.Labels
-				}
-				if _, _, ok := spec.IdentityFromLabels(labels); !ok || !keep(labels) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		i  int
+		in *container.InspectResponse
+	}
+	results := make(chan result, inspectParallelism)
+	var inspectErr error // written before results is closed
+	go func() {
+		defer close(results)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(inspectParallelism)
+		for i, it := range items {
+			g.Go(func() error {
+				r.calls.inspects.Add(1)
+				res, err := r.cli.ContainerInspect(gctx, it.id, client.ContainerInspectOptions{})
+				if cerrdefs.IsNotFound(err) {
+					r.log.Debug("container vanished before inspect", zap.String("container_id", it.id))
 					return nil
 				}
-			}
-			inspected[i] = &res.Container
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := r.normalizePodman(ctx, inspected); err != nil {
-		return nil, err
-	}
+				if err != nil {
+					return fmt.Errorf("inspect container %s: %w", shortID(it.id), err)
+				}
+				if it.checkLabels {
+					var labels map[string]string
+					if res.Container.Config != nil {
+						labels = res.Container.Config.Labels
+					}
+					if _, _, ok := spec.IdentityFromLabels(labels); !ok || !keep(labels) {
+						return nil
+					}
+				}
+				select {
+				case results <- result{i: i, in: &res.Container}:
+					return nil
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			})
+		}
+		inspectErr = g.Wait()
+	}()
 	out := make(map[string]observed, len(items))
-	for i, in := range inspected {
-		if in == nil {
-			continue
+	var (
+		convertErr error
+		netIDs     map[string]string // Podman: network ids by name, listed once when needed
+	)
+	for res := range results {
+		if convertErr != nil {
+			continue // draining after a failure
+		}
+		in := res.in
+		if podmanNetworkNames(in) {
+			if netIDs == nil {
+				r.calls.otherLists.Add(1)
+				if netIDs, convertErr = r.networkIDsByName(ctx); convertErr != nil {
+					cancel()
+					continue
+				}
+			}
+			resolveNetworkIDs(in, netIDs)
 		}
 		defaults, err := r.imageDefaults(ctx, in.Image)
 		if err != nil {
-			return nil, err
+			convertErr = err
+			cancel()
+			continue
 		}
-		out[in.ID] = observed{fingerprint: items[i].fingerprint, container: toContainer(in, defaults)}
+		out[in.ID] = observed{fingerprint: items[res.i].fingerprint, container: toContainer(in, defaults)}
+	}
+	if convertErr != nil {
+		return nil, convertErr
+	}
+	if inspectErr != nil {
+		return nil, inspectErr
 	}
 	return out, nil
 }

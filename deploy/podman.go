@@ -85,24 +85,6 @@ func (r *Runtime) networkIDsByName(ctx context.Context) (map[string]string, erro
 	return ids, nil
 }
 
-// normalizePodman rewrites, in place, what Podman's inspect of the
-// containers says differently from Docker's (see the functions above),
-// with at most one network list for the whole batch.
-func (r *Runtime) normalizePodman(ctx context.Context, inspected []*container.InspectResponse) error {
-	if !slices.ContainsFunc(inspected, podmanNetworkNames) {
-		return nil
-	}
-	r.calls.otherLists.Add(1)
-	ids, err := r.networkIDsByName(ctx)
-	if err != nil {
-		return err
-	}
-	for _, in := range inspected {
-		resolveNetworkIDs(in, ids)
-	}
-	return nil
-}
-
 // engineKind asks the engine what it is: Podman names its component
 // "Podman Engine" in the version it reports.
 func (r *Runtime) engineKind(ctx context.Context) (string, error) {

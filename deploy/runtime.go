@@ -30,9 +30,10 @@ import (
 // Runtime is a connection to one container engine. It is safe for
 // concurrent use. Create it with NewRuntime and Close it when done.
 type Runtime struct {
-	cli   *client.Client
-	log   *zap.Logger
-	calls callCounter
+	cli    *client.Client
+	lister *containerLister
+	log    *zap.Logger
+	calls  callCounter
 
 	imagesMu sync.Mutex
 	images   map[string]imageDefaults // by image ID
@@ -80,6 +81,7 @@ func newRuntime(host string, log *zap.Logger, extra ...client.Opt) (*Runtime, er
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runtime{
 		cli:         cli,
+		lister:      newContainerLister(cli),
 		log:         log.With(zap.String("component", "deploy")),
 		images:      map[string]imageDefaults{},
 		networkTurn: make(chan struct{}, 1),

@@ -129,12 +129,26 @@ func TestStackObservationIgnoresTheRestOfTheEngine(t *testing.T) {
 		if got := countPrefix(orphans, foreign.prefix); got != n {
 			t.Errorf("%d foreign: the full pass names %d of them as orphans, want %d", n, got, n)
 		}
-		one, err := obs.SnapshotStack(ctx, st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a, b := full.For(st), one.For(st); !reflect.DeepEqual(a, b) {
-			t.Errorf("%d foreign: the stack's own snapshot observes\n%+v\nthe whole engine's\n%+v", n, b, a)
+		// The stack's own snapshot sees what the whole engine's does. The
+		// two are taken one after the other, and a container's health may
+		// change in between (the healthcheck runs every second): compare
+		// again until the stack holds still.
+		var one Snapshot
+		for attempt := 1; ; attempt++ {
+			if one, err = obs.SnapshotStack(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+			a, b := full.For(st), one.For(st)
+			if reflect.DeepEqual(a, b) {
+				break
+			}
+			if attempt == 10 {
+				t.Fatalf("%d foreign: the stack's own snapshot observes\n%+v\nthe whole engine's\n%+v", n, b, a)
+			}
+			time.Sleep(time.Second)
+			if full, err = obs.SnapshotOf(ctx, want); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if p, err := plan.Compute(plan.Desired{Stack: st, Paths: f.opts.Paths}, one.For(st), time.Now()); err != nil || !p.Empty() {
 			t.Fatalf("%d foreign: plan from the stack's snapshot: %v, empty %v", n, err, p != nil && p.Empty())

@@ -185,7 +185,25 @@ func (d *driftBench) waitBoth(drifted bool, timeout time.Duration) (row, metric 
 // container, starts it again and waits until both say in sync, then stops
 // it the same way.
 func BenchmarkDriftSeen(b *testing.B) {
+	runDriftSeen(b, newDriftBench(b))
+}
+
+// BenchmarkDriftSeenAmongForeign is BenchmarkDriftSeen with
+// DEVARCH_BENCH_FOREIGN (default 5,000) foreign labelled containers on the
+// engine, created (not started) before serve starts and removed after:
+// 1,000 stacks of another installation, 5 containers each. An event's work
+// is the stack's alone, so the figures are those of an empty engine.
+func BenchmarkDriftSeenAmongForeign(b *testing.B) {
+	n := envCount(b, "DEVARCH_BENCH_FOREIGN", 5000)
+	cli := testenv.Docker(b)
+	ids := createForeignContainers(b, cli, n)
+	b.Cleanup(func() { removeContainers(cli, ids) })
 	d := newDriftBench(b)
+	b.ReportMetric(float64(n), "foreign-containers")
+	runDriftSeen(b, d)
+}
+
+func runDriftSeen(b *testing.B, d *driftBench) {
 	name := spec.ContainerName(d.stack.Name, "web")
 	ctx := context.Background()
 	// The engine's own part: from the request to its "die" event, read

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,26 +17,50 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/devarch/devarch-controller/internal/testenv"
 )
 
 // serveMemory is what measureServe saw of a real `devarch-controller
 // serve` process.
 type serveMemory struct {
-	hwmMB, rssMB float64       // VmHWM and VmRSS from /proc/PID/status, MiB
+	hwmMB, rssMB float64       // VmHWM and VmRSS from /proc/PID/status, MiB, after the first pass
 	firstPass    time.Duration // from the start of the process to every stack reconciled
+	ready        time.Duration // from the start of the process to /readyz answering 200
+	// After the events (serveLoad.events renames, each an engine event of
+	// one stack's container) and the soak.
+	eventsHWM, eventsRSS float64
+	events               int
+	soak                 time.Duration
+	soakRSS              []float64 // VmRSS sampled every soakSample during the soak, MiB
+	soakHWM              float64
 }
+
+// serveLoad is the work measureServe gives serve after its first pass:
+// events renames of the containers ids (each renamed and renamed back:
+// two engine events of one stack), then renames for soak.
+type serveLoad struct {
+	ids    []string
+	events int
+	soak   time.Duration
+}
+
+// soakSample is how often the soak samples serve's VmRSS.
+const soakSample = 5 * time.Second
 
 // measureServe builds devarch-controller (no race detector, as a user runs
 // it; without -trimpath, so the build cache go vet and the e2e tests filled
 // is reused), starts `serve` against the database dbURL with state
 // directory stateDir, waits until its first full pass has reconciled
 // stacks stacks (each one's devarch_stack_last_reconcile_timestamp_seconds
-// on /metrics is later than the start), then reads the process's peak
-// resident memory (VmHWM) and current resident memory (VmRSS), and stops it
-// with SIGTERM. The resync interval is 10 minutes, so the figures cover
-// start-up and exactly one full pass.
-func measureServe(b *testing.B, dbURL, stateDir string, stacks int) serveMemory {
+// on /metrics is later than the start) and /readyz answers 200, then
+// reads the process's peak resident memory (VmHWM) and current resident
+// memory (VmRSS). Then it gives serve load's engine events and soak, reads
+// its memory again, and stops it with SIGTERM. The resync interval is 10
+// minutes, so the figures cover start-up, exactly one full pass and the
+// passes the events cause.
+func measureServe(b *testing.B, dbURL, stateDir string, stacks int, load serveLoad) serveMemory {
 	b.Helper()
 	dir := b.TempDir()
 	bin := filepath.Join(dir, "devarch-controller")
@@ -73,26 +98,89 @@ func measureServe(b *testing.B, dbURL, stateDir string, stacks int) serveMemory 
 
 	deadline := started.Add(10 * time.Minute)
 	hc := &http.Client{Timeout: 5 * time.Second}
-	for {
-		n, err := reconciledSince(hc, "http://"+addr+"/metrics", started)
-		if err == nil && n >= stacks {
-			break
+	var m serveMemory
+	for m.firstPass == 0 || m.ready == 0 {
+		if m.ready == 0 {
+			if res, err := hc.Get("http://" + addr + "/readyz"); err == nil {
+				_ = res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					m.ready = time.Since(started)
+				}
+			}
+		}
+		if m.firstPass == 0 {
+			if n, err := reconciledSince(hc, "http://"+addr+"/metrics", started); err == nil && n >= stacks {
+				m.firstPass = time.Since(started)
+			}
 		}
 		select {
 		case err := <-exited:
 			b.Fatalf("serve exited before its first full pass: %v\n%s", err, tail(logPath, 30))
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("serve reconciled %d of %d stacks in 10 minutes (last error: %v)\n%s", n, stacks, err, tail(logPath, 30))
+			b.Fatalf("serve did not finish its first pass over %d stacks in 10 minutes (ready %v)\n%s", stacks, m.ready, tail(logPath, 30))
 		}
 	}
-	m := serveMemory{firstPass: time.Since(started)}
-	m.hwmMB, m.rssMB, err = procMemory(cmd.Process.Pid)
-	if err != nil {
+	if m.hwmMB, m.rssMB, err = procMemory(cmd.Process.Pid); err != nil {
 		b.Fatal(err)
 	}
+	if load.events > 0 && len(load.ids) > 0 {
+		m.events = renameEvents(b, load.ids, load.events/2, time.Time{}) * 2
+		time.Sleep(2 * time.Second) // the last events' passes
+		if m.eventsHWM, m.eventsRSS, err = procMemory(cmd.Process.Pid); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if load.soak > 0 && len(load.ids) > 0 {
+		end := time.Now().Add(load.soak)
+		for next := time.Now(); time.Now().Before(end); next = next.Add(soakSample) {
+			_, rss, err := procMemory(cmd.Process.Pid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.soakRSS = append(m.soakRSS, rss)
+			until := next.Add(soakSample)
+			if until.After(end) {
+				until = end
+			}
+			renameEvents(b, load.ids, -1, until)
+		}
+		m.soak = load.soak
+		if m.soakHWM, _, err = procMemory(cmd.Process.Pid); err != nil {
+			b.Fatal(err)
+		}
+	}
 	return m
+}
+
+// renameEvents renames containers of ids, one at a time round the list,
+// and back (two engine events each), n times or, with n < 0, until until.
+// It returns how many it renamed.
+func renameEvents(b *testing.B, ids []string, n int, until time.Time) int {
+	b.Helper()
+	cli := testenv.Docker(b)
+	ctx := context.Background()
+	done := 0
+	for i := 0; n < 0 || done < n; i++ {
+		if n < 0 && time.Now().After(until) {
+			break
+		}
+		id := ids[i%len(ids)]
+		res, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		name := strings.TrimPrefix(res.Container.Name, "/")
+		if _, err := cli.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: name + "-renamed"}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cli.ContainerRename(ctx, id, client.ContainerRenameOptions{NewName: name}); err != nil {
+			b.Fatal(err)
+		}
+		done++
+	}
+	return done
 }
 
 // reconciledSince scrapes a /metrics endpoint and counts the stacks whose

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,19 +38,35 @@ func (q *queryCount) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEnd
 
 // BenchmarkSteadyStatePass measures one full pass of the loop over
 // DEVARCH_BENCH_STACKS stacks (default 200) of 5 instances each, whose
-// containers exist (created, not started) on the real engine: wall time,
-// SQL queries and Docker API calls per pass. Then it starts a real
-// `devarch-controller serve` on the same database and containers and
-// reports its peak resident memory (VmHWM) after its first full pass over
-// every stack (see measureServe).
+// containers exist (created, not started) on the real engine, next to
+// DEVARCH_BENCH_FOREIGN (default 0) foreign labelled containers (another
+// installation's): wall time, SQL queries and Docker API calls per pass,
+// and the pass's time over one bare list of the engine's labelled
+// containers. Then it starts a real `devarch-controller serve` on the same
+// database and containers and reports the time to its first full pass and
+// to /readyz, its peak resident memory (VmHWM) after that pass, after
+// DEVARCH_BENCH_EVENTS (default 0) engine events (renames of the stacks'
+// containers) and after a soak of DEVARCH_BENCH_SOAK (a Go duration,
+// default none) of such events, with its VmRSS at the soak's start and end
+// (see measureServe).
 func BenchmarkSteadyStatePass(b *testing.B) {
-	n := 200
-	if v, err := strconv.Atoi(os.Getenv("DEVARCH_BENCH_STACKS")); err == nil && v > 0 {
-		n = v
+	n := envCount(b, "DEVARCH_BENCH_STACKS", 200)
+	foreign := envCount(b, "DEVARCH_BENCH_FOREIGN", 0)
+	events := envCount(b, "DEVARCH_BENCH_EVENTS", 0)
+	var soak time.Duration
+	if v := os.Getenv("DEVARCH_BENCH_SOAK"); v != "" {
+		var err error
+		if soak, err = time.ParseDuration(v); err != nil {
+			b.Fatalf("DEVARCH_BENCH_SOAK=%q: %v (want a Go duration such as 60s or 1h)", v, err)
+		}
 	}
 	ctx := context.Background()
 	url := testenv.DatabaseURL(b)
 	cli := testenv.Docker(b)
+	if foreign > 0 {
+		fids := createForeignContainers(b, cli, foreign)
+		b.Cleanup(func() { removeContainers(cli, fids) })
+	}
 	if err := state.Migrate(ctx, url); err != nil {
 		b.Fatal(err)
 	}
@@ -117,6 +134,7 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 		passes++
 	}
 	b.StopTimer()
+	passMS := float64(b.Elapsed().Microseconds()) / 1000 / float64(passes)
 	calls := rt.Calls().Sub(c0)
 	b.ReportMetric(float64(queries.n.Load()-q0)/float64(passes), "queries/pass")
 	b.ReportMetric(float64(calls.ContainerLists)/float64(passes), "container-lists/pass")
@@ -130,7 +148,10 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 	if _, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", spec.LabelManagedBy+"="+spec.ManagedByValue)}); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "engine-list-ms")
+	listMS := float64(time.Since(t0).Microseconds()) / 1000
+	b.ReportMetric(listMS, "engine-list-ms")
+	b.ReportMetric(passMS/listMS, "pass-per-list")
+	b.ReportMetric(float64(foreign), "foreign-containers")
 	t0 = time.Now()
 	if _, err := store.Stacks(ctx); err != nil {
 		b.Fatal(err)
@@ -139,10 +160,37 @@ func BenchmarkSteadyStatePass(b *testing.B) {
 
 	// The memory of the real daemon, after its first pass over the same
 	// stacks and containers.
-	m := measureServe(b, url, stateDir, n)
+	m := measureServe(b, url, stateDir, n, serveLoad{ids: ids, events: events, soak: soak})
 	b.ReportMetric(m.hwmMB, "serve-vmhwm-MB")
 	b.ReportMetric(m.rssMB, "serve-rss-MB")
 	b.ReportMetric(m.firstPass.Seconds(), "serve-first-pass-s")
+	b.ReportMetric(m.ready.Seconds(), "serve-ready-s")
+	if m.events > 0 {
+		b.ReportMetric(float64(m.events), "serve-events")
+		b.ReportMetric(m.eventsHWM, "serve-events-vmhwm-MB")
+		b.ReportMetric(m.eventsRSS, "serve-events-rss-MB")
+	}
+	if len(m.soakRSS) > 0 {
+		b.ReportMetric(m.soak.Seconds(), "soak-s")
+		b.ReportMetric(m.soakRSS[0], "soak-rss-start-MB")
+		b.ReportMetric(m.soakRSS[len(m.soakRSS)-1], "soak-rss-end-MB")
+		b.ReportMetric(slices.Max(m.soakRSS), "soak-rss-max-MB")
+		b.ReportMetric(m.soakHWM, "soak-vmhwm-MB")
+	}
+}
+
+// envCount reads a non-negative count from the environment variable name
+// (def when unset).
+func envCount(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("%s=%q: want a count (0 or more)", name, v)
+	}
+	return n
 }
 
 // createContainers creates (without starting) every instance's container
@@ -222,4 +270,43 @@ func removeContainers(cli *client.Client, ids []string) {
 		}()
 	}
 	wg.Wait()
+}
+
+// createForeignContainers creates (without starting) n containers that
+// carry devarch labels of stacks no test database holds: another
+// installation's 5-container stacks (stack ids from 1,500,000,000 on,
+// away from testenv.UniqueIDs' ranges). It returns their ids.
+func createForeignContainers(b *testing.B, cli *client.Client, n int) []string {
+	b.Helper()
+	prefix := testenv.UniqueName("foreign")
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 8)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			stackID, instance := int64(1_500_000_000+i/5), int64(i%5+1)
+			stack := fmt.Sprintf("%s-%d", prefix, i/5)
+			labels := spec.IdentityLabels(spec.Stack{ID: stackID, Name: stack}, spec.Instance{ID: instance, Name: fmt.Sprintf("svc-%d", i%5)})
+			res, err := cli.ContainerCreate(context.Background(), client.ContainerCreateOptions{
+				Name: fmt.Sprintf("%s-%d", prefix, i), Config: &container.Config{Image: testenv.TestImage, Labels: labels, Env: []string{"MODE=foreign"}}})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+			ids[i] = res.ID
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		removeContainers(cli, ids)
+		b.Fatalf("create foreign containers: %v", firstErr)
+	}
+	return ids
 }

@@ -118,7 +118,9 @@ func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter)
 	}
 	tmplIDs := make([]int64, 0, len(insts))
 	seen := map[int64]bool{}
+	counts := make(map[int64]int, len(stacks))
 	for _, r := range insts {
+		counts[r.stackID]++
 		if r.templateID != nil && !seen[*r.templateID] {
 			seen[*r.templateID] = true
 			tmplIDs = append(tmplIDs, *r.templateID)
@@ -139,6 +141,9 @@ func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter)
 			inst.Template = &c
 		}
 		st := &stacks[index[r.stackID]]
+		if st.Instances == nil {
+			st.Instances = make([]spec.Instance, 0, counts[r.stackID])
+		}
 		resolved, _, err := rc.resolveInstance(inst, st.Variables)
 		if err != nil {
 			// One stack whose template now needs a variable it does not
@@ -219,7 +224,10 @@ type instanceRow struct {
 
 // loadInstances reads the live instances of the given stacks, ordered by
 // stack and name.
-func loadInstances(ctx context.Context, q querier, stackIDs []int64) ([]instanceRow, error) {
+//
+// Rows are collected by pointer: an Instance is kilobytes by value, and a
+// slice of them grown row by row copies every one at each doubling.
+func loadInstances(ctx context.Context, q querier, stackIDs []int64) ([]*instanceRow, error) {
 	rows, err := q.Query(ctx, `
 		SELECT stack_id, id, name, template_id, overrides, enabled, content_digest
 		FROM instances
@@ -228,9 +236,9 @@ func loadInstances(ctx context.Context, q querier, stackIDs []int64) ([]instance
 	if err != nil {
 		return nil, fmt.Errorf("read instances: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (instanceRow, error) {
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*instanceRow, error) {
 		var (
-			r    instanceRow
+			r    = new(instanceRow)
 			body []byte
 		)
 		if err := row.Scan(&r.stackID, &r.inst.ID, &r.inst.Name, &r.templateID, &body, &r.inst.Enabled, &r.inst.ContentDigest); err != nil {

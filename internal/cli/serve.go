@@ -20,6 +20,7 @@ func newServeCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			serve.LimitMemory(cmd.Context(), app.Logger())
 			return serve.Run(cmd.Context(), serve.Options{
 				Config: cfg, Paths: paths(cfg), PullPolicy: pullPolicy, Version: app.Version(), Logger: app.Logger(),
 			})
