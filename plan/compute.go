@@ -51,7 +51,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		Warnings:      []string{},
 		Notices:       []Notice{},
 	}
-	sc := s.Scrubber()
+	records := &stackRecords{d: d}
 	byInstance := map[int64][]spec.Container{}
 	for _, c := range o.Containers {
 		if c.StackID != s.ID {
@@ -80,7 +80,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		for _, c := range containersAfterFirst(containers) {
 			p.Changes = append(p.Changes, removal(inst.Name, inst.ID, c, "another container of this instance is kept; the duplicate is removed"))
 		}
-		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled, ids, sc)
+		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled, ids, records)
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +110,9 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 	}
 	p.Notices = append(p.Notices, notices...)
 	addRemoval(p, s, o)
-	scrub(p, sc)
+	if len(p.Changes) > 0 || len(p.Warnings) > 0 {
+		scrub(p, records.scrubber())
+	}
 	finish(p)
 	return p, nil
 }
@@ -171,7 +173,7 @@ func containersAfterFirst(cs []spec.Container) []spec.Container {
 
 // instanceChange compares an enabled instance with its container (the
 // newest one, if any) and returns nil when they are converged.
-func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string, sc spec.Scrubber) (*Change, []string, error) {
+func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string, records *stackRecords) (*Change, []string, error) {
 	s := d.Stack
 	var warnings []string
 	for _, dep := range inst.Effective.DependsOn.Value {
@@ -182,7 +184,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 	name := spec.ContainerName(s.Name, inst.Name)
 	refusal, engineWarnings := engineChecks(o.Engine, inst)
 	warnings = append(warnings, engineWarnings...)
-	want, err := serviceRecord(hashes, s, inst, d.Paths, token, sc)
+	want, err := serviceRecord(hashes, records, inst, d.Paths, token)
 	if err == nil && refusal != "" {
 		err = &cannotApplyError{err: errors.New(refusal)}
 	}
