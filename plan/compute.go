@@ -181,7 +181,6 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 			warnings = append(warnings, project.IgnoredDependency(inst.Name, dep.Name))
 		}
 	}
-	name := spec.ContainerName(s.Name, inst.Name)
 	refusal, engineWarnings := engineChecks(o.Engine, inst)
 	warnings = append(warnings, engineWarnings...)
 	want, err := serviceRecord(hashes, records, inst, d.Paths, token)
@@ -194,7 +193,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 			return nil, nil, err
 		}
 		ch := &Change{Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
-			Container: name, Reason: "cannot be applied: " + ve.Error(), Fields: []FieldChange{}}
+			Container: spec.ContainerName(s.Name, inst.Name), Reason: "cannot be applied: " + ve.Error(), Fields: []FieldChange{}}
 		if len(containers) > 0 {
 			ch.Action, ch.ContainerID = ActionModify, shortID(containers[0].ID)
 		}
@@ -204,7 +203,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		fields, _ := diffRecords(project.Record{}, project.NewRecord(s, inst, d.Paths), inst, d.Paths.Keys)
 		return &Change{
 			Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
-			Container: name, Reason: "no container exists; apply creates it", Fields: fields,
+			Container: spec.ContainerName(s.Name, inst.Name), Reason: "no container exists; apply creates it", Fields: fields,
 		}, warnings, nil
 	}
 	c := containers[0]
@@ -325,6 +324,9 @@ type sharedRef struct{ key, target string }
 // sharedRefs lists the references of project.References, by key.
 func sharedRefs(o spec.Options) []sharedRef {
 	refs := project.References(o)
+	if refs == nil {
+		return nil
+	}
 	var out []sharedRef
 	for _, key := range slices.Sorted(maps.Keys(refs)) {
 		for _, target := range refs[key] {

@@ -44,6 +44,17 @@ func (m textMap) appendJSON(b []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe tells the ASCII bytes appendJSONString copies as they are: all
+// but control characters, '"', '\\', '<', '>' and '&'.
+var jsonSafe = asciiSafeSet()
+
+func asciiSafeSet() (set [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		set[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return set
+}
+
 // appendJSONString appends s as encoding/json encodes a string with HTML
 // escaping on: ", \ and control characters escaped, <, > and & as \u00XX,
 // invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
@@ -52,7 +63,7 @@ func appendJSONString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}

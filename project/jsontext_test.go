@@ -31,3 +31,19 @@ func TestTextMapNil(t *testing.T) {
 		t.Errorf("nil textMap = %s", b)
 	}
 }
+
+// TestAppendJSONStringEveryByte: each byte, alone and between others, is
+// encoded as encoding/json encodes it.
+func TestAppendJSONStringEveryByte(t *testing.T) {
+	for c := range 256 {
+		for _, s := range []string{string([]byte{byte(c)}), "a" + string([]byte{byte(c)}) + "z\u00e9"} {
+			want, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendJSONString(nil, s); string(got) != string(want) {
+				t.Errorf("byte %#x: appendJSONString gives %s, encoding/json %s", c, got, want)
+			}
+		}
+	}
+}

@@ -39,7 +39,8 @@ type RecordEncoder struct {
 // NewRecordEncoder returns an encoder of the records of s's instances,
 // with the stack's Scrubber sc (s.Scrubber()).
 func NewRecordEncoder(s spec.Stack, o Options, sc spec.Scrubber) *RecordEncoder {
-	return &RecordEncoder{s: s, o: o, sc: sc, keyID: o.Keys.Current.ID, dg: o.Keys.Current.Digester(), network: s.Network()}
+	return &RecordEncoder{s: s, o: o, sc: sc, keyID: o.Keys.Current.ID, dg: o.Keys.Current.Digester(), network: s.Network(),
+		buf: make([]byte, 0, 2048)}
 }
 
 // Encode returns the devarch.spec label of an instance of the encoder's

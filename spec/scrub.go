@@ -58,14 +58,22 @@ func NewScrubber(secrets, identifiers []string) Scrubber {
 		}
 	}
 	for _, id := range identifiers {
-		if slices.Contains(sc.idents, id) {
-			continue
-		}
-		if slices.ContainsFunc(sc.secrets, func(s string) bool { return len(id) > len(s) && strings.Contains(id, s) }) {
+		if sc.holdsSecret(id) && !slices.Contains(sc.idents, id) {
 			sc.idents = append(sc.idents, id)
 		}
 	}
 	return sc
+}
+
+// holdsSecret reports whether id holds one of the secrets strictly (is
+// longer and contains it).
+func (sc Scrubber) holdsSecret(id string) bool {
+	for _, s := range sc.secrets {
+		if len(id) > len(s) && strings.Contains(id, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Scrubber returns the Scrubber of the stack: its secret values
@@ -86,8 +94,9 @@ func (s Stack) Scrubber() Scrubber {
 // never secret: anyone who can list the engine's containers sees them.
 func (s Stack) Identifiers() []string {
 	project := ProjectName(s.Name)
-	out := []string{s.Name, project, s.Network(), ControllerName, LabelManagedBy + "=" + ManagedByValue,
-		LabelManagedBy, LabelStackID, LabelStack, LabelInstanceID, LabelInstance, LabelTemplate, LabelConfigDigest, LabelSpec}
+	out := make([]string, 0, 14+4*len(s.Instances))
+	out = append(out, s.Name, project, s.Network(), ControllerName, LabelManagedBy+"="+ManagedByValue,
+		LabelManagedBy, LabelStackID, LabelStack, LabelInstanceID, LabelInstance, LabelTemplate, LabelConfigDigest, LabelSpec)
 	if s.ID != 0 {
 		out = append(out, strconv.FormatInt(s.ID, 10))
 	}

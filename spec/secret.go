@@ -18,6 +18,15 @@ var secretWords = map[string]bool{
 // IsSecretName reports whether an environment variable name looks like it
 // holds a credential.
 func IsSecretName(name string) bool {
+	if isASCIIName(name) {
+		return isSecretASCIIName(name)
+	}
+	return isSecretNameSplit(name)
+}
+
+// isSecretNameSplit is IsSecretName for any name: its parts, upper-cased,
+// looked up in secretWords.
+func isSecretNameSplit(name string) bool {
 	parts := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool {
 		return r == '_' || r == '-' || r == '.'
 	})
