@@ -28,10 +28,12 @@ type RecordEncoder struct {
 	network string
 	buf     []byte
 	// inst is the instance being encoded, id its decimal id (the first
-	// part of its digests), scratch the bytes of a digest's other parts.
+	// part of its digests), scratch the bytes of a digest's other parts,
+	// sum the last MAC.
 	inst    spec.Instance
 	id      []byte
 	scratch []byte
+	sum     []byte
 	// keyed is set once the record holds a digest (Record.KeyID).
 	keyed bool
 }
@@ -158,13 +160,23 @@ func (e *RecordEncoder) appendRecord(b []byte) []byte {
 // mac returns the keyed MAC of the instance's value v under name (the
 // parts of SecretDigest, EmbeddedDigest and the file digests: the
 // instance id, name, v) and marks the record keyed. name is prefix+key,
-// joined only here: most values need no digest.
+// joined only here: most values need no digest. The MAC is valid until
+// the next one.
 func (e *RecordEncoder) mac(purpose, prefix, key, v string) []byte {
 	e.keyed = true
 	b := append(append(append(e.scratch[:0], prefix...), key...), v...)
 	e.scratch = b
 	n := len(prefix) + len(key)
-	return e.dg.MAC(purpose, e.id, b[:n:n], b[n:])
+	e.sum = e.dg.AppendMAC(e.sum[:0], purpose, e.id, b[:n:n], b[n:])
+	return e.sum
+}
+
+// contentMAC returns the MAC of a config file's content (ContentDigest),
+// valid until the next one.
+func (e *RecordEncoder) contentMAC(content string) []byte {
+	e.scratch = append(e.scratch[:0], content...)
+	e.sum = e.dg.AppendMAC(e.sum[:0], purposeContent, e.scratch)
+	return e.sum
 }
 
 // embeddedMAC is the MAC of the embedded digest (EmbeddedDigest) of the
@@ -295,7 +307,7 @@ func (e *RecordEncoder) appendConfigFiles(b []byte, files []spec.ConfigFile) []b
 		b = append(b, `,"mode":`...)
 		b = strconv.AppendUint(b, uint64(c.FileMode()), 10)
 		b = append(b, `,"digest":`...)
-		b = e.appendValue(b, e.dg.MAC(purposeContent, []byte(c.Content)), "")
+		b = e.appendValue(b, e.contentMAC(c.Content), "")
 		b = append(b, '}')
 	}
 	return append(b, '}')
