@@ -46,6 +46,9 @@ type Scrubber struct {
 	// marker replaces hidden text; RedactedValue when empty (tests set
 	// another to check the output).
 	marker string
+	// shortest is the length of the shortest secret: shorter text holds
+	// none, and most values a record is made of are short.
+	shortest int
 }
 
 // NewScrubber returns a Scrubber that hides secrets (values shorter than
@@ -55,6 +58,9 @@ func NewScrubber(secrets, identifiers []string) Scrubber {
 	for _, s := range secrets {
 		if len(s) >= MinScrubLength && !slices.Contains(sc.secrets, s) {
 			sc.secrets = append(sc.secrets, s)
+			if sc.shortest == 0 || len(s) < sc.shortest {
+				sc.shortest = len(s)
+			}
 		}
 	}
 	for _, id := range identifiers {
@@ -133,7 +139,7 @@ func (a span) strictlyInside(b span) bool {
 // Scrub returns text with every secret hidden, except inside the names it
 // protects (see Scrubber).
 func (sc Scrubber) Scrub(text string) string {
-	if len(sc.secrets) == 0 || text == "" {
+	if len(sc.secrets) == 0 || len(text) < sc.shortest {
 		return text
 	}
 	var found []span
