@@ -1,7 +1,5 @@
 package spec
 
-import "strings"
-
 // maxSecretWord is the length of the longest of secretWords.
 const maxSecretWord = len("CREDENTIALS")
 
@@ -19,27 +17,24 @@ func isASCIIName(name string) bool {
 // isSecretASCIIName is isSecretNameSplit for an ASCII name, without
 // allocating: env names are checked for every record and scrubber.
 func isSecretASCIIName(name string) bool {
-	for name != "" {
-		part := name
-		if i := strings.IndexAny(name, "_-."); i >= 0 {
-			part, name = name[:i], name[i+1:]
-		} else {
-			name = ""
-		}
-		if part == "" || len(part) > maxSecretWord {
+	var upper [maxSecretWord]byte
+	n := 0 // length of the part read so far; beyond maxSecretWord, no word
+	for i := 0; i <= len(name); i++ {
+		if i == len(name) || name[i] == '_' || name[i] == '-' || name[i] == '.' {
+			if n > 0 && n <= maxSecretWord && secretWords[string(upper[:n])] {
+				return true
+			}
+			n = 0
 			continue
 		}
-		var upper [maxSecretWord]byte
-		for i := 0; i < len(part); i++ {
-			c := part[i]
+		if n < maxSecretWord {
+			c := name[i]
 			if 'a' <= c && c <= 'z' {
 				c -= 'a' - 'A'
 			}
-			upper[i] = c
+			upper[n] = c
 		}
-		if secretWords[string(upper[:len(part)])] {
-			return true
-		}
+		n++
 	}
 	return false
 }
