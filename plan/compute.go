@@ -52,16 +52,16 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		Notices:       []Notice{},
 	}
 	records := &stackRecords{d: d}
-	byInstance := map[int64][]spec.Container{}
+	byInstance := make(map[int64][]spec.Container, len(s.Instances))
 	for _, c := range o.Containers {
 		if c.StackID != s.ID {
 			continue
 		}
 		byInstance[c.InstanceID] = append(byInstance[c.InstanceID], c)
 	}
-	known := map[int64]bool{}
-	enabled := map[string]bool{}
-	ids := map[string]string{}
+	known := make(map[int64]bool, len(s.Instances))
+	enabled := make(map[string]bool, len(s.Instances))
+	ids := make(map[string]string, len(s.Instances))
 	for _, inst := range s.Instances {
 		enabled[inst.Name] = s.Enabled && inst.Enabled
 		if cs := newestFirst(byInstance[inst.ID]); len(cs) > 0 && enabled[inst.Name] {
@@ -183,7 +183,11 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 	}
 	refusal, engineWarnings := engineChecks(o.Engine, inst)
 	warnings = append(warnings, engineWarnings...)
-	want, err := serviceRecord(hashes, records, inst, d.Paths, token)
+	var had string // the newest container's record, which a converged one's equals
+	if len(containers) > 0 {
+		had = containers[0].Labels[spec.LabelSpec]
+	}
+	want, err := serviceRecord(hashes, records, inst, d.Paths, token, had)
 	if err == nil && refusal != "" {
 		err = &cannotApplyError{err: errors.New(refusal)}
 	}

@@ -47,10 +47,18 @@ func NewRecordEncoder(s spec.Stack, o Options, sc spec.Scrubber) *RecordEncoder 
 
 // Encode returns the devarch.spec label of an instance of the encoder's
 // stack: NewRecordScrubbed(s, inst, o, sc).Encode().
-func (e *RecordEncoder) Encode(inst spec.Instance) string {
+func (e *RecordEncoder) Encode(inst spec.Instance) string { return e.EncodeReusing(inst, "") }
+
+// EncodeReusing is Encode, returning had when the record equals it: the
+// label of a converged container is the record, and sharing it spares a
+// copy of every record of a plan with nothing to change.
+func (e *RecordEncoder) EncodeReusing(inst spec.Instance, had string) string {
 	e.inst, e.keyed = inst, false
 	e.id = strconv.AppendInt(e.id[:0], inst.ID, 10)
 	e.buf = e.appendRecord(e.buf[:0])
+	if string(e.buf) == had {
+		return had
+	}
 	return string(e.buf)
 }
 

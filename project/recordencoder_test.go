@@ -97,6 +97,12 @@ func checkRecordEncoder(t *testing.T, seed uint64, pool []string, cov *encoderCo
 		if got := enc.Encode(inst); got != want {
 			t.Fatalf("seed %d, instance %d: RecordEncoder differs from NewRecordScrubbed\n got %s\nwant %s", seed, i, got, want)
 		}
+		if got := enc.EncodeReusing(inst, want[:len(want)-1]+"x"); got != want {
+			t.Fatalf("seed %d, instance %d: EncodeReusing of another label gives %s, want %s", seed, i, got, want)
+		}
+		if got := enc.EncodeReusing(inst, want); got != want {
+			t.Fatalf("seed %d, instance %d: EncodeReusing of the record gives %s, want %s", seed, i, got, want)
+		}
 		if cov != nil {
 			cov.records++
 			if strings.Contains(want, `"key_id":`) {
