@@ -62,18 +62,20 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 	known := make(map[int64]bool, len(s.Instances))
 	enabled := make(map[string]bool, len(s.Instances))
 	ids := make(map[string]string, len(s.Instances))
-	for _, inst := range s.Instances {
+	for i := range s.Instances {
+		inst := &s.Instances[i] // not a copy: an instance is kilobytes
 		enabled[inst.Name] = s.Enabled && inst.Enabled
 		if cs := newestFirst(byInstance[inst.ID]); len(cs) > 0 && enabled[inst.Name] {
 			ids[inst.Name] = cs[0].ID
 		}
 	}
-	for _, inst := range s.Instances {
+	for i := range s.Instances {
+		inst := &s.Instances[i]
 		known[inst.ID] = true
 		containers := newestFirst(byInstance[inst.ID])
 		if !s.Enabled || !inst.Enabled {
 			for _, c := range containers {
-				p.Changes = append(p.Changes, disabledRemoval(s, inst, c))
+				p.Changes = append(p.Changes, disabledRemoval(s, *inst, c))
 			}
 			continue
 		}
@@ -173,7 +175,7 @@ func containersAfterFirst(cs []spec.Container) []spec.Container {
 
 // instanceChange compares an enabled instance with its container (the
 // newest one, if any) and returns nil when they are converged.
-func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string, records *stackRecords) (*Change, []string, error) {
+func instanceChange(d Desired, hashes *HashCache, token string, inst *spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string, records *stackRecords) (*Change, []string, error) {
 	s := d.Stack
 	var warnings []string
 	for _, dep := range inst.Effective.DependsOn.Value {
@@ -181,13 +183,13 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 			warnings = append(warnings, project.IgnoredDependency(inst.Name, dep.Name))
 		}
 	}
-	refusal, engineWarnings := engineChecks(o.Engine, inst)
+	refusal, engineWarnings := engineChecks(o.Engine, *inst)
 	warnings = append(warnings, engineWarnings...)
-	var had string // the newest container's record, which a converged one's equals
+	var label string // the newest container's record, which a converged one's equals
 	if len(containers) > 0 {
-		had = containers[0].Labels[spec.LabelSpec]
+		label = containers[0].Labels[spec.LabelSpec]
 	}
-	want, err := serviceRecord(hashes, records, inst, d.Paths, token, had)
+	want, err := serviceRecord(hashes, records, inst, d.Paths, token, label)
 	if err == nil && refusal != "" {
 		err = &cannotApplyError{err: errors.New(refusal)}
 	}
@@ -204,7 +206,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		return ch, append(warnings, fmt.Sprintf("Instance %q cannot be applied: %v.", inst.Name, ve)), nil
 	}
 	if len(containers) == 0 {
-		fields, _ := diffRecords(project.Record{}, project.NewRecord(s, inst, d.Paths), inst, d.Paths.Keys)
+		fields, _ := diffRecords(project.Record{}, project.NewRecord(s, *inst, d.Paths), *inst, d.Paths.Keys)
 		return &Change{
 			Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
 			Container: spec.ContainerName(s.Name, inst.Name), Reason: "no container exists; apply creates it", Fields: fields,
@@ -215,9 +217,9 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		Container: strings.TrimPrefix(c.Name, "/"), ContainerID: shortID(c.ID), Fields: []FieldChange{}}
 	var reasons []string
 	converged, resolved := c.Labels[spec.LabelSpec] == want, true
-	if !recordDecides(c, inst) {
+	if !recordDecides(c, *inst) {
 		var hash string
-		hash, resolved, err = serviceHash(hashes, s, inst, d.Paths, token, ids)
+		hash, resolved, err = serviceHash(hashes, s, *inst, d.Paths, token, ids)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -236,7 +238,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		var fields []FieldChange
 		if had, ok := project.DecodeRecord(c.Labels[spec.LabelSpec]); ok {
 			var rekeyed int
-			fields, rekeyed = diffRecords(had, project.NewRecord(s, inst, d.Paths), inst, d.Paths.Keys)
+			fields, rekeyed = diffRecords(had, project.NewRecord(s, *inst, d.Paths), *inst, d.Paths.Keys)
 			if rekeyed > 0 && rekeyed == len(fields) {
 				reason = rekeyReason(had.KeyID)
 			}
@@ -249,12 +251,12 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		ch.Fields = append(ch.Fields, fields...)
 		reasons = append(reasons, reason)
 	}
-	if f, ok := imageDrift(c, project.Image(s, inst), o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
+	if f, ok := imageDrift(c, project.Image(s, *inst), o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "image updated")
 	}
-	if f, ok := networkDrift(c, desiredNetworks(s, inst), func(name string) string { return o.networkID(s, name) }); ok && !changesNetworks(ch.Fields) {
+	if f, ok := networkDrift(c, desiredNetworks(s, *inst), func(name string) string { return o.networkID(s, name) }); ok && !changesNetworks(ch.Fields) {
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "left its network")

@@ -80,12 +80,12 @@ func hashKey(token string, paths project.Options, instanceID int64) string {
 // service: its record (project.NewRecord), encoded; had, when it is that
 // label, the label of the instance's container. The error is a
 // *cannotApplyError when the service cannot be built.
-func serviceRecord(hashes *HashCache, records *stackRecords, inst spec.Instance, paths project.Options, token, had string) (string, error) {
+func serviceRecord(hashes *HashCache, records *stackRecords, inst *spec.Instance, paths project.Options, token, had string) (string, error) {
 	key := hashKey(token, paths, inst.ID) + "\x00record"
 	if r, ok := hashes.get(key); ok {
 		return r, nil
 	}
-	if err := project.CheckService(inst, paths); err != nil {
+	if err := project.CheckService(*inst, paths); err != nil {
 		return "", &cannotApplyError{err: err}
 	}
 	r := records.encode(inst, had)

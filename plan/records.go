@@ -27,7 +27,7 @@ func (r *stackRecords) scrubber() spec.Scrubber {
 // encode returns the devarch.spec label of an instance of the stack:
 // project.NewRecordScrubbed(...).Encode(), encoded straight from its
 // effective spec (project.RecordEncoder); had when it is that label.
-func (r *stackRecords) encode(inst spec.Instance, had string) string {
+func (r *stackRecords) encode(inst *spec.Instance, had string) string {
 	if r.enc == nil {
 		r.enc = project.NewRecordEncoder(r.d.Stack, r.d.Paths, r.scrubber())
 	}

@@ -30,7 +30,7 @@ type RecordEncoder struct {
 	// inst is the instance being encoded, id its decimal id (the first
 	// part of its digests), scratch the bytes of a digest's other parts,
 	// sum the last MAC.
-	inst    spec.Instance
+	inst    *spec.Instance
 	id      []byte
 	scratch []byte
 	sum     []byte
@@ -46,13 +46,14 @@ func NewRecordEncoder(s spec.Stack, o Options, sc spec.Scrubber) *RecordEncoder 
 }
 
 // Encode returns the devarch.spec label of an instance of the encoder's
-// stack: NewRecordScrubbed(s, inst, o, sc).Encode().
-func (e *RecordEncoder) Encode(inst spec.Instance) string { return e.EncodeReusing(inst, "") }
+// stack: NewRecordScrubbed(s, *inst, o, sc).Encode(). The instance is
+// given by reference: it is kilobytes, and encoding reads it in place.
+func (e *RecordEncoder) Encode(inst *spec.Instance) string { return e.EncodeReusing(inst, "") }
 
 // EncodeReusing is Encode, returning had when the record equals it: the
 // label of a converged container is the record, and sharing it spares a
 // copy of every record of a plan with nothing to change.
-func (e *RecordEncoder) EncodeReusing(inst spec.Instance, had string) string {
+func (e *RecordEncoder) EncodeReusing(inst *spec.Instance, had string) string {
 	e.inst, e.keyed = inst, false
 	e.id = strconv.AppendInt(e.id[:0], inst.ID, 10)
 	e.buf = e.appendRecord(e.buf[:0])
@@ -66,7 +67,7 @@ func (e *RecordEncoder) EncodeReusing(inst spec.Instance, had string) string {
 // The key id comes second in the record but is known only at its end: it
 // is inserted after the version when the record holds a digest.
 func (e *RecordEncoder) appendRecord(b []byte) []byte {
-	s, inst, ef := e.s, e.inst, &e.inst.Effective
+	s, inst, ef := &e.s, e.inst, &e.inst.Effective
 	b = append(b, `{"v":`...)
 	b = strconv.AppendInt(b, RecordVersion, 10)
 	keyAt := len(b)
@@ -82,7 +83,7 @@ func (e *RecordEncoder) appendRecord(b []byte) []byte {
 		b = appendStringField(b, "template", t)
 	}
 	b = appendStringField(b, "network", e.network)
-	b = appendStringField(b, "image", Image(s, inst))
+	b = appendStringField(b, "image", Image(*s, *inst))
 	if len(ef.Command.Value) > 0 {
 		b = append(b, `,"command":`...)
 		b = e.appendHiddenList(b, "command", ef.Command.Value)
@@ -149,13 +150,17 @@ func (e *RecordEncoder) appendRecord(b []byte) []byte {
 	if len(ef.Configs) > 0 {
 		b = e.appendFileMounts(b, "configs", ef.Configs, spec.DefaultConfigMode, purposeConfigObj)
 	}
-	if digest, err := InstanceBuildDigest(inst, e.o); err == nil && digest != "" {
-		e.keyed = true
-		b = appendStringField(b, "build", digest)
+	if ef.Build.Value != nil { // InstanceBuildDigest is "" without a build
+		if digest, err := InstanceBuildDigest(*inst, e.o); err == nil && digest != "" {
+			e.keyed = true
+			b = appendStringField(b, "build", digest)
+		}
 	}
-	if n := networkFields(s, inst); len(n) > 0 {
-		b = append(b, `,"networks":`...)
-		b = textMap(n).appendJSON(b)
+	if len(ef.Networks.Value) > 0 && ef.Options.NetworkMode == "" { // networkFields is nil otherwise
+		if n := networkFields(*s, *inst); len(n) > 0 {
+			b = append(b, `,"networks":`...)
+			b = textMap(n).appendJSON(b)
+		}
 	}
 	b = append(b, '}')
 	if e.keyed && e.keyID != 0 {

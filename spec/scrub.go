@@ -106,7 +106,8 @@ func (s Stack) Identifiers() []string {
 	if s.ID != 0 {
 		out = append(out, strconv.FormatInt(s.ID, 10))
 	}
-	for _, inst := range s.Instances {
+	for i := range s.Instances {
+		inst := &s.Instances[i] // not a copy: an instance is kilobytes
 		out = append(out, inst.Name, ContainerName(s.Name, inst.Name))
 		if inst.ID != 0 {
 			out = append(out, strconv.FormatInt(inst.ID, 10))

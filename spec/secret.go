@@ -49,13 +49,16 @@ func (s Stack) SecretValues() []string {
 			out = append(out, v.Value)
 		}
 	}
-	for _, inst := range s.Instances {
+	for i := range s.Instances {
+		inst := &s.Instances[i] // not a copy: an instance is kilobytes
 		for _, v := range inst.Effective.Env {
 			if v.IsSecret() && len(v.Value) >= MinScrubLength {
 				out = append(out, v.Value)
 			}
 		}
-		out = append(out, secretFileValues(inst.Effective)...)
+		if len(inst.Effective.Secrets) > 0 {
+			out = append(out, secretFileValues(inst.Effective)...)
+		}
 		for _, f := range inst.Effective.OptionFields {
 			if f.Secret && len(f.Value) >= MinScrubLength {
 				out = append(out, f.Value)
