@@ -94,7 +94,8 @@ func (d *Digester) AppendMAC(dst []byte, purpose string, parts ...[]byte) []byte
 	return d.m.Sum(dst)
 }
 
-// writePart is writePart without allocating the length prefix.
+// writePart is the function writePart into d.m, the length prefix
+// written from d.prefix rather than a new slice.
 func (d *Digester) writePart(p []byte) {
 	binary.BigEndian.PutUint64(d.prefix[:], uint64(len(p)))
 	_, _ = d.m.Write(d.prefix[:])

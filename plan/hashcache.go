@@ -77,9 +77,10 @@ func hashKey(token string, paths project.Options, instanceID int64) string {
 }
 
 // serviceRecord returns the devarch.spec label of an instance's compose
-// service: its record (project.NewRecord), encoded; had, when it is that
-// label, the label of the instance's container. The error is a
-// *cannotApplyError when the service cannot be built.
+// service: its record (project.NewRecord), encoded. had is the label of
+// the instance's container, returned instead of a copy when it is that
+// record. The error is a *cannotApplyError when the service cannot be
+// built.
 func serviceRecord(hashes *HashCache, records *stackRecords, inst *spec.Instance, paths project.Options, token, had string) (string, error) {
 	key := hashKey(token, paths, inst.ID) + "\x00record"
 	if r, ok := hashes.get(key); ok {
