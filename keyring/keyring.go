@@ -63,6 +63,10 @@ func (k Key) Digest(purpose string, parts ...[]byte) string {
 type Digester struct {
 	key Key
 	m   hash.Hash
+	// prefix and purpose hold a part's length and the purpose on their
+	// way into m, which keeps them from escaping to the heap each time.
+	prefix  [8]byte
+	purpose []byte
 }
 
 // Digester returns a Digester of k.
@@ -70,16 +74,32 @@ func (k Key) Digester() *Digester { return &Digester{key: k} }
 
 // MAC is Key.MAC.
 func (d *Digester) MAC(purpose string, parts ...[]byte) []byte {
+	return d.AppendMAC(nil, purpose, parts...)
+}
+
+// AppendMAC appends Key.MAC to dst. Given room in dst, it allocates
+// nothing (after the Digester's first MAC): records make several digests
+// for every instance of every first plan of a stack.
+func (d *Digester) AppendMAC(dst []byte, purpose string, parts ...[]byte) []byte {
 	if d.m == nil {
 		d.m = hmac.New(sha256.New, d.key.Secret)
 	} else {
 		d.m.Reset()
 	}
-	writePart(d.m, []byte(purpose))
+	d.purpose = append(d.purpose[:0], purpose...)
+	d.writePart(d.purpose)
 	for _, p := range parts {
-		writePart(d.m, p)
+		d.writePart(p)
 	}
-	return d.m.Sum(nil)
+	return d.m.Sum(dst)
+}
+
+// writePart is the function writePart into d.m, the length prefix
+// written from d.prefix rather than a new slice.
+func (d *Digester) writePart(p []byte) {
+	binary.BigEndian.PutUint64(d.prefix[:], uint64(len(p)))
+	_, _ = d.m.Write(d.prefix[:])
+	_, _ = d.m.Write(p)
 }
 
 // Digest is Key.Digest.

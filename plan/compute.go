@@ -51,36 +51,38 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 		Warnings:      []string{},
 		Notices:       []Notice{},
 	}
-	sc := s.Scrubber()
-	byInstance := map[int64][]spec.Container{}
+	records := &stackRecords{d: d}
+	byInstance := make(map[int64][]spec.Container, len(s.Instances))
 	for _, c := range o.Containers {
 		if c.StackID != s.ID {
 			continue
 		}
 		byInstance[c.InstanceID] = append(byInstance[c.InstanceID], c)
 	}
-	known := map[int64]bool{}
-	enabled := map[string]bool{}
-	ids := map[string]string{}
-	for _, inst := range s.Instances {
+	known := make(map[int64]bool, len(s.Instances))
+	enabled := make(map[string]bool, len(s.Instances))
+	ids := make(map[string]string, len(s.Instances))
+	for i := range s.Instances {
+		inst := &s.Instances[i] // not a copy: an instance is kilobytes
 		enabled[inst.Name] = s.Enabled && inst.Enabled
 		if cs := newestFirst(byInstance[inst.ID]); len(cs) > 0 && enabled[inst.Name] {
 			ids[inst.Name] = cs[0].ID
 		}
 	}
-	for _, inst := range s.Instances {
+	for i := range s.Instances {
+		inst := &s.Instances[i]
 		known[inst.ID] = true
 		containers := newestFirst(byInstance[inst.ID])
 		if !s.Enabled || !inst.Enabled {
 			for _, c := range containers {
-				p.Changes = append(p.Changes, disabledRemoval(s, inst, c))
+				p.Changes = append(p.Changes, disabledRemoval(s, *inst, c))
 			}
 			continue
 		}
 		for _, c := range containersAfterFirst(containers) {
 			p.Changes = append(p.Changes, removal(inst.Name, inst.ID, c, "another container of this instance is kept; the duplicate is removed"))
 		}
-		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled, ids, sc)
+		ch, warnings, err := instanceChange(d, hashes, p.Token, inst, containers, o, enabled, ids, records)
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +112,9 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 	}
 	p.Notices = append(p.Notices, notices...)
 	addRemoval(p, s, o)
-	scrub(p, sc)
+	if len(p.Changes) > 0 || len(p.Warnings) > 0 {
+		scrub(p, records.scrubber())
+	}
 	finish(p)
 	return p, nil
 }
@@ -171,7 +175,7 @@ func containersAfterFirst(cs []spec.Container) []spec.Container {
 
 // instanceChange compares an enabled instance with its container (the
 // newest one, if any) and returns nil when they are converged.
-func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string, sc spec.Scrubber) (*Change, []string, error) {
+func instanceChange(d Desired, hashes *HashCache, token string, inst *spec.Instance, containers []spec.Container, o Observed, enabled map[string]bool, ids map[string]string, records *stackRecords) (*Change, []string, error) {
 	s := d.Stack
 	var warnings []string
 	for _, dep := range inst.Effective.DependsOn.Value {
@@ -179,10 +183,13 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 			warnings = append(warnings, project.IgnoredDependency(inst.Name, dep.Name))
 		}
 	}
-	name := spec.ContainerName(s.Name, inst.Name)
-	refusal, engineWarnings := engineChecks(o.Engine, inst)
+	refusal, engineWarnings := engineChecks(o.Engine, *inst)
 	warnings = append(warnings, engineWarnings...)
-	want, err := serviceRecord(hashes, s, inst, d.Paths, token, sc)
+	var label string // the newest container's record, which a converged one's equals
+	if len(containers) > 0 {
+		label = containers[0].Labels[spec.LabelSpec]
+	}
+	want, err := serviceRecord(hashes, records, inst, d.Paths, token, label)
 	if err == nil && refusal != "" {
 		err = &cannotApplyError{err: errors.New(refusal)}
 	}
@@ -192,17 +199,17 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 			return nil, nil, err
 		}
 		ch := &Change{Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
-			Container: name, Reason: "cannot be applied: " + ve.Error(), Fields: []FieldChange{}}
+			Container: spec.ContainerName(s.Name, inst.Name), Reason: "cannot be applied: " + ve.Error(), Fields: []FieldChange{}}
 		if len(containers) > 0 {
 			ch.Action, ch.ContainerID = ActionModify, shortID(containers[0].ID)
 		}
 		return ch, append(warnings, fmt.Sprintf("Instance %q cannot be applied: %v.", inst.Name, ve)), nil
 	}
 	if len(containers) == 0 {
-		fields, _ := diffRecords(project.Record{}, project.NewRecord(s, inst, d.Paths), inst, d.Paths.Keys)
+		fields, _ := diffRecords(project.Record{}, project.NewRecord(s, *inst, d.Paths), *inst, d.Paths.Keys)
 		return &Change{
 			Action: ActionAdd, Instance: inst.Name, InstanceID: inst.ID, Template: inst.TemplateName(),
-			Container: name, Reason: "no container exists; apply creates it", Fields: fields,
+			Container: spec.ContainerName(s.Name, inst.Name), Reason: "no container exists; apply creates it", Fields: fields,
 		}, warnings, nil
 	}
 	c := containers[0]
@@ -210,9 +217,9 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		Container: strings.TrimPrefix(c.Name, "/"), ContainerID: shortID(c.ID), Fields: []FieldChange{}}
 	var reasons []string
 	converged, resolved := c.Labels[spec.LabelSpec] == want, true
-	if !recordDecides(c, inst) {
+	if !recordDecides(c, *inst) {
 		var hash string
-		hash, resolved, err = serviceHash(hashes, s, inst, d.Paths, token, ids)
+		hash, resolved, err = serviceHash(hashes, s, *inst, d.Paths, token, ids)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -231,7 +238,7 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		var fields []FieldChange
 		if had, ok := project.DecodeRecord(c.Labels[spec.LabelSpec]); ok {
 			var rekeyed int
-			fields, rekeyed = diffRecords(had, project.NewRecord(s, inst, d.Paths), inst, d.Paths.Keys)
+			fields, rekeyed = diffRecords(had, project.NewRecord(s, *inst, d.Paths), *inst, d.Paths.Keys)
 			if rekeyed > 0 && rekeyed == len(fields) {
 				reason = rekeyReason(had.KeyID)
 			}
@@ -244,12 +251,12 @@ func instanceChange(d Desired, hashes *HashCache, token string, inst spec.Instan
 		ch.Fields = append(ch.Fields, fields...)
 		reasons = append(reasons, reason)
 	}
-	if f, ok := imageDrift(c, project.Image(s, inst), o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
+	if f, ok := imageDrift(c, project.Image(s, *inst), o.ImageIDs); ok && !hasPath(ch.Fields, "image") {
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "image updated")
 	}
-	if f, ok := networkDrift(c, desiredNetworks(s, inst), func(name string) string { return o.networkID(s, name) }); ok && !changesNetworks(ch.Fields) {
+	if f, ok := networkDrift(c, desiredNetworks(s, *inst), func(name string) string { return o.networkID(s, name) }); ok && !changesNetworks(ch.Fields) {
 		ch.Recreate = true
 		ch.Fields = append(ch.Fields, f)
 		reasons = append(reasons, "left its network")
@@ -323,6 +330,9 @@ type sharedRef struct{ key, target string }
 // sharedRefs lists the references of project.References, by key.
 func sharedRefs(o spec.Options) []sharedRef {
 	refs := project.References(o)
+	if refs == nil {
+		return nil
+	}
 	var out []sharedRef
 	for _, key := range slices.Sorted(maps.Keys(refs)) {
 		for _, target := range refs[key] {

@@ -77,17 +77,19 @@ func hashKey(token string, paths project.Options, instanceID int64) string {
 }
 
 // serviceRecord returns the devarch.spec label of an instance's compose
-// service: its record (project.NewRecord), encoded. The error is a
-// *cannotApplyError when the service cannot be built.
-func serviceRecord(hashes *HashCache, s spec.Stack, inst spec.Instance, paths project.Options, token string, sc spec.Scrubber) (string, error) {
+// service: its record (project.NewRecord), encoded. had is the label of
+// the instance's container, returned instead of a copy when it is that
+// record. The error is a *cannotApplyError when the service cannot be
+// built.
+func serviceRecord(hashes *HashCache, records *stackRecords, inst *spec.Instance, paths project.Options, token, had string) (string, error) {
 	key := hashKey(token, paths, inst.ID) + "\x00record"
 	if r, ok := hashes.get(key); ok {
 		return r, nil
 	}
-	if err := project.CheckService(inst, paths); err != nil {
+	if err := project.CheckService(*inst, paths); err != nil {
 		return "", &cannotApplyError{err: err}
 	}
-	r := project.NewRecordScrubbed(s, inst, paths, sc).Encode()
+	r := records.encode(inst, had)
 	hashes.put(key, r)
 	return r, nil
 }

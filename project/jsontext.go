@@ -44,6 +44,39 @@ func (m textMap) appendJSON(b []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe tells the ASCII bytes appendJSONString copies as they are: all
+// but control characters, '"', '\\', '<', '>' and '&'.
+var jsonSafe = asciiSafeSet()
+
+func asciiSafeSet() (set [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		set[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return set
+}
+
+// Bytes repeated in the eight bytes of a word, for safe8.
+const (
+	ones     = 0x0101010101010101
+	highBits = 0x8080808080808080
+)
+
+// safe8 reports whether the eight bytes of s are all jsonSafe, testing
+// them at once: none below 0x20, none of " \ < > &, none with the high bit
+// set (non-ASCII, which appendJSONString checks rune by rune).
+func safe8(s string) bool {
+	_ = s[7] // one bounds check
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	// v has a byte below n (n <= 0x80) exactly when (v - n*ones) &^ v has
+	// a high bit set; below(x^(c*ones), 1): x has a byte equal to c.
+	below := func(v uint64, n uint64) uint64 { return (v - n*ones) &^ v }
+	flagged := x | below(x, 0x20) |
+		below(x^('"'*ones), 1) | below(x^('\\'*ones), 1) |
+		below(x^('<'*ones), 1) | below(x^('>'*ones), 1) | below(x^('&'*ones), 1)
+	return flagged&highBits == 0
+}
+
 // appendJSONString appends s as encoding/json encodes a string with HTML
 // escaping on: ", \ and control characters escaped, <, > and & as \u00XX,
 // invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
@@ -51,8 +84,12 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && safe8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}

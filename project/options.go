@@ -231,20 +231,25 @@ func clone[T any](s []T) []T {
 // hashes the service (see ResolveReferences), so the service's config
 // hash depends on those containers.
 func References(o spec.Options) map[string][]string {
-	refs := map[string][]string{}
+	var refs map[string][]string // made for the first reference: most services have none
 	for _, v := range o.VolumesFrom {
 		if name := spec.ServiceRef(v); name != "" {
-			refs["volumes_from"] = append(refs["volumes_from"], name)
+			refs = addReference(refs, "volumes_from", name)
 		}
 	}
-	for key, mode := range map[string]string{"ipc": o.Ipc, "pid": o.Pid, "network_mode": o.NetworkMode} {
-		if name, ok := strings.CutPrefix(mode, types.NetworkModeServicePrefix); ok {
-			refs[key] = append(refs[key], name)
+	for _, m := range [...]struct{ key, mode string }{{"ipc", o.Ipc}, {"pid", o.Pid}, {"network_mode", o.NetworkMode}} {
+		if name, ok := strings.CutPrefix(m.mode, types.NetworkModeServicePrefix); ok {
+			refs = addReference(refs, m.key, name)
 		}
 	}
-	if len(refs) == 0 {
-		return nil
+	return refs
+}
+
+func addReference(refs map[string][]string, key, name string) map[string][]string {
+	if refs == nil {
+		refs = map[string][]string{}
 	}
+	refs[key] = append(refs[key], name)
 	return refs
 }
 

@@ -67,23 +67,7 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = append(b, ']')
 	}
 	if len(r.Volumes) > 0 {
-		b = append(b, `,"volumes":[`...)
-		for i, v := range r.Volumes {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"type":`...)
-			b = appendJSONString(b, v.Type)
-			if v.Source != "" {
-				b = appendStringField(b, "source", v.Source)
-			}
-			b = appendStringField(b, "target", v.Target)
-			if v.ReadOnly {
-				b = append(b, `,"read_only":true`...)
-			}
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendVolumes(b, r.Volumes)
 	}
 	if len(r.Labels) > 0 {
 		b = append(b, `,"labels":`...)
@@ -97,34 +81,10 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = appendStringField(b, "restart", r.Restart)
 	}
 	if len(r.DependsOn) > 0 {
-		b = append(b, `,"depends_on":[`...)
-		for i, d := range r.DependsOn {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"name":`...)
-			b = appendJSONString(b, d.Name)
-			b = appendStringField(b, "condition", d.Condition)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
+		b = appendDependsOn(b, r.DependsOn)
 	}
 	if len(r.ConfigFiles) > 0 {
-		b = append(b, `,"config_files":{`...)
-		for i, k := range sortedKeys(r.ConfigFiles) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			c := r.ConfigFiles[k]
-			b = appendJSONString(b, k)
-			b = append(b, `:{"target":`...)
-			b = appendJSONString(b, c.Target)
-			b = append(b, `,"mode":`...)
-			b = strconv.AppendUint(b, uint64(c.Mode), 10)
-			b = appendStringField(b, "digest", c.Digest)
-			b = append(b, '}')
-		}
-		b = append(b, '}')
+		b = appendConfigFiles(b, r.ConfigFiles)
 	}
 	if len(r.Options) > 0 {
 		b = append(b, `,"options":`...)
@@ -195,6 +155,12 @@ func appendPort(b []byte, p spec.Port) []byte {
 }
 
 func appendHealthcheck(b []byte, h *spec.Healthcheck) []byte {
+	return appendHealthcheckWith(b, h, appendStrings)
+}
+
+// appendHealthcheckWith is appendHealthcheck with the test list, when
+// not empty, appended by appendTest.
+func appendHealthcheckWith(b []byte, h *spec.Healthcheck, appendTest func(b []byte, test []string) []byte) []byte {
 	b = append(b, '{')
 	first := true
 	field := func(name string) {
@@ -208,7 +174,7 @@ func appendHealthcheck(b []byte, h *spec.Healthcheck) []byte {
 	}
 	if len(h.Test) > 0 {
 		field("test")
-		b = appendStrings(b, h.Test)
+		b = appendTest(b, h.Test)
 	}
 	for _, d := range []struct {
 		name string
@@ -226,6 +192,61 @@ func appendHealthcheck(b []byte, h *spec.Healthcheck) []byte {
 	if h.Disable {
 		field("disable")
 		b = append(b, "true"...)
+	}
+	return append(b, '}')
+}
+
+// appendVolumes appends ,"volumes":[...]; vs is not empty.
+func appendVolumes(b []byte, vs []spec.Volume) []byte {
+	b = append(b, `,"volumes":[`...)
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":`...)
+		b = appendJSONString(b, v.Type)
+		if v.Source != "" {
+			b = appendStringField(b, "source", v.Source)
+		}
+		b = appendStringField(b, "target", v.Target)
+		if v.ReadOnly {
+			b = append(b, `,"read_only":true`...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendDependsOn appends ,"depends_on":[...]; ds is not empty.
+func appendDependsOn(b []byte, ds []spec.Dependency) []byte {
+	b = append(b, `,"depends_on":[`...)
+	for i, d := range ds {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, d.Name)
+		b = appendStringField(b, "condition", d.Condition)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendConfigFiles appends ,"config_files":{...}; m is not empty.
+func appendConfigFiles(b []byte, m map[string]ConfigFile) []byte {
+	b = append(b, `,"config_files":{`...)
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		c := m[k]
+		b = appendJSONString(b, k)
+		b = append(b, `:{"target":`...)
+		b = appendJSONString(b, c.Target)
+		b = append(b, `,"mode":`...)
+		b = strconv.AppendUint(b, uint64(c.Mode), 10)
+		b = appendStringField(b, "digest", c.Digest)
+		b = append(b, '}')
 	}
 	return append(b, '}')
 }

@@ -17,10 +17,13 @@ var randomStrings = []string{
 // fillRandom sets every exported field reachable from v to a random value:
 // zero values, nil and empty slices and maps are as likely as filled ones,
 // so every omitempty rule is exercised.
-func fillRandom(r *rand.Rand, v reflect.Value) {
+func fillRandom(r *rand.Rand, v reflect.Value) { fillRandomFrom(r, v, randomStrings) }
+
+// fillRandomFrom is fillRandom with the texts drawn from pool.
+func fillRandomFrom(r *rand.Rand, v reflect.Value, pool []string) {
 	switch v.Kind() {
 	case reflect.String:
-		v.SetString(randomStrings[r.IntN(len(randomStrings))])
+		v.SetString(pool[r.IntN(len(pool))])
 	case reflect.Bool:
 		v.SetBool(r.IntN(2) == 1)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -41,7 +44,7 @@ func fillRandom(r *rand.Rand, v reflect.Value) {
 	case reflect.Pointer:
 		if r.IntN(3) > 0 {
 			p := reflect.New(v.Type().Elem())
-			fillRandom(r, p.Elem())
+			fillRandomFrom(r, p.Elem(), pool)
 			v.Set(p)
 		}
 	case reflect.Slice:
@@ -50,7 +53,7 @@ func fillRandom(r *rand.Rand, v reflect.Value) {
 		default:
 			s := reflect.MakeSlice(v.Type(), n-1, n-1)
 			for i := range n - 1 {
-				fillRandom(r, s.Index(i))
+				fillRandomFrom(r, s.Index(i), pool)
 			}
 			v.Set(s)
 		}
@@ -61,8 +64,8 @@ func fillRandom(r *rand.Rand, v reflect.Value) {
 			m := reflect.MakeMapWithSize(v.Type(), n-1)
 			for range n - 1 {
 				k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-				fillRandom(r, k)
-				fillRandom(r, e)
+				fillRandomFrom(r, k, pool)
+				fillRandomFrom(r, e, pool)
 				m.SetMapIndex(k, e)
 			}
 			v.Set(m)
@@ -70,7 +73,7 @@ func fillRandom(r *rand.Rand, v reflect.Value) {
 	case reflect.Struct:
 		for i := range v.NumField() {
 			if v.Type().Field(i).IsExported() {
-				fillRandom(r, v.Field(i))
+				fillRandomFrom(r, v.Field(i), pool)
 			}
 		}
 	default:

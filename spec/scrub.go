@@ -46,6 +46,9 @@ type Scrubber struct {
 	// marker replaces hidden text; RedactedValue when empty (tests set
 	// another to check the output).
 	marker string
+	// shortest is the length of the shortest secret: shorter text holds
+	// none, and most values a record is made of are short.
+	shortest int
 }
 
 // NewScrubber returns a Scrubber that hides secrets (values shorter than
@@ -55,17 +58,28 @@ func NewScrubber(secrets, identifiers []string) Scrubber {
 	for _, s := range secrets {
 		if len(s) >= MinScrubLength && !slices.Contains(sc.secrets, s) {
 			sc.secrets = append(sc.secrets, s)
+			if sc.shortest == 0 || len(s) < sc.shortest {
+				sc.shortest = len(s)
+			}
 		}
 	}
 	for _, id := range identifiers {
-		if slices.Contains(sc.idents, id) {
-			continue
-		}
-		if slices.ContainsFunc(sc.secrets, func(s string) bool { return len(id) > len(s) && strings.Contains(id, s) }) {
+		if sc.holdsSecret(id) && !slices.Contains(sc.idents, id) {
 			sc.idents = append(sc.idents, id)
 		}
 	}
 	return sc
+}
+
+// holdsSecret reports whether id holds one of the secrets strictly (is
+// longer and contains it).
+func (sc Scrubber) holdsSecret(id string) bool {
+	for _, s := range sc.secrets {
+		if len(id) > len(s) && strings.Contains(id, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Scrubber returns the Scrubber of the stack: its secret values
@@ -86,12 +100,14 @@ func (s Stack) Scrubber() Scrubber {
 // never secret: anyone who can list the engine's containers sees them.
 func (s Stack) Identifiers() []string {
 	project := ProjectName(s.Name)
-	out := []string{s.Name, project, s.Network(), ControllerName, LabelManagedBy + "=" + ManagedByValue,
-		LabelManagedBy, LabelStackID, LabelStack, LabelInstanceID, LabelInstance, LabelTemplate, LabelConfigDigest, LabelSpec}
+	out := make([]string, 0, 14+4*len(s.Instances))
+	out = append(out, s.Name, project, s.Network(), ControllerName, LabelManagedBy+"="+ManagedByValue,
+		LabelManagedBy, LabelStackID, LabelStack, LabelInstanceID, LabelInstance, LabelTemplate, LabelConfigDigest, LabelSpec)
 	if s.ID != 0 {
 		out = append(out, strconv.FormatInt(s.ID, 10))
 	}
-	for _, inst := range s.Instances {
+	for i := range s.Instances {
+		inst := &s.Instances[i] // not a copy: an instance is kilobytes
 		out = append(out, inst.Name, ContainerName(s.Name, inst.Name))
 		if inst.ID != 0 {
 			out = append(out, strconv.FormatInt(inst.ID, 10))
@@ -124,7 +140,7 @@ func (a span) strictlyInside(b span) bool {
 // Scrub returns text with every secret hidden, except inside the names it
 // protects (see Scrubber).
 func (sc Scrubber) Scrub(text string) string {
-	if len(sc.secrets) == 0 || text == "" {
+	if len(sc.secrets) == 0 || len(text) < sc.shortest {
 		return text
 	}
 	var found []span

@@ -18,6 +18,15 @@ var secretWords = map[string]bool{
 // IsSecretName reports whether an environment variable name looks like it
 // holds a credential.
 func IsSecretName(name string) bool {
+	if isASCIIName(name) {
+		return isSecretASCIIName(name)
+	}
+	return isSecretNameSplit(name)
+}
+
+// isSecretNameSplit is IsSecretName for any name: its parts, upper-cased,
+// looked up in secretWords.
+func isSecretNameSplit(name string) bool {
 	parts := strings.FieldsFunc(strings.ToUpper(name), func(r rune) bool {
 		return r == '_' || r == '-' || r == '.'
 	})
@@ -40,13 +49,16 @@ func (s Stack) SecretValues() []string {
 			out = append(out, v.Value)
 		}
 	}
-	for _, inst := range s.Instances {
+	for i := range s.Instances {
+		inst := &s.Instances[i] // not a copy: an instance is kilobytes
 		for _, v := range inst.Effective.Env {
 			if v.IsSecret() && len(v.Value) >= MinScrubLength {
 				out = append(out, v.Value)
 			}
 		}
-		out = append(out, secretFileValues(inst.Effective)...)
+		if len(inst.Effective.Secrets) > 0 {
+			out = append(out, secretFileValues(inst.Effective)...)
+		}
 		for _, f := range inst.Effective.OptionFields {
 			if f.Secret && len(f.Value) >= MinScrubLength {
 				out = append(out, f.Value)
