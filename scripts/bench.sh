@@ -6,7 +6,8 @@
 #   --report              rewrite BENCHMARKS.md from the last run's raw lines,
 #                         running nothing
 #   --only plan,token     rerun only these benchmarks (labels: plan, token,
-#                         latency, apply, pages, pass200, pass<STACKS>) and
+#                         latency, driftforeign, apply, pages, pass200,
+#                         pass<STACKS>) and
 #                         keep the other figures of the last run; the file's
 #                         "When" table says when each figure was measured
 #   --soak DURATION       how long the large pass's soak feeds serve engine
@@ -97,7 +98,8 @@ run_benchmarks() {
 	bench token go test -run '^$' -bench 'BenchmarkToken$' -benchmem -count 10 ./plan
 	# Every drift benchmark of reconcile (Drift in the name), whatever it is
 	# called: the table shows each p50/p99 pair a latency benchmark reports.
-	bench latency DEVARCH_BENCH_FOREIGN="$FOREIGN" go test -run '^$' -bench 'BenchmarkApprovalToApplyStart$|BenchmarkNoOpApply$|Drift' -benchtime 100x -timeout 60m ./reconcile
+	bench latency go test -run '^$' -bench 'BenchmarkApprovalToApplyStart$|BenchmarkNoOpApply$|BenchmarkDriftSeen$' -benchtime 100x -timeout 30m ./reconcile
+	bench driftforeign DEVARCH_BENCH_FOREIGN="$FOREIGN" go test -run '^$' -bench 'BenchmarkDriftSeenAmongForeign$' -benchtime 100x -timeout 60m ./reconcile
 	bench apply go test -run '^$' -bench 'BenchmarkApplyConverged$|BenchmarkApplyFromScratch$' -benchtime 10x -timeout 30m ./deploy
 	bench pages go test -run '^$' -bench 'BenchmarkStackPage$' -benchtime 1000x -timeout 10m ./api
 	bench pass200 DEVARCH_BENCH_STACKS=200 go test -run '^$' -bench 'BenchmarkSteadyStatePass$' -benchtime 10x -timeout 30m ./reconcile
@@ -159,10 +161,10 @@ command_of() {
 	printf '`%s`' "${c:-unknown}"
 }
 
-# latency_rows: one row per "X-p50-ms"/"X-p99-ms" pair of the latency
-# benchmarks, whatever they measure.
+# latency_rows LABEL: one row per "X-p50-ms"/"X-p99-ms" pair of the
+# benchmarks of LABEL, whatever they measure.
 latency_rows() {
-	local line name pairs what target note
+	local label=$1 line name pairs what target note
 	while IFS= read -r line; do
 		name=$(awk '{sub(/-[0-9]+$/, "", $1); print $1}' <<<"$line")
 		pairs=$(tr -s ' \t' '\n' <<<"$line" | sed -n 's/-p50-ms$//p')
@@ -177,14 +179,14 @@ latency_rows() {
 			*) target="—" note="" ;;
 			esac
 			if [[ $name == *AmongForeign* ]]; then
-				note="$note, with $(num "$(first latency "$name" foreign-containers)") foreign labelled containers on the engine (another installation's 1,000 stacks)"
+				note="$note, with $(num "$(first "$label" "$name" foreign-containers)") foreign labelled containers on the engine (another installation's 1,000 stacks)"
 				[[ $what == *-to-row ]] && target="p99 ≤ 100 ms"
 			fi
 			printf '| %s (`%s`, %s) | %s | %s ms | %s ms | %s samples | %s |\n' "$note" "$name" "$what" "$target" \
-				"$(num "$(first latency "$name" "$what-p50-ms")")" "$(num "$(first latency "$name" "$what-p99-ms")")" \
-				"$(num "$(first latency "$name" samples)")" "$(command_of latency)"
+				"$(num "$(first "$label" "$name" "$what-p50-ms")")" "$(num "$(first "$label" "$name" "$what-p99-ms")")" \
+				"$(num "$(first "$label" "$name" samples)")" "$(command_of "$label")"
 		done
-	done < <(cut -d'|' -f2- <(grep '^latency|' "$RAW"))
+	done < <(cut -d'|' -f2- <(grep "^$label|" "$RAW"))
 }
 
 plan_row() { # plan_row BENCH TEXT TARGET
@@ -230,7 +232,8 @@ plan_row() { # plan_row BENCH TEXT TARGET
 		"$(us "$(metric token BenchmarkToken/stored ns/op | median)")" "$(command_of token)"
 	printf '| staleness token, 10 instances built in memory (MAC over the encoded specs) | — | %s (median of 10 means) | — | mean per call of each of 10 runs | %s |\n' \
 		"$(us "$(metric token BenchmarkToken/in-memory ns/op | median)")" "$(command_of token)"
-	latency_rows
+	latency_rows latency
+	latency_rows driftforeign
 	printf '| `deploy.Apply`, converged 10-service stack (no-op) | — | — (mean %s) | — | mean of 10 applies | %s |\n' \
 		"$(ms "$(first apply BenchmarkApplyConverged ns/op)")" "$(command_of apply)"
 	printf '| `deploy.Apply`, 10-service stack from scratch | — | — (mean %s) | — | mean of 10 applies | %s |\n' \
