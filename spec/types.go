@@ -277,6 +277,12 @@ type Stack struct {
 	// RemoveVolumes: the removal of a deleting stack removes its named
 	// volumes too (stack delete --volumes); otherwise they are kept.
 	RemoveVolumes bool `json:"remove_volumes,omitempty"`
+	// Subnet is the subnet the controller allocated to the stack's network
+	// from network.subnet_pool ("10.128.3.0/24"); empty without a pool.
+	// SubnetProblem says why a stack has none although a pool is set (the
+	// pool is full): apply refuses to create its network then.
+	Subnet        string `json:"subnet,omitempty"`
+	SubnetProblem string `json:"subnet_problem,omitempty"`
 }
 
 // Lifecycles of a stack (Lifecycle).
