@@ -25,6 +25,8 @@ type Snapshot struct {
 	// NetworkStacks maps devarch-managed network names to their
 	// devarch.stack_id label ("" when missing).
 	NetworkStacks map[string]string
+	// NetworkSubnets maps devarch-managed network names to their subnets.
+	NetworkSubnets map[string][]string
 	// Images maps normalized image references ("postgres:18.2",
 	// "ghcr.io/org/app:1") to local image ids.
 	Images map[string]string
@@ -105,6 +107,7 @@ func (o *Observer) Snapshot(ctx context.Context) (Snapshot, error) {
 	for _, n := range nets.Items {
 		snap.Networks[n.Name] = n.ID
 		snap.NetworkStacks[n.Name] = n.Labels[spec.LabelStackID]
+		snap.recordSubnets(n)
 	}
 	if snap.Engine, err = r.Engine(ctx); err != nil {
 		return Snapshot{}, err
@@ -148,6 +151,7 @@ func (s Snapshot) For(st spec.Stack) plan.Observed {
 		}
 	}
 	o.OwnedNetworks = s.ownedNetworks(st.ID)
+	o.NetworkSubnets = s.NetworkSubnets[st.Network()]
 	for _, inst := range st.Instances {
 		ref := project.Image(st, inst)
 		if id, ok := s.Images[NormalizeImageRef(ref)]; ok {

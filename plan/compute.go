@@ -110,6 +110,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 	}
 	p.Notices = append(p.Notices, notices...)
 	addRemoval(p, s, o)
+	addSubnet(p, s, o)
 	scrub(p, sc)
 	finish(p)
 	return p, nil
@@ -458,6 +459,7 @@ func finish(p *Plan) {
 		}
 	}
 	p.Summary.Remove += p.resourceRemovals()
+	p.Summary.Modify += p.networkRecreates()
 }
 
 func shortID(id string) string {
