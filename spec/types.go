@@ -281,8 +281,9 @@ type Stack struct {
 	// from network.subnet_pool ("10.128.3.0/24"); empty without a pool.
 	// SubnetProblem says why a stack has none although a pool is set (the
 	// pool is full): apply refuses to create its network then.
-	Subnet        string `json:"subnet,omitempty"`
-	SubnetProblem string `json:"subnet_problem,omitempty"`
+	// Neither is desired state of the stack's own: they are not encoded.
+	Subnet        string `json:"-"`
+	SubnetProblem string `json:"-"`
 }
 
 // Lifecycles of a stack (Lifecycle).
