@@ -179,31 +179,40 @@ func TestApplyFortyStacksWithSubnetPool(t *testing.T) {
 // … subnet A → B" with its container recreated, and apply recreates the
 // network with the new subnet; the plan is empty afterwards.
 func TestApplySubnetDriftRecreatesNetwork(t *testing.T) {
-	f := newApplyFixture(t, sleeperInstance(1, "a", spec.Overrides{}))
-	f.stack.Subnet = "10.198.1.0/24"
+	testenv.EachEngine(t, testApplySubnetDriftRecreatesNetwork)
+}
+
+func testApplySubnetDriftRecreatesNetwork(t *testing.T, e testenv.Engine) {
+	t.Parallel() // the engines side by side, each with subnets of its own
+	oldSubnet, newSubnet := "10.198.1.0/24", "10.198.2.0/24"
+	if e.Name != testenv.EngineDocker {
+		oldSubnet, newSubnet = "10.198.11.0/24", "10.198.12.0/24"
+	}
+	f := newEngineFixture(t, e, sleeperInstance(1, "a", spec.Overrides{}))
+	f.stack.Subnet = oldSubnet
 	first := f.plan()
-	if len(first.Resources) != 1 || first.Resources[0].Action != plan.ResourceCreate || first.Resources[0].Subnet != "10.198.1.0/24" {
-		t.Fatalf("first plan resources %+v, want the network created with 10.198.1.0/24", first.Resources)
+	if len(first.Resources) != 1 || first.Resources[0].Action != plan.ResourceCreate || first.Resources[0].Subnet != oldSubnet {
+		t.Fatalf("first plan resources %+v, want the network created with %s", first.Resources, oldSubnet)
 	}
 	f.apply()
-	if got := subnetOf(t, f.rt, f.stack.Network()); !slices.Equal(got, []string{"10.198.1.0/24"}) {
+	if got := subnetOf(t, f.rt, f.stack.Network()); !slices.Equal(got, []string{oldSubnet}) {
 		t.Fatalf("network subnets %v after the first apply", got)
 	}
 	f.requireEmptyPlan("after the first apply")
 	before := f.containerStarts()
 
-	f.stack.Subnet = "10.198.2.0/24"
+	f.stack.Subnet = newSubnet
 	p := f.plan()
 	var text strings.Builder
 	_ = p.WriteText(&text, plan.TextOptions{})
-	if want := "~ network " + f.stack.Network() + " subnet 10.198.1.0/24 → 10.198.2.0/24"; !strings.Contains(text.String(), want) {
+	if want := "~ network " + f.stack.Network() + " subnet " + oldSubnet + " → " + newSubnet; !strings.Contains(text.String(), want) {
 		t.Fatalf("plan lacks %q:\n%s", want, text.String())
 	}
 	if len(p.Changes) != 1 || !p.Changes[0].Recreate {
 		t.Fatalf("plan changes %+v, want the container recreated", p.Changes)
 	}
 	res := f.apply()
-	if got := subnetOf(t, f.rt, f.stack.Network()); !slices.Equal(got, []string{"10.198.2.0/24"}) {
+	if got := subnetOf(t, f.rt, f.stack.Network()); !slices.Equal(got, []string{newSubnet}) {
 		t.Fatalf("network subnets %v after the drift apply", got)
 	}
 	if !res.NetworkCreated || len(res.Recreated) != 1 {

@@ -171,13 +171,20 @@ func (s *Store) refuseApplying(ctx context.Context, id int64, name string) error
 // left alone. The stack's subnet (stack_subnets) is freed with it.
 func (s *Store) FinalizeStack(ctx context.Context, id int64) (bool, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `
-		WITH done AS (
-			UPDATE stacks SET removed_at = now() WHERE id = $1 AND deleted_at IS NOT NULL AND removed_at IS NULL RETURNING id
-		), freed AS (
-			DELETE FROM stack_subnets WHERE stack_id IN (SELECT id FROM done)
-		)
-		SELECT count(*) FROM done`, id).Scan(&n)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Under the subnet allocation lock (see allocateSubnets): an
+		// allocation that read the stack live commits before this frees.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, SubnetLockKey); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `
+			WITH done AS (
+				UPDATE stacks SET removed_at = now() WHERE id = $1 AND deleted_at IS NOT NULL AND removed_at IS NULL RETURNING id
+			), freed AS (
+				DELETE FROM stack_subnets WHERE stack_id IN (SELECT id FROM done)
+			)
+			SELECT count(*) FROM done`, id).Scan(&n)
+	})
 	if err != nil {
 		return false, fmt.Errorf("finalize stack %d: %w", id, err)
 	}

@@ -27,14 +27,17 @@ const SubnetLockKey int64 = 0x64767375626e6574
 
 // allocateSubnetsSQL gives each stack of $1 the first free subnets of the
 // pool ($2, cut into /$3 subnets that are $4 addresses apart, $5 of them),
-// in order of stack id. A subnet is free when it overlaps no stored one. A
+// in order of stack id, skipping stacks deleted meanwhile (FinalizeStack
+// takes the same lock, so a finalized stack never gets a subnet after its
+// own was freed). A subnet is free when it overlaps no stored one. A
 // stack's stored subnet is replaced only when it is not one of the pool's
 // (the pool or the prefix changed); a stack another controller gave a
 // pool subnet meanwhile keeps it. Stacks for which no free subnet is left
 // get none.
 const allocateSubnetsSQL = `
 WITH want AS (
-	SELECT id, row_number() OVER (ORDER BY id) AS n FROM unnest($1::bigint[]) AS id
+	SELECT id, row_number() OVER (ORDER BY id) AS n FROM stacks
+	WHERE id = ANY($1::bigint[]) AND deleted_at IS NULL
 ), free AS (
 	SELECT slot.subnet, row_number() OVER (ORDER BY slot.g) AS n
 	FROM (
