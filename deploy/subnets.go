@@ -83,11 +83,21 @@ func networkSubnets(n network.Network) []string {
 // when the controller manages no subnet for the stack; otherwise the
 // network is created with the stack's allocated subnet (spec.Stack.Subnet),
 // and an existing one with other subnets is recreated with it (see
-// recreateNetwork). A stack whose pool is full (SubnetProblem) fails with a
-// *SubnetPoolError.
+// recreateNetwork). A stack whose pool is full (SubnetProblem) keeps an
+// existing network as it is, and fails with a *SubnetPoolError when its
+// network is missing.
 func (r *Runtime) ensureOwnNetwork(ctx context.Context, s spec.Stack) (bool, error) {
 	if s.SubnetProblem != "" && s.Subnet == "" {
-		return false, &SubnetPoolError{Network: s.Network(), Problem: s.SubnetProblem}
+		// The pool is full: an existing network is used as it is, a
+		// missing one is not created with the engine's pools instead.
+		existing, err := r.networksNamed(ctx, s.Network())
+		if err != nil {
+			return false, err
+		}
+		if len(existing) == 0 {
+			return false, &SubnetPoolError{Network: s.Network(), Problem: s.SubnetProblem}
+		}
+		return r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
 	}
 	if s.Subnet == "" {
 		return r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))

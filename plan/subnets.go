@@ -25,14 +25,18 @@ const (
 // network NAME subnet A → S" when the network exists with other subnets:
 // drift that apply repairs by recreating the network, so every container
 // attached to it is recreated too. A stack whose pool is full gets a
-// warning (apply refuses to create its network). A plan without a
-// managed subnet is left as it is.
+// warning (apply refuses to create its network, and leaves an existing
+// one as it is). A plan without a managed subnet is left as it is.
 func addSubnet(p *Plan, s spec.Stack, o Observed) {
 	if s.Deleting {
 		return
 	}
-	if s.SubnetProblem != "" && o.NetworkID == "" {
-		p.Warnings = append(p.Warnings, "The network "+s.Network()+" cannot be created: "+s.SubnetProblem+".")
+	if s.SubnetProblem != "" {
+		if o.NetworkID == "" {
+			p.Warnings = append(p.Warnings, "The network "+s.Network()+" cannot be created: "+s.SubnetProblem+".")
+		} else {
+			p.Warnings = append(p.Warnings, "The network "+s.Network()+" keeps the subnet it has: "+s.SubnetProblem+".")
+		}
 		return
 	}
 	if s.Subnet == "" {

@@ -87,4 +87,7 @@ func TestSubnetProblemWarns(t *testing.T) {
 	if !strings.Contains(strings.Join(p.Warnings, "\n"), "cannot be created: "+s.SubnetProblem) {
 		t.Errorf("warnings %q lack the pool problem", p.Warnings)
 	}
+	if p := mustCompute(s, observedFor(s)); !p.Empty() || !strings.Contains(strings.Join(p.Warnings, "\n"), "keeps the subnet it has: "+s.SubnetProblem) {
+		t.Errorf("existing network, pool full: plan %+v, want empty with a warning that it keeps its subnet", p)
+	}
 }
