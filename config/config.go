@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/devarch/devarch-controller/spec"
 )
 
 // Config is the controller's effective configuration. Load fills it; the
@@ -52,6 +54,13 @@ type Config struct {
 	// in file order (see EngineList); empty means one engine named
 	// DefaultEngineName at DockerHost.
 	Engines []Engine `mapstructure:"-"`
+	// NetworkSubnetPool is network.subnet_pool: the IPv4 range the
+	// controller cuts stacks' network subnets from; empty means the
+	// engine picks subnets from its own pools (see docs/engines.md).
+	NetworkSubnetPool string `mapstructure:"network_subnet_pool"`
+	// NetworkSubnetPrefix is network.subnet_prefix: the prefix length of
+	// each stack's subnet.
+	NetworkSubnetPrefix int `mapstructure:"network_subnet_prefix"`
 
 	// apiTokenFromFile records that Load read APIToken from APITokenFile,
 	// so Validate can tell that apart from both keys being set.
@@ -112,6 +121,8 @@ func Defaults(lookupEnv func(string) (string, bool)) Config {
 		ShutdownTimeout: DefaultShutdownTimeout,
 		LogLevel:        DefaultLogLevel,
 		LogFormat:       DefaultLogFormat,
+
+		NetworkSubnetPrefix: spec.DefaultSubnetPrefix,
 	}
 	if host := env("DOCKER_HOST"); host != "" {
 		c.DockerHost = host

@@ -43,6 +43,8 @@ var fields = []field{
 	{key: "secrets_file", path: true, usage: "file resolving ${SECRET:NAME} references in stack imports"},
 	{key: "log_level", usage: "log level: debug, info, warn or error"},
 	{key: "log_format", usage: "log format: auto (console on a terminal, else json), console or json"},
+	{key: "network_subnet_pool", usage: "IPv4 range (CIDR) stacks' network subnets are allocated from; empty: the engine's pools"},
+	{key: "network_subnet_prefix", kind: kindInt, usage: "prefix length of each stack's subnet from network_subnet_pool"},
 }
 
 // lookupField returns the field for key.

@@ -47,6 +47,10 @@ func parseFile(name string, data []byte) (map[string]any, []string) {
 			values[EnginesKey] = engines
 			continue
 		}
+		if k.Value == NetworkKey {
+			problems = append(problems, parseNetwork(name, v, values, seen)...)
+			continue
+		}
 		f, ok := lookupField(k.Value)
 		if !ok {
 			problems = append(problems, unknownKey(k.Value, at))

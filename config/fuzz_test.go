@@ -31,6 +31,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("{workers: 3, log_level: debug}"))
 	f.Add([]byte("? [a]\n: b\n"))
 	f.Add([]byte("workers: !!binary aGk=\n"))
+	f.Add([]byte("network:\n  subnet_pool: 10.128.0.0/9\n  subnet_prefix: 24\nnetwork_subnet_prefix: 25\n"))
+	f.Add([]byte("network: {subnet_pool: &p 10.0.0.0/8, bogus: *p}\n"))
 	f.Add([]byte("state_dir: '~/x'\nhttp_addr: \"[::1]:0\"\n"))
 	dir := f.TempDir()
 	env := env(baseEnv())

@@ -131,6 +131,9 @@ func TestLoadFullFixture(t *testing.T) {
 		SecretsFile:     "/etc/devarch/secrets.env",
 		LogLevel:        "debug",
 		LogFormat:       "json",
+
+		NetworkSubnetPool:   "10.128.0.0/9",
+		NetworkSubnetPrefix: 26,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("Load(full.yml):\n got %#v\nwant %#v", cfg.values(), want.values())

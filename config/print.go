@@ -16,20 +16,22 @@ func OutputFormats() []string { return []string{"yaml", "json"} }
 // view is the printable, redacted form of Config. Its field order is the
 // order of the fields table, so output reads like docs/configuration.md.
 type view struct {
-	DatabaseURL     string      `json:"database_url" yaml:"database_url"`
-	DockerHost      string      `json:"docker_host" yaml:"docker_host"`
-	StateDir        string      `json:"state_dir" yaml:"state_dir"`
-	HTTPAddr        string      `json:"http_addr" yaml:"http_addr"`
-	APIToken        string      `json:"api_token" yaml:"api_token"`
-	APITokenFile    string      `json:"api_token_file" yaml:"api_token_file"`
-	ResyncInterval  string      `json:"resync_interval" yaml:"resync_interval"`
-	Workers         int         `json:"workers" yaml:"workers"`
-	ApprovalTTL     string      `json:"approval_ttl" yaml:"approval_ttl"`
-	ShutdownTimeout string      `json:"shutdown_timeout" yaml:"shutdown_timeout"`
-	SecretsFile     string      `json:"secrets_file" yaml:"secrets_file"`
-	LogLevel        string      `json:"log_level" yaml:"log_level"`
-	LogFormat       string      `json:"log_format" yaml:"log_format"`
-	Engines         engineViews `json:"engines,omitempty" yaml:"engines,omitempty"`
+	DatabaseURL         string      `json:"database_url" yaml:"database_url"`
+	DockerHost          string      `json:"docker_host" yaml:"docker_host"`
+	StateDir            string      `json:"state_dir" yaml:"state_dir"`
+	HTTPAddr            string      `json:"http_addr" yaml:"http_addr"`
+	APIToken            string      `json:"api_token" yaml:"api_token"`
+	APITokenFile        string      `json:"api_token_file" yaml:"api_token_file"`
+	ResyncInterval      string      `json:"resync_interval" yaml:"resync_interval"`
+	Workers             int         `json:"workers" yaml:"workers"`
+	ApprovalTTL         string      `json:"approval_ttl" yaml:"approval_ttl"`
+	ShutdownTimeout     string      `json:"shutdown_timeout" yaml:"shutdown_timeout"`
+	SecretsFile         string      `json:"secrets_file" yaml:"secrets_file"`
+	LogLevel            string      `json:"log_level" yaml:"log_level"`
+	LogFormat           string      `json:"log_format" yaml:"log_format"`
+	NetworkSubnetPool   string      `json:"network_subnet_pool" yaml:"network_subnet_pool"`
+	NetworkSubnetPrefix int         `json:"network_subnet_prefix" yaml:"network_subnet_prefix"`
+	Engines             engineViews `json:"engines,omitempty" yaml:"engines,omitempty"`
 }
 
 func (c Config) view() view {
@@ -38,20 +40,22 @@ func (c Config) view() view {
 		token = Redacted
 	}
 	return view{
-		DatabaseURL:     RedactDatabaseURL(c.DatabaseURL),
-		DockerHost:      c.DockerHost,
-		StateDir:        c.StateDir,
-		HTTPAddr:        c.HTTPAddr,
-		APIToken:        token,
-		APITokenFile:    c.APITokenFile,
-		ResyncInterval:  formatDuration(c.ResyncInterval),
-		Workers:         c.Workers,
-		ApprovalTTL:     formatDuration(c.ApprovalTTL),
-		ShutdownTimeout: formatDuration(c.ShutdownTimeout),
-		SecretsFile:     c.SecretsFile,
-		LogLevel:        c.LogLevel,
-		LogFormat:       c.LogFormat,
-		Engines:         engineViews(c.Engines),
+		DatabaseURL:         RedactDatabaseURL(c.DatabaseURL),
+		DockerHost:          c.DockerHost,
+		StateDir:            c.StateDir,
+		HTTPAddr:            c.HTTPAddr,
+		APIToken:            token,
+		APITokenFile:        c.APITokenFile,
+		ResyncInterval:      formatDuration(c.ResyncInterval),
+		Workers:             c.Workers,
+		ApprovalTTL:         formatDuration(c.ApprovalTTL),
+		ShutdownTimeout:     formatDuration(c.ShutdownTimeout),
+		SecretsFile:         c.SecretsFile,
+		LogLevel:            c.LogLevel,
+		LogFormat:           c.LogFormat,
+		Engines:             engineViews(c.Engines),
+		NetworkSubnetPool:   c.NetworkSubnetPool,
+		NetworkSubnetPrefix: c.NetworkSubnetPrefix,
 	}
 }
 

@@ -77,6 +77,8 @@ shutdown_timeout: 30s
 secrets_file: ""
 log_level: info
 log_format: auto
+network_subnet_pool: ""
+network_subnet_prefix: 24
 `
 	if b.String() != want {
 		t.Errorf("Print yaml:\n%s\nwant:\n%s", b.String(), want)

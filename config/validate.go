@@ -54,6 +54,7 @@ func (c Config) Validate() error {
 	add(validateAtLeast("shutdown_timeout", c.ShutdownTimeout, minInterval)...)
 	add(validateOneOf("log_level", c.LogLevel, LogLevels())...)
 	add(validateOneOf("log_format", c.LogFormat, LogFormats())...)
+	add(validateNetwork(c)...)
 
 	if len(problems) == 0 {
 		return nil

@@ -140,11 +140,11 @@ func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progr
 	}
 	t := time.Now()
 	emit("network "+s.Network(), "ensure", ProgressWorking, "")
-	created, err := r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+	created, err := r.ensureOwnNetwork(ctx, s)
 	if adopted, aerr := r.adoptOrphanNetwork(ctx, s, err, o.OrphanStack, emit); aerr != nil {
 		err = aerr
 	} else if adopted {
-		created, err = r.EnsureNetwork(ctx, s.Network(), NetworkLabels(s))
+		created, err = r.ensureOwnNetwork(ctx, s)
 	}
 	res.Durations[PhaseNetwork] = time.Since(t)
 	if err != nil {

@@ -26,6 +26,8 @@ type Snapshot struct {
 	// NetworkStacks maps devarch-managed network names to their
 	// devarch.stack_id label ("" when missing).
 	NetworkStacks map[string]string
+	// NetworkSubnets maps devarch-managed network names to their subnets.
+	NetworkSubnets map[string][]string
 	// Images maps normalized image references ("postgres:18.2",
 	// "ghcr.io/org/app:1") to local image ids.
 	Images map[string]string
@@ -172,7 +174,8 @@ func (o *Observer) SnapshotStack(ctx context.Context, st spec.Stack) (Snapshot, 
 }
 
 func newSnapshot() Snapshot {
-	return Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, NetworkStacks: map[string]string{}, Images: map[string]string{}}
+	return Snapshot{Containers: map[int64][]spec.Container{}, Networks: map[string]string{}, NetworkStacks: map[string]string{},
+		NetworkSubnets: map[string][]string{}, Images: map[string]string{}}
 }
 
 // listNetworks adds the networks the engine lists with filter f to snap.
@@ -187,6 +190,7 @@ func (r *Runtime) listNetworks(ctx context.Context, f client.Filters, snap Snaps
 	for _, n := range nets.Items {
 		snap.Networks[n.Name] = n.ID
 		snap.NetworkStacks[n.Name] = n.Labels[spec.LabelStackID]
+		snap.recordSubnets(n)
 	}
 	return nil
 }
@@ -255,6 +259,7 @@ func (s Snapshot) For(st spec.Stack) plan.Observed {
 		}
 	}
 	o.OwnedNetworks = s.ownedNetworks(st.ID)
+	o.NetworkSubnets = s.NetworkSubnets[st.Network()]
 	for _, inst := range st.Instances {
 		ref := project.Image(st, inst)
 		if id, ok := s.Images[NormalizeImageRef(ref)]; ok {

@@ -50,10 +50,11 @@ var fakeInstallation = project.Options{StateDir: "/state", WorkspaceDir: "/state
 
 type fakeStack struct {
 	stack         spec.Stack
-	drift         []plan.Change // the plan's changes; nil = in sync
-	notices       []plan.Notice // the plan's notices
-	errMessage    string        // non-empty: condition Error
-	reconciled    bool          // false: no status yet
+	drift         []plan.Change   // the plan's changes; nil = in sync
+	notices       []plan.Notice   // the plan's notices
+	resources     []plan.Resource // the plan's networks and volumes
+	errMessage    string          // non-empty: condition Error
+	reconciled    bool            // false: no status yet
 	applying      bool
 	lastReconcile time.Time
 	outcome       approval.Status // final status of the next apply: succeeded, failed, stale, conflict
@@ -222,7 +223,8 @@ func (s *fakeStack) status() *state.StackStatus {
 
 func (s *fakeStack) plan(now time.Time) plan.Plan {
 	p := plan.Plan{FormatVersion: plan.FormatVersion, StackID: s.stack.ID, Stack: s.stack.Name, Token: plan.Token(plan.Desired{Stack: s.stack, Paths: fakeInstallation}),
-		GeneratedAt: now.UTC(), Changes: []plan.Change{}, Warnings: []string{}, Notices: append([]plan.Notice{}, s.notices...)}
+		GeneratedAt: now.UTC(), Changes: []plan.Change{}, Warnings: []string{}, Notices: append([]plan.Notice{}, s.notices...),
+		Resources: s.resources}
 	for _, c := range s.drift {
 		p.Changes = append(p.Changes, c)
 		switch c.Action {

@@ -112,6 +112,7 @@ func ComputeCached(d Desired, o Observed, now time.Time, hashes *HashCache) (*Pl
 	}
 	p.Notices = append(p.Notices, notices...)
 	addRemoval(p, s, o)
+	addSubnet(p, s, o)
 	if len(p.Changes) > 0 || len(p.Warnings) > 0 {
 		scrub(p, records.scrubber())
 	}
@@ -468,6 +469,7 @@ func finish(p *Plan) {
 		}
 	}
 	p.Summary.Remove += p.resourceRemovals()
+	p.Summary.Modify += p.networkRecreates()
 }
 
 func shortID(id string) string {

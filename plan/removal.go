@@ -33,12 +33,22 @@ type Resource struct {
 	Action string `json:"action"`
 	// Reason is one sentence saying why.
 	Reason string `json:"reason"`
+	// Subnet is the subnet a network is created or recreated with (see
+	// addSubnet); PreviousSubnet the one a recreated network has now.
+	Subnet         string `json:"subnet,omitempty"`
+	PreviousSubnet string `json:"previous_subnet,omitempty"`
 }
 
-// Symbol is "-" for a removal and " " for a kept resource.
+// Symbol is "-" for a removal, "+" for a creation, "~" for a recreation
+// and " " for a kept resource.
 func (r Resource) Symbol() string {
-	if r.Action == ResourceRemove {
+	switch r.Action {
+	case ResourceRemove:
 		return "-"
+	case ResourceCreate:
+		return "+"
+	case ResourceRecreate:
+		return "~"
 	}
 	return " "
 }
@@ -99,10 +109,15 @@ func (p *Plan) resourceRemovals() int {
 func (t *textWriter) resources(rs []Resource) {
 	for _, r := range rs {
 		mark := r.Symbol()
-		if r.Action == ResourceRemove {
+		switch r.Action {
+		case ResourceRemove:
 			mark = t.paint(ansiRed, mark)
+		case ResourceCreate:
+			mark = t.paint(ansiGreen, mark)
+		case ResourceRecreate:
+			mark = t.paint(ansiYellow, mark)
 		}
-		t.printf("  %s %s %s\n", mark, r.Kind, t.paint(ansiBold, r.Name))
+		t.printf("  %s %s %s%s\n", mark, r.Kind, t.paint(ansiBold, r.Name), r.detail())
 		t.printf("      %s\n", t.paint(ansiDim, r.Reason))
 	}
 	if len(rs) > 0 {

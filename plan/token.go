@@ -48,6 +48,9 @@ type tokenDoc struct {
 	// volumes to be removed, makes its approvals stale.
 	Deleting      bool `json:"deleting,omitempty"`
 	RemoveVolumes bool `json:"remove_volumes,omitempty"`
+	// Subnet: the controller-managed subnet of the stack's network; a
+	// new allocation makes approvals of the old one stale.
+	Subnet string `json:"subnet,omitempty"`
 }
 
 type tokenInstance struct {
@@ -88,6 +91,7 @@ func Token(d Desired) string {
 		ID: s.ID, Name: s.Name, Network: s.Network(), Enabled: s.Enabled, Engine: s.Engine,
 		Wires: slices.Clone(s.Wires), Instances: make([]tokenInstance, 0, len(s.Instances)),
 		Builds: paths.Builds, Deleting: s.Deleting, RemoveVolumes: s.Deleting && s.RemoveVolumes,
+		Subnet: s.Subnet,
 	}
 	slices.SortFunc(doc.Wires, func(a, b spec.Wire) int {
 		return cmp.Or(cmp.Compare(a.ConsumerInstance, b.ConsumerInstance), cmp.Compare(a.ProviderInstance, b.ProviderInstance),
@@ -176,6 +180,11 @@ func tokenFromDigests(d Desired) string {
 		// A stack moved to another engine: approvals of the old one are
 		// stale. Stacks on the default engine keep their tokens.
 		w.str(s.Engine)
+	}
+	if s.Subnet != "" {
+		// A managed subnet (no engine name holds a '/'); stacks
+		// without one keep their tokens.
+		w.str("subnet/").str(s.Subnet)
 	}
 	return hex.EncodeToString(paths.Keys.Current.MAC(tokenPurpose, w.buf))
 }

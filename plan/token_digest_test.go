@@ -46,6 +46,7 @@ func TestDigestTokenChangesWithEveryItem(t *testing.T) {
 		"stack network":      func(s *spec.Stack, _ *project.Options) { s.NetworkName = "n" },
 		"stack enabled":      func(s *spec.Stack, _ *project.Options) { s.Enabled = false },
 		"stack engine":       func(s *spec.Stack, _ *project.Options) { s.Engine = "edge" },
+		"stack subnet":       func(s *spec.Stack, _ *project.Options) { s.Subnet = "10.128.3.0/24" },
 		"stack content":      func(s *spec.Stack, _ *project.Options) { s.ContentDigest = other[:] },
 		"instance id":        func(s *spec.Stack, _ *project.Options) { s.Instances[0].ID = 77 },
 		"instance name":      func(s *spec.Stack, _ *project.Options) { s.Instances[0].Name = "pg" },

@@ -70,6 +70,7 @@ func TestTokenChangesWithEveryField(t *testing.T) {
 		"stack name":              func(s *spec.Stack) { s.Name = "shop2" },
 		"stack network":           func(s *spec.Stack) { s.NetworkName = "n" },
 		"stack engine":            func(s *spec.Stack) { s.Engine = "edge" },
+		"stack subnet":            func(s *spec.Stack) { s.Subnet = "10.128.3.0/24" },
 		"stack enabled":           func(s *spec.Stack) { s.Enabled = false },
 		"wire added":              func(s *spec.Stack) { s.Wires = []spec.Wire{{ConsumerInstance: "edge", ProviderInstance: "db"}} },
 		"instance id":             func(s *spec.Stack) { s.Instances[0].ID = 77 },

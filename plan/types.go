@@ -64,7 +64,9 @@ type Summary struct {
 func (s Summary) Total() int { return s.Add + s.Modify + s.Remove }
 
 // Empty reports whether the stack is converged.
-func (p *Plan) Empty() bool { return len(p.Changes) == 0 && !p.removesResources() }
+func (p *Plan) Empty() bool {
+	return len(p.Changes) == 0 && !p.removesResources() && !p.recreatesNetwork()
+}
 
 // Change is one instance whose container apply will create, recreate,
 // start or remove.
@@ -130,6 +132,9 @@ type Observed struct {
 	// OwnedNetworks are the names of the networks labeled with the
 	// stack's id (the networks it created; never external ones).
 	OwnedNetworks []string
+	// NetworkSubnets are the subnets of the stack's network (sorted), nil
+	// when it is missing or they were not observed.
+	NetworkSubnets []string
 }
 
 // Volume is a volume on the engine.

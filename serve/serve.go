@@ -120,7 +120,7 @@ func openStore(ctx context.Context, opts Options, replica string, log *zap.Logge
 	if err := state.Migrate(ctx, cfg.DatabaseURL, state.WithInitialPaths(opts.Paths)); err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
 	}
-	store, err := state.Open(ctx, cfg.DatabaseURL, "devarch-controller "+replica, state.WithLogger(log),
+	store, err := state.Open(ctx, cfg.DatabaseURL, "devarch-controller "+replica, state.WithLogger(log), state.WithSubnetPool(cfg.SubnetPool()),
 		state.WithPoolConfig(func(pc *pgxpool.Config) { pc.MaxConns = int32(2*cfg.Workers + 6) }))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

@@ -277,6 +277,13 @@ type Stack struct {
 	// RemoveVolumes: the removal of a deleting stack removes its named
 	// volumes too (stack delete --volumes); otherwise they are kept.
 	RemoveVolumes bool `json:"remove_volumes,omitempty"`
+	// Subnet is the subnet the controller allocated to the stack's network
+	// from network.subnet_pool ("10.128.3.0/24"); empty without a pool.
+	// SubnetProblem says why a stack has none although a pool is set (the
+	// pool is full): apply refuses to create its network then.
+	// Neither is desired state of the stack's own: they are not encoded.
+	Subnet        string `json:"-"`
+	SubnetProblem string `json:"-"`
 }
 
 // Lifecycles of a stack (Lifecycle).

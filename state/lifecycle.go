@@ -168,13 +168,27 @@ func (s *Store) refuseApplying(ctx context.Context, id int64, name string) error
 // applied (or it had nothing on the engine): it disappears from every
 // list and read, and containers or networks still labeled with its id are
 // orphans. It reports whether the stack was deleting; a live stack is
-// left alone.
+// left alone. The stack's subnet (stack_subnets) is freed with it.
 func (s *Store) FinalizeStack(ctx context.Context, id int64) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE stacks SET removed_at = now() WHERE id = $1 AND deleted_at IS NOT NULL AND removed_at IS NULL`, id)
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Under the subnet allocation lock (see allocateSubnets): an
+		// allocation that read the stack live commits before this frees.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, SubnetLockKey); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `
+			WITH done AS (
+				UPDATE stacks SET removed_at = now() WHERE id = $1 AND deleted_at IS NOT NULL AND removed_at IS NULL RETURNING id
+			), freed AS (
+				DELETE FROM stack_subnets WHERE stack_id IN (SELECT id FROM done)
+			)
+			SELECT count(*) FROM done`, id).Scan(&n)
+	})
 	if err != nil {
 		return false, fmt.Errorf("finalize stack %d: %w", id, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return n == 1, nil
 }
 
 // KnownStackIDs returns the ids of every stack that is live or deleting:

@@ -26,6 +26,9 @@ func (s *Store) Stacks(ctx context.Context) ([]spec.Stack, error) {
 		out, err = loadStacks(ctx, tx, s.resolved, stackFilter{withDeleting: true})
 		return err
 	})
+	if err == nil {
+		err = s.assignSubnets(ctx, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list stacks: %w", err)
 	}
@@ -54,6 +57,9 @@ func (s *Store) oneStack(ctx context.Context, f stackFilter, notFound func() err
 		list, err = loadStacks(ctx, tx, s.resolved, f)
 		return err
 	})
+	if err == nil {
+		err = s.assignSubnets(ctx, list)
+	}
 	if err != nil {
 		return spec.Stack{}, fmt.Errorf("get stack: %w", err)
 	}

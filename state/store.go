@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
+
+	"github.com/devarch/devarch-controller/spec"
 )
 
 // Store reads and writes the desired state through a pgx connection pool.
@@ -17,6 +19,8 @@ type Store struct {
 	log  *zap.Logger
 	// resolved caches templates resolved with stacks' variables.
 	resolved *resolveCache
+	// subnets is network.subnet_pool (see subnets.go); zero: none.
+	subnets spec.SubnetPool
 }
 
 // Option adjusts Open.
@@ -25,6 +29,7 @@ type Option func(*options)
 type options struct {
 	configure []func(*pgxpool.Config)
 	log       *zap.Logger
+	subnets   spec.SubnetPool
 }
 
 // WithPoolConfig lets the caller adjust the pool configuration (pool size,
@@ -78,7 +83,7 @@ func Open(ctx context.Context, databaseURL, appName string, opts ...Option) (*St
 	if err != nil {
 		return nil, fmt.Errorf("create connection pool: %w", err)
 	}
-	s := &Store{pool: pool, log: o.log.With(zap.String("component", "state")), resolved: newResolveCache()}
+	s := &Store{pool: pool, log: o.log.With(zap.String("component", "state")), resolved: newResolveCache(), subnets: o.subnets}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err

@@ -24,7 +24,7 @@ func openStore(ctx context.Context, cfg config.Config, appName string) (*state.S
 	if err := migrate(ctx, cfg); err != nil {
 		return nil, err
 	}
-	st, err := state.Open(ctx, cfg.DatabaseURL, appName)
+	st, err := state.Open(ctx, cfg.DatabaseURL, appName, state.WithSubnetPool(cfg.SubnetPool()))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

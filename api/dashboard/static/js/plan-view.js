@@ -14,8 +14,18 @@ const actions = {
 
 /** isEmptyPlan reports whether a plan has no changes. */
 export function isEmptyPlan(plan) {
-  return (!plan?.changes || plan.changes.length === 0) && removedResources(plan) === 0;
+  return (!plan?.changes || plan.changes.length === 0) && removedResources(plan) === 0 &&
+    !(plan?.resources || []).some((r) => r.action === 'recreate');
 }
+
+// resourceActions are the glyphs and words of a resource line: a removal's
+// networks and volumes, and the stack's network with a managed subnet.
+const resourceActions = {
+  remove: { glyph: '−', label: 'remove' },
+  keep: { glyph: '=', label: 'keep' },
+  create: { glyph: '+', label: 'create' },
+  recreate: { glyph: '~', label: 'recreate' },
+};
 
 /** removedResources counts the networks and volumes a removal plan removes. */
 export function removedResources(plan) {
@@ -58,9 +68,11 @@ export function renderPlan(plan, { expand = false, meta = true } = {}) {
   if (resources.length) {
     root.append(h('ul', { class: 'plan-resources', 'aria-label': 'Networks and volumes' },
       resources.map((r) => h('li', { class: `resource resource-${r.action}`, 'data-kind': r.kind, 'data-name': r.name, 'data-action': r.action },
-        h('span', { class: 'change-glyph', 'aria-hidden': 'true', text: r.action === 'remove' ? '−' : '=' }),
+        h('span', { class: 'change-glyph', 'aria-hidden': 'true', text: (resourceActions[r.action] || resourceActions.keep).glyph }),
         h('span', { class: 'resource-kind', text: r.kind }), ' ', h('code', { text: r.name }), ' ',
-        h('span', { class: 'change-action', text: r.action === 'remove' ? 'remove' : 'keep' }),
+        h('span', { class: 'change-action', text: (resourceActions[r.action] || resourceActions.keep).label }),
+        r.subnet ? h('span', { class: 'resource-subnet' }, ' subnet ',
+          r.previous_subnet ? [h('code', { text: r.previous_subnet }), ' → '] : null, h('code', { text: r.subnet })) : null,
         r.reason ? h('span', { class: 'muted' }, ' — ', r.reason) : null))));
   }
   return root;
