@@ -12,6 +12,7 @@ import (
 
 	"github.com/devarch/devarch-controller/approval"
 	"github.com/devarch/devarch-controller/deploy"
+	"github.com/devarch/devarch-controller/internal/testenv"
 	"github.com/devarch/devarch-controller/reconcile"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
@@ -121,7 +122,9 @@ func TestFaultApprovalFlood(t *testing.T) {
 		nApproval = 1000
 		bound     = 150 * time.Second // a hang detector: about 40 s on 2 cores with -race
 	)
-	e := newEnv(t)
+	// Twenty networks at once: from a pool of the test's own, not the
+	// engine's default pools the other tests share.
+	e := newEnvOn(t, testenv.Engine{Name: testenv.EngineDocker}, privateSubnetPool(t))
 	e.auditApprovals()
 	stacks := make([]spec.Stack, nStacks)
 	for i := range stacks {

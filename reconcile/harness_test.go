@@ -47,6 +47,9 @@ type env struct {
 	// host is the engine's address for the controllers the test starts
 	// ("": DOCKER_HOST or the default socket).
 	host string
+	// storeOpts are given to every store the test opens (its own and
+	// each replica's).
+	storeOpts []state.Option
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,7 +58,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // newEnvOn is newEnv on engine en (see testenv.Engines).
-func newEnvOn(t *testing.T, en testenv.Engine) *env {
+func newEnvOn(t *testing.T, en testenv.Engine, storeOpts ...state.Option) *env {
 	t.Helper()
 	docker := en.Client(t)
 	url := testenv.DatabaseURL(t)
@@ -67,7 +70,7 @@ func newEnvOn(t *testing.T, en testenv.Engine) *env {
 		t.Fatalf("migrate: %v", err)
 	}
 	uniqueIDs(t, ctx, url)
-	store, err := state.Open(ctx, url, "reconcile-test")
+	store, err := state.Open(ctx, url, "reconcile-test", storeOpts...)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -76,7 +79,7 @@ func newEnvOn(t *testing.T, en testenv.Engine) *env {
 	if err != nil {
 		t.Fatalf("read installation: %v", err)
 	}
-	return &env{t: t, url: url, store: store, docker: docker, paths: installed, host: en.Host}
+	return &env{t: t, url: url, store: store, docker: docker, paths: installed, host: en.Host, storeOpts: storeOpts}
 }
 
 // token is the staleness token of s in the test's installation.
@@ -313,7 +316,7 @@ func (e *env) startReplicaAt(url, id string, o reconcile.Options, wrap func(*rec
 	log := zap.New(zapcore.NewTee(zaptest.NewLogger(e.t, zaptest.Level(zapcore.InfoLevel)).Core(), core)).With(zap.String("replica", id))
 	ctx, cancel := context.WithTimeout(e.t.Context(), 30*time.Second)
 	defer cancel()
-	store, err := state.Open(ctx, url, "devarch-controller "+id, state.WithLogger(log))
+	store, err := state.Open(ctx, url, "devarch-controller "+id, append([]state.Option{state.WithLogger(log)}, e.storeOpts...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -382,4 +385,19 @@ func (e *env) waitRunning(s spec.Stack, instance string, timeout time.Duration) 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// privateSubnetPool is a /16 of 10.100.0.0–10.189.0.0 picked at random:
+// stacks of a test that creates many networks at once get their subnets
+// from it instead of the engine's default pools, which hold about 30
+// networks for every test running on the shared engine.
+func privateSubnetPool(t *testing.T) state.Option {
+	t.Helper()
+	var b [1]byte
+	_, _ = rand.Read(b[:])
+	pool, problems := spec.ParseSubnetPool(fmt.Sprintf("10.%d.0.0/16", 100+int(b[0])%90), 24)
+	if len(problems) > 0 {
+		t.Fatalf("test subnet pool: %v", problems)
+	}
+	return state.WithSubnetPool(pool)
 }

@@ -34,6 +34,9 @@ func TestLockKeySpaces(t *testing.T) {
 	if uint32(lock.Namespace)>>16 != 0x6476 {
 		t.Errorf("lock.Namespace %#x is outside devarch's 0x6476_NNNN range", lock.Namespace)
 	}
+	if uint32(state.SubnetLockNamespace)>>16 != 0x6476 || state.SubnetLockNamespace == lock.Namespace {
+		t.Errorf("state.SubnetLockNamespace %#x must be a devarch namespace other than lock.Namespace", state.SubnetLockNamespace)
+	}
 	migrationClassID := uint32(uint64(state.MigrationLockKey) >> 32)
 	if migrationClassID == uint32(lock.Namespace) {
 		t.Errorf("the migration lock's high half %#x equals lock.Namespace", migrationClassID)
@@ -73,6 +76,9 @@ var wantAdvisoryCalls = map[string][]string{
 	"lock/locker.go":   {"$3::int4, $4::int4"},
 	"lock/lease.go":    {"$1::int4, $2::int4"},
 	"state/migrate.go": {"$1", "$1"},
+	// The subnet allocation lock: two keys (state.SubnetLockNamespace, 0).
+	"state/subnets.go":   {"$1::int4, $2::int4"},
+	"state/lifecycle.go": {"$1::int4, $2::int4"},
 }
 
 // TestAdvisoryLockCallSites scans every non-test Go file and every SQL

@@ -174,7 +174,7 @@ func (s *Store) FinalizeStack(ctx context.Context, id int64) (bool, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// Under the subnet allocation lock (see allocateSubnets): an
 		// allocation that read the stack live commits before this frees.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, SubnetLockKey); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, SubnetLockNamespace, int32(0)); err != nil {
 			return err
 		}
 		return tx.QueryRow(ctx, `

@@ -19,11 +19,13 @@ func WithSubnetPool(pool spec.SubnetPool) Option {
 	return func(o *options) { o.subnets = pool }
 }
 
-// SubnetLockKey is the one-key transaction advisory lock allocations of
-// subnets take turns under: 0x64767375626e6574, the bytes spell
-// "dvsubnet" (pg_locks: classid 0x64767375, objid 0x626e6574, objsubid
-// 1). It cannot collide with the per-stack apply locks (two-key form).
-const SubnetLockKey int64 = 0x64767375626e6574
+// SubnetLockNamespace is the first key of the transaction advisory lock
+// allocations of subnets take turns under, in the two-key form
+// (SubnetLockNamespace, 0): devarch's second subsystem namespace
+// (docs/locking.md). pg_locks shows it as classid 0x64760002, objid 0,
+// objsubid 2; it cannot collide with the stack apply locks (namespace
+// 0x64760001) or the one-key migration lock.
+const SubnetLockNamespace int32 = 0x6476_0002
 
 // allocateSubnetsSQL gives each stack of $1 the first free subnets of the
 // pool ($2, cut into /$3 subnets that are $4 addresses apart, $5 of them),
@@ -99,7 +101,7 @@ func (s *Store) assignSubnets(ctx context.Context, stacks []spec.Stack) error {
 }
 
 // allocateSubnets runs allocateSubnetsSQL for ids under the transaction
-// advisory lock SubnetLockKey: allocations by several controllers take
+// advisory lock (SubnetLockNamespace, 0): allocations by several controllers take
 // turns, so each sees the subnets the others took (allocating in one
 // statement without it, two controllers can deadlock on each other's
 // rows). The exclusion constraint still guarantees that no two stacks
@@ -108,7 +110,7 @@ func (s *Store) allocateSubnets(ctx context.Context, ids []int64) error {
 	pool := s.subnets
 	step := int64(1) << (32 - pool.Bits)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, SubnetLockKey); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::int4, $2::int4)`, SubnetLockNamespace, int32(0)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, allocateSubnetsSQL, ids, pool.Prefix.String(), pool.Bits, step, pool.Size())
