@@ -147,7 +147,7 @@ func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter)
 			inst.Template = &c
 		}
 		st := &stacks[index[r.stackID]]
-		if st.Instances == nil {
+		if cap(st.Instances) == 0 {
 			st.Instances = make([]spec.Instance, 0, counts[r.stackID])
 		}
 		resolved, _, err := rc.resolveInstance(inst, st.Variables)
