@@ -3,11 +3,13 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/devarch/devarch-controller/plan"
 	"github.com/devarch/devarch-controller/project"
@@ -133,42 +135,61 @@ func (o *Observer) SnapshotOf(ctx context.Context, want func(stackID int64) bool
 // event and every change of the stack. For works on it for st only.
 func (o *Observer) SnapshotStack(ctx context.Context, st spec.Stack) (Snapshot, error) {
 	r := o.rt
-	containers, err := o.pass(ctx, scope{stackID: st.ID})
+	engine, err := r.Engine(ctx) // cached: no call most of the time
 	if err != nil {
 		return Snapshot{}, err
 	}
+	// The five lists are independent: they go to the engine at once, so
+	// that an event's pass waits for the slowest, not for their sum.
+	var (
+		containers   []spec.Container
+		named, owned = newSnapshot(), newSnapshot()
+		images       = newSnapshot()
+		volumes      map[string]map[string]plan.Volume
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		containers, err = o.pass(gctx, scope{stackID: st.ID})
+		return err
+	})
+	g.Go(func() error {
+		// The networks the stack names, whoever owns them.
+		f := managedFilter().Add("name", st.Network())
+		if nets, _ := project.Networks(st); len(nets) > 0 {
+			for _, n := range nets {
+				f.Add("name", n.Name)
+			}
+		}
+		return r.listNetworks(gctx, f, named)
+	})
+	g.Go(func() error {
+		// The networks that carry its id (ownedNetworks).
+		return r.listNetworks(gctx, managedFilter().Add("label", spec.LabelStackID+"="+strconv.FormatInt(st.ID, 10)), owned)
+	})
+	g.Go(func() error {
+		refs := make([]string, 0, len(st.Instances))
+		for _, inst := range st.Instances {
+			refs = append(refs, project.Image(st, inst))
+		}
+		return r.listImages(gctx, engine.Kind, refs, images)
+	})
+	g.Go(func() (err error) {
+		r.calls.otherLists.Add(1)
+		volumes, err = r.projectVolumes(gctx, st.Name)
+		return err
+	})
+	if err := g.Wait(); err != nil {
+		return Snapshot{}, err
+	}
 	snap := newSnapshot()
+	snap.Engine, snap.Images, snap.Volumes = engine, images.Images, volumes
 	if len(containers) > 0 {
 		snap.Containers[st.ID] = containers
 	}
-	// The networks the stack names, whoever owns them, and those that
-	// carry its id (ownedNetworks).
-	named := managedFilter().Add("name", st.Network())
-	if nets, _ := project.Networks(st); len(nets) > 0 {
-		for _, n := range nets {
-			named.Add("name", n.Name)
-		}
-	}
-	if err := r.listNetworks(ctx, named, snap); err != nil {
-		return Snapshot{}, err
-	}
-	owned := managedFilter().Add("label", spec.LabelStackID+"="+strconv.FormatInt(st.ID, 10))
-	if err := r.listNetworks(ctx, owned, snap); err != nil {
-		return Snapshot{}, err
-	}
-	if snap.Engine, err = r.Engine(ctx); err != nil {
-		return Snapshot{}, err
-	}
-	refs := make([]string, 0, len(st.Instances))
-	for _, inst := range st.Instances {
-		refs = append(refs, project.Image(st, inst))
-	}
-	if err := r.listImages(ctx, snap.Engine.Kind, refs, snap); err != nil {
-		return Snapshot{}, err
-	}
-	r.calls.otherLists.Add(1)
-	if snap.Volumes, err = r.projectVolumes(ctx, st.Name); err != nil {
-		return Snapshot{}, err
+	for _, part := range []Snapshot{named, owned} {
+		maps.Copy(snap.Networks, part.Networks)
+		maps.Copy(snap.NetworkStacks, part.NetworkStacks)
+		maps.Copy(snap.NetworkSubnets, part.NetworkSubnets)
 	}
 	return snap, nil
 }
