@@ -89,18 +89,21 @@ export async function request(path, { method = 'GET', body, signal, accept = 'ap
   }
 }
 
-// GET requests are retried after a network failure (a dropped connection,
-// a changed network): twice, after 300 ms and 1 s. Other methods never are:
+// GET requests and dry runs (?dry_run=true: a preview, which changes
+// nothing) are retried after a network failure (a dropped connection, a
+// changed network): twice, after 300 ms and 1 s. Other requests never are:
 // a POST may have been carried out before its answer was lost.
 const RETRY_DELAYS_MS = [300, 1000];
+const DRY_RUN = /[?&]dry_run=true(&|$)/;
 
 async function fetchRetrying(path, init, signal) {
+  const retryable = init.method === 'GET' || DRY_RUN.test(path);
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await fetch(path, init);
     } catch (err) {
       if (signal?.aborted) throw err;
-      if (init.method !== 'GET' || attempt >= RETRY_DELAYS_MS.length) {
+      if (!retryable || attempt >= RETRY_DELAYS_MS.length) {
         throw new ApiError(0, 'network', 'Cannot reach the controller. Check that it is running, then try again.');
       }
     }
