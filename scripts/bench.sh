@@ -298,7 +298,10 @@ plan_row() { # plan_row BENCH TEXT TARGET
 	echo "  with an inspect once the engine lets go of the container (docs/runtime.md, *Events*)."
 	echo "* **Memory.** VmHWM is the peak of a real \`serve\` process, read from /proc, not the"
 	echo "  benchmark harness's heap (the harness figure, 140 MB, hid the difference). It is above its"
-	echo "  target at 1,000 stacks × 5 containers; where the memory goes is not profiled yet."
+	echo "  target at 1,000 stacks × 5 containers. At the peak of the first pass the live heap is mostly"
+	echo "  the desired state read from the database (each instance carries a template copy and its"
+	echo "  effective spec) and the observer's cache; serve's soft memory limit (docs/configuration.md)"
+	echo "  keeps the rest near the live heap."
 	echo
 	echo "Raw benchmark lines:"
 	echo
