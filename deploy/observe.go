@@ -150,10 +150,13 @@ func (o *Observer) pass(ctx context.Context, sc scope) ([]spec.Container, error)
 	for _, it := range items {
 		listed[it.ID] = true
 		stackID, _, ok := spec.IdentityFromLabels(it.Labels)
-		if !ok || (sc.stackID > 0 && stackID != sc.stackID) {
+		if !ok {
 			o.rt.log.Debug("skip container with malformed devarch labels",
 				zap.String("container_id", it.ID), zap.Strings("names", it.Names))
 			continue
+		}
+		if sc.stackID > 0 && stackID != sc.stackID {
+			continue // the engine's label filter already keeps others out
 		}
 		if sc.want != nil && !sc.want(stackID) {
 			next[it.ID] = listedOnly(it)

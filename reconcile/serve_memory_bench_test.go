@@ -126,13 +126,14 @@ func measureServe(b *testing.B, dbURL, stateDir string, stacks int, load serveLo
 		b.Fatal(err)
 	}
 	if load.events > 0 && len(load.ids) > 0 {
-		m.events = renameEvents(b, load.ids, load.events/2, time.Time{}) * 2
+		m.events = renameEvents(b, testenv.Docker(b), load.ids, load.events/2, time.Time{}) * 2
 		time.Sleep(2 * time.Second) // the last events' passes
 		if m.eventsHWM, m.eventsRSS, err = procMemory(cmd.Process.Pid); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if load.soak > 0 && len(load.ids) > 0 {
+		cli := testenv.Docker(b)
 		end := time.Now().Add(load.soak)
 		for next := time.Now(); time.Now().Before(end); next = next.Add(soakSample) {
 			_, rss, err := procMemory(cmd.Process.Pid)
@@ -144,7 +145,7 @@ func measureServe(b *testing.B, dbURL, stateDir string, stacks int, load serveLo
 			if until.After(end) {
 				until = end
 			}
-			renameEvents(b, load.ids, -1, until)
+			renameEvents(b, cli, load.ids, -1, until)
 		}
 		m.soak = load.soak
 		if m.soakHWM, _, err = procMemory(cmd.Process.Pid); err != nil {
@@ -157,9 +158,8 @@ func measureServe(b *testing.B, dbURL, stateDir string, stacks int, load serveLo
 // renameEvents renames containers of ids, one at a time round the list,
 // and back (two engine events each), n times or, with n < 0, until until.
 // It returns how many it renamed.
-func renameEvents(b *testing.B, ids []string, n int, until time.Time) int {
+func renameEvents(b *testing.B, cli *client.Client, ids []string, n int, until time.Time) int {
 	b.Helper()
-	cli := testenv.Docker(b)
 	ctx := context.Background()
 	done := 0
 	for i := 0; n < 0 || done < n; i++ {

@@ -196,12 +196,7 @@ func envCount(b *testing.B, name string, def int) int {
 // createContainers creates (without starting) every instance's container
 // with the labels compose would give it.
 func createContainers(b *testing.B, cli *client.Client, stacks []spec.Stack, paths project.Options) []string {
-	type job struct {
-		name   string
-		labels map[string]string
-		env    []string
-	}
-	var jobs []job
+	var jobs []createJob
 	for _, s := range stacks {
 		p, err := project.Build(s, paths)
 		if err != nil {
@@ -220,9 +215,24 @@ func createContainers(b *testing.B, cli *client.Client, stacks []spec.Stack, pat
 			for k, v := range svc.Environment {
 				env = append(env, k+"="+*v)
 			}
-			jobs = append(jobs, job{svc.ContainerName, labels, env})
+			jobs = append(jobs, createJob{svc.ContainerName, labels, env})
 		}
 	}
+	return createAll(b, cli, jobs)
+}
+
+// createJob is one container createAll creates.
+type createJob struct {
+	name   string
+	labels map[string]string
+	env    []string
+}
+
+// createAll creates (without starting) the containers of jobs of the test
+// image, eight at a time, and returns their ids. When one fails, those
+// created are removed and the benchmark fails.
+func createAll(b *testing.B, cli *client.Client, jobs []createJob) []string {
+	b.Helper()
 	ids := make([]string, len(jobs))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -279,34 +289,11 @@ func removeContainers(cli *client.Client, ids []string) {
 func createForeignContainers(b *testing.B, cli *client.Client, n int) []string {
 	b.Helper()
 	prefix := testenv.UniqueName("foreign")
-	ids := make([]string, n)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			stackID, instance := int64(1_500_000_000+i/5), int64(i%5+1)
-			stack := fmt.Sprintf("%s-%d", prefix, i/5)
-			labels := spec.IdentityLabels(spec.Stack{ID: stackID, Name: stack}, spec.Instance{ID: instance, Name: fmt.Sprintf("svc-%d", i%5)})
-			res, err := cli.ContainerCreate(context.Background(), client.ContainerCreateOptions{
-				Name: fmt.Sprintf("%s-%d", prefix, i), Config: &container.Config{Image: testenv.TestImage, Labels: labels, Env: []string{"MODE=foreign"}}})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil && firstErr == nil {
-				firstErr = err
-			}
-			ids[i] = res.ID
-		}()
+	jobs := make([]createJob, n)
+	for i := range jobs {
+		stack := spec.Stack{ID: int64(1_500_000_000 + i/5), Name: fmt.Sprintf("%s-%d", prefix, i/5)}
+		inst := spec.Instance{ID: int64(i%5 + 1), Name: fmt.Sprintf("svc-%d", i%5)}
+		jobs[i] = createJob{fmt.Sprintf("%s-%d", prefix, i), spec.IdentityLabels(stack, inst), []string{"MODE=foreign"}}
 	}
-	wg.Wait()
-	if firstErr != nil {
-		removeContainers(cli, ids)
-		b.Fatalf("create foreign containers: %v", firstErr)
-	}
-	return ids
+	return createAll(b, cli, jobs)
 }
