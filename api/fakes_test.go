@@ -415,6 +415,16 @@ type harness struct {
 	edits    *fakeEdits
 	// passing: the controller's first pass is still in progress.
 	passing atomic.Bool
+	// deps and opts are what h was built from (see with).
+	deps Deps
+	opts Options
+}
+
+// with rebuilds the harness's handler with its dependencies changed by
+// change.
+func (hs *harness) with(change func(*Deps)) {
+	change(&hs.deps)
+	hs.h = New(hs.deps, hs.opts)
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
@@ -441,9 +451,11 @@ func newLoggedHarness(t *testing.T, opts Options, log *zap.Logger) *harness {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		_, _ = io.WriteString(w, "devarch_up 1\n")
 	})
-	hs.h = New(Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
+	hs.deps = Deps{Stacks: hs.store, Statuses: hs.store, Approvals: hs.store, Installation: hs.store, Planner: filing.PlannerFunc(planner), Locks: hs.locks,
 		Notifications: hs.listener, Ready: []Check{check("database"), check("docker")}, Metrics: metrics, Logger: log, Edits: hs.edits,
-		Lifecycle: hs.store, Orphans: fakeOrphans{}, FirstPassDone: func() bool { return !hs.passing.Load() }}, opts)
+		Lifecycle: hs.store, Orphans: fakeOrphans{}, FirstPassDone: func() bool { return !hs.passing.Load() }}
+	hs.opts = opts
+	hs.h = New(hs.deps, opts)
 	return hs
 }
 
@@ -474,4 +486,12 @@ func (hs *harness) do(t *testing.T, rq request) *httptest.ResponseRecorder {
 	w := httptest.NewRecorder()
 	hs.h.ServeHTTP(w, r)
 	return w
+}
+
+// emptyPages is a stack pager with no stacks: what a page says besides its
+// stacks (first_pass_in_progress) is tested on it.
+type emptyPages struct{}
+
+func (emptyPages) StackPage(context.Context, state.StackPageKey, int) ([]state.StackListItem, bool, error) {
+	return nil, false, nil
 }
