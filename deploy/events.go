@@ -47,7 +47,7 @@ type death struct {
 // Events about containers outside the Observer's selection (another
 // stack's, when it observes one stack) are ignored.
 func (o *Observer) HandleEvent(ev Event) {
-	if ev.ContainerID == "" || ev.Action == "kill" {
+	if ev.ContainerID == "" || !ev.ChangesState() {
 		return
 	}
 	if ev.labels != nil && !o.matches(ev.labels) {
@@ -143,7 +143,7 @@ func (o *Observer) provisional(id string, dirty map[string]uint64, died map[stri
 	if !ok || !cached || prev.listed || d.gen != dirty[id] {
 		return observed{}, false
 	}
-	c := cloneContainer(prev.container)
+	c := prev.container // only its scalar fields change
 	c.State, c.ExitCode, c.Health = spec.StateExited, d.exitCode, ""
 	// No fingerprint: once the death is settled, the list entry never
 	// matches it, so the container is inspected.

@@ -85,3 +85,20 @@ func TestHandleEventKeepsToItsSelection(t *testing.T) {
 		t.Error("the stack's own event marked nothing")
 	}
 }
+
+// TestEventChangesState: a kill (a die follows when the process ends) and
+// the events that only read or use a container need no pass; everything
+// that can change an observation does, including actions this list does
+// not know.
+func TestEventChangesState(t *testing.T) {
+	for _, action := range []string{"kill", "attach", "detach", "resize", "top", "export", "commit", "copy", "archive-path", "extract-to-dir"} {
+		if (Event{Action: action}).ChangesState() {
+			t.Errorf("%s: ChangesState() = true, want false", action)
+		}
+	}
+	for _, action := range []string{"die", "stop", "start", "restart", "create", "destroy", "pause", "unpause", "rename", "update", "oom", "health_status: unhealthy", "some-new-action"} {
+		if !(Event{Action: action}).ChangesState() {
+			t.Errorf("%s: ChangesState() = false, want true", action)
+		}
+	}
+}

@@ -201,9 +201,12 @@ func (o *Observer) pass(ctx context.Context, sc scope) ([]spec.Container, error)
 	o.commit(sc.stackID, next)
 	o.clearDirty(dirty, died)
 
+	// The containers share their maps and slices with the cache: nothing
+	// writes to an observed container once it is made (a new observation
+	// replaces the cache's entry), so a snapshot needs no copy of them.
 	out := make([]spec.Container, 0, len(next))
 	for _, c := range next {
-		out = append(out, cloneContainer(c.container))
+		out = append(out, c.container)
 	}
 	slices.SortFunc(out, func(a, b spec.Container) int {
 		return cmp.Or(cmp.Compare(a.StackID, b.StackID), cmp.Compare(a.InstanceID, b.InstanceID),
@@ -551,18 +554,6 @@ func mounts(mps []container.MountPoint, hc *container.HostConfig) []spec.Volume 
 	return out
 }
 
-func cloneContainer(c spec.Container) spec.Container {
-	c.Command = slices.Clone(c.Command)
-	c.Entrypoint = slices.Clone(c.Entrypoint)
-	c.Env = maps.Clone(c.Env)
-	c.Ports = slices.Clone(c.Ports)
-	c.Published = slices.Clone(c.Published)
-	c.Mounts = slices.Clone(c.Mounts)
-	c.Labels = maps.Clone(c.Labels)
-	c.Networks = maps.Clone(c.Networks)
-	return c
-}
-
 // Event is one engine event about a labeled container.
 type Event struct {
 	StackID     int64  `json:"stack_id"`
@@ -578,6 +569,20 @@ type Event struct {
 	// labels are the container's labels, as the engine sent them with the
 	// event (nil for an Event made by hand).
 	labels map[string]string
+}
+
+// ChangesState reports whether the event can change what an observation
+// of the container says. A "kill" only sends a signal (a "die" follows if
+// the process ends); attach, resize, top, copy, export and commit read or
+// use the container without changing it. Such events need no pass: one
+// would only delay the pass of the event that follows (the "die" of a
+// kill).
+func (e Event) ChangesState() bool {
+	switch e.Action {
+	case "kill", "attach", "detach", "resize", "top", "export", "commit", "copy", "archive-path", "extract-to-dir":
+		return false
+	}
+	return true
 }
 
 // Events streams events of containers labeled devarch.managed_by=devarch

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
@@ -90,6 +91,10 @@ func TestGoldenPlansFromCorpus(t *testing.T) {
 			stray := obs.Containers[0]
 			stray.ID, stray.InstanceID, stray.InstanceName, stray.Name = "f00dfeed0000", 999, "old", "/devarch-"+s.Name+"-old"
 			obs.Containers = append(obs.Containers, stray)
+			// Snapshots share their containers' maps and slices with the
+			// observer's cache (spec.Container): a plan must not write to
+			// them.
+			observedBefore, _ := json.Marshal(obs.Containers)
 			changed := mustCompute(edited, obs)
 			if changed.Summary != (Summary{Modify: 3, Remove: 1}) {
 				t.Errorf("summary %+v, want 3 modify and 1 remove", changed.Summary)
@@ -103,6 +108,9 @@ func TestGoldenPlansFromCorpus(t *testing.T) {
 				}
 				golden(t, name+"-"+label+".json", js.Bytes())
 				golden(t, name+"-"+label+".txt", text.Bytes())
+			}
+			if after, _ := json.Marshal(obs.Containers); !bytes.Equal(after, observedBefore) {
+				t.Errorf("computing and rendering the plan changed the observed containers:\nbefore %s\nafter  %s", observedBefore, after)
 			}
 		})
 	}

@@ -70,7 +70,7 @@ func (c *Controller) watchRuntime(ctx context.Context, engine string) {
 			// Tell the observer before enqueueing: the pass the event
 			// causes must see the change, not trust a list that may lag.
 			c.d.Observer.HandleEvent(ev)
-			if ev.StackID > 0 {
+			if ev.StackID > 0 && ev.ChangesState() {
 				c.queue.Add(ev.StackID)
 			}
 		}

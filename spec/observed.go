@@ -25,7 +25,9 @@ const (
 
 // Container is the observed state of one labeled container. Env holds only
 // the variables the container adds to its image's defaults. Values may hold
-// secrets: never render a Container directly.
+// secrets: never render a Container directly. Its maps and slices are
+// shared between the observer's cache and every snapshot taken from it:
+// read them, never write to them (copy first).
 type Container struct {
 	ID           string            `json:"id"`
 	Name         string            `json:"name"`

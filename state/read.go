@@ -136,15 +136,18 @@ func loadStacks(ctx context.Context, q querier, rc *resolveCache, f stackFilter)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range insts {
+	for k, r := range insts {
+		insts[k] = nil // each row is garbage once copied: a read never holds two copies of every instance
 		inst := r.inst
 		if r.templateID != nil {
 			t, ok := templates[*r.templateID]
 			if !ok {
 				return nil, fmt.Errorf("read instance %q: template %d is missing", inst.Name, *r.templateID)
 			}
-			c := *t
-			inst.Template = &c
+			// Instances of one template share it: nothing writes to a
+			// read template (resolveInstance makes its own copy to
+			// resolve variables into).
+			inst.Template = t
 		}
 		st := &stacks[index[r.stackID]]
 		if cap(st.Instances) == 0 {
@@ -176,8 +179,8 @@ func effective(inst spec.Instance) spec.Effective {
 
 // resolveInstance returns inst with its effective spec. A template that
 // references compose variables is first resolved with the stack's
-// variables (catalog.Resolve) into the instance's own copy of the
-// template, so that everything downstream (merge, staleness token,
+// variables (catalog.Resolve) into a copy of the template (shared by the
+// instances of the same template and variables), so that everything downstream (merge, staleness token,
 // record) sees the values; the fields whose value came from variables are
 // listed in Effective.Variables. The warnings name references to variables
 // that are neither given nor defaulted.
@@ -186,16 +189,14 @@ func (c *resolveCache) resolveInstance(inst spec.Instance, vars []spec.Variable)
 		inst.Effective = effective(inst)
 		return inst, nil, nil
 	}
-	res, err := c.resolve(*inst.Template, vars)
+	r, err := c.resolve(inst.Template, vars)
 	if err != nil {
 		return inst, nil, err
 	}
-	t := *inst.Template
-	t.Spec = res.Spec
-	inst.Template = &t
+	inst.Template = r.template
 	inst.Effective = effective(inst)
-	inst.Effective.Variables = res.Uses
-	return inst, res.Warnings, nil
+	inst.Effective.Variables = r.res.Uses
+	return inst, r.res.Warnings, nil
 }
 
 func scanStack(row pgx.CollectableRow) (spec.Stack, error) {

@@ -17,44 +17,55 @@ const resolveCacheSize = 4096
 // template that references variables is resolved on every read of every
 // stack using it, and resolving runs compose-go's loader (milliseconds),
 // while the result changes only when the template or the stack's
-// variables do. Results are kept encoded, so no caller shares a spec with
-// another. A nil *resolveCache caches nothing.
+// variables do. Every instance of a template with the same variables
+// shares one resolved template (read-only, as every read template is): a
+// thousand stacks of one catalog template hold one copy of its spec, not
+// a thousand. A nil *resolveCache caches nothing.
 type resolveCache struct {
 	mu sync.Mutex
-	m  map[string][]byte
+	m  map[string]*resolvedTemplate
 }
 
-func newResolveCache() *resolveCache { return &resolveCache{m: map[string][]byte{}} }
+// resolvedTemplate is a template with the stack's variables substituted
+// into its spec, and what Resolve said of them.
+type resolvedTemplate struct {
+	template *spec.Template
+	res      catalog.Resolution
+}
 
-// resolve is catalog.Resolve through the cache.
-func (c *resolveCache) resolve(t spec.Template, vars []spec.Variable) (catalog.Resolution, error) {
-	if c == nil {
-		return catalog.Resolve(t, vars)
+func newResolveCache() *resolveCache { return &resolveCache{m: map[string]*resolvedTemplate{}} }
+
+// resolve is catalog.Resolve of t with vars through the cache: t's copy
+// whose spec has the variables substituted, and the resolution.
+func (c *resolveCache) resolve(t *spec.Template, vars []spec.Variable) (*resolvedTemplate, error) {
+	key := ""
+	if c != nil {
+		var err error
+		if key, err = resolveKey(*t, vars); err == nil {
+			c.mu.Lock()
+			r, ok := c.m[key]
+			c.mu.Unlock()
+			if ok {
+				return r, nil
+			}
+		}
 	}
-	key, err := resolveKey(t, vars)
+	res, err := catalog.Resolve(*t, vars)
 	if err != nil {
-		return catalog.Resolve(t, vars)
+		return nil, err
 	}
-	c.mu.Lock()
-	b, ok := c.m[key]
-	c.mu.Unlock()
-	var res catalog.Resolution
-	if ok && json.Unmarshal(b, &res) == nil {
-		return res, nil
-	}
-	res, err = catalog.Resolve(t, vars)
-	if err != nil {
-		return res, err
-	}
-	if b, err := json.Marshal(res); err == nil {
+	resolved := *t
+	resolved.Spec = res.Spec
+	r := &resolvedTemplate{template: &resolved, res: res}
+	if key != "" {
 		c.mu.Lock()
 		if len(c.m) >= resolveCacheSize {
 			clear(c.m)
 		}
-		c.m[key] = b
+		c.m[key] = r
 		c.mu.Unlock()
 	}
-	return res, nil
+	return r, nil
 }
 
 // resolveKey digests everything Resolve reads: the template (its file,
