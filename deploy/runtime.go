@@ -128,6 +128,9 @@ type Calls struct {
 	ContainerLists    int64 `json:"container_lists"`
 	ContainerInspects int64 `json:"container_inspects"`
 	ImageInspects     int64 `json:"image_inspects"`
+	// ImageLookups counts the images a stack's observation looks up by
+	// reference (SnapshotStack on Docker).
+	ImageLookups int64 `json:"image_lookups"`
 	// OtherLists counts the network, image and volume lists of
 	// Observer.Snapshot, and on Podman the network lists that resolve
 	// the network names its inspect gives (see podman.go).
@@ -136,7 +139,7 @@ type Calls struct {
 
 // Total is the number of calls of every kind.
 func (c Calls) Total() int64 {
-	return c.ContainerLists + c.ContainerInspects + c.ImageInspects + c.OtherLists
+	return c.ContainerLists + c.ContainerInspects + c.ImageInspects + c.ImageLookups + c.OtherLists
 }
 
 // Sub returns the calls made between prev and c.
@@ -145,6 +148,7 @@ func (c Calls) Sub(prev Calls) Calls {
 		ContainerLists:    c.ContainerLists - prev.ContainerLists,
 		ContainerInspects: c.ContainerInspects - prev.ContainerInspects,
 		ImageInspects:     c.ImageInspects - prev.ImageInspects,
+		ImageLookups:      c.ImageLookups - prev.ImageLookups,
 		OtherLists:        c.OtherLists - prev.OtherLists,
 	}
 }
@@ -155,12 +159,13 @@ func (r *Runtime) Calls() Calls {
 		ContainerLists:    r.calls.lists.Load(),
 		ContainerInspects: r.calls.inspects.Load(),
 		ImageInspects:     r.calls.images.Load(),
+		ImageLookups:      r.calls.imageLookups.Load(),
 		OtherLists:        r.calls.otherLists.Load(),
 	}
 }
 
 type callCounter struct {
-	lists, inspects, images, otherLists atomic.Int64
+	lists, inspects, images, imageLookups, otherLists atomic.Int64
 	// listed counts the containers the container lists returned: what a
 	// pass costs besides its calls (see listedContainers).
 	listed atomic.Int64

@@ -181,6 +181,7 @@ func TestStackObservationIgnoresTheRestOfTheEngine(t *testing.T) {
 		// that waits for the engine to settle the exit, which may land in
 		// the window or not.
 		if c.ContainerLists != perEvent[0].ContainerLists || c.OtherLists != perEvent[0].OtherLists || c.ImageInspects != 0 ||
+			c.ImageLookups != perEvent[0].ImageLookups ||
 			c.ContainerInspects > int64(len(st.Instances)) {
 			t.Errorf("engine calls per event grew with the foreign containers (round %d): %+v", i, perEvent)
 			break

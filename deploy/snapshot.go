@@ -6,7 +6,9 @@ import (
 	"maps"
 	"strconv"
 	"strings"
+	"sync"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/moby/moby/client"
 	"golang.org/x/sync/errgroup"
@@ -108,8 +110,16 @@ func (o *Observer) SnapshotOf(ctx context.Context, want func(stackID int64) bool
 		return Snapshot{}, err
 	}
 	snap := newSnapshot()
-	for _, c := range containers {
-		snap.Containers[c.StackID] = append(snap.Containers[c.StackID], c)
+	// pass sorts by stack: each stack's containers are a run of the list,
+	// which the snapshot keeps as a slice of it (capped, so that no append
+	// to one stack's slice writes over the next stack's).
+	for i := 0; i < len(containers); {
+		j := i + 1
+		for j < len(containers) && containers[j].StackID == containers[i].StackID {
+			j++
+		}
+		snap.Containers[containers[i].StackID] = containers[i:j:j]
+		i = j
 	}
 	if err := r.listNetworks(ctx, managedFilter(), snap); err != nil {
 		return Snapshot{}, err
@@ -225,6 +235,9 @@ func (r *Runtime) listImages(ctx context.Context, kind string, refs []string, sn
 			return nil // a stack without instances needs no image
 		}
 		f = referenceFilter(kind, refs)
+		if f != nil {
+			return r.lookUpImages(ctx, refs, snap)
+		}
 	}
 	r.calls.otherLists.Add(1)
 	imgs, err := r.cli.ImageList(ctx, client.ImageListOptions{Filters: f})
@@ -240,6 +253,43 @@ func (r *Runtime) listImages(ctx context.Context, kind string, refs []string, sn
 		podmanLocalImages(snap.Images, imgs.Items)
 	}
 	return nil
+}
+
+// lookUpImages records the local images refs name, one inspect by
+// reference each (at most four at a time): the engine finds an image by
+// name directly, where a list, even one filtered by reference, walks every
+// image it holds. Each image found is recorded under its tags and under the
+// reference that named it; a reference with no local image is left out.
+func (r *Runtime) lookUpImages(ctx context.Context, refs []string, snap Snapshot) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	seen := make(map[string]bool, len(refs))
+	for _, ref := range refs {
+		ref = NormalizeImageRef(ref)
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		g.Go(func() error {
+			r.calls.imageLookups.Add(1)
+			res, err := r.cli.ImageInspect(gctx, ref)
+			if cerrdefs.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("inspect image %q: %w", ref, err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			snap.Images[ref] = res.ID
+			for _, tag := range res.RepoTags {
+				snap.Images[NormalizeImageRef(tag)] = res.ID
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // referenceFilter is the image list filter for the images refs name: the
