@@ -48,7 +48,7 @@ func newStackDeleteCommand(app *App) *cobra.Command {
 				return err
 			}
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
-				res, err := st.DeleteStackChecked(ctx, name, state.DeleteStackOptions{RemoveVolumes: volumes})
+				res, err := st.DeleteStackChecked(state.WithAuthor(ctx, requester()), name, state.DeleteStackOptions{RemoveVolumes: volumes})
 				if err != nil {
 					return err
 				}
@@ -81,7 +81,7 @@ func newStackEnabledCommand(app *App, enable bool) *cobra.Command {
 				return err
 			}
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
-				res, err := st.SetStackEnabledChecked(ctx, args[0], enable)
+				res, err := st.SetStackEnabledChecked(state.WithAuthor(ctx, requester()), args[0], enable)
 				if err != nil {
 					return err
 				}
@@ -122,9 +122,9 @@ func newInstanceLifecycleCommand(app *App, verb string) *cobra.Command {
 				var err error
 				switch verb {
 				case "delete":
-					res, err = st.DeleteInstanceChecked(ctx, stack, instance)
+					res, err = st.DeleteInstanceChecked(state.WithAuthor(ctx, requester()), stack, instance)
 				default:
-					res, err = st.SetInstanceEnabledChecked(ctx, stack, instance, verb == "enable")
+					res, err = st.SetInstanceEnabledChecked(state.WithAuthor(ctx, requester()), stack, instance, verb == "enable")
 				}
 				if err != nil {
 					return err
