@@ -215,7 +215,8 @@ func TestDeletedStackWithNothingDeployedIsFinalised(t *testing.T) {
 
 // TestDisableEnable: disable → the plan removes every container (desired
 // state kept) → apply → none left, the network kept → enable → the plan
-// adds them back → apply → running; likewise for one instance.
+// adds them back → apply → running; likewise for one instance; deleting
+// an instance then removes its container.
 func TestDisableEnable(t *testing.T) {
 	e := newEnv(t)
 	app := smallInstance("app", false)
@@ -274,6 +275,23 @@ func TestDisableEnable(t *testing.T) {
 		if !slices.Contains(left, v) && volumeExists(e, v) {
 			t.Errorf("anonymous volume %s of the removed app container is left", v)
 		}
+	}
+
+	// Deleting an instance is planned and applied likewise: its container
+	// is removed, the stack and its network stay.
+	if _, err := e.store.DeleteInstanceChecked(t.Context(), s.Name, "db"); err != nil {
+		t.Fatal(err)
+	}
+	p = e.planOf(s.ID)
+	if p.Summary.Remove != 1 || len(p.Changes) != 1 || p.Changes[0].Instance != "db" || p.Changes[0].Action != plan.ActionRemove {
+		t.Fatalf("plan after deleting db: %+v", p.Changes)
+	}
+	e.applyApproved(s)
+	if containers, networks := e.labeled(s.ID); len(containers) != 0 || len(networks) != 1 {
+		t.Errorf("after deleting db: containers %v, networks %v; want none and the stack's network", containers, networks)
+	}
+	if st, err := e.store.Stack(t.Context(), s.Name); err != nil || len(st.Instances) != 1 || st.Instances[0].Name != "app" {
+		t.Errorf("desired state after deleting db: %+v, %v; want app alone", st.Instances, err)
 	}
 }
 
