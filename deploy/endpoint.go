@@ -18,6 +18,8 @@ import (
 // `docker --tlsverify`. The controller's own client and compose's both use
 // it.
 type endpoint struct {
+	// name is the engine's name in the configuration ("" for NewRuntime).
+	name string
 	// host is the endpoint as configured; "" is DOCKER_HOST or the
 	// default socket.
 	host string
@@ -27,7 +29,7 @@ type endpoint struct {
 
 // endpointOf is the endpoint of an engine of a configuration.
 func endpointOf(s EngineSpec) endpoint {
-	return endpoint{host: s.Host, ca: s.TLSCA, cert: s.TLSCert, key: s.TLSKey}
+	return endpoint{name: s.Name, host: s.Host, ca: s.TLSCA, cert: s.TLSCert, key: s.TLSKey}
 }
 
 func (e endpoint) tls() bool { return e.ca != "" || e.cert != "" || e.key != "" }
@@ -79,4 +81,17 @@ func (e endpoint) composeOptions(daemonHost string) *flags.ClientOptions {
 		opts.TLSOptions = &tlsconfig.Options{CAFile: e.ca, CertFile: e.cert, KeyFile: e.key}
 	}
 	return opts
+}
+
+// EngineName is the configuration's name of the Runtime's engine (see
+// NewEngineRuntime), "" for a Runtime of NewRuntime.
+func (r *Runtime) EngineName() string { return r.ep.name }
+
+// Host is the endpoint the Runtime reaches its engine at, as configured;
+// without one, DOCKER_HOST or the default socket.
+func (r *Runtime) Host() string {
+	if h := r.ep.resolvedHost(); h != "" {
+		return h
+	}
+	return r.cli.DaemonHost()
 }
