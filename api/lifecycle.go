@@ -104,8 +104,11 @@ func (s *server) lifecycle(w http.ResponseWriter, r *http.Request, name, instanc
 	var invalid *spec.ValidationError
 	switch {
 	case errors.Is(err, state.ErrApplying):
-		writeError(w, http.StatusConflict, codeStackApplying,
-			fmt.Sprintf("Stack %q is being applied, so it cannot be changed now; nothing was changed. Wait until the apply ends and try again.", name))
+		msg := fmt.Sprintf("Stack %q is being applied, so it cannot be changed now; nothing was changed. Wait until the apply ends and try again.", name)
+		if ae, ok := errors.AsType[*state.ApplyingError](err); ok {
+			msg = fmt.Sprintf("Stack %q is being applied by approval %d, so it cannot be changed now; nothing was changed. Wait until that apply ends (GET /api/v1/approvals/%d) and try again.", name, ae.ApprovalID, ae.ApprovalID)
+		}
+		writeError(w, http.StatusConflict, codeStackApplying, msg)
 		return
 	case errors.Is(err, state.ErrNotFound):
 		s.lifecycleNotFound(w, r, name, instance)

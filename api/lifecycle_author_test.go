@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,16 +14,14 @@ import (
 	"github.com/devarch/devarch-controller/approval/filing"
 	"github.com/devarch/devarch-controller/lock"
 	"github.com/devarch/devarch-controller/plan"
+	"github.com/devarch/devarch-controller/spec"
 )
 
-// TestLifecycleRevisionsNameTheCaller: disable, enable, instance delete
-// and stack delete through the API, on the real store, each store a
-// revision whose author is the caller (X-Devarch-User), as imports and
-// edits do.
-func TestLifecycleRevisionsNameTheCaller(t *testing.T) {
+// lifecycleAPI is newRealAPI with the lifecycle endpoints served.
+func lifecycleAPI(t *testing.T, password string) (*realAPI, spec.Stack) {
+	t.Helper()
 	ra := newRealAPI(t)
-	ra.seed(t, "lifecycle-author-s3cret")
-	// The API of newRealAPI with the lifecycle endpoints served.
+	st := ra.seed(t, password)
 	planner := filing.PlannerFunc(func(_ context.Context, d plan.Desired) (*plan.Plan, error) {
 		return plan.Compute(d, plan.Observed{}, time.Now())
 	})
@@ -29,6 +29,45 @@ func TestLifecycleRevisionsNameTheCaller(t *testing.T) {
 		Locks: lock.New(ra.store.Pool(), nil), Notifications: ra.store, Logger: zaptest.NewLogger(t), Edits: ra.store,
 		Pages: ra.store, Lifecycle: ra.store}, Options{ApprovalTTL: time.Hour, PollInterval: time.Hour, HeartbeatInterval: time.Hour})
 	ra.base = testServer(t, h).URL
+	return ra, st
+}
+
+// TestLifecycleWhileApplyingNamesTheApproval: on the real store, a delete
+// or disable of a stack whose approval is applying is 409 naming the stack
+// and that approval, and writes nothing.
+func TestLifecycleWhileApplyingNamesTheApproval(t *testing.T) {
+	ra, st := lifecycleAPI(t, "applying-s3cret")
+	ctx := t.Context()
+	a, err := ra.store.CreateApproval(ctx, st.ID, "token", []byte(`{}`), "test", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed, err := ra.store.ClaimApproval(ctx, st.ID, "replica-1"); err != nil || claimed == nil || claimed.ID != a.ID {
+		t.Fatalf("ClaimApproval = %+v, %v", claimed, err)
+	}
+	before := ra.desiredRows(t)
+	for _, step := range []struct{ method, path string }{
+		{"DELETE", "/api/v1/stacks/shop?volumes=true"},
+		{"POST", "/api/v1/stacks/shop/disable"},
+		{"DELETE", "/api/v1/stacks/shop/instances/db"},
+	} {
+		status, _, b := ra.send(t, step.method, step.path, "", map[string]string{"Content-Type": "application/json"})
+		e := errorOf(t, b)
+		if status != 409 || e.Code != codeStackApplying || !strings.Contains(e.Message, `"shop"`) || !strings.Contains(e.Message, fmt.Sprintf("approval %d", a.ID)) {
+			t.Errorf("%s %s: %d %+v, want 409 naming the stack and approval %d", step.method, step.path, status, e, a.ID)
+		}
+	}
+	if after := ra.desiredRows(t); after != before {
+		t.Errorf("the refused changes wrote: %s -> %s", before, after)
+	}
+}
+
+// TestLifecycleRevisionsNameTheCaller: disable, enable, instance delete
+// and stack delete through the API, on the real store, each store a
+// revision whose author is the caller (X-Devarch-User), as imports and
+// edits do.
+func TestLifecycleRevisionsNameTheCaller(t *testing.T) {
+	ra, _ := lifecycleAPI(t, "lifecycle-author-s3cret")
 
 	who := map[string]string{"Content-Type": "application/json", UserHeader: "dave"}
 	for _, step := range []struct{ method, path string }{
