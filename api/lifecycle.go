@@ -53,7 +53,7 @@ func (s *server) deleteStack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.lifecycle(w, r, name, "", func(ls LifecycleStore) (state.LifecycleResult, error) {
-		return ls.DeleteStackChecked(r.Context(), name, state.DeleteStackOptions{RemoveVolumes: volumes})
+		return ls.DeleteStackChecked(s.authored(r), name, state.DeleteStackOptions{RemoveVolumes: volumes})
 	}, "Stack %q is deleted from the desired state; nothing was removed from the engine yet. Apply its removal plan to remove its containers and networks.")
 }
 
@@ -65,7 +65,7 @@ func (s *server) setStackEnabled(enabled bool) http.HandlerFunc {
 			msg = "Stack %q is enabled. Apply its plan to bring its containers back."
 		}
 		s.lifecycle(w, r, name, "", func(ls LifecycleStore) (state.LifecycleResult, error) {
-			return ls.SetStackEnabledChecked(r.Context(), name, enabled)
+			return ls.SetStackEnabledChecked(s.authored(r), name, enabled)
 		}, msg)
 	}
 }
@@ -73,7 +73,7 @@ func (s *server) setStackEnabled(enabled bool) http.HandlerFunc {
 func (s *server) deleteInstance(w http.ResponseWriter, r *http.Request) {
 	name, instance := r.PathValue("name"), r.PathValue("instance")
 	s.lifecycle(w, r, name, instance, func(ls LifecycleStore) (state.LifecycleResult, error) {
-		return ls.DeleteInstanceChecked(r.Context(), name, instance)
+		return ls.DeleteInstanceChecked(s.authored(r), name, instance)
 	}, "Instance %q of stack %q is deleted from the desired state. Apply the stack's plan to remove its container.")
 }
 
@@ -85,7 +85,7 @@ func (s *server) setInstanceEnabled(enabled bool) http.HandlerFunc {
 			msg = "Instance %q of stack %q is enabled. Apply the stack's plan to bring its container back."
 		}
 		s.lifecycle(w, r, name, instance, func(ls LifecycleStore) (state.LifecycleResult, error) {
-			return ls.SetInstanceEnabledChecked(r.Context(), name, instance, enabled)
+			return ls.SetInstanceEnabledChecked(s.authored(r), name, instance, enabled)
 		}, msg)
 	}
 }
@@ -104,8 +104,11 @@ func (s *server) lifecycle(w http.ResponseWriter, r *http.Request, name, instanc
 	var invalid *spec.ValidationError
 	switch {
 	case errors.Is(err, state.ErrApplying):
-		writeError(w, http.StatusConflict, codeStackApplying,
-			fmt.Sprintf("Stack %q is being applied, so it cannot be changed now; nothing was changed. Wait until the apply ends and try again.", name))
+		msg := fmt.Sprintf("Stack %q is being applied, so it cannot be changed now; nothing was changed. Wait until the apply ends and try again.", name)
+		if ae, ok := errors.AsType[*state.ApplyingError](err); ok {
+			msg = fmt.Sprintf("Stack %q is being applied by approval %d, so it cannot be changed now; nothing was changed. Wait until that apply ends (GET /api/v1/approvals/%d) and try again.", name, ae.ApprovalID, ae.ApprovalID)
+		}
+		writeError(w, http.StatusConflict, codeStackApplying, msg)
 		return
 	case errors.Is(err, state.ErrNotFound):
 		s.lifecycleNotFound(w, r, name, instance)

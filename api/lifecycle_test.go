@@ -97,8 +97,8 @@ func (o fakeOrphans) Orphans(context.Context) (deploy.Orphans, error) {
 		return deploy.Orphans{}, o.err
 	}
 	return deploy.Orphans{
-		Containers: []deploy.OrphanContainer{{ID: "0123456789ab", Name: "devarch-old-app", StackID: 7, Stack: "old", State: "running"}},
-		Networks:   []deploy.OrphanNetwork{{ID: "ba9876543210", Name: "devarch-old-net", StackID: 7}},
+		Containers: []deploy.OrphanContainer{{ID: "0123456789ab", Name: "devarch-old-app", StackID: 7, Stack: "old", State: "running", Engine: "local"}},
+		Networks:   []deploy.OrphanNetwork{{ID: "ba9876543210", Name: "devarch-old-net", StackID: 7, Engine: "local"}},
 	}, nil
 }
 

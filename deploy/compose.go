@@ -45,12 +45,12 @@ const (
 // ProgressFunc receives progress events. It must not block for long.
 type ProgressFunc func(Progress)
 
-// newCompose returns an in-process compose service talking to host ("" =
-// DOCKER_HOST or the default socket), sending its events to bus, its text
-// output to out and its questions to prompt. Its logrus lines go to zap
-// (see composeLogs) at level.
+// newCompose returns an in-process compose service talking to the engine
+// of opts (its host and TLS files; see endpoint.composeOptions), sending
+// its events to bus, its text output to out and its questions to prompt.
+// Its logrus lines go to zap (see composeLogs) at level.
 // A non-nil engine is the client compose uses instead of its own.
-func newCompose(host string, bus api.EventProcessor, out io.Writer, prompt compose.Prompt, level logrus.Level, engine client.APIClient) (api.Compose, error) {
+func newCompose(opts *flags.ClientOptions, bus api.EventProcessor, out io.Writer, prompt compose.Prompt, level logrus.Level, engine client.APIClient) (api.Compose, error) {
 	cliOpts := []command.CLIOption{command.WithOutputStream(out), command.WithErrorStream(out)}
 	if engine != nil {
 		cliOpts = append(cliOpts, command.WithAPIClient(engine))
@@ -58,10 +58,6 @@ func newCompose(host string, bus api.EventProcessor, out io.Writer, prompt compo
 	cli, err := command.NewDockerCli(cliOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("create docker cli: %w", err)
-	}
-	opts := flags.NewClientOptions()
-	if host != "" {
-		opts.Hosts = []string{host}
 	}
 	// Initialize sets logrus's process-wide level from LogLevel ("" means
 	// info); keep the level composeLogs needs.
@@ -101,7 +97,7 @@ func (r *Runtime) newComposeSession(ctx context.Context, s spec.Stack, p *projec
 		stack: s.Name, approvalID: o.ApprovalID, names: resourceNames(s, p), log: cs.log,
 		secrets: s.SecretValues(), idents: s.Identifiers(), scrub: cs.scrub,
 	})
-	svc, err := newCompose(r.cli.DaemonHost(), cs.bus, &cs.out, cs.prompt, logrusLevel(r.log), engine)
+	svc, err := newCompose(r.ep.composeOptions(r.cli.DaemonHost()), cs.bus, &cs.out, cs.prompt, logrusLevel(r.log), engine)
 	if err != nil {
 		cs.unregister()
 		return nil, err

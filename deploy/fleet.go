@@ -56,15 +56,11 @@ func NewFleet(specs []EngineSpec, def string, log *zap.Logger) (*Fleet, error) {
 			f.Close()
 			return nil, fmt.Errorf("engine %q is configured twice", s.Name)
 		}
-		var opts []client.Opt
-		if s.TLSCA != "" || s.TLSCert != "" || s.TLSKey != "" {
-			opts = append(opts, client.WithTLSClientConfig(s.TLSCA, s.TLSCert, s.TLSKey))
-		}
 		rlog := log
 		if rlog == nil {
 			rlog = zap.NewNop()
 		}
-		rt, err := newRuntime(s.Host, rlog.With(zap.String("engine", s.Name)), opts...)
+		rt, err := newRuntime(endpointOf(s), rlog.With(zap.String("engine", s.Name)))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("engine %q: %w", s.Name, err)
@@ -82,11 +78,7 @@ func NewFleet(specs []EngineSpec, def string, log *zap.Logger) (*Fleet, error) {
 // NewEngineRuntime connects to one engine of a configuration (its host
 // and TLS files), as NewRuntime does.
 func NewEngineRuntime(s EngineSpec, log *zap.Logger) (*Runtime, error) {
-	var opts []client.Opt
-	if s.TLSCA != "" || s.TLSCert != "" || s.TLSKey != "" {
-		opts = append(opts, client.WithTLSClientConfig(s.TLSCA, s.TLSCert, s.TLSKey))
-	}
-	return newRuntime(s.Host, log, opts...)
+	return newRuntime(endpointOf(s), log)
 }
 
 // Close closes every engine's connection.

@@ -30,6 +30,8 @@ type OrphanContainer struct {
 	StackID int64  `json:"stack_id"`
 	Stack   string `json:"stack"`
 	State   string `json:"state"`
+	// Engine names the engine of a Fleet's orphan ("" for a Runtime's).
+	Engine string `json:"engine,omitempty"`
 }
 
 // OrphanNetwork is an orphaned network.
@@ -37,6 +39,18 @@ type OrphanNetwork struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
 	StackID int64  `json:"stack_id"`
+	// Engine names the engine of a Fleet's orphan ("" for a Runtime's).
+	Engine string `json:"engine,omitempty"`
+}
+
+// setEngine names engine as the engine of every orphan of o.
+func (o Orphans) setEngine(engine string) {
+	for i := range o.Containers {
+		o.Containers[i].Engine = engine
+	}
+	for i := range o.Networks {
+		o.Networks[i].Engine = engine
+	}
 }
 
 // Empty reports whether there is no orphan.
@@ -51,6 +65,7 @@ func FindOrphans(snap Snapshot, known map[int64]bool) Orphans {
 		// A Fleet's snapshot: the orphans of every engine that answered.
 		if sub, ok := snap.Engines[name]; ok {
 			found := FindOrphans(sub, known)
+			found.setEngine(name)
 			o.Containers = append(o.Containers, found.Containers...)
 			o.Networks = append(o.Networks, found.Networks...)
 		}

@@ -31,6 +31,7 @@ import (
 // concurrent use. Create it with NewRuntime and Close it when done.
 type Runtime struct {
 	cli    *client.Client
+	ep     endpoint // how cli and compose reach the engine
 	lister *containerLister
 	log    *zap.Logger
 	calls  callCounter
@@ -60,18 +61,17 @@ type Runtime struct {
 // log output. The compose library's log lines, which it writes through
 // logrus's process-wide logger, go to log from then on (see composeLogs).
 func NewRuntime(host string, log *zap.Logger) (*Runtime, error) {
-	return newRuntime(host, log)
+	return newRuntime(endpoint{host: host}, log)
 }
 
-// newRuntime is NewRuntime with extra client options (a Fleet engine's
-// TLS files), applied after the environment's.
-func newRuntime(host string, log *zap.Logger, extra ...client.Opt) (*Runtime, error) {
-	opts := []client.Opt{client.FromEnv}
-	if host != "" {
-		opts = append(opts, client.WithHost(host))
+// newRuntime is NewRuntime at an endpoint (a Fleet engine's host and TLS
+// files), whose options apply after the environment's.
+func newRuntime(ep endpoint, log *zap.Logger) (*Runtime, error) {
+	extra, err := ep.clientOpts()
+	if err != nil {
+		return nil, err
 	}
-	opts = append(opts, extra...)
-	cli, err := client.New(opts...)
+	cli, err := client.New(append([]client.Opt{client.FromEnv}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("create docker client: %w", err)
 	}
@@ -81,6 +81,7 @@ func newRuntime(host string, log *zap.Logger, extra ...client.Opt) (*Runtime, er
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Runtime{
 		cli:         cli,
+		ep:          ep,
 		lister:      newContainerLister(cli),
 		log:         log.With(zap.String("component", "deploy")),
 		images:      map[string]imageDefaults{},

@@ -220,7 +220,14 @@ func testRealStacksPage(t *testing.T, b *realBackend, browser context.Context) {
 	if r := d.stackRow(name); r.Label != "Drifted" || !strings.Contains(r.Counts, "+1") {
 		t.Errorf("the new stack %s shows %q %q, want Drifted with +1", name, r.Label, r.Counts)
 	}
+	// The engine a stack runs on: the default engine, without an engines
+	// section, is "default".
+	if got := eval[string](d, fmt.Sprintf(`document.querySelector('tr[data-stack=%s] .cell-engine')?.textContent ?? '(no cell)'`, js(name))); got != "default" {
+		t.Errorf("the stacks page shows engine %q for %s, want default", got, name)
+	}
 	d.screenshot("stacks.png")
+	d.openStack(name, "instances")
+	d.waitFor("the stack's Engine fact", `[...document.querySelectorAll('.fact')].some((f) => f.querySelector('dt')?.textContent === 'Engine' && f.querySelector('dd')?.textContent === 'default')`, 10*time.Second)
 }
 
 // jsList quotes Go strings as a JavaScript array literal.

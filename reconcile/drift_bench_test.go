@@ -28,8 +28,11 @@ import (
 // the clocks a user would read: the stack's row in stack_status and
 // devarch_stack_drifted on /metrics.
 type driftBench struct {
-	b       *testing.B
-	store   *state.Store
+	b     *testing.B
+	store *state.Store
+	// host is the engine's address ("": DOCKER_HOST or the default
+	// socket), docker its client.
+	host    string
 	docker  *client.Client
 	stack   spec.Stack
 	metrics string // URL of /metrics
@@ -38,8 +41,14 @@ type driftBench struct {
 
 func newDriftBench(b *testing.B) *driftBench {
 	b.Helper()
+	return newDriftBenchOn(b, "", testenv.Docker(b))
+}
+
+// newDriftBenchOn is newDriftBench on the engine at host (its client
+// docker), which serve is given as its docker_host.
+func newDriftBenchOn(b *testing.B, host string, docker *client.Client) *driftBench {
+	b.Helper()
 	ctx := context.Background()
-	docker := testenv.Docker(b)
 	url := testenv.DatabaseURL(b)
 	if err := state.Migrate(ctx, url); err != nil {
 		b.Fatal(err)
@@ -59,7 +68,7 @@ func newDriftBench(b *testing.B) *driftBench {
 	if s, err = store.StackByID(ctx, res.StackID); err != nil {
 		b.Fatal(err)
 	}
-	d := &driftBench{b: b, store: store, docker: docker, stack: s, http: &http.Client{Timeout: 5 * time.Second}}
+	d := &driftBench{b: b, store: store, host: host, docker: docker, stack: s, http: &http.Client{Timeout: 5 * time.Second}}
 	b.Cleanup(func() { removeStackResources(docker, s) })
 
 	dir := b.TempDir()
@@ -78,6 +87,9 @@ func newDriftBench(b *testing.B) *driftBench {
 	cmd := exec.Command(bin, "serve", "--pull-policy", "never")
 	cmd.Env = append(os.Environ(), "DEVARCH_DATABASE_URL="+url, "DEVARCH_STATE_DIR="+filepath.Join(dir, "state"),
 		"DEVARCH_HTTP_ADDR="+addr, "DEVARCH_RESYNC_INTERVAL=10m", "DEVARCH_LOG_LEVEL=warn")
+	if host != "" {
+		cmd.Env = append(cmd.Env, "DEVARCH_DOCKER_HOST="+host)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -204,12 +216,25 @@ func BenchmarkDriftSeenAmongForeign(b *testing.B) {
 	b.ReportMetric(float64(n), "foreign-containers")
 }
 
+// BenchmarkDriftSeenPodman is BenchmarkDriftSeen on the test Podman of
+// DEVARCH_TEST_ENGINES: serve watches Podman's Docker-compatible API, and
+// the kill and the stop are sent to it.
+func BenchmarkDriftSeenPodman(b *testing.B) {
+	for _, e := range testenv.Engines(b) {
+		if e.Podman() {
+			runDriftSeen(b, newDriftBenchOn(b, e.Host, e.Client(b)))
+			return
+		}
+	}
+	testenv.Skipf(b, "%s lists no Podman (scripts/podman.sh host prints its socket: %s=docker,podman=unix://…)", testenv.EnvEngines, testenv.EnvEngines)
+}
+
 func runDriftSeen(b *testing.B, d *driftBench) {
 	name := spec.ContainerName(d.stack.Name, "web")
 	ctx := context.Background()
 	// The engine's own part: from the request to its "die" event, read
 	// from an event stream of the benchmark's own.
-	rt, err := deploy.NewRuntime("", nil)
+	rt, err := deploy.NewRuntime(d.host, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -230,7 +255,9 @@ func runDriftSeen(b *testing.B, d *driftBench) {
 		start := time.Now()
 		go func() {
 			for ev := range events {
-				if ev.StackID == d.stack.ID && ev.Action == "die" {
+				// A die stamped before the request is an earlier one's
+				// (Podman sends more than one event per stop, late).
+				if ev.StackID == d.stack.ID && ev.Action == "die" && !ev.Time.Before(start) {
 					died <- time.Since(start)
 					return
 				}

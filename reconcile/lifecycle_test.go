@@ -28,7 +28,7 @@ import (
 // planOf plans the stack with id as the API and the CLI do.
 func (e *env) planOf(id int64) *plan.Plan {
 	e.t.Helper()
-	rt, err := deploy.NewRuntime("", zap.NewNop())
+	rt, err := deploy.NewRuntime(e.host, zap.NewNop())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -103,14 +103,19 @@ func volumeExists(e *env, name string) bool {
 	return err == nil
 }
 
-// TestDeleteStackRemovesEverything: delete → plan (- each container, -
-// network, the named volume kept or removed) → approve → apply → nothing
-// labeled with the stack is left, its anonymous volumes are gone, and the
-// stack is finalised (gone from every read).
+// TestDeleteStackRemovesEverything, on every engine of
+// DEVARCH_TEST_ENGINES: delete → plan (- each container, - network, the
+// named volume kept or removed) → approve → apply → nothing labeled with
+// the stack is left, its anonymous volumes are gone, and the stack is
+// finalised (gone from every read).
 func TestDeleteStackRemovesEverything(t *testing.T) {
+	testenv.EachEngine(t, testDeleteStackRemovesEverything)
+}
+
+func testDeleteStackRemovesEverything(t *testing.T, en testenv.Engine) {
 	for _, removeVolumes := range []bool{false, true} {
 		t.Run("remove_volumes="+strconv.FormatBool(removeVolumes), func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnvOn(t, en)
 			db := smallInstance("db", true)
 			db.Overrides.Volumes = []spec.Volume{
 				{Type: spec.VolumeTypeVolume, Source: "data", Target: "/data"},
@@ -215,9 +220,13 @@ func TestDeletedStackWithNothingDeployedIsFinalised(t *testing.T) {
 
 // TestDisableEnable: disable → the plan removes every container (desired
 // state kept) → apply → none left, the network kept → enable → the plan
-// adds them back → apply → running; likewise for one instance.
-func TestDisableEnable(t *testing.T) {
-	e := newEnv(t)
+// adds them back → apply → running; likewise for one instance; deleting
+// an instance then removes its container. On every engine of
+// DEVARCH_TEST_ENGINES.
+func TestDisableEnable(t *testing.T) { testenv.EachEngine(t, testDisableEnable) }
+
+func testDisableEnable(t *testing.T, en testenv.Engine) {
+	e := newEnvOn(t, en)
 	app := smallInstance("app", false)
 	app.Overrides.Volumes = []spec.Volume{{Type: spec.VolumeTypeVolume, Target: "/cache"}}
 	s := e.createStack("dis", smallInstance("db", false), app)
@@ -275,14 +284,35 @@ func TestDisableEnable(t *testing.T) {
 			t.Errorf("anonymous volume %s of the removed app container is left", v)
 		}
 	}
+
+	// Deleting an instance is planned and applied likewise: its container
+	// is removed, the stack and its network stay.
+	if _, err := e.store.DeleteInstanceChecked(t.Context(), s.Name, "db"); err != nil {
+		t.Fatal(err)
+	}
+	p = e.planOf(s.ID)
+	if p.Summary.Remove != 1 || len(p.Changes) != 1 || p.Changes[0].Instance != "db" || p.Changes[0].Action != plan.ActionRemove {
+		t.Fatalf("plan after deleting db: %+v", p.Changes)
+	}
+	e.applyApproved(s)
+	if containers, networks := e.labeled(s.ID); len(containers) != 0 || len(networks) != 1 {
+		t.Errorf("after deleting db: containers %v, networks %v; want none and the stack's network", containers, networks)
+	}
+	if st, err := e.store.Stack(t.Context(), s.Name); err != nil || len(st.Instances) != 1 || st.Instances[0].Name != "app" {
+		t.Errorf("desired state after deleting db: %+v, %v; want app alone", st.Instances, err)
+	}
 }
 
-// TestOrphanedNetworkAdopted: a network holding the stack's network name,
-// labeled by this controller for a stack id this database does not have,
-// with no container attached, is adopted by the stack's first apply
-// instead of failing it.
+// TestOrphanedNetworkAdopted, on every engine of DEVARCH_TEST_ENGINES: a
+// network holding the stack's network name, labeled by this controller for
+// a stack id this database does not have, with no container attached, is
+// adopted by the stack's first apply instead of failing it.
 func TestOrphanedNetworkAdopted(t *testing.T) {
-	e := newEnv(t)
+	testenv.EachEngine(t, testOrphanedNetworkAdopted)
+}
+
+func testOrphanedNetworkAdopted(t *testing.T, en testenv.Engine) {
+	e := newEnvOn(t, en)
 	s := e.createStack("orph", smallInstance("app", false))
 	const orphanID = "4199999999" // above the ids any test database uses
 	if _, err := e.docker.NetworkCreate(t.Context(), s.Network(), client.NetworkCreateOptions{Driver: "bridge", Labels: map[string]string{
@@ -290,7 +320,7 @@ func TestOrphanedNetworkAdopted(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	rt, err := deploy.NewRuntime("", zap.NewNop())
+	rt, err := deploy.NewRuntime(e.host, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}

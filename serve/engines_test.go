@@ -34,9 +34,15 @@ func engineStack(name, engine, image string) spec.Stack {
 }
 
 // startEngines runs Run with engines over a fresh database holding stacks
-// (their ids are set on return). It does not wait for readiness: an
-// engine may be down on purpose.
+// (their ids are set on return), resyncing every 2 s. It does not wait for
+// readiness: an engine may be down on purpose.
 func startEngines(t *testing.T, engines []config.Engine, stacks []spec.Stack) (*running, string) {
+	t.Helper()
+	return startEnginesResync(t, engines, stacks, 2*time.Second)
+}
+
+// startEnginesResync is startEngines with the resync interval given.
+func startEnginesResync(t *testing.T, engines []config.Engine, stacks []spec.Stack, resync time.Duration) (*running, string) {
 	t.Helper()
 	dbURL := testenv.DatabaseURL(t)
 	ctx := t.Context()
@@ -61,7 +67,7 @@ func startEngines(t *testing.T, engines []config.Engine, stacks []spec.Stack) (*
 	cfg := config.Defaults(nil)
 	cfg.DatabaseURL, cfg.HTTPAddr, cfg.StateDir = dbURL, "127.0.0.1:0", t.TempDir()
 	cfg.ShutdownTimeout, cfg.Workers, cfg.Engines = testShutdownTimeout, 2, engines
-	cfg.ResyncInterval = 2 * time.Second
+	cfg.ResyncInterval = resync
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +312,9 @@ func TestRunEngineDownAtStart(t *testing.T) {
 // TestRunDockerAndPodman runs one controller over the shared Docker and
 // the test Podman side by side (DEVARCH_TEST_ENGINES lists both; with
 // Docker alone there is nothing to run): a stack on each applies on its
-// own engine and is InSync, both engines are up.
+// own engine and is InSync, both engines are up; with the resync an hour
+// away, a container stopped on either engine makes its stack drifted from
+// that engine's events.
 func TestRunDockerAndPodman(t *testing.T) {
 	var podman testenv.Engine
 	for _, e := range testenv.Engines(t) {
@@ -326,7 +334,7 @@ func TestRunDockerAndPodman(t *testing.T) {
 	}
 	a, b := testenv.UniqueName("eng-d-"), testenv.UniqueName("eng-p-")
 	stacks := []spec.Stack{engineStack(a, "docker", ownTestImage(t, local)), engineStack(b, "podman", ownTestImage(t, pcli))}
-	r, _ := startEngines(t, []config.Engine{{Name: "docker", Host: localHost}, {Name: "podman", Host: podman.Host}}, stacks)
+	r, _ := startEnginesResync(t, []config.Engine{{Name: "docker", Host: localHost}, {Name: "podman", Host: podman.Host}}, stacks, time.Hour)
 	t.Cleanup(func() {
 		testenv.RemoveLabeled(t, local, fmt.Sprintf("%s=%d", spec.LabelStackID, stacks[0].ID))
 		testenv.RemoveLabeled(t, pcli, fmt.Sprintf("%s=%d", spec.LabelStackID, stacks[1].ID))
@@ -343,4 +351,24 @@ func TestRunDockerAndPodman(t *testing.T) {
 	r.waitMetric(t, `devarch_runtime_up{engine="podman"} 1`)
 	r.waitMetric(t, `devarch_runtime_up{engine="docker"} 1`)
 	r.waitMetric(t, fmt.Sprintf(`devarch_stack_drifted{engine="podman",stack=%q} 0`, b))
+	r.waitMetric(t, fmt.Sprintf(`devarch_stack_drifted{engine="docker",stack=%q} 0`, a))
+
+	for _, tc := range []struct {
+		engine, stack string
+		cli           *client.Client
+		id            int64
+	}{{"podman", b, pcli, stacks[1].ID}, {"docker", a, local, stacks[0].ID}} {
+		f := make(client.Filters).Add("label", fmt.Sprintf("%s=%d", spec.LabelStackID, tc.id))
+		list, err := tc.cli.ContainerList(t.Context(), client.ContainerListOptions{Filters: f})
+		if err != nil || len(list.Items) != 1 {
+			t.Fatalf("list stack %s's container on %s: %v (%d)", tc.stack, tc.engine, err, len(list.Items))
+		}
+		timeout := 1
+		if _, err := tc.cli.ContainerStop(t.Context(), list.Items[0].ID, client.ContainerStopOptions{Timeout: &timeout}); err != nil {
+			t.Fatal(err)
+		}
+		stopped := time.Now()
+		r.waitMetric(t, fmt.Sprintf(`devarch_stack_drifted{engine=%q,stack=%q} 1`, tc.engine, tc.stack))
+		t.Logf("%s: drifted %v after the stop returned (resync an hour away: from the engine's events)", tc.engine, time.Since(stopped).Round(time.Millisecond))
+	}
 }

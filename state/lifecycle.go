@@ -15,10 +15,23 @@ import (
 // the change waits until it ends. Nothing was written.
 var ErrApplying = errors.New("is being applied")
 
+// ApplyingError is the error of a change refused while an approval of the
+// stack is applying; it wraps ErrApplying.
+type ApplyingError struct {
+	Stack      string
+	ApprovalID int64
+}
+
+func (e *ApplyingError) Error() string {
+	return fmt.Sprintf("stack %q %v (approval %d is applying); nothing was changed: wait until the apply ends and try again", e.Stack, ErrApplying, e.ApprovalID)
+}
+
+func (e *ApplyingError) Unwrap() error { return ErrApplying }
+
 // stackApplying is the error of a change refused while an approval of the
 // stack is applying.
 func stackApplying(name string, approvalID int64) error {
-	return fmt.Errorf("stack %q %w (approval %d is applying); nothing was changed: wait until the apply ends and try again", name, ErrApplying, approvalID)
+	return &ApplyingError{Stack: name, ApprovalID: approvalID}
 }
 
 // LifecycleResult says what a delete, disable or enable did.

@@ -254,12 +254,15 @@ func (s *Store) StackRevision(ctx context.Context, name string) (int, error) {
 }
 
 // Revisions lists the revisions of the live stack named name, newest
-// first. The error wraps ErrNotFound for an unknown stack.
+// first; with no live stack of that name, those of the last one deleted
+// (its removal pending or applied), whose newest revision is the delete.
+// The error wraps ErrNotFound for a name no stack ever had.
 func (s *Store) Revisions(ctx context.Context, name string) ([]Revision, error) {
 	var out []Revision
 	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		var id int64
-		err := tx.QueryRow(ctx, `SELECT id FROM stacks WHERE name = $1 AND deleted_at IS NULL`, name).Scan(&id)
+		err := tx.QueryRow(ctx, `SELECT id FROM stacks WHERE name = $1
+			ORDER BY deleted_at IS NULL DESC, deleted_at DESC, id DESC LIMIT 1`, name).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return stackNotFound(name)
 		}

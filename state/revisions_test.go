@@ -314,3 +314,45 @@ func TestRevertRestoresRevision(t *testing.T) {
 		t.Errorf("revert of an unknown stack: %v", err)
 	}
 }
+
+// TestRevisionsOfADeletedStack: the history of a deleted stack, its
+// removal pending or applied, is still listed by its name (ending with
+// the delete and who made it) until a new stack takes the name.
+func TestRevisionsOfADeletedStack(t *testing.T) {
+	t.Parallel()
+	s, ctx := seededStore(t)
+	res := importStack(t, s, shopStack("shop"))
+	if _, err := s.DeleteStackChecked(state.WithAuthor(ctx, "carol"), "shop", state.DeleteStackOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, wantKinds ...string) {
+		t.Helper()
+		revs, err := s.Revisions(ctx, "shop")
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		var kinds []string
+		for _, r := range revs {
+			kinds = append(kinds, r.Kind)
+		}
+		if !slices.Equal(kinds, wantKinds) {
+			t.Fatalf("%s: revisions %v, want %v", when, kinds, wantKinds)
+		}
+		if wantKinds[0] == state.RevisionDelete && (revs[0].Author != "carol" || revs[0].StackID != res.StackID) {
+			t.Errorf("%s: delete revision %+v, want carol's of stack %d", when, revs[0], res.StackID)
+		}
+	}
+	check("removal pending", state.RevisionDelete, state.RevisionImport)
+	if done, err := s.FinalizeStack(ctx, res.StackID); err != nil || !done {
+		t.Fatalf("FinalizeStack = %v, %v", done, err)
+	}
+	check("removal applied", state.RevisionDelete, state.RevisionImport)
+	again := importStack(t, s, shopStack("shop"))
+	check("name taken again", state.RevisionImport)
+	if revs, _ := s.Revisions(ctx, "shop"); revs[0].StackID != again.StackID {
+		t.Errorf("the name lists stack %d's revisions, want the live stack %d's", revs[0].StackID, again.StackID)
+	}
+	if _, err := s.Revisions(ctx, "never"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("revisions of a name never used: %v, want ErrNotFound", err)
+	}
+}

@@ -33,7 +33,8 @@ func newStackHistoryCommand(app *App) *cobra.Command {
 		Long: "List every recorded change to a stack's desired state, newest first: imports, edits,\n" +
 			"enable/disable, deletes of instances, reverts and template changes that affect it. Each\n" +
 			"revision shows what changed in the plan's format (-o json prints the full diff). Restore one\n" +
-			"with \"devarch-controller stack revert NAME --to N\".",
+			"with \"devarch-controller stack revert NAME --to N\". A deleted stack's history stays listed\n" +
+			"under its name, the delete first, until a new stack takes the name.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := output.check(); err != nil {

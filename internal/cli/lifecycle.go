@@ -48,7 +48,7 @@ func newStackDeleteCommand(app *App) *cobra.Command {
 				return err
 			}
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
-				res, err := st.DeleteStackChecked(ctx, name, state.DeleteStackOptions{RemoveVolumes: volumes})
+				res, err := st.DeleteStackChecked(state.WithAuthor(ctx, requester()), name, state.DeleteStackOptions{RemoveVolumes: volumes})
 				if err != nil {
 					return err
 				}
@@ -81,7 +81,7 @@ func newStackEnabledCommand(app *App, enable bool) *cobra.Command {
 				return err
 			}
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
-				res, err := st.SetStackEnabledChecked(ctx, args[0], enable)
+				res, err := st.SetStackEnabledChecked(state.WithAuthor(ctx, requester()), args[0], enable)
 				if err != nil {
 					return err
 				}
@@ -122,9 +122,9 @@ func newInstanceLifecycleCommand(app *App, verb string) *cobra.Command {
 				var err error
 				switch verb {
 				case "delete":
-					res, err = st.DeleteInstanceChecked(ctx, stack, instance)
+					res, err = st.DeleteInstanceChecked(state.WithAuthor(ctx, requester()), stack, instance)
 				default:
-					res, err = st.SetInstanceEnabledChecked(ctx, stack, instance, verb == "enable")
+					res, err = st.SetInstanceEnabledChecked(state.WithAuthor(ctx, requester()), stack, instance, verb == "enable")
 				}
 				if err != nil {
 					return err
@@ -206,12 +206,16 @@ func newStackOrphansCommand(app *App) *cobra.Command {
 				return err
 			}
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
-				rt, err := openRuntime(ctx, app, cfg)
+				engines, err := openEngines(ctx, app, cfg, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
-				defer func() { _ = rt.Close() }()
-				orphans, err := findOrphans(ctx, st, rt)
+				defer func() {
+					for _, rt := range engines {
+						_ = rt.Close()
+					}
+				}()
+				orphans, err := findOrphans(ctx, st, cfg, engines)
 				if err != nil {
 					return err
 				}
@@ -222,7 +226,7 @@ func newStackOrphansCommand(app *App) *cobra.Command {
 					}
 					return writeOrphans(out, orphans)
 				}
-				return removeOrphans(ctx, app, st, rt, orphans, out, yes)
+				return removeOrphans(ctx, app, st, engines, orphans, out, yes)
 			})
 		},
 	}
@@ -232,17 +236,68 @@ func newStackOrphansCommand(app *App) *cobra.Command {
 	return cmd
 }
 
-// findOrphans snapshots the engine and returns what no stack of st owns.
-func findOrphans(ctx context.Context, st *state.Store, rt *deploy.Runtime) (deploy.Orphans, error) {
-	snap, err := rt.NewObserver().Snapshot(ctx)
-	if err != nil {
-		return deploy.Orphans{}, fmt.Errorf("observe the engine: %w", err)
+// openEngines connects to every engine of the configuration (its engines
+// section, else docker_host) that answers, by name. An engine that does
+// not answer is reported on warn and left out; none answering is an
+// error.
+func openEngines(ctx context.Context, app *App, cfg config.Config, warn io.Writer) (map[string]*deploy.Runtime, error) {
+	out := map[string]*deploy.Runtime{}
+	var down []string
+	for _, e := range cfg.EngineList() {
+		es := deploy.EngineSpec{Name: e.Name, Host: e.Host}
+		if e.TLS != nil {
+			es.TLSCA, es.TLSCert, es.TLSKey = e.TLS.CA, e.TLS.Cert, e.TLS.Key
+		}
+		rt, err := deploy.NewEngineRuntime(es, app.Logger())
+		if err == nil {
+			err = rt.Ping(ctx)
+			if err != nil {
+				_ = rt.Close()
+			}
+		}
+		if err != nil {
+			down = append(down, fmt.Sprintf("engine %q at %s does not answer (%v)", e.Name, e.Host, err))
+			continue
+		}
+		out[e.Name] = rt
 	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s; start it or correct its host (--docker-host, or the engines section of the config file)", strings.Join(down, "; "))
+	}
+	for _, d := range down {
+		fmt.Fprintf(warn, "Warning: %s; its orphans are not listed.\n", d)
+	}
+	return out, nil
+}
+
+// findOrphans snapshots every engine and returns what no stack of st
+// owns, each orphan naming its engine, in the configuration's order.
+func findOrphans(ctx context.Context, st *state.Store, cfg config.Config, engines map[string]*deploy.Runtime) (deploy.Orphans, error) {
 	known, err := st.KnownStackIDs(ctx)
 	if err != nil {
 		return deploy.Orphans{}, err
 	}
-	return deploy.FindOrphans(snap, known), nil
+	all := deploy.Orphans{Containers: []deploy.OrphanContainer{}, Networks: []deploy.OrphanNetwork{}}
+	for _, name := range cfg.EngineNames() {
+		rt, ok := engines[name]
+		if !ok {
+			continue
+		}
+		snap, err := rt.NewObserver().Snapshot(ctx)
+		if err != nil {
+			return deploy.Orphans{}, fmt.Errorf("observe engine %q: %w", name, err)
+		}
+		o := deploy.FindOrphans(snap, known)
+		for _, c := range o.Containers {
+			c.Engine = name
+			all.Containers = append(all.Containers, c)
+		}
+		for _, n := range o.Networks {
+			n.Engine = name
+			all.Networks = append(all.Networks, n)
+		}
+	}
+	return all, nil
 }
 
 func writeOrphans(w io.Writer, o deploy.Orphans) error {
@@ -251,12 +306,12 @@ func writeOrphans(w io.Writer, o deploy.Orphans) error {
 		return err
 	}
 	tw := newTabWriter(w)
-	fmt.Fprintln(tw, "KIND\tNAME\tID\tSTACK ID\tSTATE")
+	fmt.Fprintln(tw, "KIND\tENGINE\tNAME\tID\tSTACK ID\tSTATE")
 	for _, c := range o.Containers {
-		fmt.Fprintf(tw, "container\t%s\t%s\t%d\t%s\n", c.Name, c.ID, c.StackID, c.State)
+		fmt.Fprintf(tw, "container\t%s\t%s\t%s\t%d\t%s\n", c.Engine, c.Name, c.ID, c.StackID, c.State)
 	}
 	for _, n := range o.Networks {
-		fmt.Fprintf(tw, "network\t%s\t%s\t%d\t-\n", n.Name, n.ID, n.StackID)
+		fmt.Fprintf(tw, "network\t%s\t%s\t%s\t%d\t-\n", n.Engine, n.Name, n.ID, n.StackID)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -265,16 +320,16 @@ func writeOrphans(w io.Writer, o deploy.Orphans) error {
 	return err
 }
 
-func removeOrphans(ctx context.Context, app *App, st *state.Store, rt *deploy.Runtime, o deploy.Orphans, out io.Writer, yes bool) error {
+func removeOrphans(ctx context.Context, app *App, st *state.Store, engines map[string]*deploy.Runtime, o deploy.Orphans, out io.Writer, yes bool) error {
 	if o.Empty() {
 		return writeOrphans(out, o)
 	}
 	fmt.Fprintln(out, "Orphans to remove:")
 	for _, c := range o.Containers {
-		fmt.Fprintf(out, "  - container %s (stack id %d, %s)\n", c.Name, c.StackID, c.State)
+		fmt.Fprintf(out, "  - container %s on engine %s (stack id %d, %s)\n", c.Name, c.Engine, c.StackID, c.State)
 	}
 	for _, n := range o.Networks {
-		fmt.Fprintf(out, "  - network %s (stack id %d)\n", n.Name, n.StackID)
+		fmt.Fprintf(out, "  - network %s on engine %s (stack id %d)\n", n.Name, n.Engine, n.StackID)
 	}
 	fmt.Fprintf(out, "\nPlan: %d to remove.\n", len(o.Containers)+len(o.Networks))
 	if !yes {
@@ -291,13 +346,31 @@ func removeOrphans(ctx context.Context, app *App, st *state.Store, rt *deploy.Ru
 		ids, err := st.KnownStackIDs(ctx)
 		return ids[id], err
 	}
-	removed, err := rt.RemoveOrphans(ctx, o, known, 0)
-	for _, r := range removed {
-		fmt.Fprintf(out, "Removed %s\n", r)
+	total := 0
+	for name, rt := range engines {
+		var mine deploy.Orphans
+		for _, c := range o.Containers {
+			if c.Engine == name {
+				mine.Containers = append(mine.Containers, c)
+			}
+		}
+		for _, n := range o.Networks {
+			if n.Engine == name {
+				mine.Networks = append(mine.Networks, n)
+			}
+		}
+		if mine.Empty() {
+			continue
+		}
+		removed, err := rt.RemoveOrphans(ctx, mine, known, 0)
+		for _, r := range removed {
+			fmt.Fprintf(out, "Removed %s on engine %s\n", r, name)
+		}
+		total += len(removed)
+		if err != nil {
+			return fmt.Errorf("remove orphans on engine %q (%d removed before the failure): %w", name, total, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("remove orphans (%d removed before the failure): %w", len(removed), err)
-	}
-	fmt.Fprintf(out, "%d orphan(s) removed.\n", len(removed))
+	fmt.Fprintf(out, "%d orphan(s) removed.\n", total)
 	return nil
 }

@@ -94,7 +94,25 @@ func TestLifecycleCommands(t *testing.T) {
 		}
 	}
 
-	r := runIn(t, "", []string{"stack", "orphans", "-o", "json"}, env)
+	// Every change above stored a revision naming the user, the delete
+	// first; the deleted stack's history is still listed.
+	r := runIn(t, "", []string{"stack", "history", name, "-o", "json"}, env)
+	var hist []historyEntry
+	if err := json.Unmarshal([]byte(r.stdout), &hist); r.code != 0 || err != nil || len(hist) == 0 || hist[0].Kind != "delete" {
+		t.Fatalf("stack history of the deleted stack: exit %d, %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	var kinds []string
+	for _, h := range hist {
+		kinds = append(kinds, h.Kind)
+		if h.Author != requester() {
+			t.Errorf("revision %d (%s) by %q, want %q", h.Number, h.Kind, h.Author, requester())
+		}
+	}
+	if want := "delete,delete,enable,disable,enable,disable,import"; strings.Join(kinds, ",") != want {
+		t.Errorf("revisions %s, want %s", strings.Join(kinds, ","), want)
+	}
+
+	r = runIn(t, "", []string{"stack", "orphans", "-o", "json"}, env)
 	var orphans struct {
 		Containers []any `json:"containers"`
 		Networks   []any `json:"networks"`

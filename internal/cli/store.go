@@ -31,23 +31,15 @@ func openStore(ctx context.Context, cfg config.Config, appName string) (*state.S
 	return st, nil
 }
 
-// openRuntime connects to the container engine and checks that it answers.
-func openRuntime(ctx context.Context, app *App, cfg config.Config) (*deploy.Runtime, error) {
-	rt, err := deploy.NewRuntime(cfg.DockerHost, app.Logger())
-	if err != nil {
-		return nil, err
-	}
-	if err := ping(ctx, rt, cfg); err != nil {
-		_ = rt.Close()
-		return nil, err
-	}
-	return rt, nil
-}
-
-// ping checks that the container engine answers.
+// ping checks that the container engine answers; the error names the
+// engine and its host, and where to correct it.
 func ping(ctx context.Context, rt *deploy.Runtime, cfg config.Config) error {
 	if err := rt.Ping(ctx); err != nil {
-		return fmt.Errorf("the container engine at %s does not answer (%w); start dockerd or set --docker-host", cfg.DockerHost, err)
+		if len(cfg.Engines) > 0 {
+			return fmt.Errorf("engine %q at %s does not answer (%w); start it, or correct its host in the engines section of the config file",
+				rt.EngineName(), rt.Host(), err)
+		}
+		return fmt.Errorf("the container engine at %s does not answer (%w); start dockerd or set --docker-host", rt.Host(), err)
 	}
 	return nil
 }
