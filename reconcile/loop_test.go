@@ -610,7 +610,9 @@ func TestEventDuringPassLeadsToAnotherPass(t *testing.T) {
 	waitPass(t, w, "at start")
 	waitCondition(t, c, 1, InSync, "after the full pass")
 
-	w.events <- deploy.Event{StackID: 1, InstanceID: 11, ContainerID: running.ID, Action: "kill"}
+	// An out-of-memory kill: "oom", then "die" (a plain "kill" leads to no
+	// pass of its own).
+	w.events <- deploy.Event{StackID: 1, InstanceID: 11, ContainerID: running.ID, Action: "oom"}
 	<-inFlight
 	// While that pass waits on its snapshot, the container dies and the
 	// engine says so.
@@ -688,4 +690,34 @@ func TestSettledDeathIsReconciled(t *testing.T) {
 	if c.QueueDepth() != 1 {
 		t.Fatalf("queue depth %d after a settled death, want the stack queued", c.QueueDepth())
 	}
+}
+
+// TestKillEventLeadsToNoPass: a kill only says a signal was sent; the die
+// that follows (if the process ends) is what changes the container, and
+// a pass for the kill would only make the die's pass wait behind it.
+func TestKillEventLeadsToNoPass(t *testing.T) {
+	s := unitStack(1, "shop")
+	w := newFakeWorld(s)
+	w.passDone = make(chan struct{}, 8)
+	c := New(w.deps(), Options{ReplicaID: "unit/1", Resync: time.Hour, Logger: zaptest.NewLogger(t)})
+	running := runningContainerOf(t, s)
+	w.snap.Containers[1] = []spec.Container{running}
+	runController(t, c)
+	waitPass(t, w, "at start")
+	waitCondition(t, c, 1, InSync, "after the full pass")
+	snaps := func() (n int) {
+		w.snapshotOf(func() { n = w.snapCalls })
+		return n
+	}
+	before := snaps()
+	w.events <- deploy.Event{StackID: 1, InstanceID: 11, ContainerID: running.ID, Action: "kill"}
+	time.Sleep(300 * time.Millisecond)
+	if n := snaps(); n != before {
+		t.Fatalf("%d snapshots after a kill event, want none", n-before)
+	}
+	dead := running
+	dead.State, dead.ExitCode = spec.StateExited, 137
+	w.snapshotOf(func() { w.snap.Containers[1] = []spec.Container{dead} })
+	w.events <- deploy.Event{StackID: 1, InstanceID: 11, ContainerID: running.ID, Action: "die"}
+	waitCondition(t, c, 1, Drifted, "after the die event")
 }
