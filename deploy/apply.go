@@ -109,6 +109,7 @@ func (e *ApplyError) Unwrap() error { return e.Err }
 // Secrets reach the containers but never the logs, the progress events or
 // the result.
 func (r *Runtime) Apply(ctx context.Context, s spec.Stack, o ApplyOptions, progress ProgressFunc) (Result, error) {
+	defer r.applies.Add(1)
 	if s.Deleting {
 		return r.Remove(ctx, s, o, progress)
 	}

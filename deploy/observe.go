@@ -75,6 +75,64 @@ type Observer struct {
 	// finished handling yet (see HandleEvent).
 	died    map[string]death
 	settled func(stackID int64)
+
+	// When the cache was last made from a list: of the whole engine
+	// (all), of one stack (stacks). See cacheCurrent.
+	all    listedAt
+	stacks map[int64]listedAt
+}
+
+// listedAt is when a list was taken: the Runtime's event stream
+// generation and apply count at its start.
+type listedAt struct{ streamGen, applies uint64 }
+
+// fromEventsKey marks a context whose stack observations may come from
+// the cache kept by events (FromEvents).
+type fromEventsKey struct{}
+
+// FromEvents returns a context under which Observer.SnapshotStack may
+// observe the stack's containers from its cache kept current by engine
+// events, as an informer does, instead of listing them: when events about
+// the stack arrived since its last observation, the event stream has been
+// open without a break since the cache was last made from a list, and no
+// apply ended since. Only the containers those events name are inspected
+// (or, for a die the engine is still handling, shown exited at once). The
+// engine's container list walks every container the engine holds, even
+// filtered by label (tens of milliseconds with thousands of other
+// containers); this makes an event's pass independent of them. The
+// reconcile loop's status passes use it; plans for the API, and the
+// prediction and check around an apply, list.
+func FromEvents(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fromEventsKey{}, true)
+}
+
+// cacheCurrent reports whether the cache of stack id is as current as a
+// list would make it, given a continuous event stream: a list (of the
+// whole engine, or of the stack) was taken in the current stream
+// generation and apply count, and every cached container of the stack was
+// inspected (not only listed). Callers hold o.mu.
+func (o *Observer) cacheCurrent(id int64, now listedAt) bool {
+	if o.rt.streams.Load() == 0 || (o.all != now && o.stacks[id] != now) {
+		return false
+	}
+	for cid := range o.byStack[id] {
+		if o.seen[cid].listed {
+			return false
+		}
+	}
+	return true
+}
+
+// cachedEntries are the list entries a list of stack id would give, as
+// the cache has them.
+func (o *Observer) cachedEntries(id int64) []listEntry {
+	out := make([]listEntry, 0, len(o.byStack[id]))
+	for cid := range o.byStack[id] {
+		c := o.seen[cid]
+		out = append(out, listEntry{ID: cid, Names: []string{"/" + c.container.Name}, State: c.container.State,
+			Labels: c.container.Labels, fingerprint: c.fingerprint})
+	}
+	return out
 }
 
 type observed struct {
@@ -136,13 +194,22 @@ func (o *Observer) pass(ctx context.Context, sc scope) ([]spec.Container, error)
 	defer o.mu.Unlock()
 
 	dirty, died := o.takeDirty(sc.stackID)
-	filter := o.filter
-	if sc.stackID > 0 {
-		filter = filter.Clone().Add("label", spec.LabelStackID+"="+strconv.FormatInt(sc.stackID, 10))
-	}
-	items, err := o.rt.listContainers(ctx, filter)
-	if err != nil {
-		return nil, err
+	now := listedAt{streamGen: o.rt.streamGen.Load(), applies: o.rt.applies.Load()}
+	var items []listEntry
+	fromList := false // the cache is made from a list this time
+	if fromEvents, _ := ctx.Value(fromEventsKey{}).(bool); fromEvents && sc.stackID > 0 && len(dirty) > 0 && o.cacheCurrent(sc.stackID, now) {
+		o.rt.calls.fromCache.Add(1)
+		items = o.cachedEntries(sc.stackID)
+	} else {
+		filter := o.filter
+		if sc.stackID > 0 {
+			filter = filter.Clone().Add("label", spec.LabelStackID+"="+strconv.FormatInt(sc.stackID, 10))
+		}
+		var err error
+		if items, err = o.rt.listContainers(ctx, filter); err != nil {
+			return nil, err
+		}
+		fromList = true
 	}
 	next := make(map[string]observed, len(items))
 	var changed []inspectTarget
@@ -200,6 +267,16 @@ func (o *Observer) pass(ctx context.Context, sc scope) ([]spec.Container, error)
 	}
 	o.commit(sc.stackID, next)
 	o.clearDirty(dirty, died)
+	switch {
+	case fromList && sc.stackID == 0:
+		o.all = now
+		clear(o.stacks)
+	case fromList:
+		if o.stacks == nil {
+			o.stacks = map[int64]listedAt{}
+		}
+		o.stacks[sc.stackID] = now
+	}
 
 	// The containers share their maps and slices with the cache: nothing
 	// writes to an observed container once it is made (a new observation
@@ -597,9 +674,15 @@ func (r *Runtime) Events(ctx context.Context) (<-chan Event, <-chan error) {
 	res := r.cli.Events(ctx, client.EventsListOptions{Filters: f})
 	out := make(chan Event)
 	errs := make(chan error, 1)
+	r.streams.Add(1)
+	r.streamGen.Add(1)
 	go func() {
 		defer close(errs)
 		defer close(out)
+		defer func() {
+			r.streams.Add(-1)
+			r.streamGen.Add(1) // events from now on are lost
+		}()
 		for {
 			select {
 			case m := <-res.Messages:

@@ -47,6 +47,18 @@ type Runtime struct {
 	// and a call waiting for its turn still ends with its context.
 	networkTurn chan struct{}
 
+	// streams counts the event streams open (Events); streamGen changes
+	// whenever one opens or ends, when events may have been lost. An
+	// Observer trusts its cache kept by events only while the generation
+	// it listed at is current (see Observer.cacheCurrent).
+	streams   atomic.Int64
+	streamGen atomic.Uint64
+
+	// applies counts the applies (and removals) that ended: after an
+	// apply, a stack's observation lists its containers again, whatever
+	// events have arrived by then.
+	applies atomic.Uint64
+
 	// ctx ends when the Runtime is closed: background work (see
 	// Observer.HandleEvent) stops with it.
 	ctx    context.Context
@@ -132,6 +144,10 @@ type Calls struct {
 	// ImageLookups counts the images a stack's observation looks up by
 	// reference (SnapshotStack on Docker).
 	ImageLookups int64 `json:"image_lookups"`
+	// FromCache counts the stack observations whose containers came from
+	// the cache kept by events (FromEvents) instead of a list; it is not an
+	// engine call.
+	FromCache int64 `json:"from_cache"`
 	// OtherLists counts the network, image and volume lists of
 	// Observer.Snapshot, and on Podman the network lists that resolve
 	// the network names its inspect gives (see podman.go).
@@ -150,6 +166,7 @@ func (c Calls) Sub(prev Calls) Calls {
 		ContainerInspects: c.ContainerInspects - prev.ContainerInspects,
 		ImageInspects:     c.ImageInspects - prev.ImageInspects,
 		ImageLookups:      c.ImageLookups - prev.ImageLookups,
+		FromCache:         c.FromCache - prev.FromCache,
 		OtherLists:        c.OtherLists - prev.OtherLists,
 	}
 }
@@ -161,12 +178,16 @@ func (r *Runtime) Calls() Calls {
 		ContainerInspects: r.calls.inspects.Load(),
 		ImageInspects:     r.calls.images.Load(),
 		ImageLookups:      r.calls.imageLookups.Load(),
+		FromCache:         r.calls.fromCache.Load(),
 		OtherLists:        r.calls.otherLists.Load(),
 	}
 }
 
 type callCounter struct {
 	lists, inspects, images, imageLookups, otherLists atomic.Int64
+	// fromCache counts the stack observations made from the cache kept by
+	// events (FromEvents): no engine call.
+	fromCache atomic.Int64
 	// listed counts the containers the container lists returned: what a
 	// pass costs besides its calls (see listedContainers).
 	listed atomic.Int64

@@ -99,7 +99,10 @@ func (c *Controller) observe(ctx context.Context, id int64) observation {
 		return observation{outcome: desiredUnavailable, err: err}
 	}
 	c.metrics.setDatabaseUp(true)
-	p, err := c.d.Planner.Plan(ctx, d)
+	// A status may come from the observer's cache kept by engine events
+	// (deploy.FromEvents): an event's pass then costs the same whatever
+	// else the engine holds.
+	p, err := c.d.Planner.Plan(deploy.FromEvents(ctx), d)
 	if ctx.Err() != nil {
 		return observation{outcome: shuttingDown, desired: d, err: ctx.Err()} // not an engine problem
 	}
