@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -104,8 +105,10 @@ func ifMatch(r *http.Request) (rev *int, present bool, e *apiError) {
 	if h == "*" {
 		return nil, true, nil
 	}
-	n, err := strconv.Atoi(strings.Trim(h, `"`))
-	if err != nil || n < 0 || !strings.HasPrefix(h, `"`) || !strings.HasSuffix(h, `"`) {
+	inner := strings.Trim(h, `"`)
+	n, err := strconv.Atoi(inner)
+	// An ETag is compared as a string: "02" is not the ETag "2".
+	if err != nil || n < 0 || strconv.Itoa(n) != inner || !strings.HasPrefix(h, `"`) || !strings.HasSuffix(h, `"`) {
 		return nil, true, &apiError{Status: http.StatusBadRequest, Code: codeInvalidParameter,
 			Message: `The If-Match header must be the stack's ETag, such as "3", as GET /api/v1/stacks/{name} returns it.`}
 	}
@@ -359,6 +362,33 @@ func (s *server) patchInstance(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, editResponse{Stack: name, DryRun: dry, Changed: res.Changed, Revision: res.Revision, Preview: res.Preview})
 }
 
+// overrideFieldNames is the set of JSON field names of spec.Overrides,
+// with those of its embedded structs.
+func overrideFieldNames() map[string]bool {
+	names := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if f.Anonymous && tag == "" && f.Type.Kind() == reflect.Struct {
+				walk(f.Type)
+				continue
+			}
+			name, _, _ := strings.Cut(tag, ",")
+			switch {
+			case name == "-" || !f.IsExported():
+			case name == "":
+				names[f.Name] = true
+			default:
+				names[name] = true
+			}
+		}
+	}
+	walk(reflect.TypeFor[spec.Overrides]())
+	return names
+}
+
 func instanceOverrides(st spec.Stack, name string) (spec.Overrides, bool) {
 	for _, inst := range st.Instances {
 		if inst.Name == name {
@@ -381,6 +411,16 @@ func mergeOverrides(cur spec.Overrides, patch []byte) (spec.Overrides, *apiError
 	if err := json.Unmarshal(patch, &fields); err != nil || len(fields) == 0 {
 		return cur, &apiError{Status: http.StatusBadRequest, Code: codeInvalidBody,
 			Message: "The request body must be a JSON object with at least one of the " + overridesFields + "."}
+	}
+	// encoding/json matches field names case-insensitively; a merge patch
+	// must not, or {"Image": …} would sit beside the stored "image" and be
+	// dropped without a word.
+	known := overrideFieldNames()
+	for k := range fields {
+		if !known[k] {
+			return cur, &apiError{Status: http.StatusBadRequest, Code: codeInvalidBody,
+				Message: fmt.Sprintf("The request body has an unknown field %q (field names are lower case, such as image or working_dir). Send only %s.", k, overridesFields)}
+		}
 	}
 	b, err := json.Marshal(cur)
 	if err != nil {

@@ -42,7 +42,7 @@ func localSocket(t *testing.T) string {
 	}
 	path, ok := strings.CutPrefix(host, "unix://")
 	if !ok {
-		t.Skipf("DOCKER_HOST %q is not a unix socket: the endpoint tests proxy to one", host)
+		testenv.Skipf(t, "DOCKER_HOST %q is not a unix socket: the endpoint tests proxy to one", host)
 	}
 	return path
 }
