@@ -242,7 +242,13 @@ func readRaw(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *apiE
 // parseStackFile parses a PUT body, which must define the stack named in
 // the path.
 func parseStackFile(body []byte, name string, secrets stackfile.SecretLookup) (*stackfile.File, *apiError) {
-	f, err := stackfile.Parse(body, secrets)
+	// The API resolves secrets from the controller's secrets file only,
+	// never from its environment (which is not the caller's).
+	hint := "add it as a NAME=value line to the controller's secrets file (secrets_file in its configuration), which the API reads at each request; the API does not read environment variables"
+	if secrets == nil {
+		hint = "the controller has no secrets file: set secrets_file in its configuration to a file of NAME=value lines, or import the stack with the CLI (stack import), which also reads environment variables"
+	}
+	f, err := stackfile.Parse(body, secrets, stackfile.MissingSecretHint(hint))
 	if err != nil {
 		return nil, &apiError{Status: http.StatusBadRequest, Code: codeInvalidStack,
 			Message: "The stack file is not valid: " + oneLine(err.Error()) + ". Fix it and send it again."}

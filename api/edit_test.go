@@ -45,3 +45,32 @@ func TestPatchInstanceIsExact(t *testing.T) {
 		})
 	}
 }
+
+// A PUT whose stack file references a secret the controller cannot
+// resolve says where the API reads secrets: only the controller's secrets
+// file, never an environment variable, which a caller could not set.
+func TestPutUnresolvedSecretSaysWhereSecretsComeFrom(t *testing.T) {
+	body := shopFile + "      APP_KEY: ${SECRET:APP_KEY}\n"
+	for _, c := range []struct {
+		name    string
+		secrets func(string) (string, bool)
+		want    string
+	}{
+		{"no secrets file", nil, "the controller has no secrets file: set secrets_file"},
+		{"secrets file without it", func(n string) (string, bool) { return "x", n == "OTHER" }, "to the controller's secrets file (secrets_file"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hs := newHarness(t, Options{Secrets: c.secrets})
+			w := hs.do(t, request{method: http.MethodPut, path: "/api/v1/stacks/shop", body: body,
+				headers: map[string]string{"Content-Type": "application/yaml"}})
+			var e errorBody
+			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil || w.Code != http.StatusBadRequest {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			if !strings.Contains(e.Error.Message, `secret "APP_KEY" is not set`) || !strings.Contains(e.Error.Message, c.want) ||
+				strings.Contains(e.Error.Message, "an environment variable named") {
+				t.Fatalf("the error does not say where the API reads secrets (want %q): %s", c.want, e.Error.Message)
+			}
+		})
+	}
+}

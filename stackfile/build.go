@@ -25,6 +25,9 @@ var (
 // problem and warning on the way.
 type builder struct {
 	secrets SecretLookup
+	// secretsHint ends the error of an unresolved secret (see
+	// MissingSecretHint); "" is the CLI's.
+	secretsHint string
 	// dir is the stack file's folder: env files, secrets, configs and
 	// relative build contexts are read relative to it; "" when the file
 	// was not read from a file (relative paths then resolve against the

@@ -73,13 +73,24 @@ func readLimited(path string) ([]byte, error) {
 // Env files, secrets and configs named by the file are read relative to the
 // current directory; a relative build context needs the file's folder:
 // ParseFile reads them relative to the stack file.
-func Parse(data []byte, secrets SecretLookup) (*File, error) {
-	return parse(data, secrets, "")
+func Parse(data []byte, secrets SecretLookup, opts ...Option) (*File, error) {
+	return parse(data, secrets, "", opts...)
+}
+
+// Option changes how a stack file is parsed.
+type Option func(*builder)
+
+// MissingSecretHint says, in the error for a ${SECRET:NAME} reference the
+// lookup does not resolve, where the secret should be provided (such as
+// "add it to the controller's secrets file"). The default names the
+// secrets file and an environment variable NAME, as the CLI reads them.
+func MissingSecretHint(hint string) Option {
+	return func(b *builder) { b.secretsHint = hint }
 }
 
 // parse is Parse with dir, the folder relative paths resolve against
 // ("" refuses relative build contexts).
-func parse(data []byte, secrets SecretLookup, dir string) (*File, error) {
+func parse(data []byte, secrets SecretLookup, dir string, opts ...Option) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("stack file is larger than %d MiB; a stack file is a few kilobytes", MaxFileSize>>20)
 	}
@@ -91,6 +102,9 @@ func parse(data []byte, secrets SecretLookup, dir string) (*File, error) {
 		return nil, err
 	}
 	b := builder{secrets: secrets, dir: dir}
+	for _, o := range opts {
+		o(&b)
+	}
 	stack := b.stack(doc)
 	if len(b.problems) > 0 {
 		return nil, &spec.ValidationError{Problems: b.problems}

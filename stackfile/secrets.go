@@ -36,7 +36,11 @@ func (b *builder) resolveSecrets(field, value string) (resolved string, fromSecr
 			v, found = b.secrets(name)
 		}
 		if !found {
-			b.fail(field, "secret %q is not set; provide it through the secrets file or an environment variable named %s", name, name)
+			if b.secretsHint != "" {
+				b.fail(field, "secret %q is not set; %s", name, b.secretsHint)
+			} else {
+				b.fail(field, "secret %q is not set; provide it through the secrets file or an environment variable named %s", name, name)
+			}
 			ok = false
 			return ""
 		}
