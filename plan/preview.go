@@ -28,7 +28,9 @@ const (
 //
 // Modify changes say Recreate when a field other than enabled changes:
 // compose would recreate such a container. The token is the one after's
-// desired state would have. Nothing is compared with what runs: the plan
+// desired state will have once saved, so that it can be approved; it is
+// empty when after creates the stack or an instance, whose ids (which the
+// token covers) are given only when the change is saved. Nothing is compared with what runs: the plan
 // of the stack, once the change is saved, says what apply would do.
 // Secret values of both sides are redacted as in plans. It is pure.
 func Preview(before, after spec.Stack, paths project.Options, now time.Time) *Plan {
@@ -36,7 +38,7 @@ func Preview(before, after spec.Stack, paths project.Options, now time.Time) *Pl
 		FormatVersion: FormatVersion,
 		StackID:       cmp.Or(after.ID, before.ID),
 		Stack:         cmp.Or(after.Name, before.Name),
-		Token:         Token(Desired{Stack: after, Paths: paths}),
+		Token:         previewToken(after, paths),
 		GeneratedAt:   now.UTC(),
 		Changes:       []Change{},
 		Warnings:      []string{},
@@ -69,6 +71,20 @@ func Preview(before, after spec.Stack, paths project.Options, now time.Time) *Pl
 	scrub(p, after.Scrubber())
 	finish(p)
 	return p
+}
+
+// previewToken is after's token, or "" when after holds an id not given
+// yet (see Preview).
+func previewToken(after spec.Stack, paths project.Options) string {
+	if after.ID == 0 {
+		return ""
+	}
+	for _, inst := range after.Instances {
+		if inst.ID == 0 {
+			return ""
+		}
+	}
+	return Token(Desired{Stack: after, Paths: paths})
 }
 
 // previewChange is the change of one instance of after (prev is its

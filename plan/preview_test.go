@@ -127,3 +127,43 @@ func orNil(s *string) string {
 	}
 	return *s
 }
+
+// A preview's token is the one the stack's plan has once the change is
+// saved, so that it can be approved; a preview that creates the stack or
+// an instance has none, since the token covers ids given only on save.
+func TestPreviewTokenOnlyWhenItCanApprove(t *testing.T) {
+	edited := shopStack()
+	edited.Instances[0].Overrides.Image = "postgres:18.3"
+	edited = remerge(edited)
+	withNew := shopStack()
+	withNew.Instances = append(withNew.Instances, instance(0, "cache", nil, spec.Overrides{ServiceSpec: spec.ServiceSpec{Image: "redis:7"}}))
+	created := shopStack()
+	created.ID = 0
+	for i := range created.Instances {
+		created.Instances[i].ID = 0
+	}
+	for _, c := range []struct {
+		name          string
+		before, after spec.Stack
+		want          string
+		wantText      string
+	}{
+		{"edit", shopStack(), edited, tok(edited), "Stack shop (id 3)\nToken " + tok(edited)},
+		{"new instance", shopStack(), withNew, "", "Stack shop (id 3)\nToken none yet"},
+		{"new stack", spec.Stack{}, created, "", "Stack shop (new)\nToken none yet"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := Preview(c.before, c.after, testPaths, testNow)
+			if p.Token != c.want {
+				t.Fatalf("token %q, want %q", p.Token, c.want)
+			}
+			var b strings.Builder
+			if err := p.WriteText(&b, TextOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(b.String(), c.wantText) {
+				t.Fatalf("text starts %q, want %q", b.String()[:min(len(b.String()), 120)], c.wantText)
+			}
+		})
+	}
+}

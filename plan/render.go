@@ -29,8 +29,16 @@ var actionColor = map[Action]string{ActionAdd: ansiGreen, ActionModify: ansiYell
 // "! ..." line per notice, warnings, and a summary line.
 func (p *Plan) WriteText(w io.Writer, o TextOptions) error {
 	tw := &textWriter{w: w, color: o.Color}
-	tw.printf("Stack %s (id %d)\n", p.Stack, p.StackID)
-	tw.printf("Token %s\n\n", p.Token)
+	if p.StackID == 0 {
+		tw.printf("Stack %s (new)\n", p.Stack)
+	} else {
+		tw.printf("Stack %s (id %d)\n", p.Stack, p.StackID)
+	}
+	if p.Token != "" {
+		tw.printf("Token %s\n\n", p.Token)
+	} else {
+		tw.printf("Token none yet: the stack's plan has one once the change is saved\n\n")
+	}
 	for _, c := range p.Changes {
 		tw.change(c)
 	}
