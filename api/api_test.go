@@ -491,3 +491,28 @@ func TestStackListSaysFirstPassInProgress(t *testing.T) {
 		t.Errorf("GET /api/v1/stacks after the first pass: %d %s", w.Code, w.Body.String())
 	}
 }
+
+// A stack whose network has a subnet from the controller's pool shows it;
+// the document still matches the OpenAPI schema.
+func TestGetStackShowsSubnet(t *testing.T) {
+	hs := newHarness(t, Options{})
+	hs.store.mu.Lock()
+	for i := range hs.store.stacks {
+		if hs.store.stacks[i].Name == "shop" {
+			hs.store.stacks[i].Subnet = "10.199.3.0/24"
+		}
+	}
+	hs.store.mu.Unlock()
+	w := hs.do(t, request{path: "/api/v1/stacks/shop"})
+	if got := decodeBody[stackDetail](t, w); got.Subnet != "10.199.3.0/24" {
+		t.Fatalf("subnet %q, want 10.199.3.0/24: %s", got.Subnet, w.Body)
+	}
+	doc := loadOpenAPI(t)
+	schema, err := doc.resolve("#/components/schemas/StackDetail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := doc.validateJSON(schema, w.Body.Bytes()); len(errs) > 0 {
+		t.Fatalf("the stack does not match its schema: %v", errs)
+	}
+}

@@ -33,6 +33,9 @@ type Stack struct {
 	// Engine is the engine the stack runs on (its engine field, or the
 	// controller's default engine when it names none).
 	Engine string `json:"engine"`
+	// Subnet is the subnet the controller allocated to the stack's network
+	// from its subnet pool (network.subnet_pool); empty without a pool.
+	Subnet string `json:"subnet,omitempty"`
 }
 
 // Instance is one instance as shown to users.
@@ -52,7 +55,7 @@ func Redact(s spec.Stack) Stack {
 	sc := s.Scrubber()
 	v := Stack{ID: s.ID, Name: s.Name, Description: sc.Scrub(s.Description), Network: s.Network(),
 		Enabled: s.Enabled, Wires: append([]spec.Wire{}, s.Wires...), Instances: []Instance{}, Variables: s.RedactedVariables()}
-	v.Engine = s.Engine
+	v.Engine, v.Subnet = s.Engine, s.Subnet
 	for i, variable := range v.Variables {
 		if !variable.Secret {
 			v.Variables[i].Value = sc.Scrub(variable.Value)

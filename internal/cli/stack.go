@@ -163,7 +163,11 @@ func newStackShowCommand(app *App) *cobra.Command {
 
 func writeStackText(w io.Writer, s view.Stack) error {
 	tw := newTabWriter(w)
-	fmt.Fprintf(tw, "Stack %s (id %d), network %s, enabled %t\n", s.Name, s.ID, s.Network, s.Enabled)
+	network := s.Network
+	if s.Subnet != "" {
+		network += " (subnet " + s.Subnet + ")"
+	}
+	fmt.Fprintf(tw, "Stack %s (id %d), network %s, enabled %t\n", s.Name, s.ID, network, s.Enabled)
 	for _, inst := range s.Instances {
 		e := inst.Effective
 		fmt.Fprintf(tw, "\nInstance %s (id %d, template %s, enabled %t, container %s)\n", inst.Name, inst.ID, orDash(inst.Template), inst.Enabled, inst.Container)
