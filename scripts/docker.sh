@@ -24,6 +24,7 @@ PID_FILE=$DOCKER_STATE/dockerd.pid
 DOCKERD_LOG=$DOCKER_STATE/dockerd.log
 SOCKET=/var/run/docker.sock
 WAIT_SECONDS=60
+ADDRESS_POOL=10.160.0.0/16
 
 # our_pid prints the pid of the dockerd this script started, if it still runs.
 our_pid() {
@@ -65,7 +66,13 @@ start_dockerd() {
 		log "starting dockerd (log $DOCKERD_LOG)"
 		# setsid: a Ctrl-C on the calling shell must not reach dockerd.
 		# dockerd writes its own pid to PID_FILE, which "stop" reads.
-		setsid dockerd --host "unix://$SOCKET" --pidfile "$PID_FILE" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+		# The address pool: Docker's defaults hold about 30 bridge
+		# networks, and the test packages running side by side create
+		# about that many at once (one per stack); 256 leave room. It is
+		# outside the ranges the tests give networks themselves (10.198/16,
+		# 10.199/16, 10.213.57.0/24).
+		setsid dockerd --host "unix://$SOCKET" --pidfile "$PID_FILE" \
+			--default-address-pool "base=$ADDRESS_POOL,size=24" >>"$DOCKERD_LOG" 2>&1 </dev/null &
 		launcher=$!
 	fi
 	local i
