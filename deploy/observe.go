@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/mount"
@@ -380,7 +379,7 @@ func (r *Runtime) inspectAll(ctx context.Context, items []inspectTarget, keep fu
 			g.Go(func() error {
 				r.calls.inspects.Add(1)
 				res, err := r.cli.ContainerInspect(gctx, it.id, client.ContainerInspectOptions{})
-				if cerrdefs.IsNotFound(err) {
+				if containerGone(err) {
 					r.log.Debug("container vanished before inspect", zap.String("container_id", it.id))
 					return nil
 				}

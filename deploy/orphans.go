@@ -112,7 +112,7 @@ func (r *Runtime) RemoveOrphans(ctx context.Context, o Orphans, known func(ctx c
 	}
 	for _, c := range o.Containers {
 		in, err := r.cli.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-		if cerrdefs.IsNotFound(err) {
+		if containerGone(err) {
 			continue
 		}
 		if err != nil {
@@ -127,10 +127,10 @@ func (r *Runtime) RemoveOrphans(ctx context.Context, o Orphans, known func(ctx c
 			}
 			continue
 		}
-		if _, err := r.cli.ContainerStop(ctx, in.Container.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := r.cli.ContainerStop(ctx, in.Container.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil && !containerGone(err) {
 			return removed, fmt.Errorf("stop container %s: %w", c.Name, err)
 		}
-		if _, err := r.cli.ContainerRemove(ctx, in.Container.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := r.cli.ContainerRemove(ctx, in.Container.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !containerGone(err) {
 			return removed, fmt.Errorf("remove container %s: %w", c.Name, err)
 		}
 		removed = append(removed, "container "+c.Name)

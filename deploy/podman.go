@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/image"
@@ -141,7 +142,7 @@ func (c podmanClient) ContainerList(ctx context.Context, o client.ContainerListO
 func (c podmanClient) ContainerInspect(ctx context.Context, id string, o client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
 	res, err := c.APIClient.ContainerInspect(ctx, id, o)
 	if err != nil || !podmanNetworkNames(&res.Container) {
-		return res, err
+		return res, podmanNotFound(err)
 	}
 	ids, err := c.rt.networkIDsByName(ctx)
 	if err != nil {
@@ -204,4 +205,23 @@ func podmanLocalImages(images map[string]string, list []image.Summary) {
 			}
 		}
 	}
+}
+
+// containerGone reports whether err says the container does not exist
+// (any more); see podmanNotFound.
+func containerGone(err error) bool {
+	return cerrdefs.IsNotFound(podmanNotFound(err))
+}
+
+// podmanNotFound makes a Podman "no such container" answer a not-found
+// error. Docker answers 404 for a container that does not exist. Podman
+// answers 500 with cause "no such container" when the container is removed
+// while it handles an inspect, stop or remove (it found the name, then
+// lost the container); a full pass that races a removal by someone else
+// meets it.
+func podmanNotFound(err error) error {
+	if err != nil && !cerrdefs.IsNotFound(err) && strings.Contains(err.Error(), "no such container") {
+		return fmt.Errorf("%w: %w", cerrdefs.ErrNotFound, err)
+	}
+	return err
 }

@@ -3,12 +3,15 @@ package deploy
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
@@ -222,6 +225,31 @@ func TestPodmanLocalImages(t *testing.T) {
 	for ref, want := range map[string]string{"app:1": "sha256:remote", "devarch-test/drift:x": "sha256:local", "tool:latest": "sha256:local"} {
 		if got := images[NormalizeImageRef(ref)]; got != want {
 			t.Errorf("%s → %q, want %q", ref, got, want)
+		}
+	}
+}
+
+// Podman answers 500 "no such container" for a container removed while it
+// answers; that is the container being gone, as Docker's 404 is. Other
+// errors stay what they are.
+func TestContainerGone(t *testing.T) {
+	podman500 := errors.New(`Error response from daemon: container bbeac04ec2fb6c33 does not exist in database: no such container`)
+	for _, c := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"docker 404", fmt.Errorf("inspect: %w", cerrdefs.ErrNotFound), true},
+		{"podman 500 during removal", podman500, true},
+		{"other 500", errors.New("Error response from daemon: container state improper"), false},
+		{"no such image", errors.New("Error response from daemon: no such image: x"), false},
+	} {
+		if got := containerGone(c.err); got != c.want {
+			t.Errorf("%s: containerGone = %t, want %t", c.name, got, c.want)
+		}
+		if mapped := podmanNotFound(c.err); c.err != nil && !errors.Is(mapped, c.err) {
+			t.Errorf("%s: the mapped error %v lost the engine's", c.name, mapped)
 		}
 	}
 }

@@ -86,11 +86,11 @@ func (r *Runtime) removeStackContainers(ctx context.Context, s spec.Stack, stopT
 		}
 		name := strings.TrimPrefix(firstName(c.Names), "/")
 		emit(name, "remove", ProgressWorking, "")
-		if _, err := r.cli.ContainerStop(ctx, c.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := r.cli.ContainerStop(ctx, c.ID, client.ContainerStopOptions{Timeout: &secs}); err != nil && !containerGone(err) {
 			emit(name, "remove", ProgressError, err.Error())
 			return removed, fmt.Errorf("stop container %s: %w", name, err)
 		}
-		if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := r.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !containerGone(err) {
 			emit(name, "remove", ProgressError, err.Error())
 			return removed, fmt.Errorf("remove container %s: %w", name, err)
 		}

@@ -149,7 +149,7 @@ func (r *Runtime) recreateNetwork(ctx context.Context, s spec.Stack, id string) 
 	stackID := NetworkLabels(s)[spec.LabelStackID]
 	for cid := range res.Network.Containers {
 		c, err := r.cli.ContainerInspect(ctx, cid, client.ContainerInspectOptions{})
-		if cerrdefs.IsNotFound(err) {
+		if containerGone(err) {
 			continue
 		}
 		if err != nil {
@@ -157,7 +157,7 @@ func (r *Runtime) recreateNetwork(ctx context.Context, s spec.Stack, id string) 
 		}
 		ours := c.Container.Config != nil && c.Container.Config.Labels[spec.LabelStackID] == stackID
 		if ours && c.Container.State != nil && c.Container.State.Status != container.StateRunning {
-			if _, err := r.cli.ContainerRemove(ctx, cid, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			if _, err := r.cli.ContainerRemove(ctx, cid, client.ContainerRemoveOptions{Force: true}); err != nil && !containerGone(err) {
 				return fmt.Errorf("recreate network %q: remove stopped container %s: %w", s.Network(), c.Container.Name, err)
 			}
 			continue
