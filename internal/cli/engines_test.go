@@ -104,3 +104,50 @@ func TestPlanNamesTheEngineThatIsDown(t *testing.T) {
 		t.Errorf("plan of a stack on an engine that is down: code %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestStackListEngine: stack list shows each stack's engine (the default
+// engine for a stack naming none), --engine lists one engine's stacks, and
+// an engine that is not configured is an error naming the configured ones.
+func TestStackListEngine(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "controller.yml")
+	if err := os.WriteFile(cfgFile, []byte("engines:\n  local: {host: unix:///var/run/docker.sock, default: true}\n  edge: {host: 'ssh://deploy@edge-1'}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DEVARCH_DATABASE_URL": testenv.DatabaseURL(t), "DEVARCH_STATE_DIR": t.TempDir(), "DEVARCH_CONFIG": cfgFile, "DEMO_API_TOKEN": "demo-canary-58d1e"}
+	if r := run(t, context.Background(), []string{"catalog", "import", repoPath(t, "examples/templates")}, env); r.code != 0 {
+		t.Fatalf("catalog import: %s", r.stderr)
+	}
+	body, err := os.ReadFile(repoPath(t, "examples/stacks/demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, engine := range map[string]string{"on-local": "", "on-edge": "edge"} {
+		b := strings.Replace(string(body), "name: demo\n", "name: "+name+"\n", 1)
+		if engine != "" {
+			b = strings.Replace(b, "name: "+name+"\n", "name: "+name+"\n  engine: "+engine+"\n", 1)
+		}
+		file := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(file, []byte(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := run(t, context.Background(), []string{"stack", "import", file}, env); r.code != 0 {
+			t.Fatalf("import %s: %s", name, r.stderr)
+		}
+	}
+	row := func(out, name, engine string) bool {
+		return regexp.MustCompile(`(?m)^` + name + `\s.*\s` + engine + `\s+active\s*$`).MatchString(out)
+	}
+	r := run(t, context.Background(), []string{"stack", "list"}, env)
+	if r.code != 0 || !strings.Contains(r.stdout, "ENGINE") || !row(r.stdout, "on-local", "local") || !row(r.stdout, "on-edge", "edge") {
+		t.Fatalf("stack list: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, context.Background(), []string{"stack", "list", "--engine", "edge"}, env)
+	if r.code != 0 || !row(r.stdout, "on-edge", "edge") || strings.Contains(r.stdout, "on-local") {
+		t.Errorf("stack list --engine edge: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, context.Background(), []string{"stack", "list", "--engine", "mars"}, env)
+	if r.code == 0 || !strings.Contains(r.stderr, `engine "mars" is not configured`) || !strings.Contains(r.stderr, "local, edge") {
+		t.Errorf("stack list --engine mars: code %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

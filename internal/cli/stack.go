@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -110,28 +112,45 @@ func newStackImportCommand(app *App) *cobra.Command {
 }
 
 func newStackListCommand(app *App) *cobra.Command {
-	return &cobra.Command{
+	var engine string
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List stacks: live ones, and deleted ones whose removal is not applied yet (lifecycle deleting)",
-		Args:  cobra.NoArgs,
+		Long: "List stacks with the engine each runs on (its engine field, else the default engine).\n" +
+			"--engine NAME lists the stacks on one configured engine.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := app.Config()
+			if err != nil {
+				return err
+			}
+			if engine != "" && !slices.Contains(cfg.EngineNames(), engine) {
+				return fmt.Errorf("engine %q is not configured; the engines are %s. Name one of them with --engine, or leave it out to list every stack",
+					engine, strings.Join(cfg.EngineNames(), ", "))
+			}
+			engineOf := func(s spec.Stack) string { return cmp.Or(s.Engine, cfg.DefaultEngine()) }
 			return withStore(app, cmd, func(ctx context.Context, st *state.Store) error {
 				stacks, err := st.Stacks(ctx)
 				if err != nil {
 					return err
 				}
-				return writeTable(cmd.OutOrStdout(), "NAME\tID\tENABLED\tINSTANCES\tNETWORK\tLIFECYCLE", stacks, func(s spec.Stack) []any {
+				if engine != "" {
+					stacks = slices.DeleteFunc(stacks, func(s spec.Stack) bool { return engineOf(s) != engine })
+				}
+				return writeTable(cmd.OutOrStdout(), "NAME\tID\tENABLED\tINSTANCES\tNETWORK\tENGINE\tLIFECYCLE", stacks, func(s spec.Stack) []any {
 					enabled := 0
 					for _, i := range s.Instances {
 						if i.Enabled {
 							enabled++
 						}
 					}
-					return []any{s.Name, s.ID, s.Enabled, fmt.Sprintf("%d/%d enabled", enabled, len(s.Instances)), s.Network(), spec.Lifecycle(s)}
+					return []any{s.Name, s.ID, s.Enabled, fmt.Sprintf("%d/%d enabled", enabled, len(s.Instances)), s.Network(), engineOf(s), spec.Lifecycle(s)}
 				})
 			})
 		},
 	}
+	cmd.Flags().StringVar(&engine, "engine", "", "list only the stacks on this configured engine")
+	return cmd
 }
 
 func newStackShowCommand(app *App) *cobra.Command {
