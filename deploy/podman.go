@@ -152,6 +152,18 @@ func (c podmanClient) ContainerInspect(ctx context.Context, id string, o client.
 	return res, nil
 }
 
+// ContainerStop and ContainerRemove answer "not found" for a container
+// that Podman lost while it answered (see podmanNotFound), as Docker does.
+func (c podmanClient) ContainerStop(ctx context.Context, id string, o client.ContainerStopOptions) (client.ContainerStopResult, error) {
+	res, err := c.APIClient.ContainerStop(ctx, id, o)
+	return res, podmanNotFound(err)
+}
+
+func (c podmanClient) ContainerRemove(ctx context.Context, id string, o client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
+	res, err := c.APIClient.ContainerRemove(ctx, id, o)
+	return res, podmanNotFound(err)
+}
+
 // summaryNetworkNames is podmanNetworkNames for a container list entry.
 func summaryNetworkNames(s container.Summary) bool {
 	if s.NetworkSettings == nil {

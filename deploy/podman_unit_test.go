@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
 
 	"github.com/devarch/devarch-controller/spec"
 )
@@ -251,5 +253,29 @@ func TestContainerGone(t *testing.T) {
 		if mapped := podmanNotFound(c.err); c.err != nil && !errors.Is(mapped, c.err) {
 			t.Errorf("%s: the mapped error %v lost the engine's", c.name, mapped)
 		}
+	}
+}
+
+// lostContainerClient answers every stop and remove as Podman does for a
+// container removed meanwhile.
+type lostContainerClient struct{ client.APIClient }
+
+func (lostContainerClient) ContainerStop(context.Context, string, client.ContainerStopOptions) (client.ContainerStopResult, error) {
+	return client.ContainerStopResult{}, errors.New("Error response from daemon: container 0a1b does not exist in database: no such container")
+}
+
+func (lostContainerClient) ContainerRemove(context.Context, string, client.ContainerRemoveOptions) (client.ContainerRemoveResult, error) {
+	return client.ContainerRemoveResult{}, errors.New("Error response from daemon: container 0a1b does not exist in database: no such container")
+}
+
+// Compose's client on Podman answers not found for such a container, as it
+// does on Docker, so that compose treats it as gone.
+func TestPodmanClientLostContainerIsNotFound(t *testing.T) {
+	c := podmanClient{APIClient: lostContainerClient{}}
+	if _, err := c.ContainerStop(t.Context(), "0a1b", client.ContainerStopOptions{}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("stop: %v is not a not-found error", err)
+	}
+	if _, err := c.ContainerRemove(t.Context(), "0a1b", client.ContainerRemoveOptions{}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("remove: %v is not a not-found error", err)
 	}
 }
