@@ -15,11 +15,9 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/devarch/devarch-controller/config"
 	"github.com/devarch/devarch-controller/internal/testenv"
-	"github.com/devarch/devarch-controller/project"
 	"github.com/devarch/devarch-controller/spec"
 	"github.com/devarch/devarch-controller/state"
 )
@@ -72,34 +70,7 @@ func startEnginesResync(t *testing.T, engines []config.Engine, stacks []spec.Sta
 		t.Fatal(err)
 	}
 	r := &running{reg: prometheus.NewRegistry(), done: make(chan error, 1)}
-	listening := make(chan string, 1)
-	runCtx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() {
-		r.done <- Run(runCtx, Options{
-			Config:     cfg,
-			Paths:      project.Options{StateDir: cfg.StateDir, WorkspaceDir: filepath.Join(cfg.StateDir, "workspace")},
-			PullPolicy: "never", Version: testVersion, Registry: r.reg,
-			Logger:   zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
-			OnListen: func(addr string) { listening <- addr },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-r.done:
-		case <-time.After(time.Minute):
-			t.Error("Run did not return within a minute of its context's end")
-		}
-	})
-	select {
-	case r.addr = <-listening:
-	case err := <-r.done:
-		t.Fatalf("Run returned before listening: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("Run did not listen within a minute")
-	}
-	r.base = "http://" + r.addr
+	r.start(t, cfg, zap.ErrorLevel)
 	return r, dbURL
 }
 

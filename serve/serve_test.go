@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/devarch/devarch-controller/config"
@@ -74,6 +75,16 @@ func startRun(t *testing.T) *running {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	r.start(t, cfg, zap.WarnLevel)
+	r.waitReady(t)
+	return r
+}
+
+// start runs the controller (Run) with cfg until the test ends, and
+// returns once it listens, with r.addr and r.base set. Its log goes to the
+// test at level and above.
+func (r *running) start(t *testing.T, cfg config.Config, level zapcore.Level) {
+	t.Helper()
 	listening := make(chan string, 1)
 	runCtx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
@@ -82,7 +93,7 @@ func startRun(t *testing.T) *running {
 			Config:     cfg,
 			Paths:      project.Options{StateDir: cfg.StateDir, WorkspaceDir: filepath.Join(cfg.StateDir, "workspace")},
 			PullPolicy: "never", Version: testVersion, Registry: r.reg,
-			Logger:   zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)),
+			Logger:   zaptest.NewLogger(t, zaptest.Level(level)),
 			OnListen: func(addr string) { listening <- addr },
 		})
 	}()
@@ -102,8 +113,6 @@ func startRun(t *testing.T) *running {
 		t.Fatal("Run did not listen within a minute")
 	}
 	r.base = "http://" + r.addr
-	r.waitReady(t)
-	return r
 }
 
 // waitReady polls /readyz until it answers 200.
