@@ -108,14 +108,7 @@ stop() {
 		rm -f "$PID_FILE"
 		return 0
 	fi
-	log "stopping dockerd (pid $pid)"
-	kill -TERM "$pid"
-	local i
-	for ((i = 0; i < 60; i++)); do
-		[[ -d /proc/$pid ]] || break
-		sleep 0.5
-	done
-	[[ -d /proc/$pid ]] && die "dockerd (pid $pid) still runs 30 s after SIGTERM; see $DOCKERD_LOG"
+	stop_pid dockerd "$pid" "$DOCKERD_LOG"
 	rm -f "$PID_FILE"
 }
 

@@ -34,6 +34,20 @@ state_dir() {
 	printf '%s\n' "$dir"
 }
 
+# stop_pid WHAT PID LOG sends SIGTERM to PID (a process this checkout's
+# scripts started, read from their pid file) and waits up to 30 s for it to
+# end; it fails naming WHAT and LOG when it does not.
+stop_pid() {
+	local what=$1 pid=$2 logfile=$3 i
+	log "stopping $what (pid $pid)"
+	kill -TERM "$pid"
+	for ((i = 0; i < 60; i++)); do
+		[[ -d /proc/$pid ]] || return 0
+		sleep 0.5
+	done
+	die "$what (pid $pid) still runs 30 s after SIGTERM; see $logfile"
+}
+
 # apt_install installs Debian packages as root, running apt-get update first
 # when the package lists are missing or the install fails on a stale list.
 apt_install() {

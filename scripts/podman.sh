@@ -161,14 +161,7 @@ stop() {
 		rm -f "$PID_FILE"
 		return 0
 	fi
-	log "stopping podman system service (pid $pid)"
-	kill -TERM "$pid"
-	local i
-	for ((i = 0; i < 60; i++)); do
-		[[ -d /proc/$pid ]] || break
-		sleep 0.5
-	done
-	[[ -d /proc/$pid ]] && die "podman (pid $pid) still runs 30 s after SIGTERM; see $LOG_FILE"
+	stop_pid "podman system service" "$pid" "$LOG_FILE"
 	rm -f "$PID_FILE"
 }
 
