@@ -171,10 +171,13 @@ func linkPath(word string) (p, skip string) {
 	switch {
 	case word == "":
 		return "", "healthcheck names no command"
-	case !safeCommand.MatchString(word) || strings.Contains(word, ".."):
+	case !safeCommand.MatchString(word) || strings.Contains(word, "..") || word == "." ||
+		(path.IsAbs(word) && path.Clean(word) != word):
+		// "." or "/usr/bin/." would link a directory (/usr/bin) to the
+		// sleeper.
 		return "", fmt.Sprintf("healthcheck command %q is not a plain file name", word)
 	case path.IsAbs(word):
-		p = path.Clean(word)
+		p = word
 	case strings.Contains(word, "/"):
 		return "", fmt.Sprintf("healthcheck command %q is relative to the working directory", word)
 	default:

@@ -195,3 +195,17 @@ func FuzzParseCompose(f *testing.F) {
 		}
 	})
 }
+
+// A healthcheck command that names a directory ("." or a path that is not
+// clean) is skipped: linking it to the sleeper would replace the directory.
+func TestLinkPathRefusesDirectories(t *testing.T) {
+	for word, want := range map[string]string{
+		"curl": "/usr/bin/curl", "/usr/bin/curl": "/usr/bin/curl",
+		".": "", "/usr/bin/.": "", "/bin//sh": "", "/usr/bin/": "", "/": "",
+	} {
+		p, skip := linkPath(word)
+		if p != want || (want == "") == (skip == "") {
+			t.Errorf("linkPath(%q) = %q, %q; want %q", word, p, skip, want)
+		}
+	}
+}
