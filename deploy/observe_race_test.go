@@ -46,8 +46,9 @@ func TestSnapshotWhileContainersAreRemoved(t *testing.T) {
 		}
 		wg.Go(func() {
 			defer cancel()
-			// Removal starts once snapshots run, one container at a time
-			// per worker, so that removals meet inspects.
+			// Removal starts once the observers have taken a snapshot
+			// each (so that removals meet snapshots in progress), four
+			// containers at a time.
 			for snapshots.Load() < observers && ctx.Err() == nil {
 				time.Sleep(5 * time.Millisecond)
 			}

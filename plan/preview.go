@@ -30,9 +30,10 @@ const (
 // compose would recreate such a container. The token is the one after's
 // desired state will have once saved, so that it can be approved; it is
 // empty when after creates the stack or an instance, whose ids (which the
-// token covers) are given only when the change is saved. Nothing is compared with what runs: the plan
-// of the stack, once the change is saved, says what apply would do.
-// Secret values of both sides are redacted as in plans. It is pure.
+// token covers) are given only when the change is saved. Nothing is
+// compared with what runs: the plan of the stack, once the change is
+// saved, says what apply would do. Secret values of both sides are
+// redacted as in plans. It is pure.
 func Preview(before, after spec.Stack, paths project.Options, now time.Time) *Plan {
 	p := &Plan{
 		FormatVersion: FormatVersion,
